@@ -1,0 +1,1 @@
+mod serde_round_trip;
