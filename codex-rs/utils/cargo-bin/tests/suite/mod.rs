@@ -1,0 +1,2 @@
+mod cargo_bin;
+mod resources;

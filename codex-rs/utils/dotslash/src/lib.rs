@@ -1,0 +1,1 @@
+//! Fetches pinned DotSlash artifacts (work in progress).
