@@ -1,0 +1,2 @@
+//! One integration-test binary for the crate; the tests live in `suite/`.
+mod suite;

@@ -1,0 +1,1 @@
+mod pinned_shells;
