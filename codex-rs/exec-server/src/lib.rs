@@ -1,1 +1,39 @@
-//! Placeholder: filled in by the exec-server work.
+//! `codex-exec-server`: run processes for a coding agent, here or on another machine.
+//!
+//! The crate holds the wire protocol ([`protocol`]), the server that speaks it over
+//! WebSocket, a client with automatic reconnect and resume, and the [`Environment`] that lets
+//! agent code run processes without knowing whether they run locally or remotely: both
+//! backends implement [`ExecProcess`]. The contract lives in `docs/exec-server-protocol.md`.
+#![deny(missing_docs)]
+
+mod client;
+mod environment;
+mod error;
+mod exec_process;
+mod local_process;
+pub mod protocol;
+mod pty;
+mod retention;
+mod server;
+
+pub use client::ClientConfig;
+pub use client::ExecServerClient;
+pub use client::RemoteProcess;
+pub use environment::EXEC_SERVER_TOKEN_ENV_VAR;
+pub use environment::EXEC_SERVER_URL_ENV_VAR;
+pub use environment::Environment;
+pub use environment::EnvironmentExec;
+pub use error::ExecError;
+pub use exec_process::ExecProcess;
+pub use exec_process::ProcessEvents;
+pub use local_process::DEFAULT_CLOSED_GRACE;
+pub use local_process::DEFAULT_EVENT_QUEUE;
+pub use local_process::DEFAULT_MAX_RETAINED_BYTES;
+pub use local_process::LocalProcess;
+pub use local_process::LocalProcessConfig;
+pub use server::DEFAULT_MAX_MESSAGE_BYTES;
+pub use server::DEFAULT_SESSION_TTL;
+pub use server::ExecServer;
+pub use server::ServerConfig;
+pub use server::ServerError;
+pub use server::parse_listen_url;

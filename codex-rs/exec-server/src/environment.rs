@@ -1,0 +1,255 @@
+//! `Environment`: where an agent's processes run, chosen once from `CODEX_EXEC_SERVER_URL`.
+//!
+//! Unset or empty → on this machine ([`LocalProcess`]); `ws://…`/`wss://…` → on that exec-server
+//! ([`RemoteProcess`]); `none` → nowhere: both capabilities are off and every call returns
+//! [`ExecError::Disabled`] without running anything. Callers check [`Environment::capabilities`]
+//! to decide which tools to offer, and use [`Environment::exec`] without caring where it runs.
+//!
+//! The filesystem seam (`ExecutorFileSystem`, backing the `fs/*` methods) will be added here
+//! beside `exec` when it lands; until then `filesystem` is reported as unavailable.
+
+use std::future::Future;
+
+use crate::client::ClientConfig;
+use crate::client::ExecServerClient;
+use crate::client::RemoteProcess;
+use crate::error::ExecError;
+use crate::exec_process::ExecProcess;
+use crate::exec_process::ProcessEvents;
+use crate::local_process::LocalProcess;
+use crate::protocol::Capabilities;
+use crate::protocol::ReadParams;
+use crate::protocol::ReadResponse;
+use crate::protocol::SignalParams;
+use crate::protocol::SignalResponse;
+use crate::protocol::StartParams;
+use crate::protocol::StartResponse;
+use crate::protocol::TerminateParams;
+use crate::protocol::TerminateResponse;
+use crate::protocol::WriteParams;
+use crate::protocol::WriteResponse;
+
+/// Variable naming the exec-server (or `none`).
+pub const EXEC_SERVER_URL_ENV_VAR: &str = "CODEX_EXEC_SERVER_URL";
+/// Variable holding the bearer token for a remote exec-server.
+pub const EXEC_SERVER_TOKEN_ENV_VAR: &str = "CODEX_EXEC_SERVER_TOKEN";
+
+/// Where processes run, and what is available there.
+pub struct Environment {
+    exec: Option<EnvironmentExec>,
+    capabilities: Capabilities,
+}
+
+/// The process backend of an [`Environment`]; local or remote, indistinguishable to callers.
+#[derive(Clone)]
+pub struct EnvironmentExec {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Local(LocalProcess),
+    Remote(RemoteProcess),
+}
+
+impl Environment {
+    /// Processes run on this machine.
+    pub fn local(local: LocalProcess) -> Self {
+        Self {
+            exec: Some(EnvironmentExec {
+                backend: Backend::Local(local),
+            }),
+            capabilities: Capabilities {
+                exec: true,
+                filesystem: false,
+            },
+        }
+    }
+
+    /// Nothing runs anywhere.
+    pub fn disabled() -> Self {
+        Self {
+            exec: None,
+            capabilities: Capabilities {
+                exec: false,
+                filesystem: false,
+            },
+        }
+    }
+
+    /// Processes run on the exec-server `config` points at.
+    pub async fn remote(config: ClientConfig) -> Result<Self, ExecError> {
+        let client = ExecServerClient::connect(config).await?;
+        let capabilities = client.capabilities();
+        Ok(Self {
+            exec: capabilities.exec.then(|| EnvironmentExec {
+                backend: Backend::Remote(RemoteProcess::new(client)),
+            }),
+            capabilities,
+        })
+    }
+
+    /// Build from `CODEX_EXEC_SERVER_URL` (and `CODEX_EXEC_SERVER_TOKEN`).
+    pub async fn from_env() -> Result<Self, ExecError> {
+        let url = std::env::var(EXEC_SERVER_URL_ENV_VAR).ok();
+        let token = std::env::var(EXEC_SERVER_TOKEN_ENV_VAR).ok();
+        Self::from_env_value_with_token(url.as_deref(), token).await
+    }
+
+    /// Build from a value of `CODEX_EXEC_SERVER_URL`, without reading the process
+    /// environment (for tests and embedders).
+    pub async fn from_env_value(value: Option<&str>) -> Result<Self, ExecError> {
+        Self::from_env_value_with_token(value, None).await
+    }
+
+    /// Like [`Environment::from_env_value`], with a bearer token for a remote server.
+    pub async fn from_env_value_with_token(
+        value: Option<&str>,
+        auth_token: Option<String>,
+    ) -> Result<Self, ExecError> {
+        match value.map(str::trim) {
+            None | Some("") => Ok(Self::local(LocalProcess::default())),
+            Some(none) if none.eq_ignore_ascii_case("none") => Ok(Self::disabled()),
+            Some(url) if url.starts_with("ws://") || url.starts_with("wss://") => {
+                let mut config = ClientConfig::new(url);
+                config.auth_token = auth_token.filter(|token| !token.is_empty());
+                Self::remote(config).await
+            }
+            Some(other) => Err(ExecError::InvalidEnvironment(other.to_string())),
+        }
+    }
+
+    /// What this environment offers; tools that need a missing capability should not be
+    /// offered at all.
+    pub fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    /// Whether processes run on another machine (so local paths mean nothing there).
+    pub fn is_remote(&self) -> bool {
+        match &self.exec {
+            Some(EnvironmentExec {
+                backend: Backend::Remote(_),
+            }) => true,
+            Some(EnvironmentExec {
+                backend: Backend::Local(_),
+            })
+            | None => false,
+        }
+    }
+
+    /// The process backend, or [`ExecError::Disabled`].
+    pub fn exec(&self) -> Result<&EnvironmentExec, ExecError> {
+        self.exec.as_ref().ok_or(ExecError::Disabled)
+    }
+}
+
+impl ExecProcess for EnvironmentExec {
+    fn start(
+        &self,
+        params: StartParams,
+    ) -> impl Future<Output = Result<StartResponse, ExecError>> + Send {
+        let backend = self.backend.clone();
+        async move {
+            match backend {
+                Backend::Local(local) => local.start(params).await,
+                Backend::Remote(remote) => remote.start(params).await,
+            }
+        }
+    }
+
+    fn read(
+        &self,
+        params: ReadParams,
+    ) -> impl Future<Output = Result<ReadResponse, ExecError>> + Send {
+        let backend = self.backend.clone();
+        async move {
+            match backend {
+                Backend::Local(local) => local.read(params).await,
+                Backend::Remote(remote) => remote.read(params).await,
+            }
+        }
+    }
+
+    fn write(
+        &self,
+        params: WriteParams,
+    ) -> impl Future<Output = Result<WriteResponse, ExecError>> + Send {
+        let backend = self.backend.clone();
+        async move {
+            match backend {
+                Backend::Local(local) => local.write(params).await,
+                Backend::Remote(remote) => remote.write(params).await,
+            }
+        }
+    }
+
+    fn signal(
+        &self,
+        params: SignalParams,
+    ) -> impl Future<Output = Result<SignalResponse, ExecError>> + Send {
+        let backend = self.backend.clone();
+        async move {
+            match backend {
+                Backend::Local(local) => local.signal(params).await,
+                Backend::Remote(remote) => remote.signal(params).await,
+            }
+        }
+    }
+
+    fn terminate(
+        &self,
+        params: TerminateParams,
+    ) -> impl Future<Output = Result<TerminateResponse, ExecError>> + Send {
+        let backend = self.backend.clone();
+        async move {
+            match backend {
+                Backend::Local(local) => local.terminate(params).await,
+                Backend::Remote(remote) => remote.terminate(params).await,
+            }
+        }
+    }
+
+    fn events(&self) -> ProcessEvents {
+        match &self.backend {
+            Backend::Local(local) => local.events(),
+            Backend::Remote(remote) => remote.events(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[tokio::test]
+    async fn env_value_selects_the_backend() {
+        let local = Environment::from_env_value(None).await.unwrap();
+        assert_eq!(
+            (local.capabilities(), local.is_remote()),
+            (
+                Capabilities {
+                    exec: true,
+                    filesystem: false
+                },
+                false
+            )
+        );
+        let empty = Environment::from_env_value(Some("")).await.unwrap();
+        assert!(empty.exec().is_ok());
+        let disabled = Environment::from_env_value(Some("none")).await.unwrap();
+        assert_eq!(
+            disabled.capabilities(),
+            Capabilities {
+                exec: false,
+                filesystem: false
+            }
+        );
+        assert!(matches!(disabled.exec(), Err(ExecError::Disabled)));
+        assert!(matches!(
+            Environment::from_env_value(Some("http://x")).await,
+            Err(ExecError::InvalidEnvironment(_))
+        ));
+    }
+}

@@ -1,0 +1,104 @@
+//! One error type for every `ExecProcess` backend, so callers handle local, remote and
+//! disabled environments the same way, and the server maps each variant to exactly one
+//! JSON-RPC error (code + `data.kind`) in one place.
+
+use serde_json::json;
+
+use crate::protocol::RpcError;
+use crate::protocol::error_code;
+
+/// Errors from starting and driving processes, locally or through a server.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The params were invalid (empty argv, relative cwd, ...).
+    #[error("invalid params: {0}")]
+    InvalidParams(String),
+    /// No process with this id (never started, or forgotten after its grace period).
+    #[error("unknown process `{0}`")]
+    UnknownProcess(String),
+    /// The id is already used in this session.
+    #[error("a process with id `{0}` already exists in this session")]
+    DuplicateProcess(String),
+    /// The program could not be started.
+    #[error("failed to start `{program}`: {message}")]
+    SpawnFailed {
+        /// The program (argv[0]).
+        program: String,
+        /// The OS error.
+        message: String,
+    },
+    /// A `sandboxPolicy` was given; this backend cannot enforce one yet, so it refuses.
+    #[error(
+        "sandboxPolicy is not supported by this exec-server yet; refusing to run the command unsandboxed"
+    )]
+    SandboxUnsupported,
+    /// The session's TTL passed while it was detached.
+    #[error("session `{0}` expired; start a new session")]
+    SessionExpired(String),
+    /// No such session.
+    #[error("unknown session `{0}`")]
+    UnknownSession(String),
+    /// Another connection resumed this session.
+    #[error("session was taken over by another connection")]
+    SessionTakenOver,
+    /// The environment has exec disabled (`CODEX_EXEC_SERVER_URL=none`).
+    #[error("process execution is disabled in this environment")]
+    Disabled,
+    /// The environment value could not be understood.
+    #[error("invalid CODEX_EXEC_SERVER_URL `{0}`: expected empty, `none`, ws://… or wss://…")]
+    InvalidEnvironment(String),
+    /// Transport failure talking to a server.
+    #[error("exec-server connection failed: {0}")]
+    Transport(String),
+    /// The server answered with an error this client has no variant for.
+    #[error("exec-server error {}: {}", .0.code, .0.message)]
+    Rpc(RpcError),
+    /// An unexpected local failure.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ExecError {
+    /// The JSON-RPC error this maps to on the wire.
+    pub fn to_rpc_error(&self) -> RpcError {
+        let (code, kind) = match self {
+            ExecError::InvalidParams(_) => (error_code::INVALID_PARAMS, None),
+            ExecError::UnknownProcess(_) => (error_code::UNKNOWN_PROCESS, Some("unknownProcess")),
+            ExecError::DuplicateProcess(_) => {
+                (error_code::DUPLICATE_PROCESS, Some("duplicateProcess"))
+            }
+            ExecError::SpawnFailed { .. } => (error_code::SPAWN_FAILED, Some("spawnFailed")),
+            ExecError::SandboxUnsupported => {
+                (error_code::SANDBOX_UNSUPPORTED, Some("sandboxUnsupported"))
+            }
+            ExecError::SessionExpired(_) => (error_code::SESSION_EXPIRED, Some("sessionExpired")),
+            ExecError::UnknownSession(_) => (error_code::UNKNOWN_SESSION, Some("unknownSession")),
+            ExecError::SessionTakenOver => {
+                (error_code::SESSION_TAKEN_OVER, Some("sessionTakenOver"))
+            }
+            ExecError::Rpc(err) => return err.clone(),
+            ExecError::Disabled
+            | ExecError::InvalidEnvironment(_)
+            | ExecError::Transport(_)
+            | ExecError::Internal(_) => (error_code::INTERNAL_ERROR, None),
+        };
+        RpcError {
+            code,
+            message: self.to_string(),
+            data: kind.map(|kind| json!({ "kind": kind })),
+        }
+    }
+
+    /// Map an error received from a server back to a typed error where possible.
+    pub(crate) fn from_rpc_error(err: RpcError, process_id: Option<&str>) -> Self {
+        let process_id = process_id.unwrap_or_default().to_string();
+        match err.kind() {
+            Some("unknownProcess") => ExecError::UnknownProcess(process_id),
+            Some("duplicateProcess") => ExecError::DuplicateProcess(process_id),
+            Some("sandboxUnsupported") => ExecError::SandboxUnsupported,
+            Some("sessionTakenOver") => ExecError::SessionTakenOver,
+            _ if err.code == error_code::INVALID_PARAMS => ExecError::InvalidParams(err.message),
+            _ => ExecError::Rpc(err),
+        }
+    }
+}

@@ -1,0 +1,707 @@
+//! `LocalProcess`: the real process backend. The server's handlers call it, and an
+//! `Environment` without a server uses it directly.
+//!
+//! Each process gets: its own process group (so terminate reaches grandchildren), one reader
+//! task per output pipe, one stdin writer task (so writes are applied in the order they were
+//! submitted, and `writeId`s are de-duplicated in one place), and one *sequencer* task that
+//! owns the process's `seq` counter. Readers send chunks to the sequencer; the sequencer emits
+//! `exited` only after every pipe reached EOF and the child was reaped, then `closed`. Because
+//! nothing else assigns `seq`, "all output, then exited, then closed" holds by construction.
+//!
+//! Events go to at most one subscriber through a bounded queue with `try_send`: when the
+//! subscriber falls behind, events are dropped for it (never blocking the process), and it
+//! recovers with `read(afterSeq)` from the retention log.
+
+use std::collections::HashMap;
+use std::collections::HashSet;
+use std::future::Future;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::MutexGuard;
+use std::time::Duration;
+
+use bytes::Bytes;
+use bytes::BytesMut;
+use tokio::io::AsyncRead;
+use tokio::io::AsyncReadExt;
+use tokio::io::AsyncWrite;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Child;
+use tokio::process::Command;
+use tokio::sync::mpsc;
+use tokio::sync::oneshot;
+use tokio::sync::watch;
+use tracing::debug;
+use tracing::warn;
+
+use crate::error::ExecError;
+use crate::exec_process::ExecProcess;
+use crate::exec_process::ProcessEvents;
+use crate::protocol::ClosedNotification;
+use crate::protocol::ExitedNotification;
+use crate::protocol::OutputNotification;
+use crate::protocol::OutputStream;
+use crate::protocol::ProcessEvent;
+use crate::protocol::ProcessSignal;
+use crate::protocol::ReadParams;
+use crate::protocol::ReadResponse;
+use crate::protocol::SignalParams;
+use crate::protocol::SignalResponse;
+use crate::protocol::StartParams;
+use crate::protocol::StartResponse;
+use crate::protocol::TerminateParams;
+use crate::protocol::TerminateResponse;
+use crate::protocol::WriteParams;
+use crate::protocol::WriteResponse;
+use crate::protocol::WriteStatus;
+use crate::pty::make_controlling_terminal;
+use crate::pty::open_pty;
+use crate::retention::Retention;
+
+/// Default retention per process: 16 MiB.
+pub const DEFAULT_MAX_RETAINED_BYTES: usize = 16 * 1024 * 1024;
+/// Default time a closed process stays readable.
+pub const DEFAULT_CLOSED_GRACE: Duration = Duration::from_secs(5 * 60);
+/// Default capacity (in events) of the subscriber queue.
+pub const DEFAULT_EVENT_QUEUE: usize = 1024;
+
+/// `process/read` default and upper bound of `maxBytes`.
+const DEFAULT_READ_BYTES: usize = 1024 * 1024;
+const MAX_READ_BYTES: usize = 8 * 1024 * 1024;
+/// Longest accepted `waitMs` (clients re-poll after this).
+const MAX_WAIT: Duration = Duration::from_secs(300);
+/// Readers start small (idle processes cost little) and grow to this.
+const INITIAL_READ_BUFFER: usize = 4 * 1024;
+const MAX_READ_BUFFER: usize = 64 * 1024;
+/// Chunks in flight from readers to the sequencer.
+const READER_QUEUE: usize = 16;
+
+/// Tunables of a [`LocalProcess`].
+#[derive(Clone, Debug)]
+pub struct LocalProcessConfig {
+    /// Output bytes retained per process for `read`; older output becomes a gap.
+    pub max_retained_bytes: usize,
+    /// How long a closed process stays readable before its id reads as unknown.
+    pub closed_grace: Duration,
+    /// Capacity of the event subscriber queue; events beyond it are dropped for that
+    /// subscriber.
+    pub event_queue: usize,
+}
+
+impl Default for LocalProcessConfig {
+    fn default() -> Self {
+        Self {
+            max_retained_bytes: DEFAULT_MAX_RETAINED_BYTES,
+            closed_grace: DEFAULT_CLOSED_GRACE,
+            event_queue: DEFAULT_EVENT_QUEUE,
+        }
+    }
+}
+
+/// Runs processes on this machine. Cloning shares the same process table.
+#[derive(Clone)]
+pub struct LocalProcess {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: LocalProcessConfig,
+    processes: Mutex<HashMap<String, Arc<Entry>>>,
+    subscriber: Mutex<Option<mpsc::Sender<ProcessEvent>>>,
+}
+
+struct Entry {
+    id: String,
+    state: Mutex<EntryState>,
+    /// Carries the log's `next_seq` so long-polls wake on new events.
+    seq_tx: watch::Sender<u64>,
+}
+
+struct EntryState {
+    log: Retention,
+    /// `None` while starting.
+    pgid: Option<i32>,
+    reaped: bool,
+    stdin: Option<mpsc::UnboundedSender<StdinOp>>,
+}
+
+struct StdinOp {
+    chunk: Bytes,
+    write_id: Option<String>,
+    reply: oneshot::Sender<WriteStatus>,
+}
+
+enum ReaderMsg {
+    Data(OutputStream, Bytes),
+    Failed(String),
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Removes a reserved (still starting) entry if the start is abandoned or fails.
+struct Reservation {
+    inner: Arc<Inner>,
+    entry: Arc<Entry>,
+    committed: bool,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.inner.remove_if_same(&self.entry);
+        }
+    }
+}
+
+impl Default for LocalProcess {
+    fn default() -> Self {
+        Self::new(LocalProcessConfig::default())
+    }
+}
+
+impl LocalProcess {
+    /// A backend with its own, empty process table.
+    pub fn new(config: LocalProcessConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                processes: Mutex::new(HashMap::new()),
+                subscriber: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Start a process. Validation and the reservation of the id happen before this returns
+    /// (so a request that follows on the same connection sees the process as `starting`);
+    /// the spawn happens when the future is polled.
+    pub fn start(
+        &self,
+        params: StartParams,
+    ) -> impl Future<Output = Result<StartResponse, ExecError>> + Send + 'static {
+        let reserved = self.reserve(&params);
+        async move {
+            let mut reservation = reserved?;
+            spawn_process(&reservation.inner, &reservation.entry, params)?;
+            reservation.committed = true;
+            Ok(StartResponse {
+                process_id: reservation.entry.id.clone(),
+            })
+        }
+    }
+
+    fn reserve(&self, params: &StartParams) -> Result<Reservation, ExecError> {
+        if params.sandbox_policy.is_some() {
+            return Err(ExecError::SandboxUnsupported);
+        }
+        if params.process_id.is_empty() {
+            return Err(ExecError::InvalidParams(
+                "processId must not be empty".to_string(),
+            ));
+        }
+        if params.argv.is_empty() || params.argv[0].is_empty() {
+            return Err(ExecError::InvalidParams(
+                "argv must contain at least the program".to_string(),
+            ));
+        }
+        if !params.cwd.is_absolute() {
+            return Err(ExecError::InvalidParams(format!(
+                "cwd must be an absolute path, got `{}`",
+                params.cwd.display()
+            )));
+        }
+        let mut processes = lock(&self.inner.processes);
+        if processes.contains_key(&params.process_id) {
+            return Err(ExecError::DuplicateProcess(params.process_id.clone()));
+        }
+        let (seq_tx, _) = watch::channel(1);
+        let entry = Arc::new(Entry {
+            id: params.process_id.clone(),
+            state: Mutex::new(EntryState {
+                log: Retention::new(self.inner.config.max_retained_bytes),
+                pgid: None,
+                reaped: false,
+                stdin: None,
+            }),
+            seq_tx,
+        });
+        processes.insert(params.process_id.clone(), Arc::clone(&entry));
+        Ok(Reservation {
+            inner: Arc::clone(&self.inner),
+            entry,
+            committed: false,
+        })
+    }
+
+    fn lookup(&self, process_id: &str) -> Result<Arc<Entry>, ExecError> {
+        lock(&self.inner.processes)
+            .get(process_id)
+            .cloned()
+            .ok_or_else(|| ExecError::UnknownProcess(process_id.to_string()))
+    }
+
+    /// Read retained output and state; with `wait_ms`, wait for something new.
+    pub fn read(
+        &self,
+        params: ReadParams,
+    ) -> impl Future<Output = Result<ReadResponse, ExecError>> + Send + 'static {
+        let entry = self.lookup(&params.process_id);
+        async move {
+            let entry = entry?;
+            let after_seq = params.after_seq.unwrap_or(0);
+            let max_bytes = params
+                .max_bytes
+                .unwrap_or(DEFAULT_READ_BYTES)
+                .clamp(1, MAX_READ_BYTES);
+            let deadline = params
+                .wait_ms
+                .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms).min(MAX_WAIT));
+            let mut seq_rx = entry.seq_tx.subscribe();
+            loop {
+                seq_rx.borrow_and_update();
+                let response = lock(&entry.state).log.read(after_seq, max_bytes);
+                let has_new = response.next_seq > after_seq + 1;
+                let Some(deadline) = deadline else {
+                    return Ok(response);
+                };
+                if has_new || response.closed {
+                    return Ok(response);
+                }
+                match tokio::time::timeout_at(deadline, seq_rx.changed()).await {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(_)) | Err(_) => return Ok(response),
+                }
+            }
+        }
+    }
+
+    /// Write to stdin. The write is queued before this returns, so writes submitted in order
+    /// are applied in order even when their futures are polled concurrently.
+    pub fn write(
+        &self,
+        params: WriteParams,
+    ) -> impl Future<Output = Result<WriteResponse, ExecError>> + Send + 'static {
+        enum Queued {
+            Done(WriteStatus),
+            Pending(oneshot::Receiver<WriteStatus>),
+        }
+        let queued = match self.lookup(&params.process_id) {
+            Err(_) => Queued::Done(WriteStatus::UnknownProcess),
+            Ok(entry) => {
+                let state = lock(&entry.state);
+                match (&state.pgid, &state.stdin) {
+                    (None, _) => Queued::Done(WriteStatus::Starting),
+                    (Some(_), None) => Queued::Done(WriteStatus::StdinClosed),
+                    (Some(_), Some(stdin)) => {
+                        let (reply, rx) = oneshot::channel();
+                        let op = StdinOp {
+                            chunk: params.chunk.0,
+                            write_id: params.write_id,
+                            reply,
+                        };
+                        match stdin.send(op) {
+                            Ok(()) => Queued::Pending(rx),
+                            Err(_) => Queued::Done(WriteStatus::StdinClosed),
+                        }
+                    }
+                }
+            }
+        };
+        async move {
+            let status = match queued {
+                Queued::Done(status) => status,
+                Queued::Pending(rx) => rx.await.unwrap_or(WriteStatus::StdinClosed),
+            };
+            Ok(WriteResponse { status })
+        }
+    }
+
+    fn started_pgid(&self, process_id: &str) -> Result<(i32, bool), ExecError> {
+        let entry = self.lookup(process_id)?;
+        let state = lock(&entry.state);
+        match state.pgid {
+            Some(pgid) => Ok((pgid, !state.reaped)),
+            None => Err(ExecError::InvalidParams(format!(
+                "process `{process_id}` is still starting; retry"
+            ))),
+        }
+    }
+
+    /// Send a signal to the process group.
+    pub fn signal(
+        &self,
+        params: SignalParams,
+    ) -> impl Future<Output = Result<SignalResponse, ExecError>> + Send + 'static {
+        let result = self.started_pgid(&params.process_id).map(|(pgid, _)| {
+            let signal = match params.signal {
+                ProcessSignal::Interrupt => libc::SIGINT,
+                ProcessSignal::Terminate => libc::SIGTERM,
+                ProcessSignal::Hangup => libc::SIGHUP,
+                ProcessSignal::Kill => libc::SIGKILL,
+            };
+            kill_group(pgid, signal);
+            SignalResponse {}
+        });
+        std::future::ready(result)
+    }
+
+    /// Kill the whole process group; reports whether the process was still running.
+    pub fn terminate(
+        &self,
+        params: TerminateParams,
+    ) -> impl Future<Output = Result<TerminateResponse, ExecError>> + Send + 'static {
+        let result = self
+            .started_pgid(&params.process_id)
+            .map(|(pgid, running)| {
+                kill_group(pgid, libc::SIGKILL);
+                TerminateResponse { running }
+            });
+        std::future::ready(result)
+    }
+
+    /// Subscribe to events of all processes of this backend. A new subscription replaces the
+    /// previous one (whose stream then ends). The queue is bounded: events that do not fit
+    /// are dropped for this subscriber; use `read` to recover.
+    pub fn events(&self) -> ProcessEvents {
+        let (tx, rx) = mpsc::channel(self.inner.config.event_queue.max(1));
+        *lock(&self.inner.subscriber) = Some(tx);
+        ProcessEvents::bounded(rx)
+    }
+
+    /// Kill every process group (session expiry, shutdown).
+    pub fn kill_all(&self) {
+        let entries: Vec<_> = lock(&self.inner.processes).values().cloned().collect();
+        for entry in entries {
+            if let Some(pgid) = lock(&entry.state).pgid {
+                kill_group(pgid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+impl ExecProcess for LocalProcess {
+    fn start(
+        &self,
+        params: StartParams,
+    ) -> impl Future<Output = Result<StartResponse, ExecError>> + Send {
+        LocalProcess::start(self, params)
+    }
+
+    fn read(
+        &self,
+        params: ReadParams,
+    ) -> impl Future<Output = Result<ReadResponse, ExecError>> + Send {
+        LocalProcess::read(self, params)
+    }
+
+    fn write(
+        &self,
+        params: WriteParams,
+    ) -> impl Future<Output = Result<WriteResponse, ExecError>> + Send {
+        LocalProcess::write(self, params)
+    }
+
+    fn signal(
+        &self,
+        params: SignalParams,
+    ) -> impl Future<Output = Result<SignalResponse, ExecError>> + Send {
+        LocalProcess::signal(self, params)
+    }
+
+    fn terminate(
+        &self,
+        params: TerminateParams,
+    ) -> impl Future<Output = Result<TerminateResponse, ExecError>> + Send {
+        LocalProcess::terminate(self, params)
+    }
+
+    fn events(&self) -> ProcessEvents {
+        LocalProcess::events(self)
+    }
+}
+
+fn kill_group(pgid: i32, signal: libc::c_int) {
+    if pgid <= 1 {
+        return;
+    }
+    // SAFETY: kill(2) with a negative pid addresses the process group; no memory involved.
+    let rc = unsafe { libc::kill(-pgid, signal) };
+    if rc != 0 {
+        debug!(
+            "kill(-{pgid}, {signal}) failed: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+impl Inner {
+    fn remove_if_same(&self, entry: &Arc<Entry>) {
+        let mut processes = lock(&self.processes);
+        if processes
+            .get(&entry.id)
+            .is_some_and(|current| Arc::ptr_eq(current, entry))
+        {
+            processes.remove(&entry.id);
+        }
+    }
+
+    /// Append an event to the log under the entry lock and hand it to the subscriber.
+    /// Only the process's sequencer calls this, so events leave in `seq` order.
+    fn emit(&self, entry: &Entry, build: impl FnOnce(&mut Retention) -> ProcessEvent) {
+        let (event, next_seq) = {
+            let mut state = lock(&entry.state);
+            let event = build(&mut state.log);
+            (event, state.log.next_seq())
+        };
+        entry.seq_tx.send_replace(next_seq);
+        let subscriber = lock(&self.subscriber).clone();
+        if let Some(subscriber) = subscriber {
+            match subscriber.try_send(event) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    debug!(
+                        process_id = entry.id,
+                        "subscriber queue full; event dropped (recoverable via process/read)"
+                    );
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+    }
+}
+
+fn spawn_failed(program: &str, err: std::io::Error) -> ExecError {
+    ExecError::SpawnFailed {
+        program: program.to_string(),
+        message: err.to_string(),
+    }
+}
+
+fn spawn_process(
+    inner: &Arc<Inner>,
+    entry: &Arc<Entry>,
+    params: StartParams,
+) -> Result<(), ExecError> {
+    let program = params.argv[0].clone();
+    let mut command = Command::new(&program);
+    command
+        .args(&params.argv[1..])
+        .current_dir(&params.cwd)
+        .env_clear()
+        .envs(&params.env);
+    if let Some(arg0) = &params.arg0 {
+        command.arg0(arg0);
+    }
+    let (tx, rx) = mpsc::channel(READER_QUEUE);
+    let (child, stdin) = if params.tty {
+        let pty = open_pty().map_err(|err| spawn_failed(&program, err))?;
+        let slave = |pty: &crate::pty::Pty| {
+            pty.slave
+                .try_clone()
+                .map(Stdio::from)
+                .map_err(|err| spawn_failed(&program, err))
+        };
+        command
+            .stdin(slave(&pty)?)
+            .stdout(slave(&pty)?)
+            .stderr(slave(&pty)?);
+        // SAFETY: the closure only calls async-signal-safe functions (setsid, ioctl).
+        unsafe {
+            command.pre_exec(make_controlling_terminal);
+        }
+        let child = command.spawn().map_err(|err| spawn_failed(&program, err))?;
+        // Close our copies of the slave so the master reports EOF (EIO) once the child side
+        // is gone.
+        drop(command);
+        let crate::pty::Pty { master, slave } = pty;
+        drop(slave);
+        let writer = master
+            .try_clone()
+            .map_err(|err| spawn_failed(&program, err))?;
+        let reader = tokio::fs::File::from_std(std::fs::File::from(master));
+        tokio::spawn(pump(reader, OutputStream::Pty, tx));
+        let writer = tokio::fs::File::from_std(std::fs::File::from(writer));
+        (child, Some(spawn_stdin_task(writer)))
+    } else {
+        command
+            .process_group(0)
+            .stdin(if params.pipe_stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(|err| spawn_failed(&program, err))?;
+        if let Some(stdout) = child.stdout.take() {
+            tokio::spawn(pump(stdout, OutputStream::Stdout, tx.clone()));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(pump(stderr, OutputStream::Stderr, tx));
+        }
+        let stdin = child.stdin.take().map(spawn_stdin_task);
+        (child, stdin)
+    };
+    let pgid = child.id().map(|pid| pid as i32);
+    {
+        let mut state = lock(&entry.state);
+        state.pgid = pgid;
+        state.stdin = stdin;
+    }
+    debug!(process_id = entry.id, ?pgid, "process started");
+    tokio::spawn(sequence(Arc::clone(inner), Arc::clone(entry), child, rx));
+    Ok(())
+}
+
+/// Read one output stream until EOF and hand chunks to the sequencer.
+async fn pump<R: AsyncRead + Unpin>(
+    mut reader: R,
+    stream: OutputStream,
+    tx: mpsc::Sender<ReaderMsg>,
+) {
+    let mut capacity = INITIAL_READ_BUFFER;
+    let mut buf = BytesMut::with_capacity(capacity);
+    loop {
+        match reader.read_buf(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => {
+                let data = Bytes::copy_from_slice(&buf[..n]);
+                buf.clear();
+                if n == capacity && capacity < MAX_READ_BUFFER {
+                    capacity = (capacity * 2).min(MAX_READ_BUFFER);
+                    buf = BytesMut::with_capacity(capacity);
+                }
+                if tx.send(ReaderMsg::Data(stream, data)).await.is_err() {
+                    break;
+                }
+            }
+            // A PTY master reports EIO once every slave fd is closed: that is its EOF.
+            Err(err) if stream == OutputStream::Pty && err.raw_os_error() == Some(libc::EIO) => {
+                break;
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => {
+                let _ = tx
+                    .send(ReaderMsg::Failed(format!("reading {stream:?}: {err}")))
+                    .await;
+                break;
+            }
+        }
+    }
+}
+
+fn spawn_stdin_task<W: AsyncWrite + Unpin + Send + 'static>(
+    mut writer: W,
+) -> mpsc::UnboundedSender<StdinOp> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<StdinOp>();
+    tokio::spawn(async move {
+        let mut accepted_ids = HashSet::new();
+        let mut closed = false;
+        while let Some(op) = rx.recv().await {
+            if let Some(write_id) = &op.write_id
+                && accepted_ids.contains(write_id)
+            {
+                let _ = op.reply.send(WriteStatus::Accepted);
+                continue;
+            }
+            if closed {
+                let _ = op.reply.send(WriteStatus::StdinClosed);
+                continue;
+            }
+            let result = match writer.write_all(&op.chunk).await {
+                Ok(()) => writer.flush().await,
+                Err(err) => Err(err),
+            };
+            let status = match result {
+                Ok(()) => {
+                    if let Some(write_id) = op.write_id {
+                        accepted_ids.insert(write_id);
+                    }
+                    WriteStatus::Accepted
+                }
+                Err(err) => {
+                    debug!("stdin closed: {err}");
+                    closed = true;
+                    WriteStatus::StdinClosed
+                }
+            };
+            let _ = op.reply.send(status);
+        }
+    });
+    tx
+}
+
+/// The one task that assigns `seq` for a process.
+async fn sequence(
+    inner: Arc<Inner>,
+    entry: Arc<Entry>,
+    mut child: Child,
+    mut rx: mpsc::Receiver<ReaderMsg>,
+) {
+    let mut exit_code = None;
+    let mut pipes_open = true;
+    while pipes_open || exit_code.is_none() {
+        tokio::select! {
+            msg = rx.recv(), if pipes_open => match msg {
+                Some(ReaderMsg::Data(stream, chunk)) => {
+                    inner.emit(&entry, |log| {
+                        let seq = log.push_output(stream, chunk.clone());
+                        ProcessEvent::Output(OutputNotification {
+                            process_id: entry.id.clone(),
+                            seq,
+                            stream,
+                            chunk: crate::protocol::ByteChunk(chunk),
+                        })
+                    });
+                }
+                Some(ReaderMsg::Failed(failure)) => {
+                    warn!(process_id = entry.id, "{failure}");
+                    lock(&entry.state).log.set_failure(failure);
+                }
+                None => pipes_open = false,
+            },
+            status = child.wait(), if exit_code.is_none() => {
+                let code = match status {
+                    Ok(status) => status
+                        .code()
+                        .or_else(|| status.signal().map(|signal| 128 + signal))
+                        .unwrap_or(-1),
+                    Err(err) => {
+                        lock(&entry.state).log.set_failure(format!("waiting for process: {err}"));
+                        -1
+                    }
+                };
+                lock(&entry.state).reaped = true;
+                exit_code = Some(code);
+            }
+        }
+    }
+    let exit_code = exit_code.unwrap_or(-1);
+    inner.emit(&entry, |log| {
+        ProcessEvent::Exited(ExitedNotification {
+            process_id: entry.id.clone(),
+            seq: log.push_exited(exit_code),
+            exit_code,
+        })
+    });
+    inner.emit(&entry, |log| {
+        ProcessEvent::Closed(ClosedNotification {
+            process_id: entry.id.clone(),
+            seq: log.push_closed(),
+        })
+    });
+    // Closing stdin lets its writer task end.
+    lock(&entry.state).stdin = None;
+    debug!(process_id = entry.id, exit_code, "process closed");
+    tokio::time::sleep(inner.config.closed_grace).await;
+    inner.remove_if_same(&entry);
+}
+
+#[cfg(test)]
+#[path = "local_process_tests.rs"]
+mod tests;

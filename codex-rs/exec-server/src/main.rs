@@ -1,0 +1,164 @@
+//! The `codex-exec-server` binary: parse flags, set up logging, serve until SIGINT/SIGTERM,
+//! then kill every child process group.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use codex_exec_server::DEFAULT_EVENT_QUEUE;
+use codex_exec_server::DEFAULT_MAX_MESSAGE_BYTES;
+use codex_exec_server::DEFAULT_MAX_RETAINED_BYTES;
+use codex_exec_server::ExecServer;
+use codex_exec_server::LocalProcessConfig;
+use codex_exec_server::ServerConfig;
+use codex_exec_server::parse_listen_url;
+use tokio::signal::unix::SignalKind;
+use tokio::signal::unix::signal;
+
+/// Run processes for a coding agent over JSON-RPC on WebSocket.
+///
+/// Prints the bound URL (ws://HOST:PORT) as the first line on stdout.
+#[derive(Debug, Parser)]
+#[command(name = "codex-exec-server", version)]
+struct Cli {
+    /// Where to listen, as ws://HOST:PORT (port 0 picks a free port).
+    #[arg(long, default_value = "ws://127.0.0.1:0")]
+    listen: String,
+
+    /// How long a disconnected session survives before its processes are killed
+    /// (e.g. 30, 30s, 500ms, 10m, 2h).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    session_ttl: Duration,
+
+    /// Output bytes retained per process for process/read; older output is reported as a gap.
+    #[arg(long, default_value_t = DEFAULT_MAX_RETAINED_BYTES)]
+    max_retained_bytes: usize,
+
+    /// How long a closed process stays readable (e.g. 5m).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    closed_grace: Duration,
+
+    /// Largest accepted WebSocket message in bytes; larger ones close that connection.
+    #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_BYTES)]
+    max_message_bytes: usize,
+
+    /// Notifications queued per connection before they are dropped for a slow client
+    /// (which then recovers with process/read).
+    #[arg(long, default_value_t = DEFAULT_EVENT_QUEUE)]
+    notification_queue: usize,
+
+    /// File holding the bearer token clients must present (required off loopback).
+    /// Without it, the token is taken from CODEX_EXEC_SERVER_TOKEN when that is set.
+    #[arg(long)]
+    auth_token_file: Option<PathBuf>,
+}
+
+/// Environment variable holding the bearer token when `--auth-token-file` is not given.
+const TOKEN_ENV_VAR: &str = "CODEX_EXEC_SERVER_TOKEN";
+
+/// Seconds (`30`), or a number with a unit: `ms`, `s`, `m`, `h`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 30s, 10m or 2h"))?;
+    let seconds = match unit.trim() {
+        "" | "s" | "sec" | "secs" => number,
+        "ms" => number / 1000.0,
+        "m" | "min" | "mins" => number * 60.0,
+        "h" | "hr" | "hours" => number * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}` (use ms, s, m or h)"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|err| format!("`{text}`: {err}"))
+}
+
+/// Many concurrent children need many pipes: raise the soft fd limit to the hard limit.
+fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    raise_fd_limit();
+
+    let auth_token = match (&cli.auth_token_file, std::env::var(TOKEN_ENV_VAR).ok()) {
+        (Some(path), _) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading --auth-token-file {}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        (None, Some(token)) if !token.is_empty() => Some(token.trim().to_string()),
+        (None, _) => None,
+    };
+    let config = ServerConfig {
+        listen: parse_listen_url(&cli.listen)?,
+        session_ttl: cli.session_ttl,
+        process: LocalProcessConfig {
+            max_retained_bytes: cli.max_retained_bytes,
+            closed_grace: cli.closed_grace,
+            event_queue: cli.notification_queue,
+        },
+        max_message_bytes: cli.max_message_bytes,
+        auth_token,
+    };
+    let server = ExecServer::bind(config).await?;
+    println!("{}", server.url());
+    tracing::info!("listening on {}", server.url());
+
+    let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    server
+        .run(async move {
+            tokio::select! {
+                _ = sigterm.recv() => tracing::info!("SIGTERM"),
+                _ = sigint.recv() => tracing::info!("SIGINT"),
+            }
+        })
+        .await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use pretty_assertions::assert_eq;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,472 @@
+//! Wire types of the exec-server protocol (see `docs/exec-server-protocol.md`).
+//!
+//! These structs are the contract: field names are camelCase on the wire, byte payloads are
+//! base64, and every params struct refuses unknown fields so that a restriction the caller
+//! relies on is never silently ignored (fail closed). Both the server and the client use
+//! these same types, so they cannot drift apart.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde::Deserializer;
+use serde::Serialize;
+use serde::Serializer;
+
+/// The `jsonrpc` member written on every outgoing message.
+pub const JSONRPC_VERSION: &str = "2.0";
+
+/// Method names, in one place so server and client agree.
+pub mod method {
+    /// Handshake request.
+    pub const INITIALIZE: &str = "initialize";
+    /// Handshake notification sent by the client after `initialize` succeeded.
+    pub const INITIALIZED: &str = "initialized";
+    /// Start a process.
+    pub const PROCESS_START: &str = "process/start";
+    /// Read retained output and lifecycle state.
+    pub const PROCESS_READ: &str = "process/read";
+    /// Write to a process's stdin.
+    pub const PROCESS_WRITE: &str = "process/write";
+    /// Send a signal to a process group.
+    pub const PROCESS_SIGNAL: &str = "process/signal";
+    /// Kill a process group.
+    pub const PROCESS_TERMINATE: &str = "process/terminate";
+    /// Notification: output chunk.
+    pub const PROCESS_OUTPUT: &str = "process/output";
+    /// Notification: the process exited.
+    pub const PROCESS_EXITED: &str = "process/exited";
+    /// Notification: all output drained after exit; last event of a process.
+    pub const PROCESS_CLOSED: &str = "process/closed";
+}
+
+/// Standard JSON-RPC error codes and the application codes of this server.
+pub mod error_code {
+    /// The frame was not JSON.
+    pub const PARSE_ERROR: i64 = -32700;
+    /// The JSON was not a valid request (or arrived before `initialize`).
+    pub const INVALID_REQUEST: i64 = -32600;
+    /// Unknown method.
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    /// Params did not match the method (including unknown fields).
+    pub const INVALID_PARAMS: i64 = -32602;
+    /// Unexpected server-side failure.
+    pub const INTERNAL_ERROR: i64 = -32603;
+    /// No process with that id in the session.
+    pub const UNKNOWN_PROCESS: i64 = -32001;
+    /// A process with that id already exists in the session.
+    pub const DUPLICATE_PROCESS: i64 = -32002;
+    /// The program could not be started.
+    pub const SPAWN_FAILED: i64 = -32003;
+    /// The session's TTL passed before it was resumed.
+    pub const SESSION_EXPIRED: i64 = -32004;
+    /// No session with that id.
+    pub const UNKNOWN_SESSION: i64 = -32005;
+    /// Another connection resumed this session.
+    pub const SESSION_TAKEN_OVER: i64 = -32006;
+    /// A sandbox policy was given that this server cannot enforce yet.
+    pub const SANDBOX_UNSUPPORTED: i64 = -32007;
+}
+
+/// Bytes that travel as standard padded base64 on the wire and are never UTF-8 decoded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ByteChunk(pub Bytes);
+
+impl ByteChunk {
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<Vec<u8>> for ByteChunk {
+    fn from(value: Vec<u8>) -> Self {
+        Self(Bytes::from(value))
+    }
+}
+
+impl From<&[u8]> for ByteChunk {
+    fn from(value: &[u8]) -> Self {
+        Self(Bytes::copy_from_slice(value))
+    }
+}
+
+impl Serialize for ByteChunk {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&BASE64.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteChunk {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        BASE64
+            .decode(text.as_bytes())
+            .map(|bytes| Self(Bytes::from(bytes)))
+            .map_err(|err| serde::de::Error::custom(format!("invalid base64: {err}")))
+    }
+}
+
+/// `initialize` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InitializeParams {
+    /// Free-form name of the client, for logs.
+    pub client_name: String,
+    /// Resume (and take over) this session instead of creating a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_session_id: Option<String>,
+}
+
+/// What a server (or an [`crate::Environment`]) can do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Capabilities {
+    /// Processes can be started.
+    pub exec: bool,
+    /// `fs/*` methods are available.
+    pub filesystem: bool,
+}
+
+/// `initialize` result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InitializeResponse {
+    /// The (new or resumed) session id, a random UUID.
+    pub session_id: String,
+    /// What this server offers.
+    pub capabilities: Capabilities,
+}
+
+/// `process/start` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartParams {
+    /// Client-chosen id, unique within the session.
+    pub process_id: String,
+    /// Program and arguments; the program is looked up in `env`'s `PATH` when it has no `/`.
+    pub argv: Vec<String>,
+    /// Absolute working directory.
+    pub cwd: PathBuf,
+    /// The complete environment; nothing is inherited.
+    pub env: BTreeMap<String, String>,
+    /// Run under a pseudo-terminal.
+    pub tty: bool,
+    /// Give the process a stdin pipe (without a tty); otherwise stdin is `/dev/null`.
+    #[serde(default)]
+    pub pipe_stdin: bool,
+    /// Override `argv[0]` as seen by the program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arg0: Option<String>,
+    /// Sandbox policy. Not enforced yet by this server, so any value is refused (fail closed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_policy: Option<serde_json::Value>,
+}
+
+/// `process/start` result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartResponse {
+    /// The id the process was started under.
+    pub process_id: String,
+}
+
+/// `process/read` params.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReadParams {
+    /// The process.
+    pub process_id: String,
+    /// Return events with `seq` greater than this (0 or absent: from the start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_seq: Option<u64>,
+    /// Upper bound on chunk bytes in the reply (at least one chunk is always returned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<usize>,
+    /// Long-poll: wait up to this many milliseconds for something new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
+}
+
+/// Which stream a chunk came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OutputStream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+    /// The pseudo-terminal (tty processes have only this stream).
+    Pty,
+}
+
+/// One retained output chunk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OutputChunk {
+    /// Event sequence number.
+    pub seq: u64,
+    /// Source stream.
+    pub stream: OutputStream,
+    /// The bytes.
+    pub chunk: ByteChunk,
+}
+
+/// Output that was dropped from the retention buffer before it was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Gap {
+    /// First dropped `seq`.
+    pub from_seq: u64,
+    /// Last dropped `seq` (inclusive).
+    pub to_seq: u64,
+    /// Bytes lost in that range.
+    pub dropped_bytes: u64,
+}
+
+/// `process/read` result.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReadResponse {
+    /// Retained chunks with `seq > afterSeq`, in order.
+    pub chunks: Vec<OutputChunk>,
+    /// One past the last event covered by this reply; read on with `afterSeq = nextSeq - 1`.
+    pub next_seq: u64,
+    /// The process has exited.
+    pub exited: bool,
+    /// Exit code (128 + signal when killed by a signal).
+    pub exit_code: Option<i32>,
+    /// All output was drained after exit; nothing more will come.
+    pub closed: bool,
+    /// A failure of the server while running the process (I/O error), if any.
+    pub failure: Option<String>,
+    /// Output after `afterSeq` that is no longer retained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap: Option<Gap>,
+}
+
+/// `process/write` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WriteParams {
+    /// The process.
+    pub process_id: String,
+    /// Bytes for stdin.
+    pub chunk: ByteChunk,
+    /// Idempotency key: a repeated id is answered `accepted` and not written twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_id: Option<String>,
+}
+
+/// Outcome of a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WriteStatus {
+    /// Written (or already written under the same `writeId`).
+    Accepted,
+    /// No such process.
+    UnknownProcess,
+    /// The process has no stdin, or it was closed.
+    StdinClosed,
+    /// The process is still being started; retry.
+    Starting,
+}
+
+/// `process/write` result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WriteResponse {
+    /// What happened.
+    pub status: WriteStatus,
+}
+
+/// Signals a client may send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ProcessSignal {
+    /// SIGINT.
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+    /// SIGHUP.
+    Hangup,
+    /// SIGKILL.
+    Kill,
+}
+
+/// `process/signal` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignalParams {
+    /// The process.
+    pub process_id: String,
+    /// Which signal to send to its process group.
+    pub signal: ProcessSignal,
+}
+
+/// `process/signal` result (empty object).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalResponse {}
+
+/// `process/terminate` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TerminateParams {
+    /// The process.
+    pub process_id: String,
+}
+
+/// `process/terminate` result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TerminateResponse {
+    /// Whether the process was still running (not yet reaped) when the kill was sent.
+    pub running: bool,
+}
+
+/// `process/output` notification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OutputNotification {
+    /// The process.
+    pub process_id: String,
+    /// Event sequence number.
+    pub seq: u64,
+    /// Source stream.
+    pub stream: OutputStream,
+    /// The bytes.
+    pub chunk: ByteChunk,
+}
+
+/// `process/exited` notification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExitedNotification {
+    /// The process.
+    pub process_id: String,
+    /// Event sequence number.
+    pub seq: u64,
+    /// Exit code, or 128 + signal.
+    pub exit_code: i32,
+}
+
+/// `process/closed` notification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClosedNotification {
+    /// The process.
+    pub process_id: String,
+    /// Event sequence number (the last one of this process).
+    pub seq: u64,
+}
+
+/// A process event as seen by callers of [`crate::ExecProcess::events`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProcessEvent {
+    /// `process/output`.
+    Output(OutputNotification),
+    /// `process/exited`.
+    Exited(ExitedNotification),
+    /// `process/closed`.
+    Closed(ClosedNotification),
+    /// Output was lost before it could be delivered (only the client reports this; it comes
+    /// from a `process/read` reply's `gap`).
+    Gap {
+        /// The process.
+        process_id: String,
+        /// What was lost.
+        gap: Gap,
+    },
+}
+
+impl ProcessEvent {
+    /// The process this event belongs to.
+    pub fn process_id(&self) -> &str {
+        match self {
+            ProcessEvent::Output(n) => &n.process_id,
+            ProcessEvent::Exited(n) => &n.process_id,
+            ProcessEvent::Closed(n) => &n.process_id,
+            ProcessEvent::Gap { process_id, .. } => process_id,
+        }
+    }
+
+    /// The JSON-RPC notification for this event, or `None` for client-side-only events.
+    pub(crate) fn to_notification(&self) -> Option<serde_json::Value> {
+        let (method, params) = match self {
+            ProcessEvent::Output(n) => (method::PROCESS_OUTPUT, serde_json::to_value(n)),
+            ProcessEvent::Exited(n) => (method::PROCESS_EXITED, serde_json::to_value(n)),
+            ProcessEvent::Closed(n) => (method::PROCESS_CLOSED, serde_json::to_value(n)),
+            ProcessEvent::Gap { .. } => return None,
+        };
+        let params = params.ok()?;
+        Some(serde_json::json!({
+            "jsonrpc": JSONRPC_VERSION,
+            "method": method,
+            "params": params,
+        }))
+    }
+
+    /// Parse a notification received from a server.
+    pub(crate) fn from_notification(
+        method_name: &str,
+        params: serde_json::Value,
+    ) -> Option<ProcessEvent> {
+        match method_name {
+            method::PROCESS_OUTPUT => serde_json::from_value(params).ok().map(Self::Output),
+            method::PROCESS_EXITED => serde_json::from_value(params).ok().map(Self::Exited),
+            method::PROCESS_CLOSED => serde_json::from_value(params).ok().map(Self::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// A JSON-RPC error object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RpcError {
+    /// Error code.
+    pub code: i64,
+    /// Message a person can act on.
+    pub message: String,
+    /// `{kind}` for application errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+}
+
+impl RpcError {
+    /// The `data.kind` of an application error, if any.
+    pub fn kind(&self) -> Option<&str> {
+        self.data.as_ref()?.get("kind")?.as_str()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn start_params_refuse_unknown_fields() {
+        let err = serde_json::from_value::<StartParams>(serde_json::json!({
+            "processId": "p", "argv": ["true"], "cwd": "/", "env": {}, "tty": false,
+            "readOnly": true,
+        }))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `readOnly`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn byte_chunk_is_base64_and_binary_safe() {
+        let chunk = ByteChunk::from(vec![0u8, 255, 10, 0xc3]);
+        let json = serde_json::to_value(&chunk).unwrap();
+        assert_eq!(json, serde_json::json!("AP8Kww=="));
+        let back: ByteChunk = serde_json::from_value(json).unwrap();
+        assert_eq!(back, chunk);
+    }
+}

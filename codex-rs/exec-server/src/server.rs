@@ -1,0 +1,845 @@
+//! The WebSocket JSON-RPC server: HTTP front door (health, origin and token checks),
+//! per-connection dispatch, and the session registry (detach, TTL, resume with takeover).
+//!
+//! Requests on a connection run concurrently: the reader loop validates and *enqueues* each
+//! request (reserving a process id, queueing a stdin write) in arrival order, then the slow
+//! part runs in its own task. Responses go to the connection's writer through an unbounded
+//! queue (their number is bounded by the client's own requests); notifications go through
+//! the session's bounded event queue and are dropped for this connection when it is full, so
+//! a stalled client never blocks a process or another client. It recovers with
+//! `process/read` (the Rust client does this automatically when it sees a `seq` hole).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::MutexGuard;
+use std::time::Duration;
+use std::time::Instant;
+
+use futures_util::SinkExt;
+use futures_util::StreamExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use serde_json::json;
+use tokio::io::AsyncReadExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::sync::watch;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tracing::debug;
+use tracing::info;
+use tracing::warn;
+
+use crate::error::ExecError;
+use crate::exec_process::ProcessEvents;
+use crate::local_process::LocalProcess;
+use crate::local_process::LocalProcessConfig;
+use crate::protocol::Capabilities;
+use crate::protocol::InitializeParams;
+use crate::protocol::InitializeResponse;
+use crate::protocol::JSONRPC_VERSION;
+use crate::protocol::RpcError;
+use crate::protocol::error_code;
+use crate::protocol::method;
+
+/// Default TTL of a detached session.
+pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(30);
+/// Default bound on one WebSocket message (and frame).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+const MAX_HTTP_HEAD: usize = 16 * 1024;
+const HTTP_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_HEADERS: usize = 64;
+/// Tombstones of expired sessions (so a late resume says "expired", not "unknown").
+const EXPIRED_TOMBSTONES: usize = 10_000;
+const EXPIRED_TOMBSTONE_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Everything the server needs to run.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Address to bind (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// How long a detached session survives.
+    pub session_ttl: Duration,
+    /// Per-process settings (retention, grace, event queue).
+    pub process: LocalProcessConfig,
+    /// Largest accepted WebSocket message; bigger ones close the connection with 1009.
+    pub max_message_bytes: usize,
+    /// Bearer token required on upgrade, if any.
+    pub auth_token: Option<String>,
+}
+
+impl ServerConfig {
+    /// Defaults for the given address.
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            session_ttl: DEFAULT_SESSION_TTL,
+            process: LocalProcessConfig::default(),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            auth_token: None,
+        }
+    }
+}
+
+/// Start-up errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// `--listen` was not `ws://HOST:PORT`.
+    #[error("invalid listen URL `{0}`: expected ws://HOST:PORT, e.g. ws://127.0.0.1:0")]
+    InvalidListenUrl(String),
+    /// Non-loopback address without a token.
+    #[error(
+        "refusing to listen on non-loopback address {0} without authentication: pass --auth-token-file or set CODEX_EXEC_SERVER_TOKEN"
+    )]
+    InsecureListen(SocketAddr),
+    /// An empty token would accept anyone.
+    #[error("the auth token is empty")]
+    EmptyToken,
+    /// Binding failed.
+    #[error("failed to listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Parse `ws://HOST:PORT` into a socket address.
+pub fn parse_listen_url(url: &str) -> Result<SocketAddr, ServerError> {
+    let rest = url
+        .strip_prefix("ws://")
+        .ok_or_else(|| ServerError::InvalidListenUrl(url.to_string()))?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let rest = rest.replace("localhost:", "127.0.0.1:");
+    rest.parse()
+        .map_err(|_| ServerError::InvalidListenUrl(url.to_string()))
+}
+
+/// A bound server; call [`ExecServer::run`] to serve.
+pub struct ExecServer {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    sessions: Arc<Sessions>,
+    ws_config: WebSocketConfig,
+}
+
+impl ExecServer {
+    /// Check the configuration and bind.
+    pub async fn bind(config: ServerConfig) -> Result<Self, ServerError> {
+        if config.auth_token.as_deref() == Some("") {
+            return Err(ServerError::EmptyToken);
+        }
+        if !config.listen.ip().is_loopback() && config.auth_token.is_none() {
+            return Err(ServerError::InsecureListen(config.listen));
+        }
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let ws_config = WebSocketConfig::default()
+            .max_message_size(Some(config.max_message_bytes))
+            .max_frame_size(Some(config.max_message_bytes));
+        Ok(Self {
+            listener,
+            local_addr,
+            sessions: Arc::new(Sessions {
+                config,
+                map: Mutex::new(HashMap::new()),
+                expired: Mutex::new(HashMap::new()),
+            }),
+            ws_config,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The URL clients connect to.
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.local_addr)
+    }
+
+    /// Serve until `shutdown` completes, then kill every process group of every session.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        if let Err(err) = stream.set_nodelay(true) {
+                            warn!("TCP_NODELAY on {peer}: {err}");
+                        }
+                        let sessions = Arc::clone(&self.sessions);
+                        let ws_config = self.ws_config;
+                        tokio::spawn(async move {
+                            handle_socket(stream, peer, sessions, ws_config).await;
+                        });
+                    }
+                    Err(err) => {
+                        // EMFILE and friends: back off briefly instead of spinning.
+                        warn!("accept failed: {err}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+        info!("shutting down; killing all process groups");
+        self.sessions.kill_all();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+struct Sessions {
+    config: ServerConfig,
+    map: Mutex<HashMap<String, Arc<Session>>>,
+    expired: Mutex<HashMap<String, Instant>>,
+}
+
+struct Session {
+    id: String,
+    processes: LocalProcess,
+    attachment: Mutex<Attachment>,
+    /// Current attachment generation; a change wakes (and fails) the previous attachment's
+    /// long-polls.
+    generation: watch::Sender<u64>,
+}
+
+struct Attachment {
+    generation: u64,
+    attached: bool,
+    detached_at: Option<Instant>,
+}
+
+impl Sessions {
+    fn create(&self) -> (Arc<Session>, u64) {
+        let id = uuid::Uuid::new_v4().to_string();
+        let (generation, _) = watch::channel(1);
+        let session = Arc::new(Session {
+            id: id.clone(),
+            processes: LocalProcess::new(self.config.process.clone()),
+            attachment: Mutex::new(Attachment {
+                generation: 1,
+                attached: true,
+                detached_at: None,
+            }),
+            generation,
+        });
+        lock(&self.map).insert(id, Arc::clone(&session));
+        (session, 1)
+    }
+
+    fn resume(&self, id: &str) -> Result<(Arc<Session>, u64), ExecError> {
+        let mut map = lock(&self.map);
+        let Some(session) = map.get(id).cloned() else {
+            return Err(if lock(&self.expired).contains_key(id) {
+                ExecError::SessionExpired(id.to_string())
+            } else {
+                ExecError::UnknownSession(id.to_string())
+            });
+        };
+        let mut attachment = lock(&session.attachment);
+        let expired = !attachment.attached
+            && attachment
+                .detached_at
+                .is_some_and(|at| at.elapsed() >= self.config.session_ttl);
+        if expired {
+            drop(attachment);
+            map.remove(id);
+            drop(map);
+            self.expire(&session);
+            return Err(ExecError::SessionExpired(id.to_string()));
+        }
+        attachment.generation += 1;
+        attachment.attached = true;
+        attachment.detached_at = None;
+        let generation = attachment.generation;
+        session.generation.send_replace(generation);
+        Ok((Arc::clone(&session), generation))
+    }
+
+    fn detach(self: &Arc<Self>, session: &Arc<Session>, generation: u64) {
+        {
+            let mut attachment = lock(&session.attachment);
+            if attachment.generation != generation {
+                return;
+            }
+            attachment.attached = false;
+            attachment.detached_at = Some(Instant::now());
+        }
+        debug!(session_id = session.id, "session detached");
+        let sessions = Arc::clone(self);
+        let id = session.id.clone();
+        let ttl = self.config.session_ttl;
+        tokio::spawn(async move {
+            tokio::time::sleep(ttl).await;
+            sessions.expire_if_detached(&id, generation);
+        });
+    }
+
+    fn expire_if_detached(&self, id: &str, generation: u64) {
+        let mut map = lock(&self.map);
+        let Some(session) = map.get(id).cloned() else {
+            return;
+        };
+        {
+            let attachment = lock(&session.attachment);
+            let still_detached = !attachment.attached
+                && attachment.generation == generation
+                && attachment
+                    .detached_at
+                    .is_some_and(|at| at.elapsed() >= self.config.session_ttl);
+            if !still_detached {
+                return;
+            }
+        }
+        map.remove(id);
+        drop(map);
+        self.expire(&session);
+    }
+
+    fn expire(&self, session: &Session) {
+        info!(
+            session_id = session.id,
+            "session expired; killing its processes"
+        );
+        session.processes.kill_all();
+        let mut expired = lock(&self.expired);
+        expired.retain(|_, at| at.elapsed() < EXPIRED_TOMBSTONE_AGE);
+        if expired.len() >= EXPIRED_TOMBSTONES
+            && let Some(oldest) = expired
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(id, _)| id.clone())
+        {
+            expired.remove(&oldest);
+        }
+        expired.insert(session.id.clone(), Instant::now());
+    }
+
+    fn kill_all(&self) {
+        let sessions: Vec<_> = lock(&self.map).values().cloned().collect();
+        for session in sessions {
+            session.processes.kill_all();
+        }
+    }
+}
+
+fn http_response(status: &str, extra_headers: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n{extra_headers}\r\n{body}",
+        body.len()
+    )
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// What to do with an HTTP request head.
+enum FrontDoor {
+    Respond(String),
+    Upgrade { accept_key: String },
+}
+
+fn front_door(head: &[u8], auth_token: Option<&str>) -> FrontDoor {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) | Err(_) => {
+            return FrontDoor::Respond(http_response("400 Bad Request", "", "bad request\n"));
+        }
+    }
+    let header = |name: &str| {
+        request
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .and_then(|h| std::str::from_utf8(h.value).ok())
+    };
+    let is_upgrade = header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let path = request.path.unwrap_or("/");
+    if !is_upgrade {
+        return match (request.method, path) {
+            (Some("GET"), "/healthz" | "/readyz") => {
+                FrontDoor::Respond(http_response("200 OK", "", "ok\n"))
+            }
+            (Some("GET"), _) => {
+                FrontDoor::Respond(http_response("404 Not Found", "", "not found\n"))
+            }
+            _ => FrontDoor::Respond(http_response(
+                "405 Method Not Allowed",
+                "",
+                "method not allowed\n",
+            )),
+        };
+    }
+    if header("origin").is_some() {
+        return FrontDoor::Respond(http_response(
+            "403 Forbidden",
+            "",
+            "browser origins are not allowed\n",
+        ));
+    }
+    if let Some(token) = auth_token {
+        let presented = header("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !constant_time_eq(presented.as_bytes(), token.as_bytes()) {
+            return FrontDoor::Respond(http_response(
+                "401 Unauthorized",
+                "WWW-Authenticate: Bearer\r\n",
+                "missing or wrong bearer token\n",
+            ));
+        }
+    }
+    match header("sec-websocket-key") {
+        Some(key) if request.method == Some("GET") => FrontDoor::Upgrade {
+            accept_key: tungstenite::handshake::derive_accept_key(key.trim().as_bytes()),
+        },
+        _ => FrontDoor::Respond(http_response(
+            "400 Bad Request",
+            "",
+            "bad websocket upgrade\n",
+        )),
+    }
+}
+
+async fn read_http_head(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 2048];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        head.extend_from_slice(&buf[..n]);
+        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            if end + 4 != head.len() {
+                // A client must wait for 101 before sending frames.
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "data after the HTTP request head",
+                ));
+            }
+            return Ok(head);
+        }
+        if head.len() > MAX_HTTP_HEAD {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "HTTP request head too large",
+            ));
+        }
+    }
+}
+
+async fn handle_socket(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    sessions: Arc<Sessions>,
+    ws_config: WebSocketConfig,
+) {
+    let head = match tokio::time::timeout(HTTP_HEAD_TIMEOUT, read_http_head(&mut stream)).await {
+        Ok(Ok(head)) => head,
+        Ok(Err(err)) => {
+            debug!("{peer}: bad HTTP head: {err}");
+            let response = http_response("400 Bad Request", "", "bad request\n");
+            let _ = stream.write_all(response.as_bytes()).await;
+            return;
+        }
+        Err(_) => {
+            debug!("{peer}: timed out waiting for the HTTP head");
+            return;
+        }
+    };
+    let accept_key = match front_door(&head, sessions.config.auth_token.as_deref()) {
+        FrontDoor::Respond(response) => {
+            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = stream.shutdown().await;
+            return;
+        }
+        FrontDoor::Upgrade { accept_key } => accept_key,
+    };
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept_key}\r\n\r\n"
+    );
+    if let Err(err) = stream.write_all(response.as_bytes()).await {
+        debug!("{peer}: writing 101: {err}");
+        return;
+    }
+    let ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(ws_config)).await;
+    debug!("{peer}: websocket connected");
+    serve_websocket(ws, sessions).await;
+    debug!("{peer}: websocket closed");
+}
+
+enum WriterMsg {
+    Text(String),
+    Events(ProcessEvents),
+    Close(CloseFrame),
+}
+
+struct Connection {
+    sessions: Arc<Sessions>,
+    out: mpsc::UnboundedSender<WriterMsg>,
+    attached: Mutex<Option<(Arc<Session>, u64)>>,
+    closed: watch::Sender<bool>,
+}
+
+async fn serve_websocket(ws: WebSocketStream<TcpStream>, sessions: Arc<Sessions>) {
+    let (sink, mut stream) = ws.split();
+    let (out, out_rx) = mpsc::unbounded_channel();
+    let (closed, _) = watch::channel(false);
+    let conn = Arc::new(Connection {
+        sessions,
+        out,
+        attached: Mutex::new(None),
+        closed,
+    });
+    let writer = tokio::spawn(write_loop(sink, out_rx));
+    while let Some(message) = stream.next().await {
+        match message {
+            Ok(Message::Text(text)) => conn.handle_text(text.as_str()),
+            Ok(Message::Binary(_)) => conn.send_error(
+                Value::Null,
+                error_code::INVALID_REQUEST,
+                "binary frames are not supported; send JSON-RPC as text frames".to_string(),
+                None,
+            ),
+            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
+            Ok(Message::Close(_)) => break,
+            Err(tungstenite::Error::Capacity(err)) => {
+                warn!("closing connection: {err}");
+                let _ = conn.out.send(WriterMsg::Close(CloseFrame {
+                    code: CloseCode::Size,
+                    reason: format!("message too large: {err}").into(),
+                }));
+                break;
+            }
+            Err(err) => {
+                debug!("websocket read error: {err}");
+                break;
+            }
+        }
+    }
+    conn.closed.send_replace(true);
+    if let Some((session, generation)) = lock(&conn.attached).take() {
+        conn.sessions.detach(&session, generation);
+    }
+    let _ = conn.out.send(WriterMsg::Close(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    }));
+    let _ = writer.await;
+}
+
+async fn next_event(events: &mut Option<ProcessEvents>) -> Option<crate::protocol::ProcessEvent> {
+    match events {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn write_loop(
+    mut sink: futures_util::stream::SplitSink<WebSocketStream<TcpStream>, Message>,
+    mut rx: mpsc::UnboundedReceiver<WriterMsg>,
+) {
+    let mut events: Option<ProcessEvents> = None;
+    loop {
+        let msg = tokio::select! {
+            biased;
+            msg = rx.recv() => match msg {
+                Some(msg) => msg,
+                None => break,
+            },
+            event = next_event(&mut events) => match event {
+                Some(event) => match event.to_notification() {
+                    Some(notification) => WriterMsg::Text(notification.to_string()),
+                    None => continue,
+                },
+                None => {
+                    events = None;
+                    continue;
+                }
+            },
+        };
+        match msg {
+            WriterMsg::Text(text) => {
+                if let Err(err) = sink.send(Message::text(text)).await {
+                    debug!("websocket write failed: {err}");
+                    break;
+                }
+            }
+            WriterMsg::Events(new_events) => events = Some(new_events),
+            WriterMsg::Close(frame) => {
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                break;
+            }
+        }
+    }
+    let _ = sink.close().await;
+}
+
+/// A validated incoming message.
+enum Incoming {
+    Request {
+        id: Value,
+        method: String,
+        params: Value,
+    },
+    Notification {
+        method: String,
+    },
+}
+
+fn validate(value: Value) -> Result<Incoming, (Value, String)> {
+    let Value::Object(mut object) = value else {
+        return Err((Value::Null, "a request must be a JSON object".to_string()));
+    };
+    let id = object.remove("id");
+    let id_for_error = match &id {
+        Some(id @ (Value::String(_) | Value::Number(_))) => id.clone(),
+        _ => Value::Null,
+    };
+    let invalid = |message: String| Err((id_for_error.clone(), message));
+    match object.remove("jsonrpc") {
+        None => {}
+        Some(Value::String(version)) if version == JSONRPC_VERSION => {}
+        Some(other) => return invalid(format!("unsupported jsonrpc version {other}")),
+    }
+    let method = match object.remove("method") {
+        Some(Value::String(method)) => method,
+        Some(_) => return invalid("`method` must be a string".to_string()),
+        None => return invalid("missing `method`".to_string()),
+    };
+    let params = object.remove("params").unwrap_or(Value::Null);
+    if let Some(extra) = object.keys().next() {
+        return invalid(format!("unknown member `{extra}` in request"));
+    }
+    match id {
+        None => Ok(Incoming::Notification { method }),
+        Some(Value::String(_) | Value::Number(_)) => Ok(Incoming::Request {
+            id: id_for_error,
+            method,
+            params,
+        }),
+        Some(_) => invalid("`id` must be a string or a number".to_string()),
+    }
+}
+
+fn parse_params<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
+    let params = match params {
+        Value::Null => Value::Object(serde_json::Map::new()),
+        Value::Object(_) => params,
+        _ => {
+            return Err(RpcError {
+                code: error_code::INVALID_PARAMS,
+                message: "params must be an object".to_string(),
+                data: None,
+            });
+        }
+    };
+    serde_json::from_value(params).map_err(|err| RpcError {
+        code: error_code::INVALID_PARAMS,
+        message: format!("invalid params: {err}"),
+        data: None,
+    })
+}
+
+impl Connection {
+    fn send_json(&self, value: Value) {
+        let _ = self.out.send(WriterMsg::Text(value.to_string()));
+    }
+
+    fn send_error(&self, id: Value, code: i64, message: String, data: Option<Value>) {
+        self.send_rpc_error(
+            id,
+            RpcError {
+                code,
+                message,
+                data,
+            },
+        );
+    }
+
+    fn send_rpc_error(&self, id: Value, error: RpcError) {
+        self.send_json(json!({"jsonrpc": JSONRPC_VERSION, "id": id, "error": error}));
+    }
+
+    fn send_result<T: Serialize>(&self, id: Value, result: Result<T, ExecError>) {
+        match result.map(|value| serde_json::to_value(value)) {
+            Ok(Ok(result)) => {
+                self.send_json(json!({"jsonrpc": JSONRPC_VERSION, "id": id, "result": result}))
+            }
+            Ok(Err(err)) => self.send_rpc_error(
+                id,
+                ExecError::Internal(format!("serializing result: {err}")).to_rpc_error(),
+            ),
+            Err(err) => self.send_rpc_error(id, err.to_rpc_error()),
+        }
+    }
+
+    fn handle_text(self: &Arc<Self>, text: &str) {
+        let value: Value = match serde_json::from_str(text) {
+            Ok(value) => value,
+            Err(err) => {
+                return self.send_error(
+                    Value::Null,
+                    error_code::PARSE_ERROR,
+                    format!("parse error: {err}"),
+                    None,
+                );
+            }
+        };
+        match validate(value) {
+            Err((id, message)) => self.send_error(id, error_code::INVALID_REQUEST, message, None),
+            Ok(Incoming::Notification { method }) => {
+                if method != method::INITIALIZED {
+                    debug!("ignoring notification `{method}`");
+                }
+            }
+            Ok(Incoming::Request { id, method, params }) => self.dispatch(id, &method, params),
+        }
+    }
+
+    /// Run `future` in its own task and answer `id` with its result, unless the connection
+    /// closes first or (with `generation`) the session is taken over by another connection.
+    fn reply_later<T, F>(self: &Arc<Self>, id: Value, session: &Session, generation: u64, future: F)
+    where
+        T: Serialize + Send + 'static,
+        F: Future<Output = Result<T, ExecError>> + Send + 'static,
+    {
+        let conn = Arc::clone(self);
+        let mut closed = self.closed.subscribe();
+        let mut current = session.generation.subscribe();
+        tokio::spawn(async move {
+            let result = tokio::select! {
+                result = future => result,
+                _ = current.wait_for(|g| *g != generation) => Err(ExecError::SessionTakenOver),
+                _ = closed.wait_for(|closed| *closed) => return,
+            };
+            conn.send_result(id, result);
+        });
+    }
+
+    fn dispatch(self: &Arc<Self>, id: Value, method_name: &str, params: Value) {
+        if method_name == method::INITIALIZE {
+            let result = self.initialize(params);
+            return match result {
+                Ok(response) => self.send_result(id, Ok(response)),
+                Err(error) => self.send_rpc_error(id, error),
+            };
+        }
+        let Some((session, generation)) = lock(&self.attached).clone() else {
+            return self.send_error(
+                id,
+                error_code::INVALID_REQUEST,
+                "send `initialize` before any other request".to_string(),
+                None,
+            );
+        };
+        if *session.generation.borrow() != generation {
+            return self.send_result::<()>(id, Err(ExecError::SessionTakenOver));
+        }
+        let processes = &session.processes;
+        macro_rules! params {
+            ($ty:ty) => {
+                match parse_params::<$ty>(params) {
+                    Ok(params) => params,
+                    Err(error) => return self.send_rpc_error(id, error),
+                }
+            };
+        }
+        match method_name {
+            method::PROCESS_START => {
+                let future = processes.start(params!(crate::protocol::StartParams));
+                self.reply_later(id, &session, generation, future);
+            }
+            method::PROCESS_READ => {
+                let future = processes.read(params!(crate::protocol::ReadParams));
+                self.reply_later(id, &session, generation, future);
+            }
+            method::PROCESS_WRITE => {
+                let future = processes.write(params!(crate::protocol::WriteParams));
+                self.reply_later(id, &session, generation, future);
+            }
+            method::PROCESS_SIGNAL => {
+                let future = processes.signal(params!(crate::protocol::SignalParams));
+                self.reply_later(id, &session, generation, future);
+            }
+            method::PROCESS_TERMINATE => {
+                let future = processes.terminate(params!(crate::protocol::TerminateParams));
+                self.reply_later(id, &session, generation, future);
+            }
+            _ => self.send_error(
+                id,
+                error_code::METHOD_NOT_FOUND,
+                format!("unknown method `{method_name}`"),
+                None,
+            ),
+        }
+    }
+
+    fn initialize(&self, params: Value) -> Result<InitializeResponse, RpcError> {
+        let mut attached = lock(&self.attached);
+        if attached.is_some() {
+            return Err(RpcError {
+                code: error_code::INVALID_REQUEST,
+                message: "already initialized".to_string(),
+                data: None,
+            });
+        }
+        let params: InitializeParams = parse_params(params)?;
+        let (session, generation) = match &params.resume_session_id {
+            None => self.sessions.create(),
+            Some(id) => self.sessions.resume(id).map_err(|err| err.to_rpc_error())?,
+        };
+        debug!(
+            session_id = session.id,
+            client_name = params.client_name,
+            resumed = params.resume_session_id.is_some(),
+            "initialize"
+        );
+        let _ = self.out.send(WriterMsg::Events(session.processes.events()));
+        let response = InitializeResponse {
+            session_id: session.id.clone(),
+            capabilities: Capabilities {
+                exec: true,
+                filesystem: false,
+            },
+        };
+        *attached = Some((session, generation));
+        Ok(response)
+    }
+}
