@@ -79,8 +79,10 @@ pub enum DotslashError {
     /// `dotslash -- fetch` failed, typically because the artifact is not cached and this
     /// machine cannot download it.
     #[error(
-        "`dotslash -- fetch {}` failed ({status}):\n{stderr}\nRun {SEED_SCRIPT} to place the \
-         pinned artifacts in DotSlash's cache",
+        "`dotslash -- fetch {}` failed ({status}):\n{stderr}\nDotSlash's cache here is \
+         {cache_dir}. Run {SEED_SCRIPT} with the same DOTSLASH_CACHE to place the pinned \
+         artifacts there; under Bazel, which gives tests a private HOME, pass the seeded \
+         cache with --test_env=DOTSLASH_CACHE=<dir>",
         file.display()
     )]
     FetchFailed {
@@ -90,6 +92,8 @@ pub enum DotslashError {
         status: ExitStatus,
         /// DotSlash's standard error.
         stderr: String,
+        /// What `dotslash -- cache-dir` printed (or why it could not be asked).
+        cache_dir: String,
     },
     /// The path DotSlash printed cannot be read.
     #[error(
@@ -136,19 +140,17 @@ pub enum DotslashError {
 /// checks that the returned file has the pinned size and sha256. Only plain-file
 /// artifacts with sha256 digests are accepted, since only those can be re-checked.
 pub fn dotslash_fetch(file: &Path) -> Result<PathBuf, DotslashError> {
-    fetch_with(
-        file,
-        &dotslash_file::current_platform(),
-        &mut Command::new("dotslash"),
-    )
+    fetch_with(file, &dotslash_file::current_platform(), &|| {
+        Command::new("dotslash")
+    })
 }
 
-/// [`dotslash_fetch`] for `platform`, running `dotslash` as `command` (tests substitute
-/// a stand-in; `-- fetch <file>` is appended).
+/// [`dotslash_fetch`] for `platform`, running `dotslash` as made by `dotslash` (tests
+/// substitute a stand-in; `-- fetch <file>` or `-- cache-dir` is appended).
 pub(crate) fn fetch_with(
     file: &Path,
     platform: &str,
-    command: &mut Command,
+    dotslash: &dyn Fn() -> Command,
 ) -> Result<PathBuf, DotslashError> {
     let text = std::fs::read_to_string(file).map_err(|source| DotslashError::FileMissing {
         file: file.to_path_buf(),
@@ -177,22 +179,31 @@ pub(crate) fn fetch_with(
         return Err(unverifiable(format!("format is `{format}`")));
     }
 
-    let output = command
+    let mut fetch = dotslash();
+    let output = fetch
         .arg("--")
         .arg("fetch")
         .arg(file)
         .output()
         .map_err(|source| DotslashError::NotInstalled {
-            program: command.get_program().to_owned(),
+            program: fetch.get_program().to_owned(),
             source,
         })?;
     if !output.status.success() {
+        let cache_dir = match dotslash().arg("--").arg("cache-dir").output() {
+            Ok(out) if out.status.success() => {
+                String::from_utf8_lossy(&out.stdout).trim_end().to_owned()
+            }
+            Ok(out) => format!("unknown (`dotslash -- cache-dir` failed: {})", out.status),
+            Err(err) => format!("unknown (`dotslash -- cache-dir` failed: {err})"),
+        };
         return Err(DotslashError::FetchFailed {
             file: file.to_path_buf(),
             status: output.status,
             stderr: String::from_utf8_lossy(&output.stderr)
                 .trim_end()
                 .to_owned(),
+            cache_dir,
         });
     }
     let artifact = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim_end());

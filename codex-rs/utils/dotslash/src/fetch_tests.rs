@@ -35,15 +35,18 @@ fn dotslash_text(platform: &str, size: u64, digest: &str) -> String {
 }
 
 /// A stand-in for `dotslash` that runs `script` with `sh`; `$1 $2 $3` are
-/// `-- fetch <file>`.
-fn fake_dotslash(script: &str) -> Command {
-    let mut command = Command::new("/bin/sh");
-    command.arg("-c").arg(script).arg("dotslash");
-    command
+/// `-- fetch <file>` (or `$1 $2` are `-- cache-dir`).
+fn fake_dotslash(script: &str) -> impl Fn() -> Command + use<> {
+    let script = script.to_owned();
+    move || {
+        let mut command = Command::new("/bin/sh");
+        command.arg("-c").arg(&script).arg("dotslash");
+        command
+    }
 }
 
 /// A fake `dotslash` that prints `artifact`, as a successful fetch does.
-fn printing(artifact: &Path) -> Command {
+fn printing(artifact: &Path) -> impl Fn() -> Command + use<> {
     fake_dotslash(&format!("printf '%s\\n' '{}'", artifact.display()))
 }
 
@@ -71,7 +74,7 @@ fn fixture(contents: &[u8]) -> Fixture {
 #[test]
 fn verified_artifact_path_is_returned() {
     let fx = fixture(b"hello world");
-    let got = fetch_with(&fx.file, PLATFORM, &mut printing(&fx.artifact)).unwrap();
+    let got = fetch_with(&fx.file, PLATFORM, &printing(&fx.artifact)).unwrap();
     assert_eq!(fx.artifact, got);
 }
 
@@ -84,7 +87,7 @@ fn fake_dotslash_receives_fetch_and_the_file() {
         fx.file.display(),
         fx.artifact.display()
     );
-    let got = fetch_with(&fx.file, PLATFORM, &mut fake_dotslash(&script)).unwrap();
+    let got = fetch_with(&fx.file, PLATFORM, &fake_dotslash(&script)).unwrap();
     assert_eq!(fx.artifact, got);
 }
 
@@ -92,7 +95,7 @@ fn fake_dotslash_receives_fetch_and_the_file() {
 fn missing_file_is_reported() {
     let dir = TempDir::new().unwrap();
     let file = dir.path().join("no-such-shell");
-    let err = fetch_with(&file, PLATFORM, &mut fake_dotslash("exit 99")).unwrap_err();
+    let err = fetch_with(&file, PLATFORM, &fake_dotslash("exit 99")).unwrap_err();
     assert_eq!(
         format!(
             "cannot read DotSlash file {}: No such file or directory (os error 2)",
@@ -107,7 +110,7 @@ fn file_without_header_is_not_dotslash() {
     let dir = TempDir::new().unwrap();
     let file = dir.path().join("bash");
     fs::write(&file, "#!/bin/sh\necho hi\n").unwrap();
-    let err = fetch_with(&file, PLATFORM, &mut fake_dotslash("exit 99")).unwrap_err();
+    let err = fetch_with(&file, PLATFORM, &fake_dotslash("exit 99")).unwrap_err();
     assert_eq!(
         format!(
             "{} is not a DotSlash file: the first line is `#!/bin/sh`, not \
@@ -123,7 +126,7 @@ fn file_with_bad_json_is_not_dotslash() {
     let dir = TempDir::new().unwrap();
     let file = dir.path().join("bash");
     fs::write(&file, "#!/usr/bin/env dotslash\n{\"platforms\": 3}\n").unwrap();
-    let err = fetch_with(&file, PLATFORM, &mut fake_dotslash("exit 99")).unwrap_err();
+    let err = fetch_with(&file, PLATFORM, &fake_dotslash("exit 99")).unwrap_err();
     assert_eq!(
         format!(
             "{} is not a DotSlash file: the JSON body is invalid: invalid type: integer `3`, \
@@ -139,7 +142,7 @@ fn entry_for_another_platform_only_names_platforms_present() {
     let dir = TempDir::new().unwrap();
     let file = dir.path().join("bash");
     fs::write(&file, dotslash_text("macos-aarch64", 11, HELLO_DIGEST)).unwrap();
-    let err = fetch_with(&file, PLATFORM, &mut fake_dotslash("exit 99")).unwrap_err();
+    let err = fetch_with(&file, PLATFORM, &fake_dotslash("exit 99")).unwrap_err();
     assert_eq!(
         format!(
             "DotSlash file {} has no artifact for this platform (linux-x86_64); it has \
@@ -159,7 +162,7 @@ fn archive_entry_is_unverifiable() {
         "\"format\": \"tar.gz\", \"path\": \"bin/hello\"",
     );
     fs::write(&file, text).unwrap();
-    let err = fetch_with(&file, PLATFORM, &mut fake_dotslash("exit 99")).unwrap_err();
+    let err = fetch_with(&file, PLATFORM, &fake_dotslash("exit 99")).unwrap_err();
     assert_eq!(
         format!(
             "DotSlash file {} entry linux-x86_64 cannot be verified after fetching: format \
@@ -173,8 +176,8 @@ fn archive_entry_is_unverifiable() {
 #[test]
 fn dotslash_not_installed_points_at_the_seed_script() {
     let fx = fixture(b"hello world");
-    let mut command = Command::new(fx.dir.path().join("no-such-dotslash"));
-    let err = fetch_with(&fx.file, PLATFORM, &mut command).unwrap_err();
+    let missing = fx.dir.path().join("no-such-dotslash");
+    let err = fetch_with(&fx.file, PLATFORM, &|| Command::new(&missing)).unwrap_err();
     assert_eq!(
         format!(
             "cannot run `{}` (No such file or directory (os error 2)); install DotSlash and \
@@ -186,15 +189,20 @@ fn dotslash_not_installed_points_at_the_seed_script() {
 }
 
 #[test]
-fn failed_fetch_includes_stderr_and_the_seed_script() {
+fn failed_fetch_includes_stderr_cache_dir_and_the_seed_script() {
     let fx = fixture(b"hello world");
-    let mut command = fake_dotslash("echo 'curl: (6) Could not resolve host' >&2; exit 1");
-    let err = fetch_with(&fx.file, PLATFORM, &mut command).unwrap_err();
+    let dotslash = fake_dotslash(
+        "if [ \"$2\" = cache-dir ]; then echo /home/me/.cache/dotslash; exit 0; fi; \
+         echo 'curl: (6) Could not resolve host' >&2; exit 1",
+    );
+    let err = fetch_with(&fx.file, PLATFORM, &dotslash).unwrap_err();
     assert_eq!(
         format!(
             "`dotslash -- fetch {}` failed (exit status: 1):\ncurl: (6) Could not resolve \
-             host\nRun tools/dotslash/seed-test-shells.sh to place the pinned artifacts in \
-             DotSlash's cache",
+             host\nDotSlash's cache here is /home/me/.cache/dotslash. Run \
+             tools/dotslash/seed-test-shells.sh with the same DOTSLASH_CACHE to place the \
+             pinned artifacts there; under Bazel, which gives tests a private HOME, pass the \
+             seeded cache with --test_env=DOTSLASH_CACHE=<dir>",
             fx.file.display()
         ),
         err.to_string()
@@ -204,7 +212,7 @@ fn failed_fetch_includes_stderr_and_the_seed_script() {
 #[test]
 fn truncated_artifact_is_rejected() {
     let fx = fixture(b"hello");
-    let err = fetch_with(&fx.file, PLATFORM, &mut printing(&fx.artifact)).unwrap_err();
+    let err = fetch_with(&fx.file, PLATFORM, &printing(&fx.artifact)).unwrap_err();
     assert_eq!(
         format!(
             "artifact {} for DotSlash file {} does not match its pin: expected size 11 sha256 \
@@ -221,7 +229,7 @@ fn truncated_artifact_is_rejected() {
 #[test]
 fn corrupt_artifact_of_the_right_size_is_rejected() {
     let fx = fixture(b"hello WORLD");
-    let err = fetch_with(&fx.file, PLATFORM, &mut printing(&fx.artifact)).unwrap_err();
+    let err = fetch_with(&fx.file, PLATFORM, &printing(&fx.artifact)).unwrap_err();
     let DotslashError::ArtifactMismatch {
         expected_size,
         actual_size,
@@ -241,7 +249,7 @@ fn corrupt_artifact_of_the_right_size_is_rejected() {
 fn artifact_that_vanished_is_unreadable() {
     let fx = fixture(b"hello world");
     let gone = fx.dir.path().join("gone");
-    let err = fetch_with(&fx.file, PLATFORM, &mut printing(&gone)).unwrap_err();
+    let err = fetch_with(&fx.file, PLATFORM, &printing(&gone)).unwrap_err();
     assert_eq!(
         format!(
             "DotSlash fetched {} for {}, but it cannot be read: No such file or directory (os \
