@@ -246,3 +246,32 @@ fn relative_value_without_runfiles_lists_runfiles_sources() {
         tried
     );
 }
+
+#[test]
+fn missing_variable_builds_the_binary_with_cargo() {
+    // Building with Cargo is the fallback for Cargo checkouts only: Bazel always sets
+    // CARGO_BIN_EXE_*, and its sandbox has neither Cargo nor the source tree.
+    if option_env!("BAZEL_PACKAGE").is_some() {
+        eprintln!("compiled by Bazel: the Cargo build fallback does not apply");
+        return;
+    }
+    let tmp = TempDir::new().unwrap();
+    let got = with_env(&[], tmp.path(), /*argv0*/ None, |ctx| {
+        resolve_cargo_bin(
+            "cargo-bin-probe",
+            /*compile_time*/ None,
+            ctx,
+            BuildFallback::Escargot {
+                manifest_dir: option_env!("CARGO_MANIFEST_DIR"),
+            },
+        )
+    })
+    .unwrap();
+    let output = std::process::Command::new(&got).output().unwrap();
+    assert_eq!(
+        "cargo-bin-probe\n",
+        String::from_utf8_lossy(&output.stdout),
+        "{}",
+        got.display()
+    );
+}

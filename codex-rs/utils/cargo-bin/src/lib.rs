@@ -8,7 +8,7 @@
 //! or joins `CARGO_MANIFEST_DIR` by hand works under one build system only. The entry
 //! points here accept both:
 //!
-//! - [`cargo_bin`] / [`cargo_bin!`] / [`cargo_bin_cmd`]: the path of a binary target of
+//! - [`cargo_bin()`] / [`cargo_bin!`] / [`cargo_bin_cmd`]: the path of a binary target of
 //!   the package under test;
 //! - [`find_resource!`]: the path of a data file of the *calling* package;
 //! - [`repo_root`]: the root of the repository (or of the runfiles tree that mirrors it).
@@ -38,7 +38,7 @@ pub mod __private {
     pub use crate::resource::find_resource_for_package;
 }
 
-/// The path of the binary target `name` of the package under test, like [`cargo_bin`],
+/// The path of the binary target `name` of the package under test, like [`cargo_bin()`],
 /// but also accepts the value of `CARGO_BIN_EXE_<name>` that the compiler saw.
 ///
 /// Cargo and cargo-nextest set `CARGO_BIN_EXE_<name>` both when compiling and when
