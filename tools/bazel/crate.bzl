@@ -80,6 +80,9 @@ def codex_rust_crate(
 
     srcs = native.glob(["**/*.rs", "Cargo.toml", "src/**", "*.md"], exclude = ["BUILD.bazel"])
     tests_data = native.glob(["tests/**"], exclude = ["**/*.rs"])
+
+    # Test fixtures may be shared with other crates' tests.
+    native.exports_files(tests_data, visibility = ["//visibility:public"])
     bazel_env = _merged({"BAZEL_PACKAGE": package}, rustc_env)
     pkg_env = info["pkg_env"]
 

@@ -81,7 +81,7 @@ def _mode_flags(ctx):
     return ["-Copt-level=0", "-Cdebuginfo=line-tables-only", "-Cdebug-assertions=on", "-Coverflow-checks=on"]
 
 def _extern_name(dep, aliases):
-    alias = aliases.get(dep)
+    alias = aliases.get(dep.label)
     return alias if alias else dep[RustCrateInfo].crate_name
 
 def _deps_infos(ctx):

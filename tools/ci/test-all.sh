@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs every test, on a fresh Debian machine with Rust or on a developer's box.
+#
+# 1. installs what is missing (tools/ci/setup.sh: Bazel 4.2.3, just, BuildGrid,
+#    bubblewrap, shellcheck, DotSlash, cargo-nextest), idempotently;
+# 2. checks: Bazel lock in sync with Cargo, rustfmt, clippy -D warnings, shellcheck;
+# 3. seeds the pinned bash/zsh test shells into DotSlash's cache;
+# 4. cargo nextest over the workspace;
+# 5. bazel test //... twice through a local BuildGrid REAPI cache (cold, then warm
+#    after bazel clean) and checks the warm run was served from the cache;
+# 6. checks that Cargo and Bazel ran the same number of tests.
+#
+# Caches live outside the clone (CARGO_TARGET_DIR, ~/.cache/codex-remote-cache),
+# so a second run, or CI in a fresh clone, reuses them.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/codex-cargo-target}
+export CARGO_TERM_COLOR=never
+logs=$(mktemp -d "${TMPDIR:-/tmp}/codex-test-all.XXXXXX")
+started=$(date +%s)
+
+step() { printf '\n=== %s (%ds)\n' "$*" "$(($(date +%s) - started))" >&2; }
+
+step "set-up"
+tools/ci/setup.sh
+
+step "Bazel view of Cargo.lock in sync (just bazel-lock-check)"
+python3 tools/bazel/cargo_bazel_lock.py --check
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "shellcheck"
+mapfile -t scripts < <(git ls-files '*.sh' .ci/run)
+shellcheck "${scripts[@]}"
+
+step "pinned test shells (DotSlash)"
+tools/dotslash/seed-test-shells.sh
+
+step "cargo nextest run --workspace"
+cargo nextest run --workspace --locked --no-fail-fast 2>&1 | tee "$logs/nextest.log"
+
+step "bazel test //... through the local remote cache (cold, clean, warm)"
+tools/remote-cache/prove.sh
+
+step "same tests under Cargo and Bazel"
+tools/ci/count-tests.sh "$logs/nextest.log"
+
+step "done"
+passed=$(sed -nE 's/.*Summary \[.*\] +[0-9]+ tests? run: ([0-9]+) passed.*/\1/p' "$logs/nextest.log" | tail -n 1)
+echo "all checks passed in $(($(date +%s) - started)) s; logs in $logs"
+echo "$passed passed, 0 failed"
