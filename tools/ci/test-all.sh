@@ -52,6 +52,9 @@ tools/dotslash/seed-test-shells.sh
 step "cargo nextest run --workspace"
 cargo nextest run --workspace --locked --no-fail-fast 2>&1 | tee "$logs/nextest.log"
 
+step "remote-cache script and cache-down behaviour"
+tools/remote-cache/cache_test.sh
+
 step "bazel test //... through the local remote cache (cold, clean, warm)"
 tools/remote-cache/prove.sh
 
