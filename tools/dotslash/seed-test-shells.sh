@@ -223,7 +223,7 @@ print_update() {
       "$dotslash_file" "$package" "$current" "$version"
     printf '"%s": {\n  "size": %s,\n  "hash": "sha256",\n  "digest": "%s",\n  "path": "%s",\n' \
       "$platform" "$size" "$digest" "$path"
-    printf '  "providers": [{"url": "<upload %s here>"}]\n}\n\n' "$member"
+    printf '  "providers": []\n}\n\n'  # seeded from Debian, see README
   done
 }
 
