@@ -1,0 +1,85 @@
+//! The binary's command line and process-level behaviour.
+
+use std::time::Duration;
+
+use pretty_assertions::assert_eq;
+
+use super::harness::EVENT_TIMEOUT;
+use super::harness::RawClient;
+use super::harness::TestServer;
+use super::harness::cwd;
+use super::harness::pid_alive;
+use super::harness::start_params;
+use super::harness::unb64;
+use super::harness::wait_until;
+
+#[test]
+fn help_lists_the_flags() {
+    let home = tempfile::tempdir().unwrap();
+    let output = TestServer::command(home.path().to_path_buf(), &["--help"], &[])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for flag in [
+        "--listen",
+        "--session-ttl",
+        "--max-retained-bytes",
+        "--auth-token-file",
+        "CODEX_EXEC_SERVER_TOKEN",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+    }
+}
+
+#[test]
+fn non_loopback_without_token_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let output = TestServer::command(
+        home.path().to_path_buf(),
+        &["--listen", "ws://0.0.0.0:0"],
+        &[],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(output.status.success(), false);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refusing to listen on non-loopback"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_kills_every_child_process_group() {
+    let mut server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = cwd();
+    client
+        .ok(
+            "process/start",
+            start_params("sleeper", "sleep 1000 & echo $!; wait", dir.path()),
+        )
+        .await;
+    let read = client
+        .ok(
+            "process/read",
+            serde_json::json!({"processId": "sleeper", "afterSeq": 0, "waitMs": 10000}),
+        )
+        .await;
+    let grandchild: i32 = String::from_utf8(unb64(&read["chunks"][0]["chunk"]))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pid_alive(grandchild));
+    // SAFETY: signalling the server child this test spawned.
+    assert_eq!(unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) }, 0);
+    let status = server.wait_exit(EVENT_TIMEOUT).expect("server exited");
+    assert!(status.success(), "{status:?}");
+    wait_until("grandchild killed", Duration::from_secs(10), || {
+        !pid_alive(grandchild)
+    })
+    .await;
+}

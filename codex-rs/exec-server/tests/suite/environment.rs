@@ -1,0 +1,217 @@
+//! `Environment`: one scenario, run against the local backend and against a real server,
+//! must give the same transcript.
+
+use std::path::Path;
+
+use codex_exec_server::Environment;
+use codex_exec_server::ExecError;
+use codex_exec_server::ExecProcess;
+use codex_exec_server::protocol::ProcessEvent;
+use codex_exec_server::protocol::ReadParams;
+use codex_exec_server::protocol::StartParams;
+use codex_exec_server::protocol::TerminateParams;
+use codex_exec_server::protocol::WriteParams;
+use codex_exec_server::protocol::WriteStatus;
+use pretty_assertions::assert_eq;
+
+use super::harness::EVENT_TIMEOUT;
+use super::harness::TestServer;
+use super::harness::child_env;
+use super::harness::cwd;
+
+#[derive(Debug, PartialEq)]
+struct Transcript {
+    write_status: WriteStatus,
+    stdout: String,
+    stderr: String,
+    /// Event kinds in order, with output collapsed to one "output" entry per run.
+    shape: Vec<&'static str>,
+    seqs_contiguous: bool,
+    read_state: (bool, Option<i32>, bool),
+    unknown_write: WriteStatus,
+    unknown_terminate: String,
+    duplicate: String,
+    sandbox: String,
+}
+
+fn start(process_id: &str, script: &str, dir: &Path) -> StartParams {
+    StartParams {
+        process_id: process_id.to_string(),
+        argv: vec!["/bin/sh".to_string(), "-c".to_string(), script.to_string()],
+        cwd: dir.to_path_buf(),
+        env: child_env(),
+        tty: false,
+        pipe_stdin: true,
+        arg0: None,
+        sandbox_policy: None,
+    }
+}
+
+fn kind(err: ExecError) -> String {
+    match err {
+        ExecError::UnknownProcess(_) => "unknownProcess".to_string(),
+        ExecError::DuplicateProcess(_) => "duplicateProcess".to_string(),
+        ExecError::SandboxUnsupported => "sandboxUnsupported".to_string(),
+        other => format!("other: {other}"),
+    }
+}
+
+async fn scenario(exec: &impl ExecProcess) -> Transcript {
+    let dir = cwd();
+    let mut events = exec.events();
+    exec.start(start(
+        "s1",
+        "read x; echo \"out:$x\"; echo err >&2; exit 3",
+        dir.path(),
+    ))
+    .await
+    .unwrap();
+    let write_status = exec
+        .write(WriteParams {
+            process_id: "s1".to_string(),
+            chunk: b"hi\n".as_slice().into(),
+            write_id: Some("w1".to_string()),
+        })
+        .await
+        .unwrap()
+        .status;
+
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let mut shape = Vec::new();
+    let mut seqs = Vec::new();
+    loop {
+        let event = tokio::time::timeout(EVENT_TIMEOUT, events.recv())
+            .await
+            .expect("event in time")
+            .expect("stream open");
+        match event {
+            ProcessEvent::Output(n) => {
+                seqs.push(n.seq);
+                match n.stream {
+                    codex_exec_server::protocol::OutputStream::Stdout => {
+                        stdout.extend_from_slice(n.chunk.as_bytes())
+                    }
+                    codex_exec_server::protocol::OutputStream::Stderr
+                    | codex_exec_server::protocol::OutputStream::Pty => {
+                        stderr.extend_from_slice(n.chunk.as_bytes())
+                    }
+                }
+                if shape.last() != Some(&"output") {
+                    shape.push("output");
+                }
+            }
+            ProcessEvent::Exited(n) => {
+                seqs.push(n.seq);
+                shape.push("exited");
+            }
+            ProcessEvent::Closed(n) => {
+                seqs.push(n.seq);
+                shape.push("closed");
+                break;
+            }
+            ProcessEvent::Gap { .. } => shape.push("gap"),
+        }
+    }
+    let read = exec
+        .read(ReadParams {
+            process_id: "s1".to_string(),
+            ..ReadParams::default()
+        })
+        .await
+        .unwrap();
+    let unknown_write = exec
+        .write(WriteParams {
+            process_id: "ghost".to_string(),
+            chunk: b"x".as_slice().into(),
+            write_id: None,
+        })
+        .await
+        .unwrap()
+        .status;
+    let unknown_terminate = kind(
+        exec.terminate(TerminateParams {
+            process_id: "ghost".to_string(),
+        })
+        .await
+        .unwrap_err(),
+    );
+    let duplicate = kind(
+        exec.start(start("s1", "true", dir.path()))
+            .await
+            .unwrap_err(),
+    );
+    let mut sandboxed = start("s2", "true", dir.path());
+    sandboxed.sandbox_policy = Some(serde_json::json!({"type": "readOnly"}));
+    let sandbox = kind(exec.start(sandboxed).await.unwrap_err());
+    Transcript {
+        write_status,
+        stdout: String::from_utf8(stdout).unwrap(),
+        stderr: String::from_utf8(stderr).unwrap(),
+        shape,
+        seqs_contiguous: seqs == (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        read_state: (read.exited, read.exit_code, read.closed),
+        unknown_write,
+        unknown_terminate,
+        duplicate,
+        sandbox,
+    }
+}
+
+fn expected() -> Transcript {
+    Transcript {
+        write_status: WriteStatus::Accepted,
+        stdout: "out:hi\n".to_string(),
+        stderr: "err\n".to_string(),
+        shape: vec!["output", "exited", "closed"],
+        seqs_contiguous: true,
+        read_state: (true, Some(3), true),
+        unknown_write: WriteStatus::UnknownProcess,
+        unknown_terminate: "unknownProcess".to_string(),
+        duplicate: "duplicateProcess".to_string(),
+        sandbox: "sandboxUnsupported".to_string(),
+    }
+}
+
+#[tokio::test]
+async fn local_and_remote_environments_behave_the_same() {
+    let local = Environment::from_env_value(None).await.unwrap();
+    assert!(!local.is_remote());
+    let local_transcript = scenario(local.exec().unwrap()).await;
+
+    let server = TestServer::start();
+    let remote = Environment::from_env_value(Some(&server.url))
+        .await
+        .unwrap();
+    assert!(remote.is_remote());
+    assert_eq!(remote.capabilities(), local.capabilities());
+    let remote_transcript = scenario(remote.exec().unwrap()).await;
+
+    assert_eq!(local_transcript, expected());
+    assert_eq!(remote_transcript, expected());
+}
+
+#[tokio::test]
+async fn disabled_environment_runs_nothing() {
+    let disabled = Environment::from_env_value(Some("none")).await.unwrap();
+    assert_eq!(
+        disabled.capabilities(),
+        codex_exec_server::protocol::Capabilities {
+            exec: false,
+            filesystem: false
+        }
+    );
+    assert!(matches!(disabled.exec(), Err(ExecError::Disabled)));
+}
+
+#[tokio::test]
+async fn unreachable_remote_is_a_typed_error() {
+    // Bind then drop a listener to get a port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let result = Environment::from_env_value(Some(&format!("ws://127.0.0.1:{port}"))).await;
+    assert!(matches!(result, Err(ExecError::Transport(_))));
+}

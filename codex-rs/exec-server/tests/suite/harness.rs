@@ -1,0 +1,332 @@
+//! Shared helpers: a real `codex-exec-server` child per test (ephemeral port, temp HOME,
+//! killed on drop) and a raw WebSocket client for protocol-level assertions.
+
+use std::collections::BTreeMap;
+use std::collections::VecDeque;
+use std::io::BufRead;
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::process::Child;
+use std::process::Command;
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures_util::SinkExt;
+use futures_util::StreamExt;
+use serde_json::Value;
+use serde_json::json;
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+use tokio_tungstenite::MaybeTlsStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+
+/// How long a server may take to print its URL.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Upper bound for any single expected message or condition.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct TestServer {
+    child: Child,
+    pub url: String,
+    _home: TempDir,
+}
+
+impl TestServer {
+    pub fn start() -> Self {
+        Self::start_with(&[], &[])
+    }
+
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let home = tempfile::tempdir().expect("temp home");
+        let mut child = Self::command(home.path().to_path_buf(), args, env)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn codex-exec-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(STARTUP_TIMEOUT)
+            .expect("server printed its URL in time");
+        let url = line.trim().to_string();
+        assert!(
+            url.starts_with("ws://127.0.0.1:"),
+            "first stdout line: {url:?}"
+        );
+        Self {
+            child,
+            url,
+            _home: home,
+        }
+    }
+
+    pub fn command(home: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let bin = codex_utils_cargo_bin::cargo_bin("codex-exec-server").expect("binary");
+        let mut command = Command::new(bin);
+        if !args.contains(&"--listen") {
+            command.arg("--listen").arg("ws://127.0.0.1:0");
+        }
+        command
+            .args(args)
+            .env("HOME", home)
+            .env_remove("CODEX_EXEC_SERVER_TOKEN")
+            .envs(env.iter().copied());
+        command
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("ws://").to_string()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Wait for the server to exit (after a signal the test sent).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A temp dir usable as a process cwd.
+pub fn cwd() -> TempDir {
+    tempfile::tempdir().expect("temp cwd")
+}
+
+/// A minimal complete environment for children.
+pub fn child_env() -> BTreeMap<String, String> {
+    BTreeMap::from([("PATH".to_string(), "/usr/bin:/bin".to_string())])
+}
+
+pub fn start_params(process_id: &str, script: &str, cwd: &std::path::Path) -> Value {
+    json!({
+        "processId": process_id,
+        "argv": ["/bin/sh", "-c", script],
+        "cwd": cwd,
+        "env": child_env(),
+        "tty": false,
+    })
+}
+
+pub fn b64(data: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+pub fn unb64(value: &Value) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(value.as_str().expect("base64 string"))
+        .expect("valid base64")
+}
+
+/// Poll `check` until it returns true, failing after `timeout`.
+pub async fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub fn pid_alive(pid: i32) -> bool {
+    // A zombie still "exists" for kill(0); treat it as dead.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A JSON-RPC client with no smarts, to assert on exact wire behaviour.
+pub struct RawClient {
+    ws: Ws,
+    next_id: u64,
+    pub notifications: VecDeque<Value>,
+}
+
+impl RawClient {
+    pub async fn connect(url: &str) -> Self {
+        let (ws, _) = tokio::time::timeout(EVENT_TIMEOUT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("connect in time")
+            .expect("connect");
+        Self {
+            ws,
+            next_id: 1,
+            notifications: VecDeque::new(),
+        }
+    }
+
+    /// Connect and run the handshake; returns the client and the session id.
+    pub async fn initialized(url: &str) -> (Self, String) {
+        let mut client = Self::connect(url).await;
+        let response = client
+            .request("initialize", json!({"clientName": "test"}))
+            .await;
+        let session_id = response["result"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("initialize failed: {response}"))
+            .to_string();
+        client.notify("initialized", json!({})).await;
+        (client, session_id)
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        self.try_send_text(text).await.expect("send");
+    }
+
+    pub async fn try_send_text(
+        &mut self,
+        text: String,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        self.ws.send(Message::text(text)).await
+    }
+
+    pub async fn notify(&mut self, method: &str, params: Value) {
+        self.send_text(json!({"jsonrpc": "2.0", "method": method, "params": params}).to_string())
+            .await;
+    }
+
+    /// Send a request without waiting; returns its id.
+    pub async fn send_request(&mut self, method: &str, params: Value) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send_text(
+            json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string(),
+        )
+        .await;
+        id
+    }
+
+    /// The next message of any kind.
+    pub async fn recv(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(EVENT_TIMEOUT, self.ws.next())
+                .await
+                .expect("message in time")
+                .expect("connection open")
+                .expect("websocket message");
+            match message {
+                Message::Text(text) => {
+                    return serde_json::from_str(text.as_str()).expect("server sends JSON");
+                }
+                Message::Close(frame) => panic!("connection closed: {frame:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    /// The response with this id, stashing notifications (and other responses are an error).
+    pub async fn response(&mut self, id: u64) -> Value {
+        loop {
+            let message = self.recv().await;
+            if message.get("id").is_some_and(|v| *v == json!(id)) {
+                return message;
+            }
+            if message.get("method").is_some() {
+                self.notifications.push_back(message);
+            } else {
+                panic!("unexpected message while waiting for id {id}: {message}");
+            }
+        }
+    }
+
+    pub async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send_request(method, params).await;
+        self.response(id).await
+    }
+
+    /// `result` of a request that must succeed.
+    pub async fn ok(&mut self, method: &str, params: Value) -> Value {
+        let response = self.request(method, params).await;
+        assert!(
+            response.get("error").is_none(),
+            "{method} failed: {response}"
+        );
+        response["result"].clone()
+    }
+
+    /// Notifications for `process_id` until (and including) its `process/closed`.
+    pub async fn events_until_closed(&mut self, process_id: &str) -> Vec<Value> {
+        let mut events = Vec::new();
+        let mut others = VecDeque::new();
+        loop {
+            let message = match self.notifications.pop_front() {
+                Some(message) => message,
+                None => self.recv().await,
+            };
+            if message["params"]["processId"] != json!(process_id) {
+                // Keep other processes' notifications for later calls, in order.
+                others.push_back(message);
+                continue;
+            }
+            let closed = message["method"] == json!("process/closed");
+            events.push(message);
+            if closed {
+                others.append(&mut self.notifications);
+                self.notifications = others;
+                return events;
+            }
+        }
+    }
+
+    /// Read until closed via `process/read` (independent of notifications).
+    pub async fn read_all(&mut self, process_id: &str) -> (Vec<u8>, Value) {
+        let mut after = 0u64;
+        let mut output = Vec::new();
+        loop {
+            let result = self
+                .ok(
+                    "process/read",
+                    json!({"processId": process_id, "afterSeq": after, "waitMs": 5000}),
+                )
+                .await;
+            for chunk in result["chunks"].as_array().expect("chunks") {
+                output.extend(unb64(&chunk["chunk"]));
+            }
+            after = result["nextSeq"].as_u64().expect("nextSeq") - 1;
+            if result["closed"] == json!(true) {
+                return (output, result);
+            }
+        }
+    }
+
+    /// The next raw WebSocket message (for close-frame assertions).
+    pub async fn next_raw(
+        &mut self,
+    ) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
+        self.ws.next().await
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}

@@ -1,0 +1,170 @@
+//! Load: many concurrent processes, and a stalled client that must not slow others.
+
+use std::time::Duration;
+
+use codex_exec_server::ClientConfig;
+use codex_exec_server::ExecServerClient;
+use codex_exec_server::protocol::ReadParams;
+use codex_exec_server::protocol::StartParams;
+use futures_util::future::join_all;
+use pretty_assertions::assert_eq;
+use serde_json::json;
+
+use super::harness::EVENT_TIMEOUT;
+use super::harness::RawClient;
+use super::harness::TestServer;
+use super::harness::child_env;
+use super::harness::cwd;
+use super::harness::pid_alive;
+use super::harness::start_params;
+use super::harness::wait_until;
+
+const CONCURRENT_PROCESSES: usize = 1000;
+/// Generous: 1000 spawns on 2 cores take a few seconds.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(120);
+
+async fn read_until_closed(client: &ExecServerClient, process_id: String) -> (Vec<u8>, i32) {
+    let mut after = 0;
+    let mut output = Vec::new();
+    loop {
+        let read = client
+            .read(ReadParams {
+                process_id: process_id.clone(),
+                after_seq: Some(after),
+                max_bytes: None,
+                wait_ms: Some(10_000),
+            })
+            .await
+            .unwrap();
+        for chunk in &read.chunks {
+            output.extend_from_slice(chunk.chunk.as_bytes());
+        }
+        after = read.next_seq - 1;
+        if read.closed {
+            return (output, read.exit_code.unwrap());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_processes() {
+    let server = TestServer::start();
+    let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
+        .await
+        .unwrap();
+    let dir = cwd();
+    let run = async {
+        let starts = (0..CONCURRENT_PROCESSES).map(|i| {
+            client.start(StartParams {
+                process_id: format!("p{i}"),
+                argv: vec!["/bin/echo".to_string(), format!("hello {i}")],
+                cwd: dir.path().to_path_buf(),
+                env: child_env(),
+                tty: false,
+                pipe_stdin: false,
+                arg0: None,
+                sandbox_policy: None,
+            })
+        });
+        for result in join_all(starts).await {
+            result.unwrap();
+        }
+        let reads = (0..CONCURRENT_PROCESSES).map(|i| read_until_closed(&client, format!("p{i}")));
+        join_all(reads).await
+    };
+    let results = tokio::time::timeout(LOAD_TIMEOUT, run)
+        .await
+        .expect("1000 processes finished in time");
+    for (i, (output, exit_code)) in results.into_iter().enumerate() {
+        assert_eq!(
+            (output, exit_code),
+            (format!("hello {i}\n").into_bytes(), 0)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_client_does_not_block_others() {
+    let server = TestServer::start();
+    let dir = cwd();
+    // The flooding client starts a process that writes 256 MiB and then never reads its
+    // socket again.
+    let (mut flood, flood_session) = RawClient::initialized(&server.url).await;
+    flood
+        .ok(
+            "process/start",
+            start_params(
+                "flood",
+                "echo $$ > flood.pid; exec head -c 268435456 /dev/zero",
+                dir.path(),
+            ),
+        )
+        .await;
+    let pid_file = dir.path().join("flood.pid");
+    wait_until("flood pid file", EVENT_TIMEOUT, || {
+        std::fs::read_to_string(&pid_file).is_ok_and(|s| s.ends_with('\n'))
+    })
+    .await;
+    let flood_pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+
+    // Meanwhile another client completes round trips, each within seconds.
+    let (mut fast, _) = RawClient::initialized(&server.url).await;
+    for i in 0..20 {
+        let round_trip = async {
+            let id = format!("fast{i}");
+            fast.ok("process/start", start_params(&id, "echo pong", dir.path()))
+                .await;
+            fast.read_all(&id).await
+        };
+        let (output, _) = tokio::time::timeout(EVENT_TIMEOUT, round_trip)
+            .await
+            .expect("round trip completed while the other client is stalled");
+        assert_eq!(output, b"pong\n".to_vec());
+    }
+    // The flooding process itself is never blocked by its stalled client: it finishes.
+    wait_until("flooding process finished", LOAD_TIMEOUT, || {
+        !pid_alive(flood_pid)
+    })
+    .await;
+    // Its output beyond the retention limit is reported as a gap, never lost silently:
+    // take the session over and account for every byte.
+    let mut reader = RawClient::connect(&server.url).await;
+    reader
+        .ok(
+            "initialize",
+            json!({"clientName": "reader", "resumeSessionId": flood_session}),
+        )
+        .await;
+    let mut after = 0u64;
+    let mut retained = 0u64;
+    let mut dropped = 0u64;
+    loop {
+        let read = reader
+            .ok(
+                "process/read",
+                json!({"processId": "flood", "afterSeq": after}),
+            )
+            .await;
+        if let Some(gap) = read.get("gap") {
+            assert_eq!(gap["fromSeq"], json!(after + 1));
+            dropped += gap["droppedBytes"].as_u64().unwrap();
+        }
+        for chunk in read["chunks"].as_array().unwrap() {
+            retained += super::harness::unb64(&chunk["chunk"]).len() as u64;
+        }
+        after = read["nextSeq"].as_u64().unwrap() - 1;
+        if read["closed"] == json!(true)
+            && read.get("gap").is_none()
+            && read["chunks"].as_array().unwrap().is_empty()
+        {
+            break;
+        }
+    }
+    assert_eq!(retained + dropped, 268_435_456);
+    assert!(dropped > 0, "the flood exceeded the retention limit");
+    drop(flood);
+}

@@ -1,0 +1,147 @@
+//! The client reconnects and resumes through connection cuts without losing a byte.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+
+use codex_exec_server::ClientConfig;
+use codex_exec_server::ExecServerClient;
+use codex_exec_server::protocol::OutputStream;
+use codex_exec_server::protocol::ProcessEvent;
+use codex_exec_server::protocol::StartParams;
+use pretty_assertions::assert_eq;
+use tokio::net::TcpListener;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+
+use super::harness::EVENT_TIMEOUT;
+use super::harness::TestServer;
+use super::harness::child_env;
+use super::harness::cwd;
+
+/// A TCP proxy whose live connections the test can cut at will.
+struct Proxy {
+    addr: String,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let tracked = Arc::clone(&connections);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let handle = tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let _ = inbound.set_nodelay(true);
+                    let _ = outbound.set_nodelay(true);
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                });
+                tracked.lock().unwrap().push(handle);
+            }
+        });
+        Self {
+            addr,
+            connections,
+            accept,
+        }
+    }
+
+    /// Drop every live connection (both sides see the socket die).
+    fn cut(&self) {
+        for handle in self.connections.lock().unwrap().drain(..) {
+            handle.abort();
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+#[tokio::test]
+async fn three_disconnects_lose_no_byte() {
+    let server = TestServer::start();
+    let proxy = Proxy::start(server.addr()).await;
+    let client = ExecServerClient::connect(ClientConfig::new(format!("ws://{}", proxy.addr)))
+        .await
+        .unwrap();
+    let mut events = client.events();
+    let dir = cwd();
+    // Writes numbered lines as fast as it can until the test creates `stop`.
+    client
+        .start(StartParams {
+            process_id: "writer".to_string(),
+            argv: vec![
+                "/bin/sh".to_string(),
+                "-c".to_string(),
+                "i=0; while [ ! -e stop ]; do echo \"line $i\"; i=$((i+1)); done; echo end"
+                    .to_string(),
+            ],
+            cwd: dir.path().to_path_buf(),
+            env: child_env(),
+            tty: false,
+            pipe_stdin: false,
+            arg0: None,
+            sandbox_policy: None,
+        })
+        .await
+        .unwrap();
+
+    let mut output = Vec::new();
+    let mut seqs = Vec::new();
+    let mut cuts = 0;
+    let mut bytes_at_last_cut = 0;
+    let mut exit_code = None;
+    loop {
+        let event = tokio::time::timeout(EVENT_TIMEOUT, events.recv())
+            .await
+            .expect("event in time")
+            .expect("event stream open");
+        match event {
+            ProcessEvent::Output(n) => {
+                assert_eq!(n.stream, OutputStream::Stdout);
+                seqs.push(n.seq);
+                output.extend_from_slice(n.chunk.as_bytes());
+                // Cut whenever new output arrived since the previous cut (so each cut
+                // happens while the writer is running and after a successful resume).
+                if cuts < 3 && output.len() > bytes_at_last_cut + 4096 {
+                    proxy.cut();
+                    cuts += 1;
+                    bytes_at_last_cut = output.len();
+                } else if cuts == 3 && output.len() > bytes_at_last_cut + 4096 {
+                    std::fs::write(dir.path().join("stop"), b"").unwrap();
+                    cuts += 1;
+                }
+            }
+            ProcessEvent::Exited(n) => {
+                seqs.push(n.seq);
+                exit_code = Some(n.exit_code);
+            }
+            ProcessEvent::Closed(n) => {
+                seqs.push(n.seq);
+                break;
+            }
+            ProcessEvent::Gap { gap, .. } => panic!("unexpected gap {gap:?}"),
+        }
+    }
+    assert_eq!(cuts, 4, "three cuts and the stop happened");
+    assert_eq!(exit_code, Some(0));
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    let text = String::from_utf8(output).unwrap();
+    let lines = text.lines().count() - 1;
+    let expected: String = (0..lines)
+        .map(|i| format!("line {i}\n"))
+        .chain(std::iter::once("end\n".to_string()))
+        .collect();
+    assert_eq!(text, expected);
+    assert!(lines > 0);
+}

@@ -1,0 +1,140 @@
+//! Sessions: detach on disconnect, resume with takeover, TTL expiry.
+
+use pretty_assertions::assert_eq;
+use serde_json::json;
+
+use super::harness::EVENT_TIMEOUT;
+use super::harness::RawClient;
+use super::harness::TestServer;
+use super::harness::cwd;
+use super::harness::pid_alive;
+use super::harness::start_params;
+use super::harness::unb64;
+use super::harness::wait_until;
+
+/// Start `sleep 1000` in its own group and return the pid it reports.
+async fn start_sleeper(client: &mut RawClient, process_id: &str) -> i32 {
+    let dir = cwd();
+    client
+        .ok(
+            "process/start",
+            start_params(process_id, "echo $$; exec sleep 1000", dir.path()),
+        )
+        .await;
+    let read = client
+        .ok(
+            "process/read",
+            json!({"processId": process_id, "afterSeq": 0, "waitMs": 10000}),
+        )
+        .await;
+    String::from_utf8(unb64(&read["chunks"][0]["chunk"]))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn detached_session_keeps_running_and_resumes() {
+    let server = TestServer::start();
+    let (mut client, session_id) = RawClient::initialized(&server.url).await;
+    let dir = cwd();
+    let mut params = start_params("p", "read line; echo \"after-resume:$line\"", dir.path());
+    params["pipeStdin"] = json!(true);
+    client.ok("process/start", params).await;
+    client.close().await;
+
+    let mut resumed = RawClient::connect(&server.url).await;
+    let result = resumed
+        .ok(
+            "initialize",
+            json!({"clientName": "t", "resumeSessionId": session_id}),
+        )
+        .await;
+    assert_eq!(result["sessionId"], json!(session_id));
+    use super::harness::b64;
+    assert_eq!(
+        resumed
+            .ok(
+                "process/write",
+                json!({"processId": "p", "chunk": b64(b"x\n")})
+            )
+            .await,
+        json!({"status": "accepted"})
+    );
+    let (output, _) = resumed.read_all("p").await;
+    assert_eq!(output, b"after-resume:x\n".to_vec());
+}
+
+#[tokio::test]
+async fn expired_session_kills_its_processes_and_cannot_resume() {
+    let server = TestServer::start_with(&["--session-ttl", "300ms"], &[]);
+    let (mut client, session_id) = RawClient::initialized(&server.url).await;
+    let pid = start_sleeper(&mut client, "sleeper").await;
+    assert!(pid_alive(pid));
+    client.close().await;
+
+    wait_until("process killed after TTL", EVENT_TIMEOUT, || {
+        !pid_alive(pid)
+    })
+    .await;
+    let mut late = RawClient::connect(&server.url).await;
+    let response = late
+        .request(
+            "initialize",
+            json!({"clientName": "t", "resumeSessionId": session_id}),
+        )
+        .await;
+    assert_eq!(
+        (
+            response["error"]["code"].as_i64(),
+            response["error"]["data"]["kind"].as_str()
+        ),
+        (Some(-32004), Some("sessionExpired"))
+    );
+}
+
+#[tokio::test]
+async fn takeover_answers_the_old_long_poll_with_an_error() {
+    let server = TestServer::start();
+    let (mut old, session_id) = RawClient::initialized(&server.url).await;
+    start_sleeper(&mut old, "quiet").await;
+    let poll = old
+        .send_request(
+            "process/read",
+            json!({"processId": "quiet", "afterSeq": 1, "waitMs": 60000}),
+        )
+        .await;
+    // Make sure the long-poll is registered before the takeover: a request sent after it
+    // on the same connection is answered after it was dispatched.
+    old.ok("process/read", json!({"processId": "quiet"})).await;
+
+    let mut new = RawClient::connect(&server.url).await;
+    let result = new
+        .ok(
+            "initialize",
+            json!({"clientName": "new", "resumeSessionId": session_id}),
+        )
+        .await;
+    assert_eq!(result["sessionId"], json!(session_id));
+
+    let answer = old.response(poll).await;
+    assert_eq!(
+        (
+            answer["error"]["code"].as_i64(),
+            answer["error"]["data"]["kind"].as_str()
+        ),
+        (Some(-32006), Some("sessionTakenOver"))
+    );
+    // The old attachment can no longer act on the session...
+    let response = old
+        .request("process/read", json!({"processId": "quiet"}))
+        .await;
+    assert_eq!(response["error"]["data"]["kind"], json!("sessionTakenOver"));
+    // ...and the new one owns it.
+    assert_eq!(
+        new.ok("process/terminate", json!({"processId": "quiet"}))
+            .await,
+        json!({"running": true})
+    );
+}
