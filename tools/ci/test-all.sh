@@ -38,6 +38,9 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "architecture: forbidden dependency arrows"
+python3 tools/lints/check_deps.py
+
 step "shellcheck + actionlint"
 mapfile -t scripts < <(git ls-files '*.sh' .ci/run)
 shellcheck "${scripts[@]}"
