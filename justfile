@@ -48,7 +48,7 @@ remote-cache-down:
 # Format Rust (and BUILD files when buildifier is installed).
 fmt:
     cargo fmt --all
-    if command -v buildifier >/dev/null; then buildifier -r . ; fi
+    git ls-files '*.bzl' '*.bazel' WORKSPACE | grep -v '^tools/bazel/crates/' | xargs buildifier -lint=fix
 
 # Apply clippy's suggestions.
 fix *args:

@@ -24,8 +24,8 @@ For the crate in package `P` (name = the last path component of `P`) it defines:
 Doc tests, examples and benches are left to Cargo.
 """
 
-load("//tools/bazel/crates:workspace_crates.bzl", "WORKSPACE_CRATES")
 load("//tools/bazel:rust.bzl", "cargo_build_script", "rust_binary", "rust_library", "rust_proc_macro", "rust_test")
+load("//tools/bazel/crates:workspace_crates.bzl", "WORKSPACE_CRATES")
 
 def _merged(*dicts):
     out = {}

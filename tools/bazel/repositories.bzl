@@ -128,6 +128,7 @@ def _sha256(rctx, path):
         if rctx.which(argv[0]) != None:
             return _execute(rctx, argv, "hashing " + str(path)).split(" ")[0]
     _fail_box(["error: neither sha256sum nor shasum is installed; cannot check the Bazel lock."])
+    return None
 
 def _cargo_crates_impl(rctx):
     lock = json.decode(rctx.read(rctx.attr.lock_inputs))
@@ -172,16 +173,43 @@ def _cargo_crates_impl(rctx):
     rctx.report_progress("cargo vendor (Cargo.lock)")
     _execute(
         rctx,
-        [cargo, "vendor", "--locked", "--versioned-dirs", "--quiet",
-         "--manifest-path", str(workspace_root) + "/Cargo.toml", str(rctx.path("vendor"))],
+        [
+            cargo,
+            "vendor",
+            "--locked",
+            "--versioned-dirs",
+            "--quiet",
+            "--manifest-path",
+            str(workspace_root) + "/Cargo.toml",
+            str(rctx.path("vendor")),
+        ],
         "`cargo vendor` of the crates in Cargo.lock",
         timeout = 900,
     )
+
     # A crate that ships its own BUILD/WORKSPACE files would cut our globs.
     _execute(rctx, [
-        "find", str(rctx.path("vendor")), "-type", "f", "(",
-        "-name", "BUILD", "-o", "-name", "BUILD.bazel", "-o", "-name", "WORKSPACE",
-        "-o", "-name", "WORKSPACE.bazel", "-o", "-name", "MODULE.bazel", ")", "-delete",
+        "find",
+        str(rctx.path("vendor")),
+        "-type",
+        "f",
+        "(",
+        "-name",
+        "BUILD",
+        "-o",
+        "-name",
+        "BUILD.bazel",
+        "-o",
+        "-name",
+        "WORKSPACE",
+        "-o",
+        "-name",
+        "WORKSPACE.bazel",
+        "-o",
+        "-name",
+        "MODULE.bazel",
+        ")",
+        "-delete",
     ], "removing nested Bazel files from vendor/")
     rctx.file("WORKSPACE", "workspace(name = \"crates\")\n")
     rctx.symlink(rctx.attr.build_file, "BUILD.bazel")

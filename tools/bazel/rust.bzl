@@ -84,9 +84,6 @@ def _extern_name(dep, aliases):
     alias = aliases.get(dep.label)
     return alias if alias else dep[RustCrateInfo].crate_name
 
-def _deps_infos(ctx):
-    return [d[RustCrateInfo] for d in ctx.attr.deps]
-
 def _action_env(ctx, crate_name, extra = {}):
     env = {
         "CARGO_CRATE_NAME": crate_name,
@@ -107,7 +104,7 @@ def _manifest_dir(ctx):
         base = (base + "/" + ctx.attr.manifest_dir) if base else ctx.attr.manifest_dir
     return base
 
-def compile_rust(ctx, crate_name, crate_type, output, extra_deps = [], extra_env = {}, is_test = False):
+def _compile_rust(ctx, crate_name, crate_type, output, extra_deps = [], extra_env = {}, is_test = False):
     """Declares the rustc action for one crate; returns the RustCrateInfo pieces."""
     dep_infos = [d[RustCrateInfo] for d in ctx.attr.deps] + extra_deps
     pm_infos = [d[RustCrateInfo] for d in ctx.attr.proc_macro_deps]
@@ -128,6 +125,7 @@ def compile_rust(ctx, crate_name, crate_type, output, extra_deps = [], extra_env
     inputs = list(ctx.files.srcs)
     if ctx.file.crate_root not in inputs:
         inputs.append(ctx.file.crate_root)
+
     # rustc loads the metadata of every crate below a direct dependency, proc-macro
     # .so files included, so all of them are inputs and on -Ldependency.
     transitive_inputs = [i.transitive_rlibs for i in dep_infos + pm_infos]
@@ -201,7 +199,7 @@ def _data_runfiles(ctx):
 def _rust_library_impl(ctx):
     crate_name = _crate_name(ctx)
     output = ctx.actions.declare_file("%s/lib%s-%s.rlib" % (ctx.label.name, crate_name, _short_hash(ctx)))
-    result = compile_rust(ctx, crate_name, "lib", output)
+    result = _compile_rust(ctx, crate_name, "lib", output)
     return [
         DefaultInfo(files = depset([output]), runfiles = _data_runfiles(ctx)),
         RustCrateInfo(
@@ -222,7 +220,7 @@ rust_library = rule(
 def _rust_proc_macro_impl(ctx):
     crate_name = _crate_name(ctx)
     output = ctx.actions.declare_file("%s/lib%s-%s.so" % (ctx.label.name, crate_name, _short_hash(ctx)))
-    compile_rust(ctx, crate_name, "proc-macro", output)
+    _compile_rust(ctx, crate_name, "proc-macro", output)
     return [
         DefaultInfo(files = depset([output])),
         RustCrateInfo(
@@ -253,7 +251,7 @@ def _executable_impl(ctx, is_test):
         exe = target[DefaultInfo].files_to_run.executable
         bin_env["CARGO_BIN_EXE_" + name] = ctx.workspace_name + "/" + exe.short_path
     extra_env.update(bin_env)
-    compile_rust(ctx, crate_name, "bin", output, extra_deps = extra_deps, extra_env = extra_env, is_test = is_test)
+    _compile_rust(ctx, crate_name, "bin", output, extra_deps = extra_deps, extra_env = extra_env, is_test = is_test)
 
     runfiles = _data_runfiles(ctx)
     for target in ctx.attr.bins:

