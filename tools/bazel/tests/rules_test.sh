@@ -5,7 +5,8 @@
 #   2. a failing build script is reported with the crate, its build.rs and output;
 #   3. no rustc: the toolchain rule says what to install;
 #   4. a stale Bazel view of Cargo.lock is refused, naming the changed file;
-#   5. a BUILD.bazel for a folder that is not a workspace member is refused.
+#   5. a BUILD.bazel for a folder that is not a workspace member is refused;
+#   6. a crate type the rules do not support is refused by the lock generator.
 # usage: tools/bazel/tests/rules_test.sh
 set -euo pipefail
 
@@ -200,5 +201,15 @@ else
   fail "stray crate message"; echo "$out" | tail -20
 fi
 
-echo "$((5 - failures)) passed, $failures failed"
+# --- 6. a crate type the rules do not support ------------------------------------------
+git -C "$repo" show HEAD:codex-rs/utils/absolute-path/Cargo.toml >"$ws/codex-rs/utils/absolute-path/Cargo.toml"
+printf '\n[lib]\ncrate-type = ["cdylib"]\n' >>"$ws/codex-rs/utils/absolute-path/Cargo.toml"
+out=$(cd "$ws" && python3 tools/bazel/cargo_bazel_lock.py --root "$ws" 2>&1) && status=0 || status=$?
+if [[ $status -ne 0 ]] && grep -q "codex-rs/utils/absolute-path/Cargo.toml: crate-type \['cdylib'\] is not supported" <<<"$out"; then
+  pass "an unsupported crate type names the Cargo.toml and what to do"
+else
+  fail "unsupported crate type message"; echo "$out" | tail -10
+fi
+
+echo "$((6 - failures)) passed, $failures failed"
 [[ $failures -eq 0 ]]
