@@ -1,1 +1,324 @@
-fn main() {}
+//! `cargo bench -p codex-exec-server --bench exec_server`
+//!
+//! Measures, in one run, the server against a local baseline measured in the same run:
+//! 1. spawn-to-first-output latency (p50/p99) of `/bin/echo` through the server vs a direct
+//!    `tokio::process` spawn;
+//! 2. streaming 1 GiB through the server vs through a local pipe;
+//! 3. the server's resident memory (VmRSS) with 1000 idle processes, per process.
+//!
+//! It prints figures and ratios; it asserts nothing about timing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::io::BufReader;
+use std::process::Child;
+use std::process::Command;
+use std::process::Stdio;
+use std::time::Duration;
+use std::time::Instant;
+
+use codex_exec_server::ClientConfig;
+use codex_exec_server::ExecServerClient;
+use codex_exec_server::ProcessEvents;
+use codex_exec_server::protocol::ProcessEvent;
+use codex_exec_server::protocol::StartParams;
+use codex_exec_server::protocol::TerminateParams;
+use tokio::io::AsyncReadExt;
+
+const LATENCY_WARMUP: usize = 20;
+const LATENCY_SAMPLES: usize = 500;
+const STREAM_BYTES: u64 = 1 << 30;
+const IDLE_PROCESSES: usize = 1000;
+const EVENT_TIMEOUT: Duration = Duration::from_secs(120);
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Self {
+        let bin = codex_utils_cargo_bin::cargo_bin("codex-exec-server").unwrap();
+        let home = std::env::temp_dir();
+        let mut child = Command::new(bin)
+            .args(["--listen", "ws://127.0.0.1:0"])
+            .args(args)
+            .env("HOME", home)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        Self {
+            child,
+            url: line.trim().to_string(),
+        }
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn params(process_id: String, argv: &[&str]) -> StartParams {
+    StartParams {
+        process_id,
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        cwd: std::env::temp_dir(),
+        env: BTreeMap::from([("PATH".to_string(), "/usr/bin:/bin".to_string())]),
+        tty: false,
+        pipe_stdin: false,
+        arg0: None,
+        sandbox_policy: None,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn next_event(events: &mut ProcessEvents) -> ProcessEvent {
+    tokio::time::timeout(EVENT_TIMEOUT, events.recv())
+        .await
+        .expect("event in time")
+        .expect("event stream open")
+}
+
+async fn wait_closed(events: &mut ProcessEvents, process_id: &str) {
+    loop {
+        if let ProcessEvent::Closed(n) = next_event(events).await
+            && n.process_id == process_id
+        {
+            return;
+        }
+    }
+}
+
+async fn latency_local() -> Vec<Duration> {
+    let mut samples = Vec::new();
+    for i in 0..LATENCY_WARMUP + LATENCY_SAMPLES {
+        let started = Instant::now();
+        let mut child = tokio::process::Command::new("/bin/echo")
+            .arg("hi")
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut buf = [0u8; 64];
+        let n = stdout.read(&mut buf).await.unwrap();
+        let elapsed = started.elapsed();
+        assert!(n > 0);
+        child.wait().await.unwrap();
+        if i >= LATENCY_WARMUP {
+            samples.push(elapsed);
+        }
+    }
+    samples
+}
+
+async fn latency_server(client: &ExecServerClient) -> Vec<Duration> {
+    let mut events = client.events();
+    let mut samples = Vec::new();
+    for i in 0..LATENCY_WARMUP + LATENCY_SAMPLES {
+        let process_id = format!("lat{i}");
+        let started = Instant::now();
+        client
+            .start(params(process_id.clone(), &["/bin/echo", "hi"]))
+            .await
+            .unwrap();
+        let elapsed = loop {
+            if let ProcessEvent::Output(n) = next_event(&mut events).await
+                && n.process_id == process_id
+            {
+                break started.elapsed();
+            }
+        };
+        wait_closed(&mut events, &process_id).await;
+        if i >= LATENCY_WARMUP {
+            samples.push(elapsed);
+        }
+    }
+    samples
+}
+
+async fn throughput_local() -> Duration {
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new("head")
+        .args(["-c", &STREAM_BYTES.to_string(), "/dev/zero"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = stdout.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+    }
+    child.wait().await.unwrap();
+    assert_eq!(total, STREAM_BYTES);
+    started.elapsed()
+}
+
+async fn throughput_server(client: &ExecServerClient) -> (Duration, u64) {
+    let mut events = client.events();
+    let started = Instant::now();
+    client
+        .start(params(
+            "stream".to_string(),
+            &["head", "-c", &STREAM_BYTES.to_string(), "/dev/zero"],
+        ))
+        .await
+        .unwrap();
+    let mut total = 0u64;
+    let mut gaps = 0u64;
+    loop {
+        match next_event(&mut events).await {
+            ProcessEvent::Output(n) if n.process_id == "stream" => {
+                total += n.chunk.as_bytes().len() as u64
+            }
+            ProcessEvent::Gap { process_id, gap } if process_id == "stream" => {
+                gaps += gap.dropped_bytes
+            }
+            ProcessEvent::Closed(n) if n.process_id == "stream" => break,
+            _ => {}
+        }
+    }
+    assert_eq!(total + gaps, STREAM_BYTES);
+    (started.elapsed(), gaps)
+}
+
+async fn idle_memory() -> (u64, u64) {
+    let server = Server::start(&[]);
+    let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
+        .await
+        .unwrap();
+    // Warm up the connection and the runtime's threads before the baseline.
+    let mut events = client.events();
+    client
+        .start(params("warm".to_string(), &["/bin/true"]))
+        .await
+        .unwrap();
+    wait_closed(&mut events, "warm").await;
+    let before = server.rss_kib();
+    for i in 0..IDLE_PROCESSES {
+        client
+            .start(params(format!("idle{i}"), &["sleep", "1000"]))
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = server.rss_kib();
+    for i in 0..IDLE_PROCESSES {
+        client
+            .terminate(TerminateParams {
+                process_id: format!("idle{i}"),
+            })
+            .await
+            .unwrap();
+    }
+    (before, after)
+}
+
+#[tokio::main]
+async fn main() {
+    // `cargo bench` passes `--bench`; nothing to parse.
+    println!("codex-exec-server benchmark (baseline measured in the same run)\n");
+
+    let server = Server::start(&[]);
+    let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
+        .await
+        .unwrap();
+    let mut local = latency_local().await;
+    let mut remote = latency_server(&client).await;
+    local.sort();
+    remote.sort();
+    let (l50, l99) = (percentile(&local, 0.5), percentile(&local, 0.99));
+    let (r50, r99) = (percentile(&remote, 0.5), percentile(&remote, 0.99));
+    println!("spawn-to-first-output of /bin/echo ({LATENCY_SAMPLES} samples):");
+    println!(
+        "  local tokio::process   p50 {:7.3} ms   p99 {:7.3} ms",
+        ms(l50),
+        ms(l99)
+    );
+    println!(
+        "  through exec-server    p50 {:7.3} ms   p99 {:7.3} ms",
+        ms(r50),
+        ms(r99)
+    );
+    println!(
+        "  delta                  p50 {:+7.3} ms   p99 {:+7.3} ms   (goal: p50 <= +1 ms, p99 <= +5 ms)\n",
+        ms(r50) - ms(l50),
+        ms(r99) - ms(l99)
+    );
+
+    drop(client);
+    drop(server);
+
+    let local_time = throughput_local().await;
+    let mib = STREAM_BYTES as f64 / (1024.0 * 1024.0);
+    let local_rate = mib / local_time.as_secs_f64();
+    println!("streaming 1 GiB (head -c 1G /dev/zero), client reading notifications:");
+    println!(
+        "  local pipe                      {local_rate:8.1} MiB/s  ({:.2} s)",
+        local_time.as_secs_f64()
+    );
+    // The server never applies back-pressure to a process: with the default 16 MiB
+    // retention, what the client cannot take in time becomes a gap. With retention larger
+    // than the stream, every byte reaches the client: that is the throughput figure.
+    for (label, retention) in [
+        ("retention 2 GiB (all delivered)", 2u64 << 30),
+        ("default 16 MiB retention      ", 16 << 20),
+    ] {
+        let server = Server::start(&["--max-retained-bytes", &retention.to_string()]);
+        let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
+            .await
+            .unwrap();
+        let (time, gap_bytes) = throughput_server(&client).await;
+        let delivered = (STREAM_BYTES - gap_bytes) as f64 / (1024.0 * 1024.0);
+        let rate = delivered / time.as_secs_f64();
+        println!(
+            "  {label} {rate:8.1} MiB/s  ({:.2} s, {:.1} % of the pipe; {gap_bytes} bytes reported as gap)",
+            time.as_secs_f64(),
+            100.0 * rate / local_rate
+        );
+    }
+    println!("  (goal: >= 50 % of the pipe)\n");
+
+    let (before, after) = idle_memory().await;
+    println!("resident memory of the server with {IDLE_PROCESSES} idle `sleep 1000` processes:");
+    println!("  before {before} KiB, after {after} KiB");
+    println!(
+        "  per process            {:8.1} KiB",
+        (after.saturating_sub(before)) as f64 / IDLE_PROCESSES as f64
+    );
+}

@@ -446,37 +446,66 @@ async fn reconnect(config: &ClientConfig, session_id: &str) -> Result<Ws, ExecEr
     }
 }
 
+/// The members of an incoming message, with `params`/`result` left as raw JSON so a
+/// notification's payload is parsed once, straight into its typed struct.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    method: Option<&'a str>,
+    #[serde(default, borrow)]
+    params: Option<&'a serde_json::value::RawValue>,
+    #[serde(default, borrow)]
+    result: Option<&'a serde_json::value::RawValue>,
+    #[serde(default)]
+    error: Option<RpcError>,
+}
+
+/// `process/output` as the server writes it, parsed in one pass (the hot path).
+#[derive(serde::Deserialize)]
+struct OutputEnvelope<'a> {
+    #[serde(rename = "jsonrpc")]
+    _jsonrpc: &'a str,
+    #[serde(rename = "method")]
+    _method: &'a str,
+    params: OutputNotification,
+}
+
 fn handle_incoming(
     text: &str,
     in_flight: &mut HashMap<u64, Pending>,
     tracker: &mpsc::UnboundedSender<TrackerMsg>,
 ) {
-    let Ok(mut value) = serde_json::from_str::<Value>(text) else {
-        warn!("ignoring a non-JSON frame from the server");
+    if text.starts_with(r#"{"jsonrpc":"2.0","method":"process/output","#)
+        && let Ok(output) = serde_json::from_str::<OutputEnvelope<'_>>(text)
+    {
+        let _ = tracker.send(TrackerMsg::Event(ProcessEvent::Output(output.params)));
         return;
+    }
+    let envelope: Envelope<'_> = match serde_json::from_str(text) {
+        Ok(envelope) => envelope,
+        Err(err) => {
+            warn!("ignoring a malformed frame from the server: {err}");
+            return;
+        }
     };
-    if let Some(id) = value.get("id").and_then(Value::as_u64) {
+    if let Some(id) = envelope.id.as_ref().and_then(Value::as_u64) {
         let Some(pending) = in_flight.remove(&id) else {
             return;
         };
-        let reply = match (value.get("error").cloned(), value.get_mut("result")) {
-            (Some(error), _) => Err(match serde_json::from_value(error) {
-                Ok(error) => ReplyError::Rpc(error),
-                Err(err) => ReplyError::Transport(format!("malformed error: {err}")),
-            }),
-            (None, Some(result)) => Ok(result.take()),
+        let reply = match (envelope.error, envelope.result) {
+            (Some(error), _) => Err(ReplyError::Rpc(error)),
+            (None, Some(result)) => serde_json::from_str(result.get())
+                .map_err(|err| ReplyError::Transport(format!("malformed result: {err}"))),
             (None, None) => Err(ReplyError::Transport("reply without result".to_string())),
         };
         let _ = pending.reply.send(reply);
         return;
     }
-    let method_name = value
-        .get("method")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let params = value.get_mut("params").map(Value::take).unwrap_or_default();
-    match ProcessEvent::from_notification(&method_name, params) {
+    let method_name = envelope.method.unwrap_or_default();
+    let params = envelope.params.map_or("{}", |params| params.get());
+    match ProcessEvent::from_notification(method_name, params) {
         Some(event) => {
             let _ = tracker.send(TrackerMsg::Event(event));
         }

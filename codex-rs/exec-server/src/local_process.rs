@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::collections::HashSet;
 use std::future::Future;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -74,7 +75,9 @@ const MAX_READ_BYTES: usize = 8 * 1024 * 1024;
 const MAX_WAIT: Duration = Duration::from_secs(300);
 /// Readers start small (idle processes cost little) and grow to this.
 const INITIAL_READ_BUFFER: usize = 4 * 1024;
-const MAX_READ_BUFFER: usize = 64 * 1024;
+const MAX_READ_BUFFER: usize = 1024 * 1024;
+/// Requested capacity of output pipes.
+const PIPE_SIZE: libc::c_int = 1024 * 1024;
 /// Chunks in flight from readers to the sequencer.
 const READER_QUEUE: usize = 16;
 
@@ -538,6 +541,15 @@ fn spawn_process(
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command.spawn().map_err(|err| spawn_failed(&program, err))?;
+        for fd in [
+            child.stdout.as_ref().map(AsRawFd::as_raw_fd),
+            child.stderr.as_ref().map(AsRawFd::as_raw_fd),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            grow_pipe(fd);
+        }
         if let Some(stdout) = child.stdout.take() {
             tokio::spawn(pump(stdout, OutputStream::Stdout, tx.clone()));
         }
@@ -556,6 +568,14 @@ fn spawn_process(
     debug!(process_id = entry.id, ?pgid, "process started");
     tokio::spawn(sequence(Arc::clone(inner), Arc::clone(entry), child, rx));
     Ok(())
+}
+
+/// Ask for a larger pipe so a fast writer is read in bigger chunks (fewer notifications).
+/// Best effort: the kernel may refuse (per-user pipe limits); pages are only used when
+/// filled, so idle processes cost nothing extra.
+fn grow_pipe(fd: std::os::fd::RawFd) {
+    // SAFETY: fcntl on a pipe fd owned by the child handle, which outlives this call.
+    let _ = unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, PIPE_SIZE) };
 }
 
 /// Read one output stream until EOF and hand chunks to the sequencer.

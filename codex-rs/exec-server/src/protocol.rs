@@ -102,11 +102,25 @@ impl Serialize for ByteChunk {
 
 impl<'de> Deserialize<'de> for ByteChunk {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        BASE64
-            .decode(text.as_bytes())
-            .map(|bytes| Self(Bytes::from(bytes)))
-            .map_err(|err| serde::de::Error::custom(format!("invalid base64: {err}")))
+        /// Decodes straight from the (usually borrowed) JSON string: no intermediate copy.
+        struct Base64Visitor;
+
+        impl serde::de::Visitor<'_> for Base64Visitor {
+            type Value = ByteChunk;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a base64 string")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<ByteChunk, E> {
+                BASE64
+                    .decode(text.as_bytes())
+                    .map(|bytes| ByteChunk(Bytes::from(bytes)))
+                    .map_err(|err| E::custom(format!("invalid base64: {err}")))
+            }
+        }
+
+        deserializer.deserialize_str(Base64Visitor)
     }
 }
 
@@ -394,31 +408,54 @@ impl ProcessEvent {
         }
     }
 
-    /// The JSON-RPC notification for this event, or `None` for client-side-only events.
-    pub(crate) fn to_notification(&self) -> Option<serde_json::Value> {
-        let (method, params) = match self {
-            ProcessEvent::Output(n) => (method::PROCESS_OUTPUT, serde_json::to_value(n)),
-            ProcessEvent::Exited(n) => (method::PROCESS_EXITED, serde_json::to_value(n)),
-            ProcessEvent::Closed(n) => (method::PROCESS_CLOSED, serde_json::to_value(n)),
-            ProcessEvent::Gap { .. } => return None,
-        };
-        let params = params.ok()?;
-        Some(serde_json::json!({
-            "jsonrpc": JSONRPC_VERSION,
-            "method": method,
-            "params": params,
-        }))
+    /// The JSON-RPC notification text for this event, or `None` for client-side-only events.
+    ///
+    /// Output is the hot path (a 64 KiB chunk per notification when streaming), so it is
+    /// written directly: base64 is encoded once into the frame and never escape-scanned
+    /// (the base64 alphabet needs no JSON escaping).
+    pub(crate) fn to_notification_text(&self) -> Option<String> {
+        #[derive(Serialize)]
+        struct Notification<'a, P> {
+            jsonrpc: &'static str,
+            method: &'static str,
+            params: &'a P,
+        }
+        fn text<P: Serialize>(method: &'static str, params: &P) -> Option<String> {
+            serde_json::to_string(&Notification {
+                jsonrpc: JSONRPC_VERSION,
+                method,
+                params,
+            })
+            .ok()
+        }
+        match self {
+            ProcessEvent::Output(n) => {
+                let process_id = serde_json::to_string(&n.process_id).ok()?;
+                let stream = match n.stream {
+                    OutputStream::Stdout => "stdout",
+                    OutputStream::Stderr => "stderr",
+                    OutputStream::Pty => "pty",
+                };
+                let mut out = String::with_capacity(n.chunk.0.len() * 4 / 3 + 160);
+                out.push_str(r#"{"jsonrpc":"2.0","method":"process/output","params":{"processId":"#);
+                out.push_str(&process_id);
+                out.push_str(&format!(r#","seq":{},"stream":"{stream}","chunk":""#, n.seq));
+                BASE64.encode_string(&n.chunk.0, &mut out);
+                out.push_str("\"}}");
+                Some(out)
+            }
+            ProcessEvent::Exited(n) => text(method::PROCESS_EXITED, n),
+            ProcessEvent::Closed(n) => text(method::PROCESS_CLOSED, n),
+            ProcessEvent::Gap { .. } => None,
+        }
     }
 
-    /// Parse a notification received from a server.
-    pub(crate) fn from_notification(
-        method_name: &str,
-        params: serde_json::Value,
-    ) -> Option<ProcessEvent> {
+    /// Parse a notification received from a server (`params` is raw JSON text).
+    pub(crate) fn from_notification(method_name: &str, params: &str) -> Option<ProcessEvent> {
         match method_name {
-            method::PROCESS_OUTPUT => serde_json::from_value(params).ok().map(Self::Output),
-            method::PROCESS_EXITED => serde_json::from_value(params).ok().map(Self::Exited),
-            method::PROCESS_CLOSED => serde_json::from_value(params).ok().map(Self::Closed),
+            method::PROCESS_OUTPUT => serde_json::from_str(params).ok().map(Self::Output),
+            method::PROCESS_EXITED => serde_json::from_str(params).ok().map(Self::Exited),
+            method::PROCESS_CLOSED => serde_json::from_str(params).ok().map(Self::Closed),
             _ => None,
         }
     }
@@ -458,6 +495,31 @@ mod tests {
         assert!(
             err.to_string().contains("unknown field `readOnly`"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn output_notification_text_round_trips() {
+        let event = ProcessEvent::Output(OutputNotification {
+            process_id: "p\"1".to_string(),
+            seq: 7,
+            stream: OutputStream::Stderr,
+            chunk: ByteChunk::from(vec![0u8, 1, 2, 255]),
+        });
+        let text = event.to_notification_text().unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "jsonrpc": "2.0",
+                "method": "process/output",
+                "params": {"processId": "p\"1", "seq": 7, "stream": "stderr", "chunk": "AAEC/w=="},
+            })
+        );
+        let params = serde_json::to_string(&value["params"]).unwrap();
+        assert_eq!(
+            ProcessEvent::from_notification("process/output", &params),
+            Some(event)
         );
     }
 

@@ -584,8 +584,8 @@ async fn write_loop(
                 None => break,
             },
             event = next_event(&mut events) => match event {
-                Some(event) => match event.to_notification() {
-                    Some(notification) => WriterMsg::Text(notification.to_string()),
+                Some(event) => match event.to_notification_text() {
+                    Some(notification) => WriterMsg::Text(notification),
                     None => continue,
                 },
                 None => {
@@ -698,9 +698,23 @@ impl Connection {
     }
 
     fn send_result<T: Serialize>(&self, id: Value, result: Result<T, ExecError>) {
-        match result.map(|value| serde_json::to_value(value)) {
-            Ok(Ok(result)) => {
-                self.send_json(json!({"jsonrpc": JSONRPC_VERSION, "id": id, "result": result}))
+        #[derive(Serialize)]
+        struct Response<'a, T> {
+            jsonrpc: &'static str,
+            id: &'a Value,
+            result: &'a T,
+        }
+        // Serialized in one pass (read replies carry up to megabytes of base64).
+        let text = result.map(|result| {
+            serde_json::to_string(&Response {
+                jsonrpc: JSONRPC_VERSION,
+                id: &id,
+                result: &result,
+            })
+        });
+        match text {
+            Ok(Ok(text)) => {
+                let _ = self.out.send(WriterMsg::Text(text));
             }
             Ok(Err(err)) => self.send_rpc_error(
                 id,
