@@ -7,6 +7,10 @@
 
 use std::future::Future;
 
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
 use tokio::sync::mpsc;
 
 use crate::error::ExecError;
@@ -65,14 +69,97 @@ pub struct ProcessEvents {
 }
 
 enum EventsInner {
-    Bounded(mpsc::Receiver<ProcessEvent>),
+    Queue(Arc<EventQueue>),
     Unbounded(mpsc::UnboundedReceiver<ProcessEvent>),
 }
 
-impl ProcessEvents {
-    pub(crate) fn bounded(rx: mpsc::Receiver<ProcessEvent>) -> Self {
+/// The bounded, never-blocking queue between `LocalProcess` and its subscriber.
+///
+/// Output events beyond `capacity` are dropped (the subscriber recovers them with
+/// `read`); `exited` and `closed` are never dropped (at most two per process), so a
+/// subscriber always learns that a process finished, and every event keeps its place in
+/// one FIFO, so the order on the wire stays "output, then exited, then closed".
+pub(crate) struct EventQueue {
+    state: std::sync::Mutex<QueueState>,
+    notify: Notify,
+    capacity: usize,
+}
+
+struct QueueState {
+    events: VecDeque<ProcessEvent>,
+    closed: bool,
+}
+
+/// Whether [`EventQueue::push`] kept the event.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    Queued,
+    DroppedFull,
+    DroppedClosed,
+}
+
+impl EventQueue {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            inner: EventsInner::Bounded(rx),
+            state: std::sync::Mutex::new(QueueState {
+                events: VecDeque::new(),
+                closed: false,
+            }),
+            notify: Notify::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn push(&self, event: ProcessEvent) -> Pushed {
+        let mut state = self.state();
+        if state.closed {
+            return Pushed::DroppedClosed;
+        }
+        let droppable = match &event {
+            ProcessEvent::Output(_) | ProcessEvent::Gap { .. } => true,
+            ProcessEvent::Exited(_) | ProcessEvent::Closed(_) => false,
+        };
+        if droppable && state.events.len() >= self.capacity {
+            return Pushed::DroppedFull;
+        }
+        state.events.push_back(event);
+        drop(state);
+        self.notify.notify_one();
+        Pushed::Queued
+    }
+
+    pub(crate) fn close(&self) {
+        self.state().closed = true;
+        self.notify.notify_one();
+    }
+
+    async fn recv(&self) -> Option<ProcessEvent> {
+        loop {
+            let notified = self.notify.notified();
+            {
+                let mut state = self.state();
+                if let Some(event) = state.events.pop_front() {
+                    return Some(event);
+                }
+                if state.closed {
+                    return None;
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+impl ProcessEvents {
+    pub(crate) fn queue(queue: Arc<EventQueue>) -> Self {
+        Self {
+            inner: EventsInner::Queue(queue),
         }
     }
 
@@ -85,8 +172,54 @@ impl ProcessEvents {
     /// The next event; `None` once the subscription was replaced or the backend is gone.
     pub async fn recv(&mut self) -> Option<ProcessEvent> {
         match &mut self.inner {
-            EventsInner::Bounded(rx) => rx.recv().await,
+            EventsInner::Queue(queue) => queue.recv().await,
             EventsInner::Unbounded(rx) => rx.recv().await,
         }
+    }
+}
+
+impl Drop for ProcessEvents {
+    fn drop(&mut self) {
+        match &self.inner {
+            // Nobody will read this queue any more: stop filling it.
+            EventsInner::Queue(queue) => queue.close(),
+            EventsInner::Unbounded(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ByteChunk;
+    use crate::protocol::ClosedNotification;
+    use crate::protocol::OutputNotification;
+    use crate::protocol::OutputStream;
+    use pretty_assertions::assert_eq;
+
+    fn output(seq: u64) -> ProcessEvent {
+        ProcessEvent::Output(OutputNotification {
+            process_id: "p".to_string(),
+            seq,
+            stream: OutputStream::Stdout,
+            chunk: ByteChunk::default(),
+        })
+    }
+
+    #[tokio::test]
+    async fn full_queue_drops_output_but_keeps_lifecycle_in_order() {
+        let queue = Arc::new(EventQueue::new(1));
+        let closed = ProcessEvent::Closed(ClosedNotification {
+            process_id: "p".to_string(),
+            seq: 3,
+        });
+        assert_eq!(queue.push(output(1)), Pushed::Queued);
+        assert_eq!(queue.push(output(2)), Pushed::DroppedFull);
+        assert_eq!(queue.push(closed.clone()), Pushed::Queued);
+        let mut events = ProcessEvents::queue(Arc::clone(&queue));
+        assert_eq!(events.recv().await, Some(output(1)));
+        assert_eq!(events.recv().await, Some(closed));
+        queue.close();
+        assert_eq!(events.recv().await, None);
     }
 }

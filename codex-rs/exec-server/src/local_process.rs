@@ -8,9 +8,10 @@
 //! `exited` only after every pipe reached EOF and the child was reaped, then `closed`. Because
 //! nothing else assigns `seq`, "all output, then exited, then closed" holds by construction.
 //!
-//! Events go to at most one subscriber through a bounded queue with `try_send`: when the
-//! subscriber falls behind, events are dropped for it (never blocking the process), and it
-//! recovers with `read(afterSeq)` from the retention log.
+//! Events go to at most one subscriber through a bounded queue that never blocks: when the
+//! subscriber falls behind, output events are dropped for it (never blocking the process)
+//! and it recovers them with `read(afterSeq)` from the retention log; `exited`/`closed` are
+//! always queued, so the subscriber always learns that a process finished.
 
 use std::collections::HashMap;
 use std::collections::HashSet;
@@ -38,8 +39,10 @@ use tracing::debug;
 use tracing::warn;
 
 use crate::error::ExecError;
+use crate::exec_process::EventQueue;
 use crate::exec_process::ExecProcess;
 use crate::exec_process::ProcessEvents;
+use crate::exec_process::Pushed;
 use crate::protocol::ClosedNotification;
 use crate::protocol::ExitedNotification;
 use crate::protocol::OutputNotification;
@@ -65,7 +68,7 @@ use crate::retention::Retention;
 pub const DEFAULT_MAX_RETAINED_BYTES: usize = 16 * 1024 * 1024;
 /// Default time a closed process stays readable.
 pub const DEFAULT_CLOSED_GRACE: Duration = Duration::from_secs(5 * 60);
-/// Default capacity (in events) of the subscriber queue.
+/// Default capacity (in output events) of the subscriber queue.
 pub const DEFAULT_EVENT_QUEUE: usize = 1024;
 
 /// `process/read` default and upper bound of `maxBytes`.
@@ -112,7 +115,7 @@ pub struct LocalProcess {
 struct Inner {
     config: LocalProcessConfig,
     processes: Mutex<HashMap<String, Arc<Entry>>>,
-    subscriber: Mutex<Option<mpsc::Sender<ProcessEvent>>>,
+    subscriber: Mutex<Option<Arc<EventQueue>>>,
 }
 
 struct Entry {
@@ -371,9 +374,11 @@ impl LocalProcess {
     /// previous one (whose stream then ends). The queue is bounded: events that do not fit
     /// are dropped for this subscriber; use `read` to recover.
     pub fn events(&self) -> ProcessEvents {
-        let (tx, rx) = mpsc::channel(self.inner.config.event_queue.max(1));
-        *lock(&self.inner.subscriber) = Some(tx);
-        ProcessEvents::bounded(rx)
+        let queue = Arc::new(EventQueue::new(self.inner.config.event_queue));
+        if let Some(previous) = lock(&self.inner.subscriber).replace(Arc::clone(&queue)) {
+            previous.close();
+        }
+        ProcessEvents::queue(queue)
     }
 
     /// Kill every process group (session expiry, shutdown).
@@ -464,15 +469,12 @@ impl Inner {
         entry.seq_tx.send_replace(next_seq);
         let subscriber = lock(&self.subscriber).clone();
         if let Some(subscriber) = subscriber {
-            match subscriber.try_send(event) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    debug!(
-                        process_id = entry.id,
-                        "subscriber queue full; event dropped (recoverable via process/read)"
-                    );
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            match subscriber.push(event) {
+                Pushed::Queued | Pushed::DroppedClosed => {}
+                Pushed::DroppedFull => debug!(
+                    process_id = entry.id,
+                    "subscriber queue full; output dropped for it (recoverable via process/read)"
+                ),
             }
         }
     }

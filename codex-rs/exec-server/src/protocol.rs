@@ -437,9 +437,14 @@ impl ProcessEvent {
                     OutputStream::Pty => "pty",
                 };
                 let mut out = String::with_capacity(n.chunk.0.len() * 4 / 3 + 160);
-                out.push_str(r#"{"jsonrpc":"2.0","method":"process/output","params":{"processId":"#);
+                out.push_str(
+                    r#"{"jsonrpc":"2.0","method":"process/output","params":{"processId":"#,
+                );
                 out.push_str(&process_id);
-                out.push_str(&format!(r#","seq":{},"stream":"{stream}","chunk":""#, n.seq));
+                out.push_str(&format!(
+                    r#","seq":{},"stream":"{stream}","chunk":""#,
+                    n.seq
+                ));
                 BASE64.encode_string(&n.chunk.0, &mut out);
                 out.push_str("\"}}");
                 Some(out)

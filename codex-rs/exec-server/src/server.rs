@@ -299,30 +299,36 @@ impl Sessions {
         let id = session.id.clone();
         let ttl = self.config.session_ttl;
         tokio::spawn(async move {
-            tokio::time::sleep(ttl).await;
-            sessions.expire_if_detached(&id, generation);
+            let mut wait = ttl;
+            loop {
+                tokio::time::sleep(wait).await;
+                match sessions.expire_if_detached(&id, generation) {
+                    Some(remaining) => wait = remaining,
+                    None => return,
+                }
+            }
         });
     }
 
-    fn expire_if_detached(&self, id: &str, generation: u64) {
+    /// Expire the session if it is still detached from `generation` and its TTL passed.
+    /// Returns the time left when it is detached but not yet due (timer woke early).
+    fn expire_if_detached(&self, id: &str, generation: u64) -> Option<Duration> {
         let mut map = lock(&self.map);
-        let Some(session) = map.get(id).cloned() else {
-            return;
-        };
+        let session = map.get(id).cloned()?;
         {
             let attachment = lock(&session.attachment);
-            let still_detached = !attachment.attached
-                && attachment.generation == generation
-                && attachment
-                    .detached_at
-                    .is_some_and(|at| at.elapsed() >= self.config.session_ttl);
-            if !still_detached {
-                return;
+            if attachment.attached || attachment.generation != generation {
+                return None;
+            }
+            let elapsed = attachment.detached_at?.elapsed();
+            if elapsed < self.config.session_ttl {
+                return Some(self.config.session_ttl - elapsed);
             }
         }
         map.remove(id);
         drop(map);
         self.expire(&session);
+        None
     }
 
     fn expire(&self, session: &Session) {

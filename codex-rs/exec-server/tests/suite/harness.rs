@@ -75,6 +75,11 @@ impl TestServer {
         command
             .args(args)
             .env("HOME", home)
+            // Quiet by default; a developer's RUST_LOG wins.
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_string()),
+            )
             .env_remove("CODEX_EXEC_SERVER_TOKEN")
             .envs(env.iter().copied());
         command

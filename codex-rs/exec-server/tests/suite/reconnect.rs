@@ -145,3 +145,55 @@ async fn three_disconnects_lose_no_byte() {
     assert_eq!(text, expected);
     assert!(lines > 0);
 }
+
+#[tokio::test]
+async fn dropped_notifications_are_refilled_in_order() {
+    // A one-slot notification queue: most notifications are dropped for this connection,
+    // and the client must fill every hole from the retention log.
+    let server = TestServer::start_with(&["--notification-queue", "1"], &[]);
+    let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
+        .await
+        .unwrap();
+    let mut events = client.events();
+    let dir = cwd();
+    client
+        .start(StartParams {
+            process_id: "counter".to_string(),
+            argv: vec![
+                "/bin/sh".to_string(),
+                "-c".to_string(),
+                "i=0; while [ $i -lt 20000 ]; do echo $i; i=$((i+1)); done".to_string(),
+            ],
+            cwd: dir.path().to_path_buf(),
+            env: child_env(),
+            tty: false,
+            pipe_stdin: false,
+            arg0: None,
+            sandbox_policy: None,
+        })
+        .await
+        .unwrap();
+    let mut output = Vec::new();
+    let mut seqs = Vec::new();
+    loop {
+        let event = tokio::time::timeout(EVENT_TIMEOUT, events.recv())
+            .await
+            .expect("event in time")
+            .expect("event stream open");
+        match event {
+            ProcessEvent::Output(n) => {
+                seqs.push(n.seq);
+                output.extend_from_slice(n.chunk.as_bytes());
+            }
+            ProcessEvent::Exited(n) => seqs.push(n.seq),
+            ProcessEvent::Closed(n) => {
+                seqs.push(n.seq);
+                break;
+            }
+            ProcessEvent::Gap { gap, .. } => panic!("unexpected gap {gap:?}"),
+        }
+    }
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    let expected: String = (0..20000).map(|i| format!("{i}\n")).collect();
+    assert_eq!(String::from_utf8(output).unwrap(), expected);
+}

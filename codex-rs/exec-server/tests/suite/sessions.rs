@@ -138,3 +138,38 @@ async fn takeover_answers_the_old_long_poll_with_an_error() {
         json!({"running": true})
     );
 }
+
+#[tokio::test]
+async fn closed_process_is_readable_for_the_grace_period_then_unknown() {
+    let server = TestServer::start_with(&["--closed-grace", "500ms"], &[]);
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = cwd();
+    client
+        .ok(
+            "process/start",
+            start_params("brief", "echo tail", dir.path()),
+        )
+        .await;
+    let (output, read) = client.read_all("brief").await;
+    assert_eq!(
+        (output, &read["closed"]),
+        (b"tail\n".to_vec(), &json!(true))
+    );
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    loop {
+        let response = client
+            .request("process/read", json!({"processId": "brief"}))
+            .await;
+        if response["error"]["data"]["kind"] == json!("unknownProcess") {
+            break;
+        }
+        // Until forgotten, the tail stays readable.
+        assert_eq!(response["result"]["closed"], json!(true), "{response}");
+        assert!(tokio::time::Instant::now() < deadline, "never forgotten");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The id can be used again.
+    client
+        .ok("process/start", start_params("brief", "true", dir.path()))
+        .await;
+}
