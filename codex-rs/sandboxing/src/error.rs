@@ -1,0 +1,58 @@
+//! Why no sandbox could be built for a policy.
+//!
+//! Every error here means "the command must not run": the caller asked for
+//! restrictions this crate cannot guarantee, so it refuses rather than running the
+//! command with less confinement than the policy promised.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::Platform;
+
+/// A policy that cannot be enforced as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SandboxingError {
+    /// The platform has no sandbox backend, and the policy restricts something.
+    #[error(
+        "no sandbox backend exists on {platform} to enforce a `{policy_type}` policy; \
+         run the command on macOS or Linux, or use `dangerFullAccess` / `externalSandbox` \
+         if it is confined some other way"
+    )]
+    UnsupportedPlatform {
+        /// The platform that was asked for.
+        platform: Platform,
+        /// The policy's wire `type` (`readOnly`, `workspaceWrite`).
+        policy_type: &'static str,
+    },
+    /// A path of the policy cannot be handed to Seatbelt faithfully.
+    #[error("sandbox path `{}` cannot be passed to Seatbelt: {problem}", path.display())]
+    UnrepresentablePath {
+        /// The offending path.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: PathProblem,
+    },
+}
+
+/// What makes a path impossible to pass to Seatbelt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathProblem {
+    /// Seatbelt profile parameters are UTF-8 strings (and APFS names are UTF-8), so a
+    /// lossy conversion would name a different path.
+    NotUtf8,
+    /// A NUL byte ends a C string early, so Seatbelt would see a shorter path.
+    ContainsNul,
+}
+
+impl fmt::Display for PathProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PathProblem::NotUtf8 => f.write_str(
+                "it is not valid UTF-8, and a lossy conversion would sandbox a different path",
+            ),
+            PathProblem::ContainsNul => {
+                f.write_str("it contains a NUL byte, which would cut the path short in the sandbox")
+            }
+        }
+    }
+}

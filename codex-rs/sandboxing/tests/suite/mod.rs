@@ -1,0 +1,3 @@
+//! Integration tests of `codex-sandboxing`, one module per area.
+
+mod golden;
