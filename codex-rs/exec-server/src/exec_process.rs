@@ -7,6 +7,7 @@
 
 use std::future::Future;
 
+use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -79,6 +80,11 @@ enum EventsInner {
 /// `read`); `exited` and `closed` are never dropped (at most two per process), so a
 /// subscriber always learns that a process finished, and every event keeps its place in
 /// one FIFO, so the order on the wire stays "output, then exited, then closed".
+///
+/// So that a subscriber also notices drops from a process that then goes quiet, the newest
+/// dropped output of each process is kept aside and queued as soon as there is room, unless
+/// a newer event of that process got queued first (that one reveals the hole already).
+/// Either way the subscriber sees a `seq` hole and re-reads; per-process order is kept.
 pub(crate) struct EventQueue {
     state: std::sync::Mutex<QueueState>,
     notify: Notify,
@@ -87,6 +93,8 @@ pub(crate) struct EventQueue {
 
 struct QueueState {
     events: VecDeque<ProcessEvent>,
+    /// Newest dropped output per process, waiting for room.
+    dropped_tails: HashMap<String, ProcessEvent>,
     closed: bool,
 }
 
@@ -103,6 +111,7 @@ impl EventQueue {
         Self {
             state: std::sync::Mutex::new(QueueState {
                 events: VecDeque::new(),
+                dropped_tails: HashMap::new(),
                 closed: false,
             }),
             notify: Notify::new(),
@@ -125,9 +134,12 @@ impl EventQueue {
             ProcessEvent::Output(_) | ProcessEvent::Gap { .. } => true,
             ProcessEvent::Exited(_) | ProcessEvent::Closed(_) => false,
         };
+        let process_id = event.process_id().to_string();
         if droppable && state.events.len() >= self.capacity {
+            state.dropped_tails.insert(process_id, event);
             return Pushed::DroppedFull;
         }
+        state.dropped_tails.remove(&process_id);
         state.events.push_back(event);
         drop(state);
         self.notify.notify_one();
@@ -145,6 +157,16 @@ impl EventQueue {
             {
                 let mut state = self.state();
                 if let Some(event) = state.events.pop_front() {
+                    let room = self.capacity.saturating_sub(state.events.len());
+                    if room > 0 && !state.dropped_tails.is_empty() {
+                        let ids: Vec<String> =
+                            state.dropped_tails.keys().take(room).cloned().collect();
+                        for id in ids {
+                            if let Some(tail) = state.dropped_tails.remove(&id) {
+                                state.events.push_back(tail);
+                            }
+                        }
+                    }
                     return Some(event);
                 }
                 if state.closed {
@@ -218,8 +240,22 @@ mod tests {
         assert_eq!(queue.push(closed.clone()), Pushed::Queued);
         let mut events = ProcessEvents::queue(Arc::clone(&queue));
         assert_eq!(events.recv().await, Some(output(1)));
+        // Output 2 was superseded by a newer queued event of its process.
         assert_eq!(events.recv().await, Some(closed));
         queue.close();
         assert_eq!(events.recv().await, None);
+    }
+
+    #[tokio::test]
+    async fn newest_dropped_output_is_queued_when_room_appears() {
+        let queue = Arc::new(EventQueue::new(1));
+        assert_eq!(queue.push(output(1)), Pushed::Queued);
+        assert_eq!(queue.push(output(2)), Pushed::DroppedFull);
+        assert_eq!(queue.push(output(3)), Pushed::DroppedFull);
+        let mut events = ProcessEvents::queue(Arc::clone(&queue));
+        assert_eq!(events.recv().await, Some(output(1)));
+        // The process went quiet: its newest dropped output still arrives, revealing the
+        // hole (seq 2) to the subscriber.
+        assert_eq!(events.recv().await, Some(output(3)));
     }
 }

@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 use super::harness::EVENT_TIMEOUT;
+use super::harness::RawClient;
 use super::harness::TestServer;
 use super::harness::child_env;
 use super::harness::cwd;
@@ -144,6 +145,59 @@ async fn three_disconnects_lose_no_byte() {
         .collect();
     assert_eq!(text, expected);
     assert!(lines > 0);
+}
+
+#[tokio::test]
+async fn stalled_client_learns_of_dropped_output_from_a_quiet_process() {
+    // The client does not read while a process writes 64 MiB and then stays alive without
+    // writing, so its one-slot notification queue overflows and the newest output is
+    // dropped. When it reads again, it must still receive a notification carrying the
+    // process's last output seq (revealing the hole), without waiting for an exit.
+    let server = TestServer::start_with(&["--notification-queue", "1"], &[]);
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = cwd();
+    client
+        .ok(
+            "process/start",
+            super::harness::start_params(
+                "burst",
+                "head -c 67108864 /dev/zero; touch finished; exec sleep 1000",
+                dir.path(),
+            ),
+        )
+        .await;
+    let finished = dir.path().join("finished");
+    super::harness::wait_until("burst written", EVENT_TIMEOUT, || finished.exists()).await;
+    let state = client
+        .ok(
+            "process/read",
+            serde_json::json!({"processId": "burst", "afterSeq": u64::MAX / 2}),
+        )
+        .await;
+    let last_seq = state["nextSeq"].as_u64().unwrap() - 1;
+    assert_eq!(state["exited"], serde_json::json!(false));
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    loop {
+        let message = match client.notifications.pop_front() {
+            Some(message) => message,
+            None => {
+                let remaining = deadline - tokio::time::Instant::now();
+                tokio::time::timeout(remaining, client.recv())
+                    .await
+                    .expect("the last output seq is announced")
+            }
+        };
+        if message["params"]["seq"].as_u64() == Some(last_seq) {
+            assert_eq!(message["method"], serde_json::json!("process/output"));
+            break;
+        }
+    }
+    client
+        .ok(
+            "process/terminate",
+            serde_json::json!({"processId": "burst"}),
+        )
+        .await;
 }
 
 #[tokio::test]
