@@ -76,8 +76,8 @@ enum EventsInner {
 
 /// The bounded, never-blocking queue between `LocalProcess` and its subscriber.
 ///
-/// Output events beyond `capacity` are dropped (the subscriber recovers them with
-/// `read`); `exited` and `closed` are never dropped (at most two per process), so a
+/// Output events beyond `capacity` events or [`EVENT_QUEUE_MAX_BYTES`] of chunk data are
+/// dropped (the subscriber recovers them with `read`); `exited` and `closed` are never dropped (at most two per process), so a
 /// subscriber always learns that a process finished, and every event keeps its place in
 /// one FIFO, so the order on the wire stays "output, then exited, then closed".
 ///
@@ -91,8 +91,21 @@ pub(crate) struct EventQueue {
     capacity: usize,
 }
 
+/// Chunk bytes a subscriber queue may hold (in addition to the event-count bound), so a
+/// stalled connection pins at most this much output beyond the retention log.
+pub(crate) const EVENT_QUEUE_MAX_BYTES: usize = 16 * 1024 * 1024;
+
+fn chunk_len(event: &ProcessEvent) -> usize {
+    match event {
+        ProcessEvent::Output(n) => n.chunk.0.len(),
+        ProcessEvent::Exited(_) | ProcessEvent::Closed(_) | ProcessEvent::Gap { .. } => 0,
+    }
+}
+
 struct QueueState {
     events: VecDeque<ProcessEvent>,
+    /// Sum of `chunk_len` over `events`.
+    bytes: usize,
     /// Newest dropped output per process, waiting for room.
     dropped_tails: HashMap<String, ProcessEvent>,
     closed: bool,
@@ -111,6 +124,7 @@ impl EventQueue {
         Self {
             state: std::sync::Mutex::new(QueueState {
                 events: VecDeque::new(),
+                bytes: 0,
                 dropped_tails: HashMap::new(),
                 closed: false,
             }),
@@ -135,11 +149,15 @@ impl EventQueue {
             ProcessEvent::Exited(_) | ProcessEvent::Closed(_) => false,
         };
         let process_id = event.process_id().to_string();
-        if droppable && state.events.len() >= self.capacity {
+        let len = chunk_len(&event);
+        let full = state.events.len() >= self.capacity
+            || (len > 0 && state.bytes + len > EVENT_QUEUE_MAX_BYTES && !state.events.is_empty());
+        if droppable && full {
             state.dropped_tails.insert(process_id, event);
             return Pushed::DroppedFull;
         }
         state.dropped_tails.remove(&process_id);
+        state.bytes += len;
         state.events.push_back(event);
         drop(state);
         self.notify.notify_one();
@@ -157,12 +175,19 @@ impl EventQueue {
             {
                 let mut state = self.state();
                 if let Some(event) = state.events.pop_front() {
-                    let room = self.capacity.saturating_sub(state.events.len());
-                    if room > 0 && !state.dropped_tails.is_empty() {
-                        let ids: Vec<String> =
-                            state.dropped_tails.keys().take(room).cloned().collect();
+                    state.bytes -= chunk_len(&event);
+                    // Once the queue has drained, hand over the newest dropped output of
+                    // each quiet process so the subscriber notices its hole.
+                    if state.events.is_empty() && !state.dropped_tails.is_empty() {
+                        let ids: Vec<String> = state
+                            .dropped_tails
+                            .keys()
+                            .take(self.capacity)
+                            .cloned()
+                            .collect();
                         for id in ids {
                             if let Some(tail) = state.dropped_tails.remove(&id) {
+                                state.bytes += chunk_len(&tail);
                                 state.events.push_back(tail);
                             }
                         }
