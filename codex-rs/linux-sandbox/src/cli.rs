@@ -1,0 +1,320 @@
+//! The `codex-linux-sandbox` command line, in the library so that any binary can become
+//! the sandbox by its `argv[0]` (see [`arg0_dispatch`]).
+//!
+//! One executable plays two stages:
+//!
+//! - **outer** (`--sandbox-policy-json … --cwd … -- CMD…`): reads the policy, builds the
+//!   `bwrap` arguments, checks with a preflight that bubblewrap works here (retrying
+//!   once without `/proc`), then runs `bwrap … -- <this executable>
+//!   --apply-seccomp-then-exec [--deny-network] -- CMD…` and exits as the command did;
+//! - **seccomp stage** (`--apply-seccomp-then-exec`, internal): already inside the
+//!   sandbox, sets `PR_SET_NO_NEW_PRIVS`, installs the network filter when asked, and
+//!   executes the command in its place.
+
+use std::ffi::OsStr;
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::path::PathBuf;
+use std::process::Command;
+
+use clap::CommandFactory;
+use clap::Parser;
+use clap::error::ErrorKind;
+use codex_protocol::SandboxPolicy;
+use codex_utils_absolute_path::AbsolutePathBuf;
+
+use crate::BwrapOptions;
+use crate::LinuxSandboxError;
+use crate::PreflightOutcome;
+use crate::ProcMount;
+use crate::SandboxPlan;
+use crate::build_bwrap_argv;
+use crate::launcher;
+use crate::seccomp;
+
+/// The name under which an executable acts as the sandbox (see [`arg0_dispatch`]).
+pub const CODEX_LINUX_SANDBOX_ARG0: &str = "codex-linux-sandbox";
+
+/// The flag of the internal seccomp stage.
+const APPLY_SECCOMP_FLAG: &str = "--apply-seccomp-then-exec";
+
+/// Runs a command under bubblewrap and a seccomp network filter, as a sandbox policy says.
+///
+/// Exit status: the command's own (or its signal); 125 when the sandbox could not be
+/// set up (nothing ran); 126 / 127 when the command could not be executed / found.
+#[derive(Debug, Parser)]
+#[command(name = "codex-linux-sandbox", version)]
+struct Cli {
+    /// The sandbox policy as JSON, exactly as in the exec-server protocol, e.g.
+    /// '{"type":"readOnly","access":{"type":"fullAccess"}}'.
+    #[arg(
+        long,
+        value_name = "JSON",
+        required_unless_present = "apply_seccomp_then_exec"
+    )]
+    sandbox_policy_json: Option<String>,
+
+    /// Absolute working directory of the command; the policy's cwd-relative rules
+    /// (the cwd is writable under workspaceWrite) are applied to it.
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "apply_seccomp_then_exec"
+    )]
+    cwd: Option<PathBuf>,
+
+    /// The bubblewrap executable (default: `bwrap` on $PATH, then /usr/bin/bwrap).
+    #[arg(long, value_name = "PATH")]
+    bwrap: Option<PathBuf>,
+
+    /// Internal: the seccomp stage, run by bubblewrap inside the sandbox.
+    #[arg(
+        long,
+        hide = true,
+        conflicts_with_all = ["sandbox_policy_json", "cwd", "bwrap"]
+    )]
+    apply_seccomp_then_exec: bool,
+
+    /// Internal: with --apply-seccomp-then-exec, also install the network filter.
+    // `requires = "apply_seccomp_then_exec"` would not do: a flag's default counts as present.
+    #[arg(
+        long,
+        hide = true,
+        conflicts_with_all = ["sandbox_policy_json", "cwd", "bwrap"]
+    )]
+    deny_network: bool,
+
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<OsString>,
+}
+
+/// If this process was started under the name `codex-linux-sandbox` (the file name of
+/// `argv[0]`), runs the sandbox's [`run_main`] and never returns; otherwise returns at
+/// once. Call it first thing in `main` of a binary that should double as the sandbox
+/// (the exec-server sets `arg0` to `codex-linux-sandbox` in `process/start`).
+pub fn arg0_dispatch() {
+    if std::env::args_os()
+        .next()
+        .is_some_and(|argv0| is_sandbox_arg0(&argv0))
+    {
+        run_main();
+    }
+}
+
+/// Whether `argv0` names the sandbox: its file name is `codex-linux-sandbox`.
+fn is_sandbox_arg0(argv0: &OsStr) -> bool {
+    Path::new(argv0).file_name() == Some(OsStr::new(CODEX_LINUX_SANDBOX_ARG0))
+}
+
+/// The `main` of `codex-linux-sandbox`: parses the command line, runs the command in the
+/// sandbox and exits with its status. Errors are printed to stderr and mapped to exit
+/// codes here, once ([`LinuxSandboxError::exit_code`]).
+///
+/// It lives in the library for [`arg0_dispatch`], and so it also installs the stderr
+/// log subscriber (`RUST_LOG`, default `warn`) if the process has none yet.
+pub fn run_main() -> ! {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // Fails only if a subscriber is already set, which is then used as is.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .without_time()
+        .try_init();
+    let cli = Cli::parse();
+    let error = match run(cli) {
+        Ok(never) => match never {},
+        Err(error) => error,
+    };
+    eprintln!("codex-linux-sandbox: {error}");
+    std::process::exit(error.exit_code());
+}
+
+/// Runs the stage `cli` asks for; returns only on error.
+fn run(cli: Cli) -> Result<std::convert::Infallible, LinuxSandboxError> {
+    let Cli {
+        sandbox_policy_json,
+        cwd,
+        bwrap,
+        apply_seccomp_then_exec,
+        deny_network,
+        command,
+    } = cli;
+    if apply_seccomp_then_exec {
+        return apply_seccomp_then_exec_command(deny_network, &command);
+    }
+    let (Some(policy_json), Some(cwd)) = (sandbox_policy_json, cwd) else {
+        // clap already requires both outside the seccomp stage.
+        Cli::command()
+            .error(
+                ErrorKind::MissingRequiredArgument,
+                "--sandbox-policy-json and --cwd are required",
+            )
+            .exit()
+    };
+    let policy: SandboxPolicy = serde_json::from_str(&policy_json)
+        .map_err(|source| LinuxSandboxError::PolicyJson { source })?;
+    let cwd = AbsolutePathBuf::try_from_absolute(&cwd)
+        .map_err(|_| LinuxSandboxError::CwdNotAbsolute { cwd })?;
+    match SandboxPlan::for_policy(&policy) {
+        SandboxPlan::Direct => {
+            tracing::debug!("policy needs no sandbox; running the command directly");
+            Err(exec_in(&command, Some(&cwd)))
+        }
+        SandboxPlan::SeccompOnly => {
+            tracing::debug!("externalSandbox without network: seccomp filter only");
+            seccomp::set_no_new_privs()?;
+            seccomp::install_network_seccomp_filter()?;
+            Err(exec_in(&command, Some(&cwd)))
+        }
+        SandboxPlan::Bwrap => run_in_bwrap(&policy, &cwd, bwrap.as_deref(), &command),
+    }
+}
+
+/// The outer stage: preflight, run bubblewrap, clean up, exit as the command did.
+fn run_in_bwrap(
+    policy: &SandboxPolicy,
+    cwd: &AbsolutePathBuf,
+    bwrap: Option<&Path>,
+    command: &[OsString],
+) -> Result<std::convert::Infallible, LinuxSandboxError> {
+    let helper = helper_path()?;
+    let env_tmpdir =
+        std::env::var_os("TMPDIR").and_then(|value| AbsolutePathBuf::try_from_absolute(value).ok());
+    let mut inner: Vec<OsString> = vec![
+        helper.as_path().as_os_str().to_owned(),
+        OsString::from(APPLY_SECCOMP_FLAG),
+    ];
+    if !policy.has_full_network_access() {
+        inner.push(OsString::from("--deny-network"));
+    }
+    inner.push(OsString::from("--"));
+    inner.extend(command.iter().cloned());
+    let probe = [
+        helper.as_path().as_os_str().to_owned(),
+        OsString::from("--version"),
+    ];
+
+    // Every variant is built before anything runs: a preflight creates the placeholder
+    // directories, and a later build would take them for existing paths.
+    let build = |command: &[OsString], proc_mount| {
+        let options = BwrapOptions {
+            proc_mount,
+            env_tmpdir: env_tmpdir.clone(),
+            helper: Some(helper.clone()),
+        };
+        build_bwrap_argv(policy, cwd, command, &options)
+    };
+    let with_proc = build(&inner, ProcMount::Mount)?;
+    let probe_with_proc = build(&probe, ProcMount::Mount)?;
+    let without_proc = build(&inner, ProcMount::Skip)?;
+    let probe_without_proc = build(&probe, ProcMount::Skip)?;
+    let bwrap = launcher::find_bwrap(bwrap, std::env::var_os("PATH").as_deref())?;
+
+    let chosen = match choose_proc_mount(&bwrap, &probe_with_proc.args, &probe_without_proc.args) {
+        Ok(ProcMount::Mount) => with_proc,
+        Ok(ProcMount::Skip) => without_proc,
+        Err(error) => {
+            launcher::remove_placeholders(&with_proc.placeholders);
+            return Err(error);
+        }
+    };
+    tracing::debug!("running {} {:?}", bwrap.display(), chosen.args);
+    let status = launcher::run_bwrap(&bwrap, &chosen.args);
+    launcher::remove_placeholders(&chosen.placeholders);
+    launcher::exit_like(status?);
+}
+
+/// Runs the preflight with `/proc` and, if only mounting `/proc` failed, once more
+/// without it.
+fn choose_proc_mount(
+    bwrap: &Path,
+    probe_with_proc: &[OsString],
+    probe_without_proc: &[OsString],
+) -> Result<ProcMount, LinuxSandboxError> {
+    let failed = |outcome| match outcome {
+        PreflightOutcome::Ready | PreflightOutcome::ProcMountDenied => {
+            LinuxSandboxError::BwrapNotPermitted {
+                stderr: "bubblewrap tried to mount /proc although told not to".to_string(),
+            }
+        }
+        PreflightOutcome::HelperNotRunnable { stderr } => {
+            LinuxSandboxError::HelperNotRunnable { stderr }
+        }
+        PreflightOutcome::NotPermitted { stderr } => {
+            LinuxSandboxError::BwrapNotPermitted { stderr }
+        }
+    };
+    match launcher::run_preflight(bwrap, probe_with_proc)? {
+        PreflightOutcome::Ready => Ok(ProcMount::Mount),
+        PreflightOutcome::ProcMountDenied => {
+            tracing::warn!(
+                "bubblewrap may not mount /proc on this host; retrying without --proc /proc \
+                 (the sandboxed command will have no /proc)"
+            );
+            match launcher::run_preflight(bwrap, probe_without_proc)? {
+                PreflightOutcome::Ready => Ok(ProcMount::Skip),
+                outcome @ (PreflightOutcome::ProcMountDenied
+                | PreflightOutcome::HelperNotRunnable { .. }
+                | PreflightOutcome::NotPermitted { .. }) => Err(failed(outcome)),
+            }
+        }
+        outcome @ (PreflightOutcome::HelperNotRunnable { .. }
+        | PreflightOutcome::NotPermitted { .. }) => Err(failed(outcome)),
+    }
+}
+
+/// The seccomp stage: no new privileges, the network filter if asked, then the command.
+fn apply_seccomp_then_exec_command(
+    deny_network: bool,
+    command: &[OsString],
+) -> Result<std::convert::Infallible, LinuxSandboxError> {
+    seccomp::set_no_new_privs()?;
+    if deny_network {
+        seccomp::install_network_seccomp_filter()?;
+    }
+    Err(exec_in(command, None))
+}
+
+/// Replaces this process with `command` (searched in `$PATH` like `execvp`), in `cwd`
+/// if given; returns only the error when that fails.
+fn exec_in(command: &[OsString], cwd: Option<&AbsolutePathBuf>) -> LinuxSandboxError {
+    let Some((program, args)) = command.split_first() else {
+        return LinuxSandboxError::EmptyCommand;
+    };
+    let mut process = Command::new(program);
+    process.args(args);
+    if let Some(cwd) = cwd {
+        process.current_dir(cwd.as_path());
+    }
+    LinuxSandboxError::Exec {
+        program: PathBuf::from(program),
+        source: process.exec(),
+    }
+}
+
+/// The executable to run as the seccomp stage inside bubblewrap: the path this process
+/// was started as when its name is `codex-linux-sandbox` (so a binary reached through
+/// an `arg0` alias is dispatched again inside), else the running executable itself.
+fn helper_path() -> Result<AbsolutePathBuf, LinuxSandboxError> {
+    let by_name = std::env::args_os()
+        .next()
+        .filter(|argv0| is_sandbox_arg0(argv0) && Path::new(argv0).components().count() > 1)
+        .and_then(|argv0| std::path::absolute(argv0).ok());
+    let path = match by_name {
+        Some(path) => path,
+        None => {
+            std::env::current_exe().map_err(|source| LinuxSandboxError::CurrentExe { source })?
+        }
+    };
+    AbsolutePathBuf::try_from_absolute(&path).map_err(|err| LinuxSandboxError::CurrentExe {
+        source: std::io::Error::other(err.to_string()),
+    })
+}
+
+#[cfg(test)]
+#[path = "cli_tests.rs"]
+mod tests;

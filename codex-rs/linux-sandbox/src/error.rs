@@ -1,0 +1,204 @@
+//! Why a command could not be sandboxed, typed so callers can tell a bad policy (fix
+//! the request) from a host that cannot sandbox (fix the machine) from a command that
+//! could not start.
+
+use std::io;
+use std::path::PathBuf;
+
+use codex_utils_absolute_path::AbsolutePathBuf;
+
+/// Everything that can stop a command from running under the Linux sandbox. Every
+/// variant is raised *before* the command runs, except [`LinuxSandboxError::Exec`].
+#[derive(Debug, thiserror::Error)]
+pub enum LinuxSandboxError {
+    /// The policy needs no bubblewrap (`dangerFullAccess`, `externalSandbox`); see
+    /// [`crate::SandboxPlan`] for what to do instead.
+    #[error(
+        "the `{policy}` policy is not enforced with bubblewrap; run the command directly \
+         (or, for `externalSandbox` without network, under the seccomp filter only)"
+    )]
+    NotABwrapPolicy {
+        /// The policy's `type` on the wire.
+        policy: &'static str,
+    },
+    /// No command was given.
+    #[error("no command to run: give it after `--`")]
+    EmptyCommand,
+    /// The working directory is not an absolute path.
+    #[error("the working directory `{}` is not absolute", cwd.display())]
+    CwdNotAbsolute {
+        /// The cwd as given.
+        cwd: PathBuf,
+    },
+    /// The working directory does not exist (or is not a directory).
+    #[error("the working directory `{cwd}` does not exist or is not a directory")]
+    MissingCwd {
+        /// The cwd as given.
+        cwd: AbsolutePathBuf,
+    },
+    /// The working directory is outside every readable root, so the command could not
+    /// even start there.
+    #[error(
+        "the working directory `{cwd}` is not readable under the policy; add it (or a \
+         parent) to `readableRoots` or set `includePlatformDefaults`"
+    )]
+    CwdNotReadable {
+        /// The cwd as given.
+        cwd: AbsolutePathBuf,
+    },
+    /// A writable root (from `writableRoots`, or the implied `/tmp` / `$TMPDIR`) does not
+    /// exist; bubblewrap cannot bind it and silently dropping it would change the policy.
+    #[error(
+        "writable root `{root}` does not exist; create it or remove it from the policy \
+         (`/tmp` and `$TMPDIR` can be left out with `excludeSlashTmp` / `excludeTmpdirEnvVar`)"
+    )]
+    MissingWritableRoot {
+        /// The root that is missing.
+        root: AbsolutePathBuf,
+    },
+    /// A path of `readableRoots` does not exist.
+    #[error("readable root `{root}` does not exist; create it or remove it from `readableRoots`")]
+    MissingReadableRoot {
+        /// The root that is missing.
+        root: AbsolutePathBuf,
+    },
+    /// A protected path (`.git`, `.codex`, `.agents`, a gitdir target) inside a writable
+    /// root is a symlink. A mount would land on the link's target, and the link itself
+    /// could then be replaced by a writable directory, so we refuse.
+    #[error(
+        "protected path `{path}` is a symlink inside a writable root; the sandbox cannot \
+         keep it read-only (the link itself could be replaced), so it refuses to run"
+    )]
+    ProtectedPathIsSymlink {
+        /// The protected path.
+        path: AbsolutePathBuf,
+    },
+    /// A protected path does not exist and neither does its parent, so no read-only
+    /// placeholder can be put there to stop it from being created.
+    #[error(
+        "protected path `{path}` and its parent directory do not exist; the sandbox cannot \
+         stop it from being created, so it refuses to run (fix or remove the `.git` file \
+         that points there)"
+    )]
+    UnprotectableMissingPath {
+        /// The protected path.
+        path: AbsolutePathBuf,
+    },
+    /// A filesystem check failed for another reason than "not found".
+    #[error("cannot inspect `{path}`: {source}")]
+    Inspect {
+        /// The path that was being inspected.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// `bwrap` was not found.
+    #[error(
+        "bubblewrap (`bwrap`) was not found (searched: {}); install it (Debian/Ubuntu: \
+         `apt-get install bubblewrap`) or pass its path with `--bwrap`",
+        display_paths(searched)
+    )]
+    BwrapMissing {
+        /// Every path that was tried.
+        searched: Vec<PathBuf>,
+    },
+    /// `bwrap` exists but cannot set up the sandbox here (no user namespaces, a seccomp
+    /// profile of the container that forbids `unshare`, …).
+    #[error("bubblewrap cannot create the sandbox on this host: {}", stderr.trim_end())]
+    BwrapNotPermitted {
+        /// What bubblewrap printed.
+        stderr: String,
+    },
+    /// Bubblewrap built the sandbox, but this executable (the seccomp stage that runs
+    /// first inside it) could not be started there.
+    #[error(
+        "the sandbox's seccomp stage cannot start inside the sandbox: {}; a restricted \
+         policy must keep the dynamic loader and libc readable (set \
+         `includePlatformDefaults`, or add `/usr` and `/lib64` to `readableRoots`)",
+        stderr.trim_end()
+    )]
+    HelperNotRunnable {
+        /// What bubblewrap printed.
+        stderr: String,
+    },
+    /// Starting or waiting for `bwrap` failed.
+    #[error("running bubblewrap `{bwrap}` failed: {source}")]
+    BwrapSpawn {
+        /// The bubblewrap executable.
+        bwrap: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The path of this executable could not be found, so it cannot be run inside the
+    /// sandbox as the seccomp stage.
+    #[error("cannot find the path of the running executable: {source}")]
+    CurrentExe {
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// `--sandbox-policy-json` is not a valid policy.
+    #[error("invalid sandbox policy JSON: {source}")]
+    PolicyJson {
+        /// The parse error, naming the field.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// `PR_SET_NO_NEW_PRIVS` could not be set.
+    #[error("prctl(PR_SET_NO_NEW_PRIVS) failed: {source}")]
+    NoNewPrivs {
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The seccomp filter could not be built or installed.
+    #[error("installing the seccomp network filter failed: {message}")]
+    Seccomp {
+        /// What went wrong.
+        message: String,
+    },
+    /// The command itself could not be executed (after the sandbox was set up).
+    #[error("cannot execute `{}`: {source}", program.display())]
+    Exec {
+        /// The program that was to be executed.
+        program: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+impl LinuxSandboxError {
+    /// The exit status the `codex-linux-sandbox` binary uses for this error: 127 when
+    /// the command was not found, 126 when it could not be executed, and 125 for every
+    /// error of the sandbox itself (as `env`, `timeout` and container runtimes do), so a
+    /// caller can tell them apart from the command's own failures.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            LinuxSandboxError::Exec { source, .. } => match source.kind() {
+                io::ErrorKind::NotFound => 127,
+                _ => 126,
+            },
+            LinuxSandboxError::NotABwrapPolicy { .. }
+            | LinuxSandboxError::EmptyCommand
+            | LinuxSandboxError::CwdNotAbsolute { .. }
+            | LinuxSandboxError::MissingCwd { .. }
+            | LinuxSandboxError::CwdNotReadable { .. }
+            | LinuxSandboxError::MissingWritableRoot { .. }
+            | LinuxSandboxError::MissingReadableRoot { .. }
+            | LinuxSandboxError::ProtectedPathIsSymlink { .. }
+            | LinuxSandboxError::UnprotectableMissingPath { .. }
+            | LinuxSandboxError::Inspect { .. }
+            | LinuxSandboxError::BwrapMissing { .. }
+            | LinuxSandboxError::BwrapNotPermitted { .. }
+            | LinuxSandboxError::HelperNotRunnable { .. }
+            | LinuxSandboxError::BwrapSpawn { .. }
+            | LinuxSandboxError::CurrentExe { .. }
+            | LinuxSandboxError::PolicyJson { .. }
+            | LinuxSandboxError::NoNewPrivs { .. }
+            | LinuxSandboxError::Seccomp { .. } => 125,
+        }
+    }
+}
+
+fn display_paths(paths: &[PathBuf]) -> String {
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    shown.join(", ")
+}

@@ -1,0 +1,5 @@
+//! `codex-linux-sandbox`: see the crate README and `--help`.
+
+fn main() {
+    codex_linux_sandbox::run_main()
+}

@@ -1,0 +1,40 @@
+//! Reached through a symlink named `codex-linux-sandbox` (how a binary dispatches on
+//! `arg0`), the seccomp stage inside the sandbox is started under that name too, even
+//! where the policy hides both the link and its target.
+
+use pretty_assertions::assert_eq;
+use serde_json::json;
+
+use super::harness::TestDir;
+use super::harness::sandbox_bin;
+use super::harness::stderr;
+use super::harness::stdout;
+
+#[test]
+fn symlinked_binary_runs_its_seccomp_stage_under_restricted_reads() {
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let alias = dir.mkdir("alias").join("codex-linux-sandbox");
+    std::os::unix::fs::symlink(sandbox_bin(), &alias).unwrap();
+    let policy = json!({
+        "type": "readOnly",
+        "access": {"type": "restricted", "includePlatformDefaults": true, "readableRoots": []},
+    });
+
+    let output = std::process::Command::new(&alias)
+        .arg("--sandbox-policy-json")
+        .arg(policy.to_string())
+        .arg("--cwd")
+        .arg(&ws)
+        .args([
+            "--",
+            "/bin/sh",
+            "-c",
+            "grep -c '^Seccomp:.2' /proc/self/status",
+        ])
+        .output()
+        .unwrap();
+
+    assert_eq!(stdout(&output), "1\n", "{}", stderr(&output));
+    assert!(output.status.success());
+}

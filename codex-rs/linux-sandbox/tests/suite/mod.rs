@@ -1,0 +1,6 @@
+mod arg0;
+mod errors;
+mod filesystem;
+mod harness;
+mod network;
+mod proc_retry;

@@ -1,0 +1,61 @@
+//! Where a fresh `/proc` cannot be mounted, the sandbox retries once without it and says
+//! so. Provoked for real: an outer bwrap (in the initial user namespace) over-mounts part
+//! of its `/proc`, then `unshare --user` enters a new user namespace; there the kernel
+//! refuses a new proc mount because the existing one is not fully visible
+//! (`mnt_too_revealing`), exactly as in containers that mask `/proc` paths.
+
+use pretty_assertions::assert_eq;
+use serde_json::json;
+
+use super::harness::sandbox_bin;
+use super::harness::stderr;
+use super::harness::stdout;
+
+#[test]
+fn proc_mount_refused_retries_without_proc_and_logs_it() {
+    let policy = json!({"type": "readOnly", "access": {"type": "fullAccess"}});
+    let output = std::process::Command::new("bwrap")
+        .args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"])
+        .args(["--tmpfs", "/proc/bus", "--unshare-pid", "--"])
+        .args(["unshare", "--user", "--map-root-user"])
+        .arg(sandbox_bin())
+        .arg("--sandbox-policy-json")
+        .arg(policy.to_string())
+        .args(["--cwd", "/", "--"])
+        .args(["/bin/sh", "-c", "echo ran; ls -A /proc | wc -l"])
+        .output()
+        .unwrap();
+
+    // The command ran once, with an empty `/proc` rather than the outer one.
+    assert_eq!(stdout(&output), "ran\n0\n", "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        " WARN codex_linux_sandbox::cli: bubblewrap may not mount /proc on this host; retrying \
+         without --proc /proc (the sandboxed command will have no /proc)\n"
+    );
+    assert!(output.status.success());
+}
+
+#[test]
+fn proc_is_mounted_where_it_is_allowed() {
+    let policy = json!({"type": "readOnly", "access": {"type": "fullAccess"}});
+    let output = std::process::Command::new(sandbox_bin())
+        .arg("--sandbox-policy-json")
+        .arg(policy.to_string())
+        .args(["--cwd", "/", "--"])
+        .args([
+            "/bin/sh",
+            "-c",
+            "readlink /proc/self/ns/pid >/dev/null && echo $$",
+        ])
+        .output()
+        .unwrap();
+
+    // In the sandbox's own PID namespace the shell is a low pid (bwrap's init is 1).
+    let pid: u32 = stdout(&output)
+        .trim()
+        .parse()
+        .unwrap_or_else(|err| panic!("{err}: {}", stderr(&output)));
+    assert!(pid < 10, "pid {pid}: not in a fresh PID namespace");
+    assert_eq!(stderr(&output), "");
+}
