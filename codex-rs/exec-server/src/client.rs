@@ -88,7 +88,8 @@ impl ClientConfig {
 }
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-type Reply = Result<Value, ReplyError>;
+/// A reply's raw `result` JSON, parsed once by the caller into its typed struct.
+type Reply = Result<String, ReplyError>;
 
 enum ReplyError {
     Rpc(RpcError),
@@ -178,7 +179,7 @@ impl ExecServerClient {
     ) -> Result<R, ExecError> {
         let params = serde_json::to_value(params)
             .map_err(|err| ExecError::Internal(format!("serializing params: {err}")))?;
-        let value = send_request(
+        let raw = send_request(
             &self.inner.requests,
             method_name,
             params,
@@ -189,7 +190,7 @@ impl ExecServerClient {
             ReplyError::Rpc(err) => ExecError::from_rpc_error(err, Some(process_id)),
             ReplyError::Transport(message) => ExecError::Transport(message),
         })?;
-        serde_json::from_value(value)
+        serde_json::from_str(&raw)
             .map_err(|err| ExecError::Transport(format!("unexpected {method_name} result: {err}")))
     }
 
@@ -496,8 +497,7 @@ fn handle_incoming(
         };
         let reply = match (envelope.error, envelope.result) {
             (Some(error), _) => Err(ReplyError::Rpc(error)),
-            (None, Some(result)) => serde_json::from_str(result.get())
-                .map_err(|err| ReplyError::Transport(format!("malformed result: {err}"))),
+            (None, Some(result)) => Ok(result.get().to_string()),
             (None, None) => Err(ReplyError::Transport("reply without result".to_string())),
         };
         let _ = pending.reply.send(reply);
@@ -596,7 +596,7 @@ async fn catch_up(
         };
         let reply = send_request(&requests, method::PROCESS_READ, params, true).await;
         drop(requests);
-        let response: ReadResponse = match reply.map(serde_json::from_value) {
+        let response: ReadResponse = match reply.map(|raw| serde_json::from_str(&raw)) {
             Ok(Ok(response)) => response,
             Err(ReplyError::Rpc(error)) if error.kind() == Some("unknownProcess") => {
                 // Forgotten after its grace period: nothing more will come.

@@ -76,8 +76,7 @@ enum EventsInner {
 
 /// The bounded, never-blocking queue between `LocalProcess` and its subscriber.
 ///
-/// Output events beyond `capacity` events or [`EVENT_QUEUE_MAX_BYTES`] of chunk data are
-/// dropped (the subscriber recovers them with `read`); `exited` and `closed` are never dropped (at most two per process), so a
+/// Output events beyond `capacity` events or `max_bytes` of chunk data are dropped (the subscriber recovers them with `read`); `exited` and `closed` are never dropped (at most two per process), so a
 /// subscriber always learns that a process finished, and every event keeps its place in
 /// one FIFO, so the order on the wire stays "output, then exited, then closed".
 ///
@@ -89,11 +88,8 @@ pub(crate) struct EventQueue {
     state: std::sync::Mutex<QueueState>,
     notify: Notify,
     capacity: usize,
+    max_bytes: usize,
 }
-
-/// Chunk bytes a subscriber queue may hold (in addition to the event-count bound), so a
-/// stalled connection pins at most this much output beyond the retention log.
-pub(crate) const EVENT_QUEUE_MAX_BYTES: usize = 16 * 1024 * 1024;
 
 fn chunk_len(event: &ProcessEvent) -> usize {
     match event {
@@ -120,7 +116,7 @@ pub(crate) enum Pushed {
 }
 
 impl EventQueue {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize, max_bytes: usize) -> Self {
         Self {
             state: std::sync::Mutex::new(QueueState {
                 events: VecDeque::new(),
@@ -130,6 +126,7 @@ impl EventQueue {
             }),
             notify: Notify::new(),
             capacity: capacity.max(1),
+            max_bytes,
         }
     }
 
@@ -151,7 +148,7 @@ impl EventQueue {
         let process_id = event.process_id().to_string();
         let len = chunk_len(&event);
         let full = state.events.len() >= self.capacity
-            || (len > 0 && state.bytes + len > EVENT_QUEUE_MAX_BYTES && !state.events.is_empty());
+            || (len > 0 && state.bytes + len > self.max_bytes && !state.events.is_empty());
         if droppable && full {
             state.dropped_tails.insert(process_id, event);
             return Pushed::DroppedFull;
@@ -255,7 +252,7 @@ mod tests {
 
     #[tokio::test]
     async fn full_queue_drops_output_but_keeps_lifecycle_in_order() {
-        let queue = Arc::new(EventQueue::new(1));
+        let queue = Arc::new(EventQueue::new(1, usize::MAX));
         let closed = ProcessEvent::Closed(ClosedNotification {
             process_id: "p".to_string(),
             seq: 3,
@@ -273,7 +270,7 @@ mod tests {
 
     #[tokio::test]
     async fn newest_dropped_output_is_queued_when_room_appears() {
-        let queue = Arc::new(EventQueue::new(1));
+        let queue = Arc::new(EventQueue::new(1, usize::MAX));
         assert_eq!(queue.push(output(1)), Pushed::Queued);
         assert_eq!(queue.push(output(2)), Pushed::DroppedFull);
         assert_eq!(queue.push(output(3)), Pushed::DroppedFull);

@@ -28,6 +28,7 @@ pub use exec_process::ExecProcess;
 pub use exec_process::ProcessEvents;
 pub use local_process::DEFAULT_CLOSED_GRACE;
 pub use local_process::DEFAULT_EVENT_QUEUE;
+pub use local_process::DEFAULT_EVENT_QUEUE_BYTES;
 pub use local_process::DEFAULT_MAX_RETAINED_BYTES;
 pub use local_process::LocalProcess;
 pub use local_process::LocalProcessConfig;

@@ -68,6 +68,9 @@ use crate::retention::Retention;
 pub const DEFAULT_MAX_RETAINED_BYTES: usize = 16 * 1024 * 1024;
 /// Default time a closed process stays readable.
 pub const DEFAULT_CLOSED_GRACE: Duration = Duration::from_secs(5 * 60);
+/// Default bound on chunk bytes held by the subscriber queue (the same as the default
+/// retention): a stalled subscriber pins at most this much output beyond the retention log.
+pub const DEFAULT_EVENT_QUEUE_BYTES: usize = DEFAULT_MAX_RETAINED_BYTES;
 /// Default capacity (in output events) of the subscriber queue.
 pub const DEFAULT_EVENT_QUEUE: usize = 1024;
 
@@ -94,6 +97,9 @@ pub struct LocalProcessConfig {
     /// Capacity of the event subscriber queue; events beyond it are dropped for that
     /// subscriber.
     pub event_queue: usize,
+    /// Bound on chunk bytes held by the subscriber queue; output beyond it is dropped for
+    /// that subscriber.
+    pub event_queue_bytes: usize,
 }
 
 impl Default for LocalProcessConfig {
@@ -102,6 +108,7 @@ impl Default for LocalProcessConfig {
             max_retained_bytes: DEFAULT_MAX_RETAINED_BYTES,
             closed_grace: DEFAULT_CLOSED_GRACE,
             event_queue: DEFAULT_EVENT_QUEUE,
+            event_queue_bytes: DEFAULT_EVENT_QUEUE_BYTES,
         }
     }
 }
@@ -374,7 +381,10 @@ impl LocalProcess {
     /// previous one (whose stream then ends). The queue is bounded: events that do not fit
     /// are dropped for this subscriber; use `read` to recover.
     pub fn events(&self) -> ProcessEvents {
-        let queue = Arc::new(EventQueue::new(self.inner.config.event_queue));
+        let queue = Arc::new(EventQueue::new(
+            self.inner.config.event_queue,
+            self.inner.config.event_queue_bytes,
+        ));
         if let Some(previous) = lock(&self.inner.subscriber).replace(Arc::clone(&queue)) {
             previous.close();
         }

@@ -48,6 +48,11 @@ struct Cli {
     #[arg(long, default_value_t = DEFAULT_EVENT_QUEUE)]
     notification_queue: usize,
 
+    /// Output bytes queued per connection before notifications are dropped for it
+    /// [default: the value of --max-retained-bytes].
+    #[arg(long)]
+    notification_queue_bytes: Option<usize>,
+
     /// File holding the bearer token clients must present (required off loopback).
     /// Without it, the token is taken from CODEX_EXEC_SERVER_TOKEN when that is set.
     #[arg(long)]
@@ -126,6 +131,9 @@ async fn main() -> anyhow::Result<()> {
             max_retained_bytes: cli.max_retained_bytes,
             closed_grace: cli.closed_grace,
             event_queue: cli.notification_queue,
+            event_queue_bytes: cli
+                .notification_queue_bytes
+                .unwrap_or(cli.max_retained_bytes),
         },
         max_message_bytes: cli.max_message_bytes,
         auth_token,
