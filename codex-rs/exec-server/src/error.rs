@@ -22,7 +22,7 @@ pub enum ExecError {
     /// The program could not be started.
     #[error("failed to start `{program}`: {message}")]
     SpawnFailed {
-        /// The program (argv[0]).
+        /// The program (`argv[0]`).
         program: String,
         /// The OS error.
         message: String,
@@ -89,15 +89,36 @@ impl ExecError {
         }
     }
 
-    /// Map an error received from a server back to a typed error where possible.
+    /// The wire `data.kind` of this error (`unknownProcess`, `spawnFailed`, ...), the same
+    /// whether it happened locally or was reported by a server.
+    pub fn kind(&self) -> Option<String> {
+        self.to_rpc_error().kind().map(str::to_string)
+    }
+
+    /// Map an error received from a server back to a typed error where possible, so local
+    /// and remote backends report the same variants.
     pub(crate) fn from_rpc_error(err: RpcError, process_id: Option<&str>) -> Self {
         let process_id = process_id.unwrap_or_default().to_string();
         match err.kind() {
             Some("unknownProcess") => ExecError::UnknownProcess(process_id),
             Some("duplicateProcess") => ExecError::DuplicateProcess(process_id),
             Some("sandboxUnsupported") => ExecError::SandboxUnsupported,
+            Some("spawnFailed") => {
+                let (program, message) = err
+                    .message
+                    .strip_prefix("failed to start `")
+                    .and_then(|rest| rest.split_once("`: "))
+                    .map(|(program, message)| (program.to_string(), message.to_string()))
+                    .unwrap_or_else(|| (String::new(), err.message.clone()));
+                ExecError::SpawnFailed { program, message }
+            }
             Some("sessionTakenOver") => ExecError::SessionTakenOver,
-            _ if err.code == error_code::INVALID_PARAMS => ExecError::InvalidParams(err.message),
+            _ if err.code == error_code::INVALID_PARAMS => ExecError::InvalidParams(
+                err.message
+                    .strip_prefix("invalid params: ")
+                    .unwrap_or(&err.message)
+                    .to_string(),
+            ),
             _ => ExecError::Rpc(err),
         }
     }

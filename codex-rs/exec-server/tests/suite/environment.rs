@@ -32,6 +32,8 @@ struct Transcript {
     unknown_terminate: String,
     duplicate: String,
     sandbox: String,
+    spawn_failed: String,
+    empty_argv: String,
 }
 
 fn start(process_id: &str, script: &str, dir: &Path) -> StartParams {
@@ -52,6 +54,10 @@ fn kind(err: ExecError) -> String {
         ExecError::UnknownProcess(_) => "unknownProcess".to_string(),
         ExecError::DuplicateProcess(_) => "duplicateProcess".to_string(),
         ExecError::SandboxUnsupported => "sandboxUnsupported".to_string(),
+        ExecError::SpawnFailed { program, message } => {
+            format!("spawnFailed: {program}: {}", !message.is_empty())
+        }
+        ExecError::InvalidParams(message) => format!("invalidParams: {message}"),
         other => format!("other: {other}"),
     }
 }
@@ -144,6 +150,12 @@ async fn scenario(exec: &impl ExecProcess) -> Transcript {
     let mut sandboxed = start("s2", "true", dir.path());
     sandboxed.sandbox_policy = Some(serde_json::json!({"type": "readOnly"}));
     let sandbox = kind(exec.start(sandboxed).await.unwrap_err());
+    let mut missing = start("s3", "true", dir.path());
+    missing.argv = vec!["/no/such/program".to_string()];
+    let spawn_failed = kind(exec.start(missing).await.unwrap_err());
+    let mut empty = start("s4", "true", dir.path());
+    empty.argv = Vec::new();
+    let empty_argv = kind(exec.start(empty).await.unwrap_err());
     Transcript {
         write_status,
         stdout: String::from_utf8(stdout).unwrap(),
@@ -155,6 +167,8 @@ async fn scenario(exec: &impl ExecProcess) -> Transcript {
         unknown_terminate,
         duplicate,
         sandbox,
+        spawn_failed,
+        empty_argv,
     }
 }
 
@@ -170,6 +184,8 @@ fn expected() -> Transcript {
         unknown_terminate: "unknownProcess".to_string(),
         duplicate: "duplicateProcess".to_string(),
         sandbox: "sandboxUnsupported".to_string(),
+        spawn_failed: "spawnFailed: /no/such/program: true".to_string(),
+        empty_argv: "invalidParams: argv must contain at least the program".to_string(),
     }
 }
 
