@@ -602,12 +602,24 @@ async fn pump<R: AsyncRead + Unpin>(
         match reader.read_buf(&mut buf).await {
             Ok(0) => break,
             Ok(n) => {
-                let data = Bytes::copy_from_slice(&buf[..n]);
-                buf.clear();
                 if n == capacity && capacity < MAX_READ_BUFFER {
                     capacity = (capacity * 2).min(MAX_READ_BUFFER);
-                    buf = BytesMut::with_capacity(capacity);
                 }
+                // A mostly full buffer is handed over as is (no copy: this is the bulk
+                // streaming case); a small read is copied out so a retained chunk never
+                // pins a large, mostly empty allocation.
+                let data = if n >= buf.capacity() / 2 {
+                    let data = buf.split().freeze();
+                    buf = BytesMut::with_capacity(capacity);
+                    data
+                } else {
+                    let data = Bytes::copy_from_slice(&buf[..n]);
+                    buf.clear();
+                    if buf.capacity() < capacity {
+                        buf = BytesMut::with_capacity(capacity);
+                    }
+                    data
+                };
                 if tx.send(ReaderMsg::Data(stream, data)).await.is_err() {
                     break;
                 }
