@@ -606,66 +606,78 @@ async fn catch_up(
             Ok(Err(_)) | Err(_) => return,
         };
         let before = track.last_seq;
-        let mut covered = track.last_seq;
-        if let Some(gap) = response.gap {
-            deliver(
-                subscriber,
-                ProcessEvent::Gap {
-                    process_id: process_id.to_string(),
-                    gap,
-                },
-            );
-            covered = covered.max(gap.to_seq);
-        }
-        for chunk in response.chunks {
-            if chunk.seq <= covered {
-                continue;
-            }
-            covered = chunk.seq;
-            deliver(
-                subscriber,
-                ProcessEvent::Output(OutputNotification {
-                    process_id: process_id.to_string(),
-                    seq: chunk.seq,
-                    stream: chunk.stream,
-                    chunk: chunk.chunk,
-                }),
-            );
-        }
-        // Seqs between the last chunk and `nextSeq` are the lifecycle events, which are
-        // always the last ones: exited, then closed.
-        let last = response.next_seq.saturating_sub(1);
-        let lifecycle_count = last.saturating_sub(covered);
-        let mut lifecycle = Vec::new();
-        if response.exited {
-            lifecycle.push(false);
-        }
-        if response.closed {
-            lifecycle.push(true);
-        }
-        let skip = lifecycle.len().saturating_sub(lifecycle_count as usize);
-        for (offset, is_closed) in lifecycle.into_iter().skip(skip).enumerate() {
-            let seq = covered + 1 + offset as u64;
-            let event = if is_closed {
-                track.closed = true;
-                ProcessEvent::Closed(ClosedNotification {
-                    process_id: process_id.to_string(),
-                    seq,
-                })
-            } else {
-                ProcessEvent::Exited(ExitedNotification {
-                    process_id: process_id.to_string(),
-                    seq,
-                    exit_code: response.exit_code.unwrap_or(-1),
-                })
-            };
+        let (events, last, closed) = events_from_read(process_id, track.last_seq, response);
+        for event in events {
             deliver(subscriber, event);
         }
-        track.last_seq = track.last_seq.max(last);
+        track.closed = closed;
+        track.last_seq = last;
         if track.last_seq == before {
             return;
         }
     }
+}
+
+/// The events a `process/read {afterSeq: last_seq}` reply stands for, in order, with the new
+/// last seq and whether the process is closed. Output comes from `chunks` (a `gap` first, if
+/// any); the seqs between the last chunk and `nextSeq` are the lifecycle events, which are
+/// always the last ones of a process: exited, then closed.
+fn events_from_read(
+    process_id: &str,
+    last_seq: u64,
+    response: ReadResponse,
+) -> (Vec<ProcessEvent>, u64, bool) {
+    let mut events = Vec::new();
+    let mut covered = last_seq;
+    if let Some(gap) = response.gap {
+        events.push(ProcessEvent::Gap {
+            process_id: process_id.to_string(),
+            gap,
+        });
+        covered = covered.max(gap.to_seq);
+    }
+    for chunk in response.chunks {
+        if chunk.seq <= covered {
+            continue;
+        }
+        covered = chunk.seq;
+        events.push(ProcessEvent::Output(OutputNotification {
+            process_id: process_id.to_string(),
+            seq: chunk.seq,
+            stream: chunk.stream,
+            chunk: chunk.chunk,
+        }));
+    }
+    let last = response.next_seq.saturating_sub(1).max(last_seq);
+    let lifecycle_count = usize::try_from(last.saturating_sub(covered)).unwrap_or(usize::MAX);
+    let mut lifecycle = Vec::new();
+    if response.exited {
+        lifecycle.push(ProcessEvent::Exited(ExitedNotification {
+            process_id: process_id.to_string(),
+            seq: 0,
+            exit_code: response.exit_code.unwrap_or(-1),
+        }));
+    }
+    if response.closed {
+        lifecycle.push(ProcessEvent::Closed(ClosedNotification {
+            process_id: process_id.to_string(),
+            seq: 0,
+        }));
+    }
+    let skip = lifecycle.len().saturating_sub(lifecycle_count);
+    let mut closed = false;
+    for (seq, mut event) in (covered + 1..).zip(lifecycle.into_iter().skip(skip)) {
+        match &mut event {
+            ProcessEvent::Exited(n) => n.seq = seq,
+            ProcessEvent::Closed(n) => {
+                n.seq = seq;
+                closed = true;
+            }
+            ProcessEvent::Output(_) | ProcessEvent::Gap { .. } => {}
+        }
+        events.push(event);
+    }
+    (events, last, closed)
 }
 
 /// [`ExecProcess`] over an [`ExecServerClient`]: processes run where the server runs.
@@ -712,3 +724,7 @@ impl ExecProcess for RemoteProcess {
         self.client.events()
     }
 }
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;

@@ -215,6 +215,13 @@ impl RawClient {
         self.ws.send(Message::text(text)).await
     }
 
+    pub async fn send_binary(&mut self, data: Vec<u8>) {
+        self.ws
+            .send(Message::Binary(data.into()))
+            .await
+            .expect("send");
+    }
+
     pub async fn notify(&mut self, method: &str, params: Value) {
         self.send_text(json!({"jsonrpc": "2.0", "method": method, "params": params}).to_string())
             .await;

@@ -53,6 +53,11 @@ async fn malformed_frames_get_errors_and_the_connection_stays_open() {
     assert_eq!(response["id"], Value::Null);
     assert_eq!(response["jsonrpc"], json!("2.0"));
 
+    client
+        .send_binary(b"{\"id\":1,\"method\":\"initialize\"}".to_vec())
+        .await;
+    assert_eq!(error_of(&client.recv().await), (-32600, None));
+
     client.send_text("[1, 2]".to_string()).await;
     assert_eq!(error_of(&client.recv().await), (-32600, None));
 
