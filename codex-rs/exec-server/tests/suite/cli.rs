@@ -53,6 +53,15 @@ fn non_loopback_without_token_is_refused() {
 
 #[tokio::test]
 async fn sigterm_kills_every_child_process_group() {
+    shutdown_kills_children(libc::SIGTERM).await;
+}
+
+#[tokio::test]
+async fn sigint_kills_every_child_process_group() {
+    shutdown_kills_children(libc::SIGINT).await;
+}
+
+async fn shutdown_kills_children(signal: libc::c_int) {
     let mut server = TestServer::start();
     let (mut client, _) = RawClient::initialized(&server.url).await;
     let dir = cwd();
@@ -75,7 +84,7 @@ async fn sigterm_kills_every_child_process_group() {
         .unwrap();
     assert!(pid_alive(grandchild));
     // SAFETY: signalling the server child this test spawned.
-    assert_eq!(unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) }, 0);
+    assert_eq!(unsafe { libc::kill(server.pid() as i32, signal) }, 0);
     let status = server.wait_exit(EVENT_TIMEOUT).expect("server exited");
     assert!(status.success(), "{status:?}");
     wait_until("grandchild killed", Duration::from_secs(10), || {

@@ -378,3 +378,19 @@ async fn resume_with_unknown_session_is_refused() {
     client.ok("initialize", json!({"clientName": "t"})).await;
     still_serving(&mut client, "after-unknown-session").await;
 }
+
+#[tokio::test]
+async fn token_from_the_environment_is_required() {
+    let server = TestServer::start_with(&[], &[("CODEX_EXEC_SERVER_TOKEN", "env-token")]);
+    let addr = server.addr();
+    assert_eq!(
+        http(&addr, &upgrade_request(&addr, "")),
+        "HTTP/1.1 401 Unauthorized"
+    );
+    let mut config = codex_exec_server::ClientConfig::new(server.url.clone());
+    config.auth_token = Some("env-token".to_string());
+    let client = codex_exec_server::ExecServerClient::connect(config)
+        .await
+        .unwrap();
+    assert!(!client.session_id().is_empty());
+}
