@@ -175,6 +175,7 @@ pub struct RawClient {
     ws: Ws,
     next_id: u64,
     pub notifications: VecDeque<Value>,
+    responses: std::collections::HashMap<u64, Value>,
 }
 
 impl RawClient {
@@ -187,6 +188,7 @@ impl RawClient {
             ws,
             next_id: 1,
             notifications: VecDeque::new(),
+            responses: std::collections::HashMap::new(),
         }
     }
 
@@ -256,8 +258,12 @@ impl RawClient {
         }
     }
 
-    /// The response with this id, stashing notifications (and other responses are an error).
+    /// The response with this id, stashing notifications and other responses (responses
+    /// may come in any order).
     pub async fn response(&mut self, id: u64) -> Value {
+        if let Some(message) = self.responses.remove(&id) {
+            return message;
+        }
         loop {
             let message = self.recv().await;
             if message.get("id").is_some_and(|v| *v == json!(id)) {
@@ -265,6 +271,8 @@ impl RawClient {
             }
             if message.get("method").is_some() {
                 self.notifications.push_back(message);
+            } else if let Some(other) = message.get("id").and_then(Value::as_u64) {
+                self.responses.insert(other, message);
             } else {
                 panic!("unexpected message while waiting for id {id}: {message}");
             }
