@@ -726,6 +726,9 @@ async fn sequence(
         }
     }
     let exit_code = exit_code.unwrap_or(-1);
+    // The process is gone: later writes answer `stdinClosed` at once, and dropping the
+    // sender lets the stdin writer task end.
+    lock(&entry.state).stdin = None;
     inner.emit(&entry, |log| {
         ProcessEvent::Exited(ExitedNotification {
             process_id: entry.id.clone(),
@@ -739,8 +742,6 @@ async fn sequence(
             seq: log.push_closed(),
         })
     });
-    // Closing stdin lets its writer task end.
-    lock(&entry.state).stdin = None;
     debug!(process_id = entry.id, exit_code, "process closed");
     tokio::time::sleep(inner.config.closed_grace).await;
     inner.remove_if_same(&entry);
