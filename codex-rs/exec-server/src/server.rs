@@ -420,7 +420,9 @@ fn front_door(head: &[u8], auth_token: Option<&str>) -> FrontDoor {
     }
     if let Some(token) = auth_token {
         let presented = header("authorization")
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .unwrap_or_default();
         if !constant_time_eq(presented.as_bytes(), token.as_bytes()) {
             return FrontDoor::Respond(http_response(
