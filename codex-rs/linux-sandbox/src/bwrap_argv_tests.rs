@@ -74,10 +74,11 @@ fn command() -> Vec<OsString> {
     ]
 }
 
-/// `items` as arguments; `{}` in an item stands for `fixture_root`.
-fn argv(fixture_root: &AbsolutePathBuf, items: &[&str]) -> Vec<OsString> {
-    items
-        .iter()
+/// The whitespace-separated words of `golden` as arguments; `{}` in a word stands for
+/// `fixture_root` (temp dirs have no spaces in their paths).
+fn argv(fixture_root: &AbsolutePathBuf, golden: &str) -> Vec<OsString> {
+    golden
+        .split_whitespace()
         .map(|item| OsString::from(item.replace("{}", &fixture_root.to_string())))
         .collect()
 }
@@ -95,25 +96,13 @@ fn read_only_full_access_binds_root_read_only_without_network() {
     let expected = BwrapArgv {
         args: argv(
             &fx.root,
-            &[
-                "--new-session",
-                "--die-with-parent",
-                "--unshare-pid",
-                "--unshare-net",
-                "--ro-bind",
-                "/",
-                "/",
-                "--dev",
-                "/dev",
-                "--proc",
-                "/proc",
-                "--chdir",
-                "{}/ws",
-                "--",
-                "sh",
-                "-c",
-                "true",
-            ],
+            "
+                --new-session --die-with-parent --unshare-pid --unshare-net
+                --ro-bind / /
+                --dev /dev --proc /proc
+                --chdir {}/ws
+                -- sh -c true
+            ",
         ),
         placeholders: Vec::new(),
     };
@@ -136,38 +125,19 @@ fn workspace_write_protects_existing_and_missing_subpaths() {
     let expected = BwrapArgv {
         args: argv(
             &fx.root,
-            &[
-                "--new-session",
-                "--die-with-parent",
-                "--unshare-pid",
-                "--ro-bind",
-                "/",
-                "/",
-                "--dev",
-                "/dev",
-                "--proc",
-                "/proc",
-                "--bind",
-                "{}/ws",
-                "{}/ws",
-                "--tmpfs",
-                "{}/ws/.agents",
-                "--remount-ro",
-                "{}/ws/.agents",
-                "--tmpfs",
-                "{}/ws/.codex",
-                "--remount-ro",
-                "{}/ws/.codex",
-                "--ro-bind",
-                "{}/ws/.git",
-                "{}/ws/.git",
-                "--chdir",
-                "{}/ws",
-                "--",
-                "sh",
-                "-c",
-                "true",
-            ],
+            "
+                --new-session --die-with-parent --unshare-pid
+                --ro-bind / /
+                --dev /dev --proc /proc
+                --bind {}/ws {}/ws
+                --tmpfs {}/ws/.agents
+                --remount-ro {}/ws/.agents
+                --tmpfs {}/ws/.codex
+                --remount-ro {}/ws/.codex
+                --ro-bind {}/ws/.git {}/ws/.git
+                --chdir {}/ws
+                -- sh -c true
+            ",
         ),
         placeholders: vec![fx.path("ws/.agents"), fx.path("ws/.codex")],
     };
@@ -223,73 +193,31 @@ fn restricted_reads_start_from_an_empty_read_only_root() {
     let expected = BwrapArgv {
         args: argv(
             &fx.root,
-            &[
-                "--new-session",
-                "--die-with-parent",
-                "--unshare-pid",
-                "--unshare-net",
-                "--tmpfs",
-                "/",
-                "--ro-bind",
-                "{}/docs",
-                "{}/docs",
-                "--ro-bind",
-                "{}/ws",
-                "{}/ws",
-                "--dev",
-                "/dev",
-                "--tmpfs",
-                "/proc",
-                "--remount-ro",
-                "/proc",
-                "--bind",
-                "{}/extra",
-                "{}/extra",
-                "--bind",
-                "{}/tmp",
-                "{}/tmp",
-                "--bind",
-                "{}/ws/proj",
-                "{}/ws/proj",
-                "--ro-bind",
-                "{}/extra/.agents",
-                "{}/extra/.agents",
-                "--ro-bind",
-                "{}/extra/.codex",
-                "{}/extra/.codex",
-                "--ro-bind",
-                "{}/extra/.git",
-                "{}/extra/.git",
-                "--ro-bind",
-                "{}/tmp/.agents",
-                "{}/tmp/.agents",
-                "--ro-bind",
-                "{}/tmp/.codex",
-                "{}/tmp/.codex",
-                "--ro-bind",
-                "{}/tmp/.git",
-                "{}/tmp/.git",
-                "--ro-bind",
-                "{}/ws/proj/.agents",
-                "{}/ws/proj/.agents",
-                "--ro-bind",
-                "{}/ws/proj/.codex",
-                "{}/ws/proj/.codex",
-                "--ro-bind",
-                "{}/ws/proj/.git",
-                "{}/ws/proj/.git",
-                "--ro-bind",
-                "{}/bin/helper",
-                "{}/bin/helper",
-                "--remount-ro",
-                "/",
-                "--chdir",
-                "{}/ws/proj",
-                "--",
-                "sh",
-                "-c",
-                "true",
-            ],
+            "
+                --new-session --die-with-parent --unshare-pid --unshare-net
+                --tmpfs /
+                --ro-bind {}/docs {}/docs
+                --ro-bind {}/ws {}/ws
+                --dev /dev
+                --tmpfs /proc
+                --remount-ro /proc
+                --bind {}/extra {}/extra
+                --bind {}/tmp {}/tmp
+                --bind {}/ws/proj {}/ws/proj
+                --ro-bind {}/extra/.agents {}/extra/.agents
+                --ro-bind {}/extra/.codex {}/extra/.codex
+                --ro-bind {}/extra/.git {}/extra/.git
+                --ro-bind {}/tmp/.agents {}/tmp/.agents
+                --ro-bind {}/tmp/.codex {}/tmp/.codex
+                --ro-bind {}/tmp/.git {}/tmp/.git
+                --ro-bind {}/ws/proj/.agents {}/ws/proj/.agents
+                --ro-bind {}/ws/proj/.codex {}/ws/proj/.codex
+                --ro-bind {}/ws/proj/.git {}/ws/proj/.git
+                --ro-bind {}/bin/helper {}/bin/helper
+                --remount-ro /
+                --chdir {}/ws/proj
+                -- sh -c true
+            ",
         ),
         placeholders: Vec::new(),
     };
@@ -316,34 +244,20 @@ fn platform_defaults_bind_the_system_roots_this_host_has() {
         .collect();
     read_roots.push(cwd.to_string());
     read_roots.sort_by(|a, b| Path::new(a).cmp(Path::new(b)));
-    let mut expected: Vec<String> = [
-        "--new-session",
-        "--die-with-parent",
-        "--unshare-pid",
-        "--unshare-net",
-        "--tmpfs",
-        "/",
-    ]
-    .map(String::from)
-    .to_vec();
-    for root in &read_roots {
-        expected.extend(["--ro-bind".to_string(), root.clone(), root.clone()]);
-    }
-    expected.extend(
-        [
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--remount-ro",
-            "/",
-            "--chdir",
-        ]
-        .map(String::from),
+    let binds: Vec<String> = read_roots
+        .iter()
+        .map(|root| format!("--ro-bind {root} {root}"))
+        .collect();
+    let expected = format!(
+        "--new-session --die-with-parent --unshare-pid --unshare-net
+         --tmpfs /
+         {}
+         --dev /dev --proc /proc
+         --remount-ro /
+         --chdir {{}}/ws
+         -- sh -c true",
+        binds.join("\n")
     );
-    expected.push(cwd.to_string());
-    expected.extend(["--", "sh", "-c", "true"].map(String::from));
-    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
     assert!(read_roots.contains(&"/usr".to_string()), "{read_roots:?}");
     assert_eq!(
         got,
@@ -372,45 +286,20 @@ fn nested_writable_roots_are_bound_once_and_every_protected_path_wins() {
 
     let expected = argv(
         &fx.root,
-        &[
-            "--new-session",
-            "--die-with-parent",
-            "--unshare-pid",
-            "--ro-bind",
-            "/",
-            "/",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--bind",
-            "{}/work",
-            "{}/work",
-            "--ro-bind",
-            "{}/work/.agents",
-            "{}/work/.agents",
-            "--ro-bind",
-            "{}/work/.codex",
-            "{}/work/.codex",
-            "--ro-bind",
-            "{}/work/.git",
-            "{}/work/.git",
-            "--ro-bind",
-            "{}/work/proj/.agents",
-            "{}/work/proj/.agents",
-            "--ro-bind",
-            "{}/work/proj/.codex",
-            "{}/work/proj/.codex",
-            "--ro-bind",
-            "{}/work/proj/.git",
-            "{}/work/proj/.git",
-            "--chdir",
-            "{}/work/proj",
-            "--",
-            "sh",
-            "-c",
-            "true",
-        ],
+        "
+            --new-session --die-with-parent --unshare-pid
+            --ro-bind / /
+            --dev /dev --proc /proc
+            --bind {}/work {}/work
+            --ro-bind {}/work/.agents {}/work/.agents
+            --ro-bind {}/work/.codex {}/work/.codex
+            --ro-bind {}/work/.git {}/work/.git
+            --ro-bind {}/work/proj/.agents {}/work/proj/.agents
+            --ro-bind {}/work/proj/.codex {}/work/proj/.codex
+            --ro-bind {}/work/proj/.git {}/work/proj/.git
+            --chdir {}/work/proj
+            -- sh -c true
+        ",
     );
     assert_eq!(got.args, expected);
 }
@@ -447,60 +336,25 @@ fn gitdir_target_inside_a_writable_root_is_protected_and_one_outside_is_not_boun
 
     let expected = argv(
         &fx.root,
-        &[
-            "--new-session",
-            "--die-with-parent",
-            "--unshare-pid",
-            "--ro-bind",
-            "/",
-            "/",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--bind",
-            "{}/other",
-            "{}/other",
-            "--bind",
-            "{}/work",
-            "{}/work",
-            "--ro-bind",
-            "{}/other/.agents",
-            "{}/other/.agents",
-            "--ro-bind",
-            "{}/other/.codex",
-            "{}/other/.codex",
-            "--ro-bind",
-            "{}/other/.git",
-            "{}/other/.git",
-            "--ro-bind",
-            "{}/work/.agents",
-            "{}/work/.agents",
-            "--ro-bind",
-            "{}/work/.codex",
-            "{}/work/.codex",
-            "--ro-bind",
-            "{}/work/.git",
-            "{}/work/.git",
-            "--ro-bind",
-            "{}/work/repo/.git/worktrees/wt",
-            "{}/work/repo/.git/worktrees/wt",
-            "--ro-bind",
-            "{}/work/wt/.agents",
-            "{}/work/wt/.agents",
-            "--ro-bind",
-            "{}/work/wt/.codex",
-            "{}/work/wt/.codex",
-            "--ro-bind",
-            "{}/work/wt/.git",
-            "{}/work/wt/.git",
-            "--chdir",
-            "{}/work/wt",
-            "--",
-            "sh",
-            "-c",
-            "true",
-        ],
+        "
+            --new-session --die-with-parent --unshare-pid
+            --ro-bind / /
+            --dev /dev --proc /proc
+            --bind {}/other {}/other
+            --bind {}/work {}/work
+            --ro-bind {}/other/.agents {}/other/.agents
+            --ro-bind {}/other/.codex {}/other/.codex
+            --ro-bind {}/other/.git {}/other/.git
+            --ro-bind {}/work/.agents {}/work/.agents
+            --ro-bind {}/work/.codex {}/work/.codex
+            --ro-bind {}/work/.git {}/work/.git
+            --ro-bind {}/work/repo/.git/worktrees/wt {}/work/repo/.git/worktrees/wt
+            --ro-bind {}/work/wt/.agents {}/work/wt/.agents
+            --ro-bind {}/work/wt/.codex {}/work/wt/.codex
+            --ro-bind {}/work/wt/.git {}/work/wt/.git
+            --chdir {}/work/wt
+            -- sh -c true
+        ",
     );
     assert_eq!(got.args, expected);
 }
@@ -714,35 +568,17 @@ fn helper_symlink_binds_its_target_and_recreates_the_link_when_hidden() {
 
     let expected = argv(
         &fx.root,
-        &[
-            "--new-session",
-            "--die-with-parent",
-            "--unshare-pid",
-            "--unshare-net",
-            "--tmpfs",
-            "/",
-            "--ro-bind",
-            "{}/ws",
-            "{}/ws",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--ro-bind",
-            "{}/real/codex-exec-server",
-            "{}/real/codex-exec-server",
-            "--symlink",
-            "{}/real/codex-exec-server",
-            "{}/alias/codex-linux-sandbox",
-            "--remount-ro",
-            "/",
-            "--chdir",
-            "{}/ws",
-            "--",
-            "sh",
-            "-c",
-            "true",
-        ],
+        "
+            --new-session --die-with-parent --unshare-pid --unshare-net
+            --tmpfs /
+            --ro-bind {}/ws {}/ws
+            --dev /dev --proc /proc
+            --ro-bind {}/real/codex-exec-server {}/real/codex-exec-server
+            --symlink {}/real/codex-exec-server {}/alias/codex-linux-sandbox
+            --remount-ro /
+            --chdir {}/ws
+            -- sh -c true
+        ",
     );
     assert_eq!(got.args, expected);
 
@@ -752,28 +588,14 @@ fn helper_symlink_binds_its_target_and_recreates_the_link_when_hidden() {
     let got = build_bwrap_argv(&full, &cwd, &command(), &options).expect("argv");
     let expected = argv(
         &fx.root,
-        &[
-            "--new-session",
-            "--die-with-parent",
-            "--unshare-pid",
-            "--unshare-net",
-            "--ro-bind",
-            "/",
-            "/",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--ro-bind",
-            "{}/real/codex-exec-server",
-            "{}/real/codex-exec-server",
-            "--chdir",
-            "{}/ws",
-            "--",
-            "sh",
-            "-c",
-            "true",
-        ],
+        "
+            --new-session --die-with-parent --unshare-pid --unshare-net
+            --ro-bind / /
+            --dev /dev --proc /proc
+            --ro-bind {}/real/codex-exec-server {}/real/codex-exec-server
+            --chdir {}/ws
+            -- sh -c true
+        ",
     );
     assert_eq!(got.args, expected);
 }

@@ -9,6 +9,7 @@
 use std::ffi::OsStr;
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::path::PathBuf;
@@ -141,15 +142,50 @@ extern "C" fn forward_signal(signal: libc::c_int) {
 /// Runs `bwrap args` with this process's stdio, forwarding termination signals to it,
 /// and returns its exit status once it (and with it the whole sandbox, thanks to
 /// `--die-with-parent` and the PID namespace) is gone.
+///
+/// The forwarded signals are blocked from before the spawn until the handlers know the
+/// pid, so one that arrives in between is delivered (and forwarded) late rather than
+/// killing this process and orphaning the placeholders; bubblewrap unblocks them again
+/// before it starts (the mask is inherited across `fork` and `execve`).
 pub(crate) fn run_bwrap(bwrap: &Path, args: &[OsString]) -> Result<ExitStatus, LinuxSandboxError> {
     let spawn_error = |source| LinuxSandboxError::BwrapSpawn {
         bwrap: bwrap.to_path_buf(),
         source,
     };
-    let mut child = Command::new(bwrap)
-        .args(args)
-        .spawn()
-        .map_err(spawn_error)?;
+    // SAFETY: an all-zero sigset_t is a valid value to initialise with sigemptyset.
+    let mut forwarded: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sigemptyset/sigaddset/sigprocmask only touch the set we own and this
+    // (single-threaded) process's mask.
+    unsafe {
+        libc::sigemptyset(&mut forwarded);
+        for signal in FORWARDED_SIGNALS {
+            libc::sigaddset(&mut forwarded, signal);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &forwarded, std::ptr::null_mut());
+    }
+    let unblock = || {
+        // SAFETY: as above.
+        unsafe {
+            libc::sigprocmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut());
+        }
+    };
+    let mut command = Command::new(bwrap);
+    command.args(args);
+    // SAFETY: the closure only calls sigprocmask, which is async-signal-safe, on a set
+    // copied into it.
+    unsafe {
+        command.pre_exec(move || {
+            libc::sigprocmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(source) => {
+            unblock();
+            return Err(spawn_error(source));
+        }
+    };
     BWRAP_PID.store(i32::try_from(child.id()).unwrap_or(0), Ordering::SeqCst);
     for signal in FORWARDED_SIGNALS {
         // SAFETY: the handler only loads an atomic and calls kill(2), both
@@ -158,6 +194,7 @@ pub(crate) fn run_bwrap(bwrap: &Path, args: &[OsString]) -> Result<ExitStatus, L
             libc::signal(signal, forward_signal as *const () as libc::sighandler_t);
         }
     }
+    unblock();
     let status = child.wait().map_err(spawn_error);
     BWRAP_PID.store(0, Ordering::SeqCst);
     for signal in FORWARDED_SIGNALS {

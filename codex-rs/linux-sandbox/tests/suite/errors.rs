@@ -171,3 +171,21 @@ fn help_describes_the_command_line() {
     }
     assert!(!help.contains("apply-seccomp-then-exec"), "{help}");
 }
+
+#[test]
+fn command_not_found_inside_the_sandbox_exits_127() {
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let policy = workspace_write(&[], /*network_access*/ false);
+
+    let output = super::harness::sandbox_command(&policy, &ws, &["no-such-command-anywhere"])
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(127), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "codex-linux-sandbox: cannot execute `no-such-command-anywhere`: No such file or \
+         directory (os error 2)\n"
+    );
+}

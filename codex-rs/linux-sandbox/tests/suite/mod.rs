@@ -4,3 +4,4 @@ mod filesystem;
 mod harness;
 mod network;
 mod proc_retry;
+mod signals;
