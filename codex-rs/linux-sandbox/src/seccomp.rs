@@ -26,6 +26,16 @@ use seccompiler::TargetArch;
 
 use crate::LinuxSandboxError;
 
+/// The syscall-number variants to filter: the native ones and, on x86_64, the x32 ABI
+/// ones (`__X32_SYSCALL_BIT` set). x32 calls pass the architecture check of the filter
+/// (they report `AUDIT_ARCH_X86_64`), so without these a kernel with x32 enabled would
+/// let `socket` through under another number.
+#[cfg(target_arch = "x86_64")]
+const SYSCALL_ABI_BITS: [i64; 2] = [0, 0x4000_0000];
+/// The syscall-number variants to filter: only the native ones on this architecture.
+#[cfg(not(target_arch = "x86_64"))]
+const SYSCALL_ABI_BITS: [i64; 1] = [0];
+
 /// Sets `PR_SET_NO_NEW_PRIVS` on the calling process: neither it nor its children can
 /// gain privileges through setuid binaries or file capabilities. Required before an
 /// unprivileged process may install a seccomp filter.
@@ -47,8 +57,9 @@ pub fn set_no_new_privs() -> Result<(), LinuxSandboxError> {
 /// - `io_uring_setup`, `io_uring_enter` and `io_uring_register` fail with `EPERM`,
 ///   because io_uring can create and connect sockets without the `socket` syscall.
 ///
-/// System calls of another ABI than the one this binary was built for (32-bit calls on
-/// x86_64) kill the process, so they cannot go around the rules. Call
+/// System calls of another architecture than the one this binary was built for (i386
+/// calls on x86_64) kill the process, and the x32 numbers of the calls above are
+/// filtered too, so neither goes around the rules. Call
 /// [`set_no_new_privs`] first.
 pub fn install_network_seccomp_filter() -> Result<(), LinuxSandboxError> {
     let err = |message: String| LinuxSandboxError::Seccomp { message };
@@ -66,15 +77,20 @@ pub fn install_network_seccomp_filter() -> Result<(), LinuxSandboxError> {
     .map_err(|e| err(e.to_string()))?;
 
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    rules.insert(libc::SYS_socket, vec![non_unix_domain.clone()]);
-    rules.insert(libc::SYS_socketpair, vec![non_unix_domain]);
-    for always_denied in [
-        libc::SYS_io_uring_setup,
-        libc::SYS_io_uring_enter,
-        libc::SYS_io_uring_register,
-    ] {
-        // An empty rule list matches every call of that syscall.
-        rules.insert(always_denied, Vec::new());
+    for abi_bit in SYSCALL_ABI_BITS {
+        rules.insert(abi_bit | libc::SYS_socket, vec![non_unix_domain.clone()]);
+        rules.insert(
+            abi_bit | libc::SYS_socketpair,
+            vec![non_unix_domain.clone()],
+        );
+        for always_denied in [
+            libc::SYS_io_uring_setup,
+            libc::SYS_io_uring_enter,
+            libc::SYS_io_uring_register,
+        ] {
+            // An empty rule list matches every call of that syscall.
+            rules.insert(abi_bit | always_denied, Vec::new());
+        }
     }
 
     let filter = SeccompFilter::new(
