@@ -36,6 +36,7 @@ WORKSPACE_CRATES = {
                     "deps": [
                         "//codex-rs/exec-server:exec-server",
                         "//codex-rs/utils/cargo-bin:cargo-bin",
+                        "//codex-rs/utils/dotslash:dotslash",
                         "@crates//:anyhow-1.0.105",
                         "@crates//:base64-0.22.1",
                         "@crates//:bytes-1.12.2",
@@ -92,6 +93,7 @@ WORKSPACE_CRATES = {
             "aliases": {},
             "deps": [
                 "//codex-rs/utils/cargo-bin:cargo-bin",
+                "//codex-rs/utils/dotslash:dotslash",
                 "@crates//:anyhow-1.0.105",
                 "@crates//:base64-0.22.1",
                 "@crates//:bytes-1.12.2",
@@ -139,6 +141,7 @@ WORKSPACE_CRATES = {
                 "deps": [
                     "//codex-rs/exec-server:exec-server",
                     "//codex-rs/utils/cargo-bin:cargo-bin",
+                    "//codex-rs/utils/dotslash:dotslash",
                     "@crates//:anyhow-1.0.105",
                     "@crates//:base64-0.22.1",
                     "@crates//:bytes-1.12.2",

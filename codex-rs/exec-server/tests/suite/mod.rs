@@ -4,5 +4,6 @@ mod harness;
 mod hostile;
 mod lifecycle;
 mod load;
+mod pinned_shells;
 mod reconnect;
 mod sessions;
