@@ -27,6 +27,17 @@ Doc tests, examples and benches are left to Cargo.
 load("//tools/bazel:rust.bzl", "cargo_build_script", "rust_binary", "rust_library", "rust_proc_macro", "rust_test")
 load("//tools/bazel/crates:workspace_crates.bzl", "WORKSPACE_CRATES")
 
+def _from_lock(target):
+    """The attributes one compiled target takes from its workspace_crates.bzl entry."""
+    return dict(
+        crate_root = target["root"],
+        edition = target["edition"],
+        crate_features = target["features"],
+        deps = target["deps"],
+        proc_macro_deps = target["proc_macro_deps"],
+        aliases = target["aliases"],
+    )
+
 def _merged(*dicts):
     out = {}
     for d in dicts:
@@ -104,23 +115,17 @@ def codex_rust_crate(
             pkg_env = pkg_env,
         )
 
-    common = dict(srcs = srcs, build_script = build_script, pkg_env = pkg_env)
+    common = dict(srcs = srcs, build_script = build_script, pkg_env = pkg_env, rustc_env = bazel_env)
+    tests_common = dict(common, env = test_env, tags = test_tags, size = test_size)
 
     if lib:
         lib_rule = rust_proc_macro if lib["proc_macro"] else rust_library
         lib_rule(
             name = name,
             crate_name = lib["crate_name"],
-            crate_root = lib["root"],
-            edition = lib["edition"],
-            crate_features = lib["features"],
-            deps = lib["deps"],
-            proc_macro_deps = lib["proc_macro_deps"],
-            aliases = lib["aliases"],
-            rustc_env = bazel_env,
             data = data,
             visibility = visibility,
-            **common
+            **dict(common, **_from_lock(lib))
         )
 
     bin_names = sorted(info["bins"].keys())
@@ -132,75 +137,35 @@ def codex_rust_crate(
             name = bin_name,
             crate_name = bin_name.replace("-", "_"),
             bin_name = bin_name,
-            crate_root = b["root"],
-            edition = b["edition"],
-            crate_features = b["features"],
-            deps = b["deps"],
-            proc_macro_deps = b["proc_macro_deps"],
-            aliases = b["aliases"],
-            rustc_env = bazel_env,
             data = data,
             visibility = visibility,
-            **common
+            **dict(common, **_from_lock(b))
         )
         if "test" in b:
-            t = b["test"]
             rust_test(
                 name = bin_name + "-unit-tests",
                 crate_name = bin_name.replace("-", "_"),
-                crate_root = t["root"],
-                edition = t["edition"],
-                crate_features = t["features"],
-                deps = t["deps"],
-                proc_macro_deps = t["proc_macro_deps"],
-                aliases = t["aliases"],
-                rustc_env = bazel_env,
-                env = test_env,
                 data = data + test_data,
                 args = unit_test_args,
-                tags = test_tags,
-                size = test_size,
-                **common
+                **dict(tests_common, **_from_lock(b["test"]))
             )
 
     if info["lib_test"]:
-        t = info["lib_test"]
         rust_test(
             name = name + "-unit-tests",
             crate_name = lib["crate_name"],
-            crate_root = t["root"],
-            edition = t["edition"],
-            crate_features = t["features"],
-            deps = t["deps"],
-            proc_macro_deps = t["proc_macro_deps"],
-            aliases = t["aliases"],
-            rustc_env = bazel_env,
-            env = test_env,
             data = data + test_data,
             args = unit_test_args,
-            tags = test_tags,
-            size = test_size,
-            **common
+            **dict(tests_common, **_from_lock(info["lib_test"]))
         )
 
     bins = {":" + b: b for b in bin_names}
     for stem in sorted(info["tests"].keys()):
-        t = info["tests"][stem]
         rust_test(
             name = "%s-%s-test" % (name, stem),
             crate_name = stem.replace("-", "_"),
-            crate_root = t["root"],
-            edition = t["edition"],
-            crate_features = t["features"],
-            deps = t["deps"],
-            proc_macro_deps = t["proc_macro_deps"],
-            aliases = t["aliases"],
             bins = bins,
-            rustc_env = bazel_env,
-            env = test_env,
             data = data + test_data + tests_data,
             args = integration_test_args,
-            tags = test_tags,
-            size = test_size,
-            **common
+            **dict(tests_common, **_from_lock(info["tests"][stem]))
         )
