@@ -88,13 +88,16 @@ extract_package() {
     spec="$package=$version"
   fi
   mkdir -p "$dest/debs"
-  if ! (cd "$dest/debs" && apt-get download --quiet=2 "$spec" >/dev/null 2>"$dest/apt.err"); then
+  if ! (cd "$dest/debs" && apt-get download --quiet=2 "$spec" >/dev/null 2>"$dest/apt.err") &&
+    ! { [[ $(id -u) -eq 0 ]] && apt-get update -qq >/dev/null 2>&1 &&
+      (cd "$dest/debs" && apt-get download --quiet=2 "$spec" >/dev/null 2>"$dest/apt.err"); }; then
+    # (As root, the package lists are refreshed once before giving up.)
     local candidate
     candidate="$(apt-cache policy "$package" 2>/dev/null | awk '/Candidate:/ {print $2}')"
     die "could not download Debian package $spec: $(cat "$dest/apt.err")
 Debian currently offers $package ${candidate:-<none>} (run 'apt-get update' if that looks stale).
 If the pinned version is gone, run '$0 --print-update', update the DotSlash file and the
-pinned version in $0 together, and upload the new artifact to the provider URL."
+pinned version in $0 together, and fix the tests that assert the exact version."
   fi
   local deb
   deb="$(find "$dest/debs" -name "${package}_*.deb" -print -quit)"
