@@ -36,6 +36,7 @@ use tracing::warn;
 use crate::error::ExecError;
 use crate::exec_process::ExecProcess;
 use crate::exec_process::ProcessEvents;
+use crate::file_system::FileSystemError;
 use crate::protocol::Capabilities;
 use crate::protocol::ClosedNotification;
 use crate::protocol::ExitedNotification;
@@ -192,6 +193,31 @@ impl ExecServerClient {
         })?;
         serde_json::from_str(&raw)
             .map_err(|err| ExecError::Transport(format!("unexpected {method_name} result: {err}")))
+    }
+
+    /// An `fs/*` request; errors come back as the typed [`FileSystemError`] the server
+    /// reported. Requests that change the disk are not re-sent after a reconnect (a retried
+    /// `fs/remove` would report `notFound` for its own success): their outcome is unknown.
+    pub(crate) async fn fs_request<P: Serialize, R: DeserializeOwned>(
+        &self,
+        method_name: &'static str,
+        params: &P,
+    ) -> Result<R, FileSystemError> {
+        let params = serde_json::to_value(params)
+            .map_err(|err| FileSystemError::InvalidParams(format!("serializing params: {err}")))?;
+        let retryable = matches!(
+            method_name,
+            method::FS_READ_FILE | method::FS_GET_METADATA | method::FS_READ_DIRECTORY
+        );
+        let raw = send_request(&self.inner.requests, method_name, params, retryable)
+            .await
+            .map_err(|err| match err {
+                ReplyError::Rpc(err) => FileSystemError::from_rpc_error(err),
+                ReplyError::Transport(message) => FileSystemError::Transport(message),
+            })?;
+        serde_json::from_str(&raw).map_err(|err| {
+            FileSystemError::Transport(format!("unexpected {method_name} result: {err}"))
+        })
     }
 
     /// `process/start`.

@@ -1,14 +1,18 @@
-//! `Environment`: where an agent's processes run, chosen once from `CODEX_EXEC_SERVER_URL`.
+//! `Environment`: where an agent's processes run and its files live, chosen once from
+//! `CODEX_EXEC_SERVER_URL`.
 //!
 //! Unset or empty → on this machine ([`LocalProcess`]); `ws://…`/`wss://…` → on that exec-server
 //! ([`RemoteProcess`]); `none` → nowhere: both capabilities are off and every call returns
 //! [`ExecError::Disabled`] without running anything. Callers check [`Environment::capabilities`]
 //! to decide which tools to offer, and use [`Environment::exec`] without caring where it runs.
 //!
-//! The filesystem seam (`ExecutorFileSystem`, backing the `fs/*` methods) will be added here
-//! beside `exec` when it lands; until then `filesystem` is reported as unavailable.
+//! Beside `exec`, [`Environment::file_system`] gives the filesystem of the same place
+//! ([`LocalFileSystem`] or [`RemoteFileSystem`], both [`ExecutorFileSystem`]); it is gated by
+//! the `filesystem` capability the same way (disabled → [`FileSystemError::Disabled`], nothing
+//! touched).
 
 use std::future::Future;
+use std::sync::Arc;
 
 use crate::client::ClientConfig;
 use crate::client::ExecServerClient;
@@ -16,6 +20,9 @@ use crate::client::RemoteProcess;
 use crate::error::ExecError;
 use crate::exec_process::ExecProcess;
 use crate::exec_process::ProcessEvents;
+use crate::file_system::ExecutorFileSystem;
+use crate::file_system::FileSystemError;
+use crate::local_file_system::LocalFileSystem;
 use crate::local_process::LocalProcess;
 use crate::protocol::Capabilities;
 use crate::protocol::ReadParams;
@@ -28,6 +35,7 @@ use crate::protocol::TerminateParams;
 use crate::protocol::TerminateResponse;
 use crate::protocol::WriteParams;
 use crate::protocol::WriteResponse;
+use crate::remote_file_system::RemoteFileSystem;
 
 /// Variable naming the exec-server (or `none`).
 pub const EXEC_SERVER_URL_ENV_VAR: &str = "CODEX_EXEC_SERVER_URL";
@@ -37,6 +45,7 @@ pub const EXEC_SERVER_TOKEN_ENV_VAR: &str = "CODEX_EXEC_SERVER_TOKEN";
 /// Where processes run, and what is available there.
 pub struct Environment {
     exec: Option<EnvironmentExec>,
+    file_system: Option<Arc<dyn ExecutorFileSystem>>,
     capabilities: Capabilities,
 }
 
@@ -53,15 +62,21 @@ enum Backend {
 }
 
 impl Environment {
-    /// Processes run on this machine.
+    /// Processes run and files live on this machine.
     pub fn local(local: LocalProcess) -> Self {
+        Self::local_with_file_system(local, LocalFileSystem::default())
+    }
+
+    /// Like [`Environment::local`], with a configured filesystem.
+    pub fn local_with_file_system(local: LocalProcess, file_system: LocalFileSystem) -> Self {
         Self {
             exec: Some(EnvironmentExec {
                 backend: Backend::Local(local),
             }),
+            file_system: Some(Arc::new(file_system)),
             capabilities: Capabilities {
                 exec: true,
-                filesystem: false,
+                filesystem: true,
             },
         }
     }
@@ -70,6 +85,7 @@ impl Environment {
     pub fn disabled() -> Self {
         Self {
             exec: None,
+            file_system: None,
             capabilities: Capabilities {
                 exec: false,
                 filesystem: false,
@@ -83,8 +99,11 @@ impl Environment {
         let capabilities = client.capabilities();
         Ok(Self {
             exec: capabilities.exec.then(|| EnvironmentExec {
-                backend: Backend::Remote(RemoteProcess::new(client)),
+                backend: Backend::Remote(RemoteProcess::new(client.clone())),
             }),
+            file_system: capabilities
+                .filesystem
+                .then(|| Arc::new(RemoteFileSystem::new(client)) as Arc<dyn ExecutorFileSystem>),
             capabilities,
         })
     }
@@ -141,6 +160,11 @@ impl Environment {
     /// The process backend, or [`ExecError::Disabled`].
     pub fn exec(&self) -> Result<&EnvironmentExec, ExecError> {
         self.exec.as_ref().ok_or(ExecError::Disabled)
+    }
+
+    /// The filesystem of this environment, or [`FileSystemError::Disabled`].
+    pub fn file_system(&self) -> Result<Arc<dyn ExecutorFileSystem>, FileSystemError> {
+        self.file_system.clone().ok_or(FileSystemError::Disabled)
     }
 }
 
@@ -231,7 +255,7 @@ mod tests {
             (
                 Capabilities {
                     exec: true,
-                    filesystem: false
+                    filesystem: true
                 },
                 false
             )
@@ -247,6 +271,10 @@ mod tests {
             }
         );
         assert!(matches!(disabled.exec(), Err(ExecError::Disabled)));
+        assert!(matches!(
+            disabled.file_system(),
+            Err(FileSystemError::Disabled)
+        ));
         assert!(matches!(
             Environment::from_env_value(Some("http://x")).await,
             Err(ExecError::InvalidEnvironment(_))

@@ -2,8 +2,8 @@
 //!
 //! `LocalProcess` runs them on this machine; `RemoteProcess` forwards the same calls to an
 //! exec-server. Both speak the wire types of [`crate::protocol`], so a caller written against
-//! the trait cannot tell them apart. (The filesystem seam, `ExecutorFileSystem`, will sit
-//! beside this trait in its own module once the `fs/*` methods land.)
+//! the trait cannot tell them apart. The filesystem seam, `ExecutorFileSystem`, sits beside
+//! this trait in `file_system.rs`.
 
 use std::future::Future;
 

@@ -2,17 +2,21 @@
 //!
 //! The crate holds the wire protocol ([`protocol`]), the server that speaks it over
 //! WebSocket, a client with automatic reconnect and resume, and the [`Environment`] that lets
-//! agent code run processes without knowing whether they run locally or remotely: both
-//! backends implement [`ExecProcess`]. The contract lives in `docs/exec-server-protocol.md`.
+//! agent code run processes and filesystem operations without knowing whether they run
+//! locally or remotely: both backends implement [`ExecProcess`] and [`ExecutorFileSystem`].
+//! The contract lives in `docs/exec-server-protocol.md`.
 #![deny(missing_docs)]
 
 mod client;
 mod environment;
 mod error;
 mod exec_process;
+mod file_system;
+mod local_file_system;
 mod local_process;
 pub mod protocol;
 mod pty;
+mod remote_file_system;
 mod retention;
 mod server;
 
@@ -26,12 +30,22 @@ pub use environment::EnvironmentExec;
 pub use error::ExecError;
 pub use exec_process::ExecProcess;
 pub use exec_process::ProcessEvents;
+pub use file_system::CopyOptions;
+pub use file_system::CreateDirectoryOptions;
+pub use file_system::ExecutorFileSystem;
+pub use file_system::FileSystemError;
+pub use file_system::FileSystemFuture;
+pub use file_system::RemoveOptions;
+pub use local_file_system::DEFAULT_MAX_FS_BYTES;
+pub use local_file_system::LocalFileSystem;
+pub use local_file_system::LocalFileSystemConfig;
 pub use local_process::DEFAULT_CLOSED_GRACE;
 pub use local_process::DEFAULT_EVENT_QUEUE;
 pub use local_process::DEFAULT_EVENT_QUEUE_BYTES;
 pub use local_process::DEFAULT_MAX_RETAINED_BYTES;
 pub use local_process::LocalProcess;
 pub use local_process::LocalProcessConfig;
+pub use remote_file_system::RemoteFileSystem;
 pub use server::DEFAULT_MAX_MESSAGE_BYTES;
 pub use server::DEFAULT_SESSION_TTL;
 pub use server::ExecServer;

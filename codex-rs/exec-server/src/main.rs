@@ -7,9 +7,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use codex_exec_server::DEFAULT_EVENT_QUEUE;
+use codex_exec_server::DEFAULT_MAX_FS_BYTES;
 use codex_exec_server::DEFAULT_MAX_MESSAGE_BYTES;
 use codex_exec_server::DEFAULT_MAX_RETAINED_BYTES;
 use codex_exec_server::ExecServer;
+use codex_exec_server::LocalFileSystemConfig;
 use codex_exec_server::LocalProcessConfig;
 use codex_exec_server::ServerConfig;
 use codex_exec_server::parse_listen_url;
@@ -52,6 +54,11 @@ struct Cli {
     /// [default: the value of --max-retained-bytes].
     #[arg(long)]
     notification_queue_bytes: Option<usize>,
+
+    /// Largest file one fs/readFile returns or one fs/writeFile accepts, in bytes (as
+    /// base64 it must fit in --max-message-bytes); bigger files are refused, never truncated.
+    #[arg(long, default_value_t = DEFAULT_MAX_FS_BYTES)]
+    max_fs_bytes: usize,
 
     /// File holding the bearer token clients must present (required off loopback).
     /// Without it, the token is taken from CODEX_EXEC_SERVER_TOKEN when that is set.
@@ -137,6 +144,10 @@ async fn main() -> anyhow::Result<()> {
         },
         max_message_bytes: cli.max_message_bytes,
         auth_token,
+        file_system: LocalFileSystemConfig {
+            max_fs_bytes: cli.max_fs_bytes,
+            ..LocalFileSystemConfig::default()
+        },
     };
     let server = ExecServer::bind(config).await?;
     println!("{}", server.url());

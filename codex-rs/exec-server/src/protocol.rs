@@ -8,6 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use codex_protocol::SandboxPolicy;
+use codex_utils_absolute_path::AbsolutePathBuf;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
@@ -41,6 +44,20 @@ pub mod method {
     pub const PROCESS_EXITED: &str = "process/exited";
     /// Notification: all output drained after exit; last event of a process.
     pub const PROCESS_CLOSED: &str = "process/closed";
+    /// Read a whole file.
+    pub const FS_READ_FILE: &str = "fs/readFile";
+    /// Create or replace a file.
+    pub const FS_WRITE_FILE: &str = "fs/writeFile";
+    /// Create a directory.
+    pub const FS_CREATE_DIRECTORY: &str = "fs/createDirectory";
+    /// Metadata of a path.
+    pub const FS_GET_METADATA: &str = "fs/getMetadata";
+    /// List a directory.
+    pub const FS_READ_DIRECTORY: &str = "fs/readDirectory";
+    /// Remove a file or directory.
+    pub const FS_REMOVE: &str = "fs/remove";
+    /// Copy a file or directory tree.
+    pub const FS_COPY: &str = "fs/copy";
 }
 
 /// Standard JSON-RPC error codes and the application codes of this server.
@@ -69,6 +86,22 @@ pub mod error_code {
     pub const SESSION_TAKEN_OVER: i64 = -32006;
     /// A sandbox policy was given that this server cannot enforce yet.
     pub const SANDBOX_UNSUPPORTED: i64 = -32007;
+    /// The sandbox policy of an `fs/*` request does not allow the access.
+    pub const SANDBOX_DENIED: i64 = -32008;
+    /// The path (or a parent of it) does not exist.
+    pub const NOT_FOUND: i64 = -32009;
+    /// The path already exists.
+    pub const ALREADY_EXISTS: i64 = -32010;
+    /// A directory was expected and something else was found.
+    pub const NOT_A_DIRECTORY: i64 = -32011;
+    /// A file was expected and a directory was found.
+    pub const IS_A_DIRECTORY: i64 = -32012;
+    /// A directory to remove without `recursive` is not empty.
+    pub const DIRECTORY_NOT_EMPTY: i64 = -32013;
+    /// The file is larger than one `fs/readFile` / `fs/writeFile` may carry.
+    pub const TOO_LARGE: i64 = -32014;
+    /// Any other I/O failure (permissions, disk full, ...).
+    pub const IO_ERROR: i64 = -32015;
 }
 
 /// Bytes that travel as standard padded base64 on the wire and are never UTF-8 decoded.
@@ -466,6 +499,150 @@ impl ProcessEvent {
     }
 }
 
+/// `fs/readFile` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReadFileParams {
+    /// Absolute path of the file.
+    pub path: AbsolutePathBuf,
+    /// Check the access against this policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_policy: Option<SandboxPolicy>,
+}
+
+/// `fs/readFile` result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReadFileResponse {
+    /// The whole file.
+    pub data_base64: ByteChunk,
+}
+
+/// `fs/writeFile` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WriteFileParams {
+    /// Absolute path of the file; its parent must exist.
+    pub path: AbsolutePathBuf,
+    /// The new contents (the file is created or truncated).
+    pub data_base64: ByteChunk,
+    /// Check the access against this policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_policy: Option<SandboxPolicy>,
+}
+
+/// `fs/createDirectory` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateDirectoryParams {
+    /// Absolute path of the directory.
+    pub path: AbsolutePathBuf,
+    /// Also create missing parents, and succeed when the directory exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recursive: Option<bool>,
+    /// Check the access against this policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_policy: Option<SandboxPolicy>,
+}
+
+/// `fs/getMetadata` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GetMetadataParams {
+    /// Absolute path.
+    pub path: AbsolutePathBuf,
+    /// Check the access against this policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_policy: Option<SandboxPolicy>,
+}
+
+/// `fs/getMetadata` result: the path itself, a final symlink not followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileMetadata {
+    /// It is a directory.
+    pub is_directory: bool,
+    /// It is a regular file.
+    pub is_file: bool,
+    /// It is a symbolic link (then `isDirectory` and `isFile` are false).
+    pub is_symlink: bool,
+    /// Size in bytes (of the link itself for a symlink).
+    pub size: u64,
+    /// Creation time in ms since the Unix epoch; 0 where the filesystem does not record it.
+    pub created_at_ms: i64,
+    /// Last modification time in ms since the Unix epoch.
+    pub modified_at_ms: i64,
+}
+
+/// `fs/readDirectory` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReadDirectoryParams {
+    /// Absolute path of the directory.
+    pub path: AbsolutePathBuf,
+    /// Check the access against this policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_policy: Option<SandboxPolicy>,
+}
+
+/// One entry of a directory (symlinks are neither directories nor files here).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DirectoryEntry {
+    /// The entry's name (not a path).
+    pub file_name: String,
+    /// It is a directory.
+    pub is_directory: bool,
+    /// It is a regular file.
+    pub is_file: bool,
+}
+
+/// `fs/readDirectory` result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReadDirectoryResponse {
+    /// The entries, sorted by name, without `.` and `..`.
+    pub entries: Vec<DirectoryEntry>,
+}
+
+/// `fs/remove` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RemoveParams {
+    /// Absolute path (a final symlink is removed, not its target).
+    pub path: AbsolutePathBuf,
+    /// Remove a directory with everything in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recursive: Option<bool>,
+    /// A missing path is not an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force: Option<bool>,
+    /// Check the access against this policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_policy: Option<SandboxPolicy>,
+}
+
+/// `fs/copy` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CopyParams {
+    /// Absolute path of the file or directory to copy.
+    pub source_path: AbsolutePathBuf,
+    /// Absolute path of the copy.
+    pub destination_path: AbsolutePathBuf,
+    /// Copy a directory tree (the destination must not exist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recursive: Option<bool>,
+    /// Check the access against this policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_policy: Option<SandboxPolicy>,
+}
+
+/// The empty result of `fs/writeFile`, `fs/createDirectory`, `fs/remove` and `fs/copy`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyResponse {}
+
 /// A JSON-RPC error object.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RpcError {
@@ -526,6 +703,161 @@ mod tests {
             ProcessEvent::from_notification("process/output", &params),
             Some(event)
         );
+    }
+
+    /// Each fs document parses into the typed value and serialises back to the same JSON.
+    fn round_trip<T>(document: serde_json::Value, value: T)
+    where
+        T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let parsed: T = serde_json::from_value(document.clone()).unwrap();
+        assert_eq!(parsed, value);
+        assert_eq!(serde_json::to_value(&value).unwrap(), document);
+    }
+
+    fn abs(path: &str) -> AbsolutePathBuf {
+        AbsolutePathBuf::try_from_absolute(path).unwrap()
+    }
+
+    #[test]
+    fn fs_requests_and_responses_round_trip_against_literal_documents() {
+        let policy = SandboxPolicy::WorkspaceWrite {
+            writable_roots: vec![abs("/work")],
+            read_only_access: codex_protocol::ReadOnlyAccess::Restricted {
+                include_platform_defaults: true,
+                readable_roots: vec![abs("/data")],
+            },
+            network_access: false,
+            exclude_tmpdir_env_var: true,
+            exclude_slash_tmp: false,
+        };
+        let policy_json = serde_json::json!({
+            "type": "workspaceWrite", "writableRoots": ["/work"],
+            "readOnlyAccess": {"type": "restricted", "includePlatformDefaults": true,
+                               "readableRoots": ["/data"]},
+            "networkAccess": false, "excludeTmpdirEnvVar": true, "excludeSlashTmp": false,
+        });
+        round_trip(
+            serde_json::json!({"path": "/work/a.txt", "sandboxPolicy": policy_json}),
+            ReadFileParams {
+                path: abs("/work/a.txt"),
+                sandbox_policy: Some(policy),
+            },
+        );
+        round_trip(
+            serde_json::json!({"dataBase64": "AP8K"}),
+            ReadFileResponse {
+                data_base64: ByteChunk::from(vec![0u8, 255, 10]),
+            },
+        );
+        round_trip(
+            serde_json::json!({"path": "/w/f", "dataBase64": "aGk=",
+                               "sandboxPolicy": {"type": "dangerFullAccess"}}),
+            WriteFileParams {
+                path: abs("/w/f"),
+                data_base64: ByteChunk::from(b"hi".as_slice()),
+                sandbox_policy: Some(SandboxPolicy::DangerFullAccess),
+            },
+        );
+        round_trip(
+            serde_json::json!({"path": "/w/d", "recursive": true}),
+            CreateDirectoryParams {
+                path: abs("/w/d"),
+                recursive: Some(true),
+                sandbox_policy: None,
+            },
+        );
+        round_trip(
+            serde_json::json!({"path": "/w"}),
+            GetMetadataParams {
+                path: abs("/w"),
+                sandbox_policy: None,
+            },
+        );
+        round_trip(
+            serde_json::json!({"isDirectory": false, "isFile": true, "isSymlink": false,
+                               "size": 12, "createdAtMs": 1700000000000i64,
+                               "modifiedAtMs": 1700000000001i64}),
+            FileMetadata {
+                is_directory: false,
+                is_file: true,
+                is_symlink: false,
+                size: 12,
+                created_at_ms: 1_700_000_000_000,
+                modified_at_ms: 1_700_000_000_001,
+            },
+        );
+        round_trip(
+            serde_json::json!({"path": "/w",
+                               "sandboxPolicy": {"type": "readOnly", "access": {"type": "fullAccess"}}}),
+            ReadDirectoryParams {
+                path: abs("/w"),
+                sandbox_policy: Some(SandboxPolicy::ReadOnly {
+                    access: codex_protocol::ReadOnlyAccess::FullAccess,
+                }),
+            },
+        );
+        round_trip(
+            serde_json::json!({"entries": [{"fileName": "a", "isDirectory": true, "isFile": false}]}),
+            ReadDirectoryResponse {
+                entries: vec![DirectoryEntry {
+                    file_name: "a".to_string(),
+                    is_directory: true,
+                    is_file: false,
+                }],
+            },
+        );
+        round_trip(
+            serde_json::json!({"path": "/w/x", "recursive": true, "force": false}),
+            RemoveParams {
+                path: abs("/w/x"),
+                recursive: Some(true),
+                force: Some(false),
+                sandbox_policy: None,
+            },
+        );
+        round_trip(
+            serde_json::json!({"sourcePath": "/w/a", "destinationPath": "/w/b",
+                               "sandboxPolicy": {"type": "externalSandbox", "networkAccess": "enabled"}}),
+            CopyParams {
+                source_path: abs("/w/a"),
+                destination_path: abs("/w/b"),
+                recursive: None,
+                sandbox_policy: Some(SandboxPolicy::ExternalSandbox {
+                    network_access: codex_protocol::NetworkAccess::Enabled,
+                }),
+            },
+        );
+        round_trip(serde_json::json!({}), EmptyResponse {});
+    }
+
+    #[test]
+    fn fs_params_refuse_unknown_fields_relative_paths_and_bad_policies() {
+        let errors: Vec<String> = [
+            serde_json::json!({"path": "/w", "follow": true}),
+            serde_json::json!({"path": "w"}),
+            serde_json::json!({"path": "/w", "sandboxPolicy": {"type": "readOnly"}}),
+            serde_json::json!({"path": "/w", "sandboxPolicy": {"type": "dangerFullAccess", "x": 1}}),
+        ]
+        .into_iter()
+        .map(|document| {
+            serde_json::from_value::<ReadFileParams>(document)
+                .unwrap_err()
+                .to_string()
+        })
+        .collect();
+        let expected = [
+            "unknown field `follow`",
+            "path `w` is not absolute",
+            "missing field `access`",
+            "unknown field `x`",
+        ];
+        for (error, needle) in errors.iter().zip(expected) {
+            assert!(
+                error.contains(needle),
+                "{error:?} should mention {needle:?}"
+            );
+        }
     }
 
     #[test]

@@ -43,13 +43,30 @@ use tracing::warn;
 
 use crate::error::ExecError;
 use crate::exec_process::ProcessEvents;
+use crate::file_system::CopyOptions;
+use crate::file_system::CreateDirectoryOptions;
+use crate::file_system::ExecutorFileSystem;
+use crate::file_system::FileSystemError;
+use crate::file_system::RemoveOptions;
+use crate::local_file_system::LocalFileSystem;
+use crate::local_file_system::LocalFileSystemConfig;
 use crate::local_process::LocalProcess;
 use crate::local_process::LocalProcessConfig;
 use crate::protocol::Capabilities;
+use crate::protocol::CopyParams;
+use crate::protocol::CreateDirectoryParams;
+use crate::protocol::EmptyResponse;
+use crate::protocol::GetMetadataParams;
 use crate::protocol::InitializeParams;
 use crate::protocol::InitializeResponse;
 use crate::protocol::JSONRPC_VERSION;
+use crate::protocol::ReadDirectoryParams;
+use crate::protocol::ReadDirectoryResponse;
+use crate::protocol::ReadFileParams;
+use crate::protocol::ReadFileResponse;
+use crate::protocol::RemoveParams;
 use crate::protocol::RpcError;
+use crate::protocol::WriteFileParams;
 use crate::protocol::error_code;
 use crate::protocol::method;
 
@@ -58,6 +75,9 @@ pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(30);
 /// Default bound on one WebSocket message (and frame).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Room for the JSON around the base64 of one `fs/readFile` / `fs/writeFile` (the path,
+/// the policy, the envelope).
+const FS_MESSAGE_OVERHEAD: usize = 64 * 1024;
 const MAX_HTTP_HEAD: usize = 16 * 1024;
 const HTTP_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_HEADERS: usize = 64;
@@ -78,6 +98,8 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     /// Bearer token required on upgrade, if any.
     pub auth_token: Option<String>,
+    /// Settings of the `fs/*` methods (size limit of one read/write, `$TMPDIR`).
+    pub file_system: LocalFileSystemConfig,
 }
 
 impl ServerConfig {
@@ -89,6 +111,7 @@ impl ServerConfig {
             process: LocalProcessConfig::default(),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             auth_token: None,
+            file_system: LocalFileSystemConfig::default(),
         }
     }
 }
@@ -107,6 +130,19 @@ pub enum ServerError {
     /// An empty token would accept anyone.
     #[error("the auth token is empty")]
     EmptyToken,
+    /// `--max-fs-bytes` does not fit in one message as base64.
+    #[error(
+        "--max-fs-bytes {max_fs_bytes} does not fit in one message: as base64 it needs {needed} bytes, \
+         more than --max-message-bytes {max_message_bytes}; lower the first or raise the second"
+    )]
+    FsLimitTooLarge {
+        /// The fs limit.
+        max_fs_bytes: usize,
+        /// The message size that limit needs.
+        needed: usize,
+        /// The message limit.
+        max_message_bytes: usize,
+    },
     /// Binding failed.
     #[error("failed to listen on {addr}: {source}")]
     Bind {
@@ -145,6 +181,19 @@ impl ExecServer {
         if !config.listen.ip().is_loopback() && config.auth_token.is_none() {
             return Err(ServerError::InsecureListen(config.listen));
         }
+        let needed = config
+            .file_system
+            .max_fs_bytes
+            .div_ceil(3)
+            .saturating_mul(4)
+            .saturating_add(FS_MESSAGE_OVERHEAD);
+        if needed > config.max_message_bytes {
+            return Err(ServerError::FsLimitTooLarge {
+                max_fs_bytes: config.file_system.max_fs_bytes,
+                needed,
+                max_message_bytes: config.max_message_bytes,
+            });
+        }
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -163,6 +212,7 @@ impl ExecServer {
             listener,
             local_addr,
             sessions: Arc::new(Sessions {
+                file_system: LocalFileSystem::new(config.file_system.clone()),
                 config,
                 map: Mutex::new(HashMap::new()),
                 expired: Mutex::new(HashMap::new()),
@@ -219,6 +269,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 struct Sessions {
     config: ServerConfig,
+    file_system: LocalFileSystem,
     map: Mutex<HashMap<String, Arc<Session>>>,
     expired: Mutex<HashMap<String, Instant>>,
 }
@@ -824,6 +875,105 @@ impl Connection {
                 let future = processes.terminate(params!(crate::protocol::TerminateParams));
                 self.reply_later(id, &session, generation, future);
             }
+            method::FS_READ_FILE => {
+                let params = params!(ReadFileParams);
+                let fs = self.sessions.file_system.clone();
+                let future = async move {
+                    let data = fs
+                        .read_file(&params.path, params.sandbox_policy.as_ref())
+                        .await;
+                    fs_result(data.map(|data| ReadFileResponse {
+                        data_base64: data.into(),
+                    }))
+                };
+                self.reply_later(id, &session, generation, future);
+            }
+            method::FS_WRITE_FILE => {
+                let params = params!(WriteFileParams);
+                let fs = self.sessions.file_system.clone();
+                let future = async move {
+                    let WriteFileParams {
+                        path,
+                        data_base64,
+                        sandbox_policy,
+                    } = params;
+                    let result = fs
+                        .write_file(&path, data_base64.0.to_vec(), sandbox_policy.as_ref())
+                        .await;
+                    fs_result(result.map(|()| EmptyResponse {}))
+                };
+                self.reply_later(id, &session, generation, future);
+            }
+            method::FS_CREATE_DIRECTORY => {
+                let params = params!(CreateDirectoryParams);
+                let fs = self.sessions.file_system.clone();
+                let future = async move {
+                    let options = CreateDirectoryOptions {
+                        recursive: params.recursive.unwrap_or(false),
+                    };
+                    let result = fs
+                        .create_directory(&params.path, options, params.sandbox_policy.as_ref())
+                        .await;
+                    fs_result(result.map(|()| EmptyResponse {}))
+                };
+                self.reply_later(id, &session, generation, future);
+            }
+            method::FS_GET_METADATA => {
+                let params = params!(GetMetadataParams);
+                let fs = self.sessions.file_system.clone();
+                let future = async move {
+                    fs_result(
+                        fs.get_metadata(&params.path, params.sandbox_policy.as_ref())
+                            .await,
+                    )
+                };
+                self.reply_later(id, &session, generation, future);
+            }
+            method::FS_READ_DIRECTORY => {
+                let params = params!(ReadDirectoryParams);
+                let fs = self.sessions.file_system.clone();
+                let future = async move {
+                    let entries = fs
+                        .read_directory(&params.path, params.sandbox_policy.as_ref())
+                        .await;
+                    fs_result(entries.map(|entries| ReadDirectoryResponse { entries }))
+                };
+                self.reply_later(id, &session, generation, future);
+            }
+            method::FS_REMOVE => {
+                let params = params!(RemoveParams);
+                let fs = self.sessions.file_system.clone();
+                let future = async move {
+                    let options = RemoveOptions {
+                        recursive: params.recursive.unwrap_or(false),
+                        force: params.force.unwrap_or(false),
+                    };
+                    let result = fs
+                        .remove(&params.path, options, params.sandbox_policy.as_ref())
+                        .await;
+                    fs_result(result.map(|()| EmptyResponse {}))
+                };
+                self.reply_later(id, &session, generation, future);
+            }
+            method::FS_COPY => {
+                let params = params!(CopyParams);
+                let fs = self.sessions.file_system.clone();
+                let future = async move {
+                    let options = CopyOptions {
+                        recursive: params.recursive.unwrap_or(false),
+                    };
+                    let result = fs
+                        .copy(
+                            &params.source_path,
+                            &params.destination_path,
+                            options,
+                            params.sandbox_policy.as_ref(),
+                        )
+                        .await;
+                    fs_result(result.map(|()| EmptyResponse {}))
+                };
+                self.reply_later(id, &session, generation, future);
+            }
             _ => self.send_error(
                 id,
                 error_code::METHOD_NOT_FOUND,
@@ -858,10 +1008,16 @@ impl Connection {
             session_id: session.id.clone(),
             capabilities: Capabilities {
                 exec: true,
-                filesystem: false,
+                filesystem: true,
             },
         };
         *attached = Some((session, generation));
         Ok(response)
     }
+}
+
+/// An `fs/*` result in the shape [`Connection::reply_later`] sends: the typed error becomes
+/// its exact wire error.
+fn fs_result<T>(result: Result<T, FileSystemError>) -> Result<T, ExecError> {
+    result.map_err(|err| ExecError::Rpc(err.to_rpc_error()))
 }

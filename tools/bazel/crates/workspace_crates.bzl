@@ -11,6 +11,8 @@ WORKSPACE_CRATES = {
                 "aliases": {},
                 "deps": [
                     "//codex-rs/exec-server:exec-server",
+                    "//codex-rs/protocol:protocol",
+                    "//codex-rs/utils/absolute-path:absolute-path",
                     "@crates//:anyhow-1.0.105",
                     "@crates//:base64-0.22.1",
                     "@crates//:bytes-1.12.2",
@@ -35,6 +37,8 @@ WORKSPACE_CRATES = {
                     "aliases": {},
                     "deps": [
                         "//codex-rs/exec-server:exec-server",
+                        "//codex-rs/protocol:protocol",
+                        "//codex-rs/utils/absolute-path:absolute-path",
                         "//codex-rs/utils/cargo-bin:cargo-bin",
                         "//codex-rs/utils/dotslash:dotslash",
                         "@crates//:anyhow-1.0.105",
@@ -67,6 +71,8 @@ WORKSPACE_CRATES = {
             "build_script": None,
             "crate_name": "codex_exec_server",
             "deps": [
+                "//codex-rs/protocol:protocol",
+                "//codex-rs/utils/absolute-path:absolute-path",
                 "@crates//:anyhow-1.0.105",
                 "@crates//:base64-0.22.1",
                 "@crates//:bytes-1.12.2",
@@ -92,6 +98,8 @@ WORKSPACE_CRATES = {
         "lib_test": {
             "aliases": {},
             "deps": [
+                "//codex-rs/protocol:protocol",
+                "//codex-rs/utils/absolute-path:absolute-path",
                 "//codex-rs/utils/cargo-bin:cargo-bin",
                 "//codex-rs/utils/dotslash:dotslash",
                 "@crates//:anyhow-1.0.105",
@@ -140,6 +148,8 @@ WORKSPACE_CRATES = {
                 "aliases": {},
                 "deps": [
                     "//codex-rs/exec-server:exec-server",
+                    "//codex-rs/protocol:protocol",
+                    "//codex-rs/utils/absolute-path:absolute-path",
                     "//codex-rs/utils/cargo-bin:cargo-bin",
                     "//codex-rs/utils/dotslash:dotslash",
                     "@crates//:anyhow-1.0.105",

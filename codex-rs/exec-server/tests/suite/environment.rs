@@ -218,6 +218,10 @@ async fn disabled_environment_runs_nothing() {
         }
     );
     assert!(matches!(disabled.exec(), Err(ExecError::Disabled)));
+    assert!(matches!(
+        disabled.file_system(),
+        Err(codex_exec_server::FileSystemError::Disabled)
+    ));
 }
 
 #[tokio::test]

@@ -99,7 +99,7 @@ async fn malformed_frames_get_errors_and_the_connection_stays_open() {
     assert!(response["result"]["sessionId"].is_string(), "{response}");
     assert_eq!(
         response["result"]["capabilities"],
-        json!({"exec": true, "filesystem": false})
+        json!({"exec": true, "filesystem": true})
     );
     assert_eq!(response["jsonrpc"], json!("2.0"));
     client.notify("initialized", json!({})).await;

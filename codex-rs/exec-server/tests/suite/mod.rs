@@ -1,5 +1,7 @@
 mod cli;
 mod environment;
+mod file_system;
+mod fs_wire;
 mod harness;
 mod hostile;
 mod lifecycle;

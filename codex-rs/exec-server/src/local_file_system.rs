@@ -1,0 +1,870 @@
+//! `LocalFileSystem`: the `fs/*` operations on this machine, with sandbox-policy checks
+//! that cannot be escaped through symlinks or `..`.
+//!
+//! # How a request is confined
+//!
+//! 1. **Lexical.** Paths arrive as [`AbsolutePathBuf`], so `.` and `..` are already
+//!    normalised *before* anything touches the disk: `root/link/..` means `root`, never
+//!    "the parent of wherever `link` points". The path that is checked is the path that is
+//!    used; `..` cannot climb out of what was checked.
+//! 2. **Resolve.** The longest existing prefix of the path is canonicalised (every symlink
+//!    followed) and the missing rest appended. A symlink inside a root that points outside
+//!    therefore resolves outside, and the policy sees the real location, including a
+//!    symlink that leads into a protected `.git`, `.codex` or `.agents`. Operations on the
+//!    entry itself (`remove`, `getMetadata`, `createDirectory`, a copy's destination)
+//!    resolve only the parent, so removing a symlink removes the link, not its target.
+//! 3. **Check.** The policy's roots are resolved the same way, then
+//!    [`codex_protocol::EffectiveAccess`] decides on the resolved path (`check_read` /
+//!    `check_write`). Removing or copying onto a directory is also refused when a
+//!    protected subpath lies *below* it (removing a root would remove its `.git`).
+//! 4. **Use without re-resolving.** The operation does not hand the path back to the
+//!    kernel. It opens `/` and walks the resolved path one component at a time with
+//!    `openat(O_NOFOLLOW | O_DIRECTORY)`, then acts on the last component relative to that
+//!    directory descriptor, again without following a symlink (`O_NOFOLLOW`, `mkdirat`,
+//!    `unlinkat`, ...). The resolved path contains no symlinks, so a symlink met on the
+//!    walk means the tree changed between check and use (a directory swapped for a
+//!    symlink) or the final component is a dangling symlink; both end the request with
+//!    `sandboxDenied` and nothing written. Trees (`remove`/`copy` with `recursive`) are
+//!    walked through descriptors the same way and symlinks inside them are never followed:
+//!    removed as links, copied as links.
+//!
+//! This design needs no capability library: the invariant "the resolved path has no
+//! symlink in it" turns the check into a plain prefix test, and the descriptor walk makes
+//! "no symlink in it" hold at use time too (swap a directory for a symlink after the check
+//! and the walk stops). What it does not cover: a directory that is *renamed* (not replaced
+//! by a symlink) between check and use by someone allowed to write both its old and its
+//! new place; mounts; and hard links (a hard link inside a root to a file outside is that
+//! file: planting one is the process sandbox's business, as for any file a process makes).
+//! A true check/use race cannot be tested deterministically; the tests simulate it by
+//! swapping a directory for a symlink after resolving and before using.
+//!
+//! **The policy's cwd.** The wire has no cwd, so `fs/*` requests bind the policy to *no*
+//! cwd: the implied "cwd is writable/readable" grant is dropped, and only what the policy
+//! names counts (`writableRoots`, `/tmp` and this server's `$TMPDIR` unless excluded,
+//! `readableRoots`, platform defaults). A `workspaceWrite` policy with no `writableRoots`
+//! and both temp directories excluded writes nothing through `fs/*`.
+//!
+//! Without a policy the same walk is used with no checks, so behaviour matches except
+//! that nothing is refused; a dangling symlink is still not followed when writing.
+
+use std::ffi::CString;
+use std::ffi::OsStr;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io;
+use std::io::Read;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::fd::FromRawFd;
+use std::os::fd::IntoRawFd;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Component;
+use std::path::Path;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use codex_protocol::EffectiveAccess;
+use codex_protocol::ReadOnlyAccess;
+use codex_protocol::SandboxPolicy;
+use codex_protocol::WriteAccess;
+use codex_protocol::read_gitdir_pointer_from_disk;
+use codex_utils_absolute_path::AbsolutePathBuf;
+
+use crate::file_system::CopyOptions;
+use crate::file_system::CreateDirectoryOptions;
+use crate::file_system::ExecutorFileSystem;
+use crate::file_system::FileSystemError;
+use crate::file_system::FileSystemFuture;
+use crate::file_system::RemoveOptions;
+use crate::file_system::validate_path;
+use crate::protocol::DirectoryEntry;
+use crate::protocol::FileMetadata;
+
+/// Default limit of one `fs/readFile` or `fs/writeFile` (8 MiB: as base64 it fits in the
+/// default 16 MiB message).
+pub const DEFAULT_MAX_FS_BYTES: usize = 8 * 1024 * 1024;
+
+/// The cwd the policy is bound to: it contains a NUL byte, so no path on disk and no
+/// accepted request path can be under it, and the cwd grants nothing.
+const NO_CWD: &str = "/\0fs requests have no cwd";
+
+/// Settings of a [`LocalFileSystem`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalFileSystemConfig {
+    /// Largest file one `read_file` returns or one `write_file` accepts.
+    pub max_fs_bytes: usize,
+    /// `$TMPDIR` of this environment (writable under `workspaceWrite` unless excluded).
+    pub env_tmpdir: Option<AbsolutePathBuf>,
+}
+
+impl Default for LocalFileSystemConfig {
+    /// The default limit and this process's `$TMPDIR`.
+    fn default() -> Self {
+        Self {
+            max_fs_bytes: DEFAULT_MAX_FS_BYTES,
+            env_tmpdir: std::env::var_os("TMPDIR")
+                .and_then(|dir| AbsolutePathBuf::try_from_absolute(PathBuf::from(dir)).ok()),
+        }
+    }
+}
+
+/// [`ExecutorFileSystem`] on this machine; what the server's `fs/*` handlers call.
+#[derive(Clone, Debug, Default)]
+pub struct LocalFileSystem {
+    config: Arc<LocalFileSystemConfig>,
+}
+
+impl LocalFileSystem {
+    /// A filesystem with these settings.
+    pub fn new(config: LocalFileSystemConfig) -> Self {
+        Self {
+            config: Arc::new(config),
+        }
+    }
+
+    /// Run `op` on the blocking pool with the policy bound (see the module docs).
+    fn run<'a, T: Send + 'static>(
+        &self,
+        sandbox_policy: Option<&'a SandboxPolicy>,
+        op: impl FnOnce(&Guard, &LocalFileSystemConfig) -> Result<T, FileSystemError> + Send + 'static,
+    ) -> FileSystemFuture<'a, T> {
+        let config = Arc::clone(&self.config);
+        let policy = sandbox_policy.cloned();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let guard = Guard::new(policy.as_ref(), config.env_tmpdir.as_ref())?;
+                op(&guard, &config)
+            })
+            .await
+            .map_err(|err| FileSystemError::Io(format!("filesystem task failed: {err}")))?
+        })
+    }
+}
+
+impl ExecutorFileSystem for LocalFileSystem {
+    fn read_file<'a>(
+        &'a self,
+        path: &'a AbsolutePathBuf,
+        sandbox_policy: Option<&'a SandboxPolicy>,
+    ) -> FileSystemFuture<'a, Vec<u8>> {
+        let path = path.clone();
+        self.run(sandbox_policy, move |guard, config| {
+            validate_path(&path)?;
+            let resolved = resolve(&path)?.path();
+            guard.check_read(&resolved)?;
+            let (parent, name) = split(&resolved, &path)?;
+            let dir = Dir::open_path(&parent).map_err(|err| fs_error(err, &path))?;
+            let mut file = dir
+                .open_file(&name, libc::O_RDONLY | libc::O_NONBLOCK, 0)
+                .map_err(|err| fs_error(err, &path))?;
+            let metadata = file.metadata().map_err(|err| fs_error(err, &path))?;
+            if metadata.is_dir() {
+                return Err(FileSystemError::IsADirectory(format!(
+                    "`{path}` is a directory; list it with fs/readDirectory"
+                )));
+            }
+            if !metadata.is_file() {
+                return Err(FileSystemError::Io(format!(
+                    "`{path}` is not a regular file"
+                )));
+            }
+            let too_large = |size: u64| {
+                FileSystemError::TooLarge(format!(
+                    "file `{path}` is {size} bytes; the limit for one fs/readFile is {} bytes; \
+                     read it in parts with a process (e.g. `dd`/`tail -c`) or raise --max-fs-bytes",
+                    config.max_fs_bytes
+                ))
+            };
+            let limit = config.max_fs_bytes as u64;
+            if metadata.len() > limit {
+                return Err(too_large(metadata.len()));
+            }
+            let mut data = Vec::with_capacity(metadata.len() as usize);
+            (&mut file)
+                .take(limit + 1)
+                .read_to_end(&mut data)
+                .map_err(|err| fs_error(err, &path))?;
+            if data.len() as u64 > limit {
+                // It grew while we read it.
+                return Err(too_large(data.len() as u64));
+            }
+            Ok(data)
+        })
+    }
+
+    fn write_file<'a>(
+        &'a self,
+        path: &'a AbsolutePathBuf,
+        data: Vec<u8>,
+        sandbox_policy: Option<&'a SandboxPolicy>,
+    ) -> FileSystemFuture<'a, ()> {
+        let path = path.clone();
+        self.run(sandbox_policy, move |guard, config| {
+            validate_path(&path)?;
+            if data.len() > config.max_fs_bytes {
+                return Err(FileSystemError::TooLarge(format!(
+                    "{} bytes for `{path}`; the limit for one fs/writeFile is {} bytes; \
+                     write a first part with fs/writeFile and append the rest with a process, \
+                     or raise --max-fs-bytes",
+                    data.len(),
+                    config.max_fs_bytes
+                )));
+            }
+            let resolved = resolve(&path)?.path();
+            guard.check_write(&resolved)?;
+            write_resolved(&resolved, &path, &data)
+        })
+    }
+
+    fn create_directory<'a>(
+        &'a self,
+        path: &'a AbsolutePathBuf,
+        options: CreateDirectoryOptions,
+        sandbox_policy: Option<&'a SandboxPolicy>,
+    ) -> FileSystemFuture<'a, ()> {
+        let path = path.clone();
+        self.run(sandbox_policy, move |guard, _| {
+            validate_path(&path)?;
+            if !options.recursive {
+                let (parent, name) = resolve_entry(&path)?;
+                guard.check_write(&parent.join(&name))?;
+                let dir = Dir::open_path(&parent).map_err(|err| fs_error(err, &path))?;
+                return dir.mkdir(&name).map_err(|err| fs_error(err, &path));
+            }
+            let resolved = resolve(&path)?;
+            // Everything this creates must be writable; all checked before the first mkdir.
+            guard.check_write(&resolved.path())?;
+            let mut created = resolved.existing.clone();
+            for name in &resolved.missing {
+                created.push(name);
+                guard.check_write(&created)?;
+            }
+            let mut dir = Dir::open_path(&resolved.existing).map_err(|err| fs_error(err, &path))?;
+            for name in &resolved.missing {
+                match dir.mkdir(name) {
+                    Ok(()) => {}
+                    Err(err) if err.raw_os_error() == Some(libc::EEXIST) => {}
+                    Err(err) => return Err(fs_error(err, &path)),
+                }
+                dir = dir.open_dir(name).map_err(|err| fs_error(err, &path))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn get_metadata<'a>(
+        &'a self,
+        path: &'a AbsolutePathBuf,
+        sandbox_policy: Option<&'a SandboxPolicy>,
+    ) -> FileSystemFuture<'a, FileMetadata> {
+        let path = path.clone();
+        self.run(sandbox_policy, move |guard, _| {
+            validate_path(&path)?;
+            let metadata = if path.parent().is_none() {
+                guard.check_read(Path::new("/"))?;
+                Dir::root().and_then(|dir| dir.metadata())
+            } else {
+                let (parent, name) = resolve_entry(&path)?;
+                guard.check_read(&parent.join(&name))?;
+                Dir::open_path(&parent).and_then(|dir| dir.metadata_of(&name))
+            }
+            .map_err(|err| fs_error(err, &path))?;
+            let file_type = metadata.file_type();
+            Ok(FileMetadata {
+                is_directory: file_type.is_dir(),
+                is_file: file_type.is_file(),
+                is_symlink: file_type.is_symlink(),
+                size: metadata.len(),
+                created_at_ms: metadata.created().map(unix_ms).unwrap_or(0),
+                modified_at_ms: metadata.modified().map(unix_ms).unwrap_or(0),
+            })
+        })
+    }
+
+    fn read_directory<'a>(
+        &'a self,
+        path: &'a AbsolutePathBuf,
+        sandbox_policy: Option<&'a SandboxPolicy>,
+    ) -> FileSystemFuture<'a, Vec<DirectoryEntry>> {
+        let path = path.clone();
+        self.run(sandbox_policy, move |guard, _| {
+            validate_path(&path)?;
+            let resolved = resolve(&path)?.path();
+            guard.check_read(&resolved)?;
+            let dir = Dir::open_path(&resolved).map_err(|err| fs_error(err, &path))?;
+            let mut entries = Vec::new();
+            for name in dir.entries().map_err(|err| fs_error(err, &path))? {
+                let file_type = match dir.metadata_of(&name) {
+                    Ok(metadata) => metadata.file_type(),
+                    // Removed since it was listed.
+                    Err(err) if err.raw_os_error() == Some(libc::ENOENT) => continue,
+                    Err(err) => return Err(fs_error(err, &path)),
+                };
+                entries.push(DirectoryEntry {
+                    file_name: name.to_string_lossy().into_owned(),
+                    is_directory: file_type.is_dir(),
+                    is_file: file_type.is_file(),
+                });
+            }
+            entries.sort();
+            Ok(entries)
+        })
+    }
+
+    fn remove<'a>(
+        &'a self,
+        path: &'a AbsolutePathBuf,
+        options: RemoveOptions,
+        sandbox_policy: Option<&'a SandboxPolicy>,
+    ) -> FileSystemFuture<'a, ()> {
+        let path = path.clone();
+        self.run(sandbox_policy, move |guard, _| {
+            validate_path(&path)?;
+            let (parent, name) = resolve_entry(&path)?;
+            guard.check_replace(&parent.join(&name))?;
+            let missing = |err: io::Error| {
+                if options.force && err.raw_os_error() == Some(libc::ENOENT) {
+                    Ok(())
+                } else {
+                    Err(fs_error(err, &path))
+                }
+            };
+            let dir = match Dir::open_path(&parent) {
+                Ok(dir) => dir,
+                Err(err) => return missing(err),
+            };
+            let metadata = match dir.metadata_of(&name) {
+                Ok(metadata) => metadata,
+                Err(err) => return missing(err),
+            };
+            let result = if !metadata.is_dir() {
+                dir.unlink(&name, /*directory*/ false)
+            } else if options.recursive {
+                remove_tree(&dir, &name)
+            } else {
+                dir.unlink(&name, /*directory*/ true)
+            };
+            result.map_err(|err| fs_error(err, &path))
+        })
+    }
+
+    fn copy<'a>(
+        &'a self,
+        source: &'a AbsolutePathBuf,
+        destination: &'a AbsolutePathBuf,
+        options: CopyOptions,
+        sandbox_policy: Option<&'a SandboxPolicy>,
+    ) -> FileSystemFuture<'a, ()> {
+        let source = source.clone();
+        let destination = destination.clone();
+        self.run(sandbox_policy, move |guard, _| {
+            validate_path(&source)?;
+            validate_path(&destination)?;
+            let resolved_source = resolve(&source)?.path();
+            guard.check_read(&resolved_source)?;
+            let (source_parent, source_name) = split(&resolved_source, &source)?;
+            let (destination_parent, destination_name) = resolve_entry(&destination)?;
+            let resolved_destination = destination_parent.join(&destination_name);
+            guard.check_replace(&resolved_destination)?;
+
+            let source_dir =
+                Dir::open_path(&source_parent).map_err(|err| fs_error(err, &source))?;
+            let metadata = source_dir
+                .metadata_of(&source_name)
+                .map_err(|err| fs_error(err, &source))?;
+            let destination_dir =
+                Dir::open_path(&destination_parent).map_err(|err| fs_error(err, &destination))?;
+            if metadata.is_dir() {
+                if !options.recursive {
+                    return Err(FileSystemError::IsADirectory(format!(
+                        "`{source}` is a directory; pass recursive to copy it with its contents"
+                    )));
+                }
+                if resolved_destination.starts_with(&resolved_source) {
+                    return Err(FileSystemError::InvalidParams(format!(
+                        "cannot copy `{source}` into itself (`{destination}`)"
+                    )));
+                }
+                let from = source_dir
+                    .open_dir(&source_name)
+                    .map_err(|err| fs_error(err, &source))?;
+                destination_dir
+                    .mkdir(&destination_name)
+                    .map_err(|err| fs_error(err, &destination))?;
+                let to = destination_dir
+                    .open_dir(&destination_name)
+                    .map_err(|err| fs_error(err, &destination))?;
+                copy_tree(&from, &to).map_err(|err| fs_error(err, &source))
+            } else if metadata.is_file() {
+                copy_file(
+                    &source_dir,
+                    &source_name,
+                    &destination_dir,
+                    &destination_name,
+                )
+                .map_err(|err| fs_error(err, &source))
+            } else {
+                // The resolved source cannot be a symlink unless it changed since: refuse.
+                Err(fs_error(io::Error::from_raw_os_error(libc::ELOOP), &source))
+            }
+        })
+    }
+}
+
+/// The policy bound to no cwd and this machine's `$TMPDIR`, with every root resolved.
+struct Guard {
+    access: Option<EffectiveAccess>,
+}
+
+impl Guard {
+    fn new(
+        policy: Option<&SandboxPolicy>,
+        env_tmpdir: Option<&AbsolutePathBuf>,
+    ) -> Result<Self, FileSystemError> {
+        let Some(policy) = policy else {
+            return Ok(Self { access: None });
+        };
+        let no_cwd = AbsolutePathBuf::try_from_absolute(NO_CWD)
+            .map_err(|err| FileSystemError::Io(format!("binding the policy: {err}")))?;
+        let env_tmpdir = env_tmpdir.map(resolve_root);
+        let access = resolve_policy_roots(policy)
+            .effective_access(&no_cwd, env_tmpdir.as_ref())
+            .protect_gitdir_targets(read_gitdir_pointer_from_disk);
+        Ok(Self {
+            access: Some(access),
+        })
+    }
+
+    fn absolute(path: &Path) -> Result<AbsolutePathBuf, FileSystemError> {
+        AbsolutePathBuf::try_from_absolute(path)
+            .map_err(|err| FileSystemError::Io(format!("resolving `{}`: {err}", path.display())))
+    }
+
+    fn check_read(&self, resolved: &Path) -> Result<(), FileSystemError> {
+        let Some(access) = &self.access else {
+            return Ok(());
+        };
+        access
+            .check_read(&Self::absolute(resolved)?)
+            .map_err(|err| FileSystemError::SandboxDenied(err.to_string()))
+    }
+
+    fn check_write(&self, resolved: &Path) -> Result<(), FileSystemError> {
+        let Some(access) = &self.access else {
+            return Ok(());
+        };
+        access
+            .check_write(&Self::absolute(resolved)?)
+            .map_err(|err| FileSystemError::SandboxDenied(err.to_string()))
+    }
+
+    /// `check_write`, and no protected subpath may lie below `resolved` (removing or
+    /// replacing it would take the protected path with it).
+    fn check_replace(&self, resolved: &Path) -> Result<(), FileSystemError> {
+        self.check_write(resolved)?;
+        let Some(access) = &self.access else {
+            return Ok(());
+        };
+        let path = Self::absolute(resolved)?;
+        let protected = match access.write() {
+            WriteAccess::Roots(roots) => roots
+                .iter()
+                .flat_map(|root| &root.read_only_subpaths)
+                .find(|subpath| subpath.starts_with(&path)),
+            WriteAccess::Everything | WriteAccess::Nothing => None,
+        };
+        match protected {
+            Some(subpath) => Err(FileSystemError::SandboxDenied(format!(
+                "sandbox policy denies removing or replacing `{path}`: it contains `{subpath}`, \
+                 which stays read-only inside writable roots; make the change outside the sandbox"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+fn resolve_root(root: &AbsolutePathBuf) -> AbsolutePathBuf {
+    resolve(root)
+        .ok()
+        .and_then(|resolved| AbsolutePathBuf::try_from_absolute(resolved.path()).ok())
+        .unwrap_or_else(|| root.clone())
+}
+
+/// The policy with every root it names resolved, so it compares equal to resolved paths.
+fn resolve_policy_roots(policy: &SandboxPolicy) -> SandboxPolicy {
+    let resolve_access = |access: &ReadOnlyAccess| match access {
+        ReadOnlyAccess::FullAccess => ReadOnlyAccess::FullAccess,
+        ReadOnlyAccess::Restricted {
+            include_platform_defaults,
+            readable_roots,
+        } => ReadOnlyAccess::Restricted {
+            include_platform_defaults: *include_platform_defaults,
+            readable_roots: readable_roots.iter().map(resolve_root).collect(),
+        },
+    };
+    match policy {
+        SandboxPolicy::DangerFullAccess => SandboxPolicy::DangerFullAccess,
+        SandboxPolicy::ExternalSandbox { network_access } => SandboxPolicy::ExternalSandbox {
+            network_access: *network_access,
+        },
+        SandboxPolicy::ReadOnly { access } => SandboxPolicy::ReadOnly {
+            access: resolve_access(access),
+        },
+        SandboxPolicy::WorkspaceWrite {
+            writable_roots,
+            read_only_access,
+            network_access,
+            exclude_tmpdir_env_var,
+            exclude_slash_tmp,
+        } => SandboxPolicy::WorkspaceWrite {
+            writable_roots: writable_roots.iter().map(resolve_root).collect(),
+            read_only_access: resolve_access(read_only_access),
+            network_access: *network_access,
+            exclude_tmpdir_env_var: *exclude_tmpdir_env_var,
+            exclude_slash_tmp: *exclude_slash_tmp,
+        },
+    }
+}
+
+/// A path split into its longest existing prefix, canonicalised, and the missing rest.
+struct Resolved {
+    existing: PathBuf,
+    missing: Vec<OsString>,
+}
+
+impl Resolved {
+    fn path(&self) -> PathBuf {
+        let mut path = self.existing.clone();
+        path.extend(&self.missing);
+        path
+    }
+}
+
+/// Follow every symlink of the longest existing prefix of `path` (already lexically
+/// normalised); see the module docs.
+fn resolve(path: &AbsolutePathBuf) -> Result<Resolved, FileSystemError> {
+    let mut existing = path.as_path().to_path_buf();
+    let mut missing = Vec::new();
+    loop {
+        match std::fs::canonicalize(&existing) {
+            Ok(canonical) => {
+                missing.reverse();
+                return Ok(Resolved {
+                    existing: canonical,
+                    missing,
+                });
+            }
+            Err(err) if matches!(err.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR)) => {
+                let Some(name) = existing.file_name() else {
+                    return Err(fs_error(err, path));
+                };
+                missing.push(name.to_os_string());
+                existing.pop();
+            }
+            Err(err) => return Err(fs_error(err, path)),
+        }
+    }
+}
+
+/// The resolved parent of `path` and its last component, which is left unresolved.
+fn resolve_entry(path: &AbsolutePathBuf) -> Result<(PathBuf, OsString), FileSystemError> {
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => Ok((resolve(&parent)?.path(), name.to_os_string())),
+        _ => Err(FileSystemError::InvalidParams(format!(
+            "`{path}` is the root directory; this operation needs a path below it"
+        ))),
+    }
+}
+
+/// `resolved` as (parent, last component); `requested` names it in errors.
+fn split(
+    resolved: &Path,
+    requested: &AbsolutePathBuf,
+) -> Result<(PathBuf, OsString), FileSystemError> {
+    match (resolved.parent(), resolved.file_name()) {
+        (Some(parent), Some(name)) => Ok((parent.to_path_buf(), name.to_os_string())),
+        _ => Err(FileSystemError::IsADirectory(format!(
+            "`{requested}` is the root directory"
+        ))),
+    }
+}
+
+/// The "use" half of `write_file`: write `data` at the checked, resolved path without
+/// re-resolving it (see the module docs).
+fn write_resolved(
+    resolved: &Path,
+    requested: &AbsolutePathBuf,
+    data: &[u8],
+) -> Result<(), FileSystemError> {
+    let (parent, name) = split(resolved, requested)?;
+    let dir = Dir::open_path(&parent).map_err(|err| fs_error(err, requested))?;
+    let mut file = dir
+        .open_file(
+            &name,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NONBLOCK,
+            0o666,
+        )
+        .map_err(|err| fs_error(err, requested))?;
+    file.write_all(data).map_err(|err| fs_error(err, requested))
+}
+
+fn unix_ms(time: SystemTime) -> i64 {
+    match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+/// One typed error per OS error, naming the path the caller asked for.
+fn fs_error(err: io::Error, path: &AbsolutePathBuf) -> FileSystemError {
+    match err.raw_os_error() {
+        Some(libc::ENOENT) => {
+            FileSystemError::NotFound(format!("`{path}` (or a parent of it) does not exist"))
+        }
+        Some(libc::EEXIST) => FileSystemError::AlreadyExists(format!("`{path}` already exists")),
+        Some(libc::ENOTDIR) => FileSystemError::NotADirectory(format!(
+            "`{path}` (or a parent of it) is not a directory"
+        )),
+        Some(libc::EISDIR) => FileSystemError::IsADirectory(format!("`{path}` is a directory")),
+        Some(libc::ENOTEMPTY) => FileSystemError::DirectoryNotEmpty(format!(
+            "directory `{path}` is not empty; pass recursive to remove it with its contents"
+        )),
+        Some(libc::ELOOP) => FileSystemError::SandboxDenied(format!(
+            "`{path}` is, or passes through, a symlink that could not be resolved safely \
+             (dangling, a loop, or it replaced a directory while the request was served); \
+             refusing to follow it"
+        )),
+        _ => FileSystemError::Io(format!("`{path}`: {err}")),
+    }
+}
+
+/// Flags for walking: no symlinks, directories only.
+#[cfg(target_os = "linux")]
+const WALK_FLAGS: libc::c_int =
+    libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+#[cfg(not(target_os = "linux"))]
+const WALK_FLAGS: libc::c_int =
+    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+
+/// Flags to open an entry itself for its metadata, without following a symlink.
+#[cfg(target_os = "linux")]
+const ENTRY_FLAGS: libc::c_int = libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+#[cfg(not(target_os = "linux"))]
+const ENTRY_FLAGS: libc::c_int =
+    libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+
+fn c_name(name: &OsStr) -> io::Result<CString> {
+    CString::new(name.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+fn check(result: libc::c_int) -> io::Result<()> {
+    if result < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// An open directory; every operation is relative to it and never follows a symlink in
+/// its last step.
+struct Dir {
+    fd: OwnedFd,
+}
+
+impl Dir {
+    fn root() -> io::Result<Dir> {
+        let root = c_name(OsStr::new("/"))?;
+        // SAFETY: a valid C string; the returned descriptor is owned below.
+        let fd = unsafe { libc::open(root.as_ptr(), WALK_FLAGS) };
+        check(fd)?;
+        // SAFETY: `fd` is a fresh descriptor nobody else owns.
+        Ok(Dir {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Walk a resolved absolute path from `/`, one component at a time, never following
+    /// a symlink.
+    fn open_path(path: &Path) -> io::Result<Dir> {
+        let mut dir = Dir::root()?;
+        for component in path.components() {
+            match component {
+                Component::RootDir => {}
+                Component::Normal(name) => dir = dir.open_dir(name)?,
+                Component::Prefix(_) | Component::CurDir | Component::ParentDir => {
+                    return Err(io::Error::from(io::ErrorKind::InvalidInput));
+                }
+            }
+        }
+        Ok(dir)
+    }
+
+    fn openat(&self, name: &OsStr, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
+        let name = c_name(name)?;
+        // SAFETY: a valid directory descriptor and C string; the result is owned below.
+        let fd = unsafe {
+            libc::openat(
+                self.fd.as_raw_fd(),
+                name.as_ptr(),
+                flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                libc::c_uint::from(mode),
+            )
+        };
+        check(fd)?;
+        // SAFETY: `fd` is a fresh descriptor nobody else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// Open a subdirectory; a symlink in its place is `ELOOP` (with `O_PATH` Linux reports
+    /// `ENOTDIR` for it, so that case is told apart here).
+    fn open_dir(&self, name: &OsStr) -> io::Result<Dir> {
+        match self.openat(name, WALK_FLAGS, 0) {
+            Ok(fd) => Ok(Dir { fd }),
+            Err(err) if err.raw_os_error() == Some(libc::ENOTDIR) => match self.metadata_of(name) {
+                Ok(metadata) if metadata.file_type().is_symlink() => {
+                    Err(io::Error::from_raw_os_error(libc::ELOOP))
+                }
+                Ok(_) | Err(_) => Err(err),
+            },
+            Err(err) => Err(err),
+        }
+    }
+
+    fn open_file(&self, name: &OsStr, flags: libc::c_int, mode: libc::mode_t) -> io::Result<File> {
+        self.openat(name, flags, mode).map(File::from)
+    }
+
+    /// Metadata of the entry itself (a symlink is reported as a symlink).
+    fn metadata_of(&self, name: &OsStr) -> io::Result<std::fs::Metadata> {
+        File::from(self.openat(name, ENTRY_FLAGS, 0)?).metadata()
+    }
+
+    fn metadata(&self) -> io::Result<std::fs::Metadata> {
+        File::from(self.fd.try_clone()?).metadata()
+    }
+
+    fn mkdir(&self, name: &OsStr) -> io::Result<()> {
+        let name = c_name(name)?;
+        // SAFETY: a valid directory descriptor and C string.
+        check(unsafe { libc::mkdirat(self.fd.as_raw_fd(), name.as_ptr(), 0o777) })
+    }
+
+    fn unlink(&self, name: &OsStr, directory: bool) -> io::Result<()> {
+        let name = c_name(name)?;
+        let flags = if directory { libc::AT_REMOVEDIR } else { 0 };
+        // SAFETY: a valid directory descriptor and C string.
+        check(unsafe { libc::unlinkat(self.fd.as_raw_fd(), name.as_ptr(), flags) })
+    }
+
+    fn read_link(&self, name: &OsStr) -> io::Result<PathBuf> {
+        let name = c_name(name)?;
+        let mut buffer = vec![0u8; 256];
+        loop {
+            // SAFETY: the buffer is valid for `buffer.len()` bytes.
+            let len = unsafe {
+                libc::readlinkat(
+                    self.fd.as_raw_fd(),
+                    name.as_ptr(),
+                    buffer.as_mut_ptr().cast(),
+                    buffer.len(),
+                )
+            };
+            let Ok(len) = usize::try_from(len) else {
+                return Err(io::Error::last_os_error());
+            };
+            if len < buffer.len() {
+                buffer.truncate(len);
+                return Ok(PathBuf::from(OsStr::from_bytes(&buffer)));
+            }
+            buffer.resize(buffer.len() * 2, 0);
+        }
+    }
+
+    fn symlink(&self, target: &Path, name: &OsStr) -> io::Result<()> {
+        let target = c_name(target.as_os_str())?;
+        let name = c_name(name)?;
+        // SAFETY: valid C strings and directory descriptor.
+        check(unsafe { libc::symlinkat(target.as_ptr(), self.fd.as_raw_fd(), name.as_ptr()) })
+    }
+
+    /// Names in this directory, without `.` and `..`.
+    fn entries(&self) -> io::Result<Vec<OsString>> {
+        let fd = self.openat(OsStr::new("."), libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+        let raw = fd.into_raw_fd();
+        // SAFETY: `raw` is an open directory descriptor; fdopendir takes it over.
+        let stream = unsafe { libc::fdopendir(raw) };
+        if stream.is_null() {
+            let err = io::Error::last_os_error();
+            // SAFETY: fdopendir failed, so `raw` is still ours to close.
+            drop(unsafe { OwnedFd::from_raw_fd(raw) });
+            return Err(err);
+        }
+        let mut names = Vec::new();
+        loop {
+            // SAFETY: `stream` is a valid DIR* until closedir below.
+            let entry = unsafe { libc::readdir(stream) };
+            if entry.is_null() {
+                break;
+            }
+            // SAFETY: readdir returned a valid entry whose name is NUL-terminated.
+            let name = unsafe { std::ffi::CStr::from_ptr((*entry).d_name.as_ptr()) };
+            let name = name.to_bytes();
+            if name != b"." && name != b".." {
+                names.push(OsStr::from_bytes(name).to_os_string());
+            }
+        }
+        // SAFETY: `stream` came from fdopendir and is closed once.
+        unsafe { libc::closedir(stream) };
+        Ok(names)
+    }
+}
+
+/// Remove `name` in `parent` and everything below it, through descriptors (symlinks in
+/// the tree are removed as links, never followed).
+fn remove_tree(parent: &Dir, name: &OsStr) -> io::Result<()> {
+    let dir = parent.open_dir(name)?;
+    for entry in dir.entries()? {
+        if dir.metadata_of(&entry)?.is_dir() {
+            remove_tree(&dir, &entry)?;
+        } else {
+            dir.unlink(&entry, /*directory*/ false)?;
+        }
+    }
+    parent.unlink(name, /*directory*/ true)
+}
+
+fn copy_file(from: &Dir, from_name: &OsStr, to: &Dir, to_name: &OsStr) -> io::Result<()> {
+    let mut source = from.open_file(from_name, libc::O_RDONLY | libc::O_NONBLOCK, 0)?;
+    let mode = source.metadata()?.permissions().mode() & 0o777;
+    let mut destination = to.open_file(
+        to_name,
+        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NONBLOCK,
+        0o600,
+    )?;
+    io::copy(&mut source, &mut destination)?;
+    destination.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+/// Copy the contents of `from` into the (new, empty) `to`. Symlinks are recreated with
+/// the same target and never followed; sockets, FIFOs and devices are skipped.
+fn copy_tree(from: &Dir, to: &Dir) -> io::Result<()> {
+    for name in from.entries()? {
+        let file_type = from.metadata_of(&name)?.file_type();
+        if file_type.is_dir() {
+            to.mkdir(&name)?;
+            copy_tree(&from.open_dir(&name)?, &to.open_dir(&name)?)?;
+        } else if file_type.is_file() {
+            copy_file(from, &name, to, &name)?;
+        } else if file_type.is_symlink() {
+            to.symlink(&from.read_link(&name)?, &name)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "local_file_system_tests.rs"]
+mod tests;
