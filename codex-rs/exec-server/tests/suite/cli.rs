@@ -26,6 +26,7 @@ fn help_lists_the_flags() {
         "--session-ttl",
         "--max-retained-bytes",
         "--auth-token-file",
+        "--max-fs-bytes",
         "CODEX_EXEC_SERVER_TOKEN",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
@@ -47,6 +48,30 @@ fn non_loopback_without_token_is_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("refusing to listen on non-loopback"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_fs_limit_that_cannot_fit_in_a_message_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let output = TestServer::command(
+        home.path().to_path_buf(),
+        &[
+            "--max-fs-bytes",
+            "16777216",
+            "--max-message-bytes",
+            "16777216",
+        ],
+        &[],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(output.status.success(), false);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--max-fs-bytes 16777216 does not fit in one message"),
         "{stderr}"
     );
 }
