@@ -4,7 +4,10 @@
 //! 1. spawn-to-first-output latency (p50/p99) of `/bin/echo` through the server vs a direct
 //!    `tokio::process` spawn;
 //! 2. streaming 1 GiB through the server vs through a local pipe;
-//! 3. the server's resident memory (VmRSS) with 1000 idle processes, per process.
+//! 3. the server's resident memory (VmRSS) with 1000 idle processes, per process;
+//! 4. spawn-to-exit latency (p50/p99) of `/bin/true` through the server with a
+//!    `workspaceWrite` sandbox policy vs without one (Linux: bubblewrap + seccomp),
+//!    interleaved in the same run.
 //!
 //! It prints figures and ratios; it asserts nothing about timing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -24,12 +27,14 @@ use codex_exec_server::ProcessEvents;
 use codex_exec_server::protocol::ProcessEvent;
 use codex_exec_server::protocol::StartParams;
 use codex_exec_server::protocol::TerminateParams;
+use codex_protocol::SandboxPolicy;
 use tokio::io::AsyncReadExt;
 
 const LATENCY_WARMUP: usize = 20;
 const LATENCY_SAMPLES: usize = 500;
 const STREAM_BYTES: u64 = 1 << 30;
 const IDLE_PROCESSES: usize = 1000;
+const SANDBOX_SAMPLES: usize = 300;
 const EVENT_TIMEOUT: Duration = Duration::from_secs(120);
 
 struct Server {
@@ -217,6 +222,56 @@ async fn throughput_server(client: &ExecServerClient) -> (Duration, u64) {
     (started.elapsed(), gaps)
 }
 
+/// `start` → `exited` of one `/bin/true` with `policy`.
+async fn spawn_to_exit(
+    client: &ExecServerClient,
+    events: &mut ProcessEvents,
+    process_id: String,
+    policy: Option<&SandboxPolicy>,
+) -> Duration {
+    let mut start = params(process_id.clone(), &["/bin/true"]);
+    start.sandbox_policy = policy.cloned();
+    let started = Instant::now();
+    client.start(start).await.unwrap();
+    let elapsed = loop {
+        if let ProcessEvent::Exited(n) = next_event(events).await
+            && n.process_id == process_id
+        {
+            assert_eq!(n.exit_code, 0, "{process_id}");
+            break started.elapsed();
+        }
+    };
+    wait_closed(events, &process_id).await;
+    elapsed
+}
+
+/// Spawn-to-exit samples `(unsandboxed, sandboxed)`, alternating so both see the same
+/// machine load.
+async fn sandbox_latency(client: &ExecServerClient) -> (Vec<Duration>, Vec<Duration>) {
+    // `workspaceWrite` over the cwd and /tmp with full reads and no network: the usual
+    // policy of a coding agent.
+    let policy: SandboxPolicy = serde_json::from_value(serde_json::json!({
+        "type": "workspaceWrite",
+        "writableRoots": [],
+        "readOnlyAccess": {"type": "fullAccess"},
+        "networkAccess": false,
+        "excludeTmpdirEnvVar": true,
+        "excludeSlashTmp": false,
+    }))
+    .unwrap();
+    let mut events = client.events();
+    let (mut plain, mut sandboxed) = (Vec::new(), Vec::new());
+    for i in 0..LATENCY_WARMUP + SANDBOX_SAMPLES {
+        let a = spawn_to_exit(client, &mut events, format!("plain{i}"), None).await;
+        let b = spawn_to_exit(client, &mut events, format!("sbx{i}"), Some(&policy)).await;
+        if i >= LATENCY_WARMUP {
+            plain.push(a);
+            sandboxed.push(b);
+        }
+    }
+    (plain, sandboxed)
+}
+
 async fn idle_memory() -> (u64, u64) {
     let server = Server::start(&[]);
     let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
@@ -323,6 +378,37 @@ async fn main() {
         );
     }
     println!("  (goal: through exec-server >= 50 % of the pipe)\n");
+
+    {
+        let server = Server::start(&[]);
+        let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
+            .await
+            .unwrap();
+        let (mut plain, mut sandboxed) = sandbox_latency(&client).await;
+        plain.sort();
+        sandboxed.sort();
+        let (p50, p99) = (percentile(&plain, 0.5), percentile(&plain, 0.99));
+        let (s50, s99) = (percentile(&sandboxed, 0.5), percentile(&sandboxed, 0.99));
+        println!(
+            "spawn-to-exit of /bin/true through exec-server, workspaceWrite sandbox vs none \
+             ({SANDBOX_SAMPLES} samples each, interleaved):"
+        );
+        println!(
+            "  no sandboxPolicy       p50 {:7.3} ms   p99 {:7.3} ms",
+            ms(p50),
+            ms(p99)
+        );
+        println!(
+            "  sandboxed              p50 {:7.3} ms   p99 {:7.3} ms",
+            ms(s50),
+            ms(s99)
+        );
+        println!(
+            "  delta                  p50 {:+7.3} ms   p99 {:+7.3} ms   (goal: p50 <= +4 ms)\n",
+            ms(s50) - ms(p50),
+            ms(s99) - ms(p99)
+        );
+    }
 
     let (before, after) = idle_memory().await;
     println!("resident memory of the server with {IDLE_PROCESSES} idle `sleep 1000` processes:");

@@ -27,11 +27,15 @@ pub enum ExecError {
         /// The OS error.
         message: String,
     },
-    /// A `sandboxPolicy` was given; this backend cannot enforce one yet, so it refuses.
-    #[error(
-        "sandboxPolicy is not supported by this exec-server yet; refusing to run the command unsandboxed"
-    )]
-    SandboxUnsupported,
+    /// The `sandboxPolicy` cannot be enforced as written (a writable root that does not
+    /// exist, a cwd outside the readable roots, ...); nothing was run. Fix the request.
+    #[error("sandbox refused to run the command: {0}")]
+    SandboxDenied(String),
+    /// The sandbox the `sandboxPolicy` needs is not available here (no backend on this
+    /// platform, bubblewrap or the sandbox helper missing); nothing was run, never
+    /// unsandboxed. Fix the host or the server's configuration.
+    #[error("sandbox unavailable: {0}")]
+    SandboxUnavailable(String),
     /// The session's TTL passed while it was detached.
     #[error("session `{0}` expired; start a new session")]
     SessionExpired(String),
@@ -68,8 +72,9 @@ impl ExecError {
                 (error_code::DUPLICATE_PROCESS, Some("duplicateProcess"))
             }
             ExecError::SpawnFailed { .. } => (error_code::SPAWN_FAILED, Some("spawnFailed")),
-            ExecError::SandboxUnsupported => {
-                (error_code::SANDBOX_UNSUPPORTED, Some("sandboxUnsupported"))
+            ExecError::SandboxDenied(_) => (error_code::SANDBOX_DENIED, Some("sandboxDenied")),
+            ExecError::SandboxUnavailable(_) => {
+                (error_code::SANDBOX_UNAVAILABLE, Some("sandboxUnavailable"))
             }
             ExecError::SessionExpired(_) => (error_code::SESSION_EXPIRED, Some("sessionExpired")),
             ExecError::UnknownSession(_) => (error_code::UNKNOWN_SESSION, Some("unknownSession")),
@@ -102,7 +107,19 @@ impl ExecError {
         match err.kind() {
             Some("unknownProcess") => ExecError::UnknownProcess(process_id),
             Some("duplicateProcess") => ExecError::DuplicateProcess(process_id),
-            Some("sandboxUnsupported") => ExecError::SandboxUnsupported,
+            Some("sandboxDenied") => ExecError::SandboxDenied(
+                err.message
+                    .strip_prefix("sandbox refused to run the command: ")
+                    .unwrap_or(&err.message)
+                    .to_string(),
+            ),
+            // `sandboxUnsupported`: servers from before sandboxed processes.
+            Some("sandboxUnavailable" | "sandboxUnsupported") => ExecError::SandboxUnavailable(
+                err.message
+                    .strip_prefix("sandbox unavailable: ")
+                    .unwrap_or(&err.message)
+                    .to_string(),
+            ),
             Some("spawnFailed") => {
                 let (program, message) = err
                     .message

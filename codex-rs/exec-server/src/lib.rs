@@ -18,6 +18,7 @@ pub mod protocol;
 mod pty;
 mod remote_file_system;
 mod retention;
+mod sandbox;
 mod server;
 
 pub use client::ClientConfig;
@@ -46,6 +47,8 @@ pub use local_process::DEFAULT_MAX_RETAINED_BYTES;
 pub use local_process::LocalProcess;
 pub use local_process::LocalProcessConfig;
 pub use remote_file_system::RemoteFileSystem;
+pub use sandbox::LinuxSandboxExe;
+pub use sandbox::dispatch_linux_sandbox;
 pub use server::DEFAULT_MAX_MESSAGE_BYTES;
 pub use server::DEFAULT_SESSION_TTL;
 pub use server::ExecServer;

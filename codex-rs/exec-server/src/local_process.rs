@@ -63,6 +63,9 @@ use crate::protocol::WriteStatus;
 use crate::pty::make_controlling_terminal;
 use crate::pty::open_pty;
 use crate::retention::Retention;
+use crate::sandbox::Launch;
+use crate::sandbox::LinuxSandboxExe;
+use crate::sandbox::prepare_launch;
 
 /// Default retention per process: 16 MiB.
 pub const DEFAULT_MAX_RETAINED_BYTES: usize = 16 * 1024 * 1024;
@@ -100,6 +103,9 @@ pub struct LocalProcessConfig {
     /// Bound on chunk bytes held by the subscriber queue; output beyond it is dropped for
     /// that subscriber.
     pub event_queue_bytes: usize,
+    /// How to reach `codex-linux-sandbox` for starts with a `sandboxPolicy` on Linux.
+    /// Unconfigured by default: such starts fail closed with `sandboxUnavailable`.
+    pub linux_sandbox_exe: LinuxSandboxExe,
 }
 
 impl Default for LocalProcessConfig {
@@ -109,6 +115,7 @@ impl Default for LocalProcessConfig {
             closed_grace: DEFAULT_CLOSED_GRACE,
             event_queue: DEFAULT_EVENT_QUEUE,
             event_queue_bytes: DEFAULT_EVENT_QUEUE_BYTES,
+            linux_sandbox_exe: LinuxSandboxExe::Unconfigured,
         }
     }
 }
@@ -200,7 +207,10 @@ impl LocalProcess {
         let reserved = self.reserve(&params);
         async move {
             let mut reservation = reserved?;
-            spawn_process(&reservation.inner, &reservation.entry, params)?;
+            // The sandbox policy is applied (and refused when it cannot be enforced)
+            // before anything runs.
+            let launch = prepare_launch(&params, &reservation.inner.config.linux_sandbox_exe)?;
+            spawn_process(&reservation.inner, &reservation.entry, &params, launch)?;
             reservation.committed = true;
             Ok(StartResponse {
                 process_id: reservation.entry.id.clone(),
@@ -209,9 +219,6 @@ impl LocalProcess {
     }
 
     fn reserve(&self, params: &StartParams) -> Result<Reservation, ExecError> {
-        if params.sandbox_policy.is_some() {
-            return Err(ExecError::SandboxUnsupported);
-        }
         if params.process_id.is_empty() {
             return Err(ExecError::InvalidParams(
                 "processId must not be empty".to_string(),
@@ -497,19 +504,26 @@ fn spawn_failed(program: &str, err: std::io::Error) -> ExecError {
     }
 }
 
+/// Spawns `launch` (the command itself, or the sandbox wrapping it) as `params` asks.
 fn spawn_process(
     inner: &Arc<Inner>,
     entry: &Arc<Entry>,
-    params: StartParams,
+    params: &StartParams,
+    launch: Launch,
 ) -> Result<(), ExecError> {
-    let program = params.argv[0].clone();
+    let Launch {
+        program,
+        args,
+        arg0,
+    } = launch;
     let mut command = Command::new(&program);
+    let program = program.to_string_lossy().into_owned();
     command
-        .args(&params.argv[1..])
+        .args(&args)
         .current_dir(&params.cwd)
         .env_clear()
         .envs(&params.env);
-    if let Some(arg0) = &params.arg0 {
+    if let Some(arg0) = &arg0 {
         command.arg0(arg0);
     }
     let (tx, rx) = mpsc::channel(READER_QUEUE);

@@ -11,9 +11,11 @@ use codex_exec_server::DEFAULT_MAX_FS_BYTES;
 use codex_exec_server::DEFAULT_MAX_MESSAGE_BYTES;
 use codex_exec_server::DEFAULT_MAX_RETAINED_BYTES;
 use codex_exec_server::ExecServer;
+use codex_exec_server::LinuxSandboxExe;
 use codex_exec_server::LocalFileSystemConfig;
 use codex_exec_server::LocalProcessConfig;
 use codex_exec_server::ServerConfig;
+use codex_exec_server::dispatch_linux_sandbox;
 use codex_exec_server::parse_listen_url;
 use tokio::signal::unix::SignalKind;
 use tokio::signal::unix::signal;
@@ -109,9 +111,21 @@ fn raise_fd_limit() {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // First, before any thread exists: this binary is also `codex-linux-sandbox`, which
+    // sandboxed processes are started through (see `dispatch_linux_sandbox`).
+    dispatch_linux_sandbox();
+    // Parsed before the runtime starts its threads: `--version` is the sandbox's
+    // preflight command, run once per sandboxed start.
     let cli = Cli::parse();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?
+        .block_on(serve(cli))
+}
+
+async fn serve(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -141,6 +155,7 @@ async fn main() -> anyhow::Result<()> {
             event_queue_bytes: cli
                 .notification_queue_bytes
                 .unwrap_or(cli.max_retained_bytes),
+            linux_sandbox_exe: LinuxSandboxExe::CurrentExe,
         },
         max_message_bytes: cli.max_message_bytes,
         auth_token,

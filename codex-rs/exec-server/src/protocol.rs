@@ -84,9 +84,11 @@ pub mod error_code {
     pub const UNKNOWN_SESSION: i64 = -32005;
     /// Another connection resumed this session.
     pub const SESSION_TAKEN_OVER: i64 = -32006;
-    /// A sandbox policy was given that this server cannot enforce yet.
-    pub const SANDBOX_UNSUPPORTED: i64 = -32007;
-    /// The sandbox policy of an `fs/*` request does not allow the access.
+    /// The sandbox a `process/start` policy asks for cannot be provided here (no backend
+    /// on this platform, bubblewrap or the sandbox helper missing, `arg0` with a sandbox).
+    pub const SANDBOX_UNAVAILABLE: i64 = -32007;
+    /// The sandbox policy of an `fs/*` request does not allow the access, or a
+    /// `process/start` policy cannot be enforced as written (nothing was run).
     pub const SANDBOX_DENIED: i64 = -32008;
     /// The path (or a parent of it) does not exist.
     pub const NOT_FOUND: i64 = -32009;
@@ -208,9 +210,10 @@ pub struct StartParams {
     /// Override `argv[0]` as seen by the program.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arg0: Option<String>,
-    /// Sandbox policy. Not enforced yet by this server, so any value is refused (fail closed).
+    /// Run the command confined by this policy (see the crate README, "Sandboxed
+    /// processes"). A policy this server cannot enforce here is refused, never ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sandbox_policy: Option<serde_json::Value>,
+    pub sandbox_policy: Option<SandboxPolicy>,
 }
 
 /// `process/start` result.

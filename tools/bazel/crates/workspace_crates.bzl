@@ -11,7 +11,9 @@ WORKSPACE_CRATES = {
                 "aliases": {},
                 "deps": [
                     "//codex-rs/exec-server:exec-server",
+                    "//codex-rs/linux-sandbox:linux-sandbox",
                     "//codex-rs/protocol:protocol",
+                    "//codex-rs/sandboxing:sandboxing",
                     "//codex-rs/utils/absolute-path:absolute-path",
                     "@crates//:anyhow-1.0.105",
                     "@crates//:base64-0.22.1",
@@ -37,7 +39,9 @@ WORKSPACE_CRATES = {
                     "aliases": {},
                     "deps": [
                         "//codex-rs/exec-server:exec-server",
+                        "//codex-rs/linux-sandbox:linux-sandbox",
                         "//codex-rs/protocol:protocol",
+                        "//codex-rs/sandboxing:sandboxing",
                         "//codex-rs/utils/absolute-path:absolute-path",
                         "//codex-rs/utils/cargo-bin:cargo-bin",
                         "//codex-rs/utils/dotslash:dotslash",
@@ -71,7 +75,9 @@ WORKSPACE_CRATES = {
             "build_script": None,
             "crate_name": "codex_exec_server",
             "deps": [
+                "//codex-rs/linux-sandbox:linux-sandbox",
                 "//codex-rs/protocol:protocol",
+                "//codex-rs/sandboxing:sandboxing",
                 "//codex-rs/utils/absolute-path:absolute-path",
                 "@crates//:anyhow-1.0.105",
                 "@crates//:base64-0.22.1",
@@ -98,7 +104,9 @@ WORKSPACE_CRATES = {
         "lib_test": {
             "aliases": {},
             "deps": [
+                "//codex-rs/linux-sandbox:linux-sandbox",
                 "//codex-rs/protocol:protocol",
+                "//codex-rs/sandboxing:sandboxing",
                 "//codex-rs/utils/absolute-path:absolute-path",
                 "//codex-rs/utils/cargo-bin:cargo-bin",
                 "//codex-rs/utils/dotslash:dotslash",
@@ -148,7 +156,9 @@ WORKSPACE_CRATES = {
                 "aliases": {},
                 "deps": [
                     "//codex-rs/exec-server:exec-server",
+                    "//codex-rs/linux-sandbox:linux-sandbox",
                     "//codex-rs/protocol:protocol",
+                    "//codex-rs/sandboxing:sandboxing",
                     "//codex-rs/utils/absolute-path:absolute-path",
                     "//codex-rs/utils/cargo-bin:cargo-bin",
                     "//codex-rs/utils/dotslash:dotslash",

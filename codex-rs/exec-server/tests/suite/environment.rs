@@ -53,7 +53,8 @@ fn kind(err: ExecError) -> String {
     match err {
         ExecError::UnknownProcess(_) => "unknownProcess".to_string(),
         ExecError::DuplicateProcess(_) => "duplicateProcess".to_string(),
-        ExecError::SandboxUnsupported => "sandboxUnsupported".to_string(),
+        ExecError::SandboxDenied(_) => "sandboxDenied".to_string(),
+        ExecError::SandboxUnavailable(_) => "sandboxUnavailable".to_string(),
         ExecError::SpawnFailed { program, message } => {
             format!("spawnFailed: {program}: {}", !message.is_empty())
         }
@@ -148,7 +149,20 @@ async fn scenario(exec: &impl ExecProcess) -> Transcript {
             .unwrap_err(),
     );
     let mut sandboxed = start("s2", "true", dir.path());
-    sandboxed.sandbox_policy = Some(serde_json::json!({"type": "readOnly"}));
+    // A policy naming a writable root that does not exist: refused before anything runs,
+    // whatever the backend (a local one has no codex-linux-sandbox configured, but the
+    // policy is checked first).
+    sandboxed.sandbox_policy = Some(
+        serde_json::from_value(serde_json::json!({
+            "type": "workspaceWrite",
+            "writableRoots": [dir.path().join("missing")],
+            "readOnlyAccess": {"type": "fullAccess"},
+            "networkAccess": false,
+            "excludeTmpdirEnvVar": true,
+            "excludeSlashTmp": true,
+        }))
+        .unwrap(),
+    );
     let sandbox = kind(exec.start(sandboxed).await.unwrap_err());
     let mut missing = start("s3", "true", dir.path());
     missing.argv = vec!["/no/such/program".to_string()];
@@ -183,7 +197,7 @@ fn expected() -> Transcript {
         unknown_write: WriteStatus::UnknownProcess,
         unknown_terminate: "unknownProcess".to_string(),
         duplicate: "duplicateProcess".to_string(),
-        sandbox: "sandboxUnsupported".to_string(),
+        sandbox: "sandboxDenied".to_string(),
         spawn_failed: "spawnFailed: /no/such/program: true".to_string(),
         empty_argv: "invalidParams: argv must contain at least the program".to_string(),
     }

@@ -8,4 +8,5 @@ mod lifecycle;
 mod load;
 mod pinned_shells;
 mod reconnect;
+mod sandbox;
 mod sessions;

@@ -1,0 +1,449 @@
+//! `process/start` with `sandboxPolicy`, through the real `codex-exec-server` binary, which
+//! starts `codex-linux-sandbox` as itself (arg0 dispatch) under the real `bwrap`.
+//!
+//! Linux only (the backend is bubblewrap). Needs `bwrap` and `perl` (the network client,
+//! as in codex-linux-sandbox's own tests). The `/proc` retry for hosts that refuse a fresh
+//! `/proc` is covered by codex-linux-sandbox's tests (`proc_retry.rs`), not repeated here.
+#![cfg(target_os = "linux")]
+
+use std::net::TcpListener;
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::path::PathBuf;
+
+use pretty_assertions::assert_eq;
+use serde_json::Value;
+use serde_json::json;
+
+use super::harness::RawClient;
+use super::harness::TestServer;
+use super::harness::child_env;
+use super::harness::unb64;
+
+/// A fresh directory (canonical, as policies want resolved paths), removed on drop. Under
+/// Bazel it lives under the test's private `TMPDIR`.
+struct TestDir {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl TestDir {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().canonicalize().expect("canonicalize");
+        Self { _dir: dir, root }
+    }
+
+    /// `root/relative`, created as a directory.
+    fn mkdir(&self, relative: &str) -> PathBuf {
+        let path = self.root.join(relative);
+        std::fs::create_dir_all(&path).expect("mkdir");
+        path
+    }
+}
+
+/// `workspaceWrite` with full reads and neither `/tmp` nor `$TMPDIR` writable (the test
+/// dirs live there, so those would make everything writable).
+fn workspace_write(writable_roots: &[&Path], network_access: bool) -> Value {
+    json!({
+        "type": "workspaceWrite",
+        "writableRoots": writable_roots,
+        "readOnlyAccess": {"type": "fullAccess"},
+        "networkAccess": network_access,
+        "excludeTmpdirEnvVar": true,
+        "excludeSlashTmp": true,
+    })
+}
+
+/// What a finished process printed and how it ended.
+#[derive(Debug, PartialEq, Eq)]
+struct Run {
+    stdout: String,
+    stderr: String,
+    exit_code: i64,
+}
+
+/// `process/start` params running `argv` in `cwd` under `policy`.
+fn sandboxed(process_id: &str, argv: &[&str], cwd: &Path, policy: &Value) -> Value {
+    json!({
+        "processId": process_id,
+        "argv": argv,
+        "cwd": cwd,
+        "env": child_env(),
+        "tty": false,
+        "sandboxPolicy": policy,
+    })
+}
+
+/// Starts `params` and reads the process to its end with `process/read`.
+async fn run(client: &mut RawClient, params: Value) -> Run {
+    let process_id = params["processId"].clone();
+    client.ok("process/start", params).await;
+    let mut after = 0u64;
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    loop {
+        let result = client
+            .ok(
+                "process/read",
+                json!({"processId": process_id, "afterSeq": after, "waitMs": 5000}),
+            )
+            .await;
+        for chunk in result["chunks"].as_array().expect("chunks") {
+            let bytes = unb64(&chunk["chunk"]);
+            match chunk["stream"].as_str() {
+                Some("stderr") => stderr.extend(bytes),
+                _ => stdout.extend(bytes),
+            }
+        }
+        after = result["nextSeq"].as_u64().expect("nextSeq") - 1;
+        if result["closed"] == json!(true) {
+            return Run {
+                stdout: String::from_utf8_lossy(&stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&stderr).into_owned(),
+                exit_code: result["exitCode"].as_i64().expect("exitCode"),
+            };
+        }
+    }
+}
+
+async fn sh(client: &mut RawClient, id: &str, cwd: &Path, policy: &Value, script: &str) -> Run {
+    run(
+        client,
+        sandboxed(id, &["/bin/sh", "-c", script], cwd, policy),
+    )
+    .await
+}
+
+/// `(code, data.kind, message)` of an error response.
+fn error_of(response: &Value) -> (i64, Option<String>, String) {
+    let error = &response["error"];
+    assert!(error.is_object(), "expected an error: {response}");
+    (
+        error["code"].as_i64().expect("code"),
+        error["data"]["kind"].as_str().map(str::to_string),
+        error["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn writes_only_land_inside_writable_roots() {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let outside = dir.mkdir("outside");
+    let policy = workspace_write(&[&ws], /*network_access*/ false);
+
+    let result = sh(
+        &mut client,
+        "w",
+        &ws,
+        &policy,
+        &format!(
+            "echo in > in.txt && echo wrote-in; echo out > {}/out.txt && echo wrote-out; exit 0",
+            outside.display()
+        ),
+    )
+    .await;
+
+    assert_eq!(result.stdout, "wrote-in\n", "{result:?}");
+    assert!(
+        result.stderr.contains("Read-only file system"),
+        "{result:?}"
+    );
+    assert_eq!(std::fs::read_to_string(ws.join("in.txt")).unwrap(), "in\n");
+    assert!(!outside.join("out.txt").exists());
+}
+
+#[tokio::test]
+async fn git_dir_inside_a_writable_root_stays_read_only() {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    dir.mkdir("ws/.git");
+    std::fs::write(ws.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    let policy = workspace_write(&[&ws], /*network_access*/ false);
+
+    let result = sh(
+        &mut client,
+        "g",
+        &ws,
+        &policy,
+        "echo evil > .git/HEAD || echo refused-head; \
+         mkdir .git/hooks 2>/dev/null || echo refused-hooks; \
+         echo fine > file && echo wrote-file",
+    )
+    .await;
+
+    assert_eq!(
+        result.stdout, "refused-head\nrefused-hooks\nwrote-file\n",
+        "{result:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.join(".git/HEAD")).unwrap(),
+        "ref: refs/heads/main\n"
+    );
+    assert!(!ws.join(".git/hooks").exists());
+}
+
+#[tokio::test]
+async fn restricted_reads_hide_files_outside_the_readable_roots() {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let secret_dir = dir.mkdir("secret");
+    std::fs::write(ws.join("visible.txt"), "visible\n").unwrap();
+    std::fs::write(secret_dir.join("key.txt"), "secret\n").unwrap();
+    let policy = json!({
+        "type": "readOnly",
+        "access": {"type": "restricted", "includePlatformDefaults": true, "readableRoots": [ws]},
+    });
+
+    let result = sh(
+        &mut client,
+        "r",
+        &ws,
+        &policy,
+        &format!(
+            "cat visible.txt; cat {}/key.txt || echo unreadable",
+            secret_dir.display()
+        ),
+    )
+    .await;
+
+    assert_eq!(result.stdout, "visible\nunreadable\n", "{result:?}");
+}
+
+/// Connects to `127.0.0.1:port` and to the Unix socket at `unix_path`, printing one line
+/// per attempt.
+const NET_CLIENT: &str = r#"
+use IO::Socket::INET;
+use IO::Socket::UNIX;
+my ($port, $unix_path) = @ARGV;
+my $tcp = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $port, Proto => "tcp");
+print "tcp: ", ($tcp ? "connected" : "$!"), "\n";
+my $unix = IO::Socket::UNIX->new(Peer => $unix_path, Type => SOCK_STREAM);
+print "unix: ", ($unix ? "connected" : "$!"), "\n";
+"#;
+
+/// Runs the perl client under `policy` against listeners the test holds open (they only
+/// need to accept into the backlog).
+async fn network_probe(policy_network: bool) -> Run {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let unix_path = ws.join("server.sock");
+    let _unix = UnixListener::bind(&unix_path).unwrap();
+    let port = tcp.local_addr().unwrap().port().to_string();
+    let policy = workspace_write(&[&ws], policy_network);
+    let argv = [
+        "/usr/bin/perl",
+        "-e",
+        NET_CLIENT,
+        &port,
+        unix_path.to_str().unwrap(),
+    ];
+    run(&mut client, sandboxed("n", &argv, &ws, &policy)).await
+}
+
+#[tokio::test]
+async fn network_off_refuses_tcp_but_allows_unix_sockets() {
+    let result = network_probe(/*policy_network*/ false).await;
+
+    // EPERM from the seccomp filter, before the private network namespace would refuse.
+    assert_eq!(
+        result.stdout, "tcp: Operation not permitted\nunix: connected\n",
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn network_on_reaches_a_loopback_listener() {
+    let result = network_probe(/*policy_network*/ true).await;
+
+    assert_eq!(
+        result.stdout, "tcp: connected\nunix: connected\n",
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn children_and_background_grandchildren_are_confined_too() {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let outside = dir.mkdir("outside");
+    let policy = workspace_write(&[&ws], /*network_access*/ false);
+    let target = outside.join("escaped.txt");
+
+    let result = sh(
+        &mut client,
+        "c",
+        &ws,
+        &policy,
+        &format!(
+            "/bin/sh -c 'echo x > {0} || echo child-refused'; \
+             (/bin/sh -c 'echo x > {0} || echo grandchild-refused') & wait",
+            target.display()
+        ),
+    )
+    .await;
+
+    assert_eq!(
+        result.stdout, "child-refused\ngrandchild-refused\n",
+        "{result:?}"
+    );
+    assert!(!target.exists());
+}
+
+#[tokio::test]
+async fn a_missing_writable_root_is_refused_before_anything_runs() {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let missing = dir.root.join("missing");
+    let marker = ws.join("ran.txt");
+    let policy = workspace_write(&[&ws, &missing], /*network_access*/ false);
+    let script = format!("echo ran > {}", marker.display());
+
+    let response = client
+        .request(
+            "process/start",
+            sandboxed("m", &["/bin/sh", "-c", &script], &ws, &policy),
+        )
+        .await;
+
+    let (code, kind, message) = error_of(&response);
+    assert_eq!(
+        (code, kind.as_deref()),
+        (-32008, Some("sandboxDenied")),
+        "{response}"
+    );
+    assert!(
+        message.contains(&format!("writable root `{}`", missing.display())),
+        "{message}"
+    );
+    assert!(!marker.exists());
+    assert!(!missing.exists());
+    // The id was released: the corrected request can use it.
+    let policy = workspace_write(&[&ws], /*network_access*/ false);
+    let result = run(
+        &mut client,
+        sandboxed("m", &["/bin/sh", "-c", &script], &ws, &policy),
+    )
+    .await;
+    assert_eq!(result.exit_code, 0, "{result:?}");
+    assert!(marker.exists());
+}
+
+#[tokio::test]
+async fn bad_policy_json_is_invalid_params_naming_the_problem() {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+
+    let cases = [
+        (
+            json!({"type": "sandboxEverything"}),
+            "unknown variant `sandboxEverything`",
+        ),
+        (
+            json!({"type": "workspaceWrite", "writableRoots": [], "readOnlyAccess": {"type": "fullAccess"},
+                   "excludeTmpdirEnvVar": true, "excludeSlashTmp": true}),
+            "missing field `networkAccess`",
+        ),
+        (
+            json!({"type": "dangerFullAccess", "networkAccess": true}),
+            "unknown field `networkAccess`",
+        ),
+    ];
+    for (policy, expected) in cases {
+        let response = client
+            .request(
+                "process/start",
+                sandboxed("b", &["/bin/true"], &ws, &policy),
+            )
+            .await;
+        let (code, kind, message) = error_of(&response);
+        assert_eq!((code, kind), (-32602, None), "{response}");
+        assert!(message.contains(expected), "{policy}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn arg0_with_a_sandbox_is_refused_not_dropped() {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let mut params = sandboxed(
+        "a",
+        &["/bin/true"],
+        &ws,
+        &workspace_write(&[&ws], /*network_access*/ false),
+    );
+    params["arg0"] = json!("alias");
+
+    let response = client.request("process/start", params).await;
+
+    let (code, kind, _) = error_of(&response);
+    assert_eq!(
+        (code, kind.as_deref()),
+        (-32007, Some("sandboxUnavailable")),
+        "{response}"
+    );
+}
+
+#[tokio::test]
+async fn external_sandbox_without_network_still_gets_the_seccomp_filter() {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp.local_addr().unwrap().port().to_string();
+    let policy = json!({"type": "externalSandbox", "networkAccess": "restricted"});
+    let argv = [
+        "/usr/bin/perl",
+        "-e",
+        NET_CLIENT,
+        &port,
+        "/nonexistent.sock",
+    ];
+
+    let result = run(&mut client, sandboxed("e", &argv, &ws, &policy)).await;
+
+    assert_eq!(
+        result.stdout.lines().next(),
+        Some("tcp: Operation not permitted"),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_program_under_a_sandbox_exits_127_with_the_reason_on_stderr() {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let policy = workspace_write(&[&ws], /*network_access*/ false);
+
+    let result = run(
+        &mut client,
+        sandboxed("x", &["/definitely/not/a/program"], &ws, &policy),
+    )
+    .await;
+
+    assert_eq!(result.exit_code, 127, "{result:?}");
+    assert!(
+        result.stderr.contains("/definitely/not/a/program"),
+        "{result:?}"
+    );
+}
