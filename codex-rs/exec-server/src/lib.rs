@@ -52,6 +52,7 @@ pub use sandbox::dispatch_linux_sandbox;
 pub use server::DEFAULT_MAX_MESSAGE_BYTES;
 pub use server::DEFAULT_SESSION_TTL;
 pub use server::ExecServer;
+pub use server::MAX_UNWRITTEN_RESPONSES;
 pub use server::ServerConfig;
 pub use server::ServerError;
 pub use server::parse_listen_url;

@@ -3,8 +3,11 @@
 //!
 //! Requests on a connection run concurrently: the reader loop validates and *enqueues* each
 //! request (reserving a process id, queueing a stdin write) in arrival order, then the slow
-//! part runs in its own task. Responses go to the connection's writer through an unbounded
-//! queue (their number is bounded by the client's own requests); notifications go through
+//! part runs in its own task. Responses go to the connection's writer through a queue whose
+//! length is bounded by [`MAX_UNWRITTEN_RESPONSES`]: when that many requests of one
+//! connection are unanswered or unwritten (a client that sends but never reads), the server
+//! stops reading that connection until the writer catches up, so TCP pushes back on the
+//! client and the server's memory stays bounded. Notifications go through
 //! the session's bounded event queue and are dropped for this connection when it is full, so
 //! a stalled client never blocks a process or another client. It recovers with
 //! `process/read` (the Rust client does this automatically when it sees a `seq` hole).
@@ -15,6 +18,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::MutexGuard;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use std::time::Instant;
 
@@ -28,6 +34,7 @@ use tokio::io::AsyncReadExt;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 use tokio::sync::mpsc;
 use tokio::sync::watch;
 use tokio_tungstenite::WebSocketStream;
@@ -78,6 +85,9 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// Room for the JSON around the base64 of one `fs/readFile` / `fs/writeFile` (the path,
 /// the policy, the envelope).
 const FS_MESSAGE_OVERHEAD: usize = 64 * 1024;
+/// Requests of one connection that may be unanswered or answered-but-unwritten before the
+/// server stops reading from it (backpressure instead of an unbounded response queue).
+pub const MAX_UNWRITTEN_RESPONSES: usize = 1024;
 const MAX_HTTP_HEAD: usize = 16 * 1024;
 const HTTP_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_HEADERS: usize = 64;
@@ -564,13 +574,55 @@ async fn handle_socket(
 }
 
 enum WriterMsg {
+    /// The response to one admitted frame (counted off the backlog once written).
     Text(String),
+    /// A process notification from the session's event queue.
+    Notification(String),
     Events(ProcessEvents),
     Close(CloseFrame),
 }
 
+/// Counts the frames of one connection whose response is not yet written. Every text or
+/// binary frame gets at most one response; frames that get none (notifications) are
+/// counted off at once.
+#[derive(Default)]
+struct Backlog {
+    unwritten: AtomicUsize,
+    writer_gone: AtomicBool,
+    changed: Notify,
+}
+
+impl Backlog {
+    /// Waits until another frame may be read; false when the writer has stopped.
+    async fn admit(&self) -> bool {
+        loop {
+            let changed = self.changed.notified();
+            if self.writer_gone.load(Ordering::Acquire) {
+                return false;
+            }
+            if self.unwritten.load(Ordering::Acquire) < MAX_UNWRITTEN_RESPONSES {
+                self.unwritten.fetch_add(1, Ordering::AcqRel);
+                return true;
+            }
+            changed.await;
+        }
+    }
+
+    /// One admitted frame is done: its response was written, or it needed none.
+    fn done(&self) {
+        self.unwritten.fetch_sub(1, Ordering::AcqRel);
+        self.changed.notify_waiters();
+    }
+
+    fn writer_stopped(&self) {
+        self.writer_gone.store(true, Ordering::Release);
+        self.changed.notify_waiters();
+    }
+}
+
 struct Connection {
     sessions: Arc<Sessions>,
+    backlog: Arc<Backlog>,
     out: mpsc::UnboundedSender<WriterMsg>,
     attached: Mutex<Option<(Arc<Session>, u64)>>,
     closed: watch::Sender<bool>,
@@ -580,14 +632,23 @@ async fn serve_websocket(ws: WebSocketStream<TcpStream>, sessions: Arc<Sessions>
     let (sink, mut stream) = ws.split();
     let (out, out_rx) = mpsc::unbounded_channel();
     let (closed, _) = watch::channel(false);
+    let backlog = Arc::new(Backlog::default());
     let conn = Arc::new(Connection {
         sessions,
+        backlog: Arc::clone(&backlog),
         out,
         attached: Mutex::new(None),
         closed,
     });
-    let writer = tokio::spawn(write_loop(sink, out_rx));
-    while let Some(message) = stream.next().await {
+    let writer = tokio::spawn(write_loop(sink, out_rx, Arc::clone(&backlog)));
+    while backlog.admit().await {
+        let Some(message) = stream.next().await else {
+            break;
+        };
+        if !matches!(message, Ok(Message::Text(_) | Message::Binary(_))) {
+            // Only text and binary frames are answered.
+            backlog.done();
+        }
         match message {
             Ok(Message::Text(text)) => conn.handle_text(text.as_str()),
             Ok(Message::Binary(_)) => conn.send_error(
@@ -631,8 +692,18 @@ async fn next_event(events: &mut Option<ProcessEvents>) -> Option<crate::protoco
 }
 
 async fn write_loop(
+    sink: futures_util::stream::SplitSink<WebSocketStream<TcpStream>, Message>,
+    rx: mpsc::UnboundedReceiver<WriterMsg>,
+    backlog: Arc<Backlog>,
+) {
+    write_messages(sink, rx, &backlog).await;
+    backlog.writer_stopped();
+}
+
+async fn write_messages(
     mut sink: futures_util::stream::SplitSink<WebSocketStream<TcpStream>, Message>,
     mut rx: mpsc::UnboundedReceiver<WriterMsg>,
+    backlog: &Backlog,
 ) {
     let mut events: Option<ProcessEvents> = None;
     loop {
@@ -644,7 +715,7 @@ async fn write_loop(
             },
             event = next_event(&mut events) => match event {
                 Some(event) => match event.to_notification_text() {
-                    Some(notification) => WriterMsg::Text(notification),
+                    Some(notification) => WriterMsg::Notification(notification),
                     None => continue,
                 },
                 None => {
@@ -655,6 +726,14 @@ async fn write_loop(
         };
         match msg {
             WriterMsg::Text(text) => {
+                let sent = sink.send(Message::text(text)).await;
+                backlog.done();
+                if let Err(err) = sent {
+                    debug!("websocket write failed: {err}");
+                    break;
+                }
+            }
+            WriterMsg::Notification(text) => {
                 if let Err(err) = sink.send(Message::text(text)).await {
                     debug!("websocket write failed: {err}");
                     break;
@@ -798,6 +877,8 @@ impl Connection {
         match validate(value) {
             Err((id, message)) => self.send_error(id, error_code::INVALID_REQUEST, message, None),
             Ok(Incoming::Notification { method }) => {
+                // Notifications get no response: nothing to wait for.
+                self.backlog.done();
                 if method != method::INITIALIZED {
                     debug!("ignoring notification `{method}`");
                 }

@@ -1,3 +1,4 @@
+mod backpressure;
 mod cli;
 mod environment;
 mod file_system;
