@@ -46,7 +46,9 @@ bazel clean
 say "warm run (after bazel clean, served from the cache)"
 start=$(now)
 warm_status=0
-run_bazel "$logs/warm.log" "$@" || warm_status=$?
+# --nofetch: the warm run must not need the network for repositories either (actions
+# never get it: .bazelrc sets --sandbox_default_allow_network=false).
+run_bazel "$logs/warm.log" --nofetch "$@" || warm_status=$?
 warm=$(elapsed "$start")
 
 summary=$(grep -E '^INFO: [0-9]+ processes?' "$logs/warm.log" | tail -n 1 || true)
