@@ -115,8 +115,7 @@ fn main() -> anyhow::Result<()> {
     // First, before any thread exists: this binary is also `codex-linux-sandbox`, which
     // sandboxed processes are started through (see `dispatch_linux_sandbox`).
     dispatch_linux_sandbox();
-    // Parsed before the runtime starts its threads: `--version` is the sandbox's
-    // preflight command, run once per sandboxed start.
+    // Parsed before the runtime starts its threads.
     let cli = Cli::parse();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -4,15 +4,17 @@
 //! One executable plays two stages:
 //!
 //! - **outer** (`--sandbox-policy-json … --cwd … -- CMD…`): reads the policy, builds the
-//!   `bwrap` arguments, checks with a preflight that bubblewrap works here (retrying
-//!   once without `/proc`), then runs `bwrap … -- <this executable>
-//!   --apply-seccomp-then-exec [--deny-network] -- CMD…` and exits as the command did;
+//!   `bwrap` arguments, runs `bwrap --json-status-fd N … -- <this executable>
+//!   --apply-seccomp-then-exec [--deny-network] [--stderr-fd FD] -- CMD…` and exits as
+//!   the command did — or, if bubblewrap failed before executing anything, reports why
+//!   (after one retry without `/proc` when only mounting `/proc` failed);
 //! - **seccomp stage** (`--apply-seccomp-then-exec`, internal): already inside the
-//!   sandbox, sets `PR_SET_NO_NEW_PRIVS`, installs the network filter when asked, and
-//!   executes the command in its place.
+//!   sandbox, restores the real stderr, sets `PR_SET_NO_NEW_PRIVS`, installs the
+//!   network filter when asked, and executes the command in its place.
 
 use std::ffi::OsStr;
 use std::ffi::OsString;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::path::PathBuf;
@@ -26,11 +28,12 @@ use codex_utils_absolute_path::AbsolutePathBuf;
 
 use crate::BwrapOptions;
 use crate::LinuxSandboxError;
-use crate::PreflightOutcome;
 use crate::ProcMount;
 use crate::SandboxPlan;
 use crate::build_bwrap_argv;
 use crate::launcher;
+use crate::launcher::BwrapOutcome;
+use crate::launcher::SetupFailure;
 use crate::seccomp;
 
 /// The name under which an executable acts as the sandbox (see [`arg0_dispatch`]).
@@ -38,6 +41,9 @@ pub const CODEX_LINUX_SANDBOX_ARG0: &str = "codex-linux-sandbox";
 
 /// The flag of the internal seccomp stage.
 const APPLY_SECCOMP_FLAG: &str = "--apply-seccomp-then-exec";
+
+/// The seccomp stage's flag naming the descriptor to restore as the command's stderr.
+const STDERR_FD_FLAG: &str = "--stderr-fd";
 
 /// Runs a command under bubblewrap and a seccomp network filter, as a sandbox policy says.
 ///
@@ -84,6 +90,17 @@ struct Cli {
         conflicts_with_all = ["sandbox_policy_json", "cwd", "bwrap"]
     )]
     deny_network: bool,
+
+    /// Internal: with --apply-seccomp-then-exec, make this descriptor (the outer
+    /// stage's stderr, passed through bubblewrap, whose own stderr is a pipe the outer
+    /// stage reads) the command's stderr first.
+    #[arg(
+        long,
+        hide = true,
+        value_name = "FD",
+        conflicts_with_all = ["sandbox_policy_json", "cwd", "bwrap"]
+    )]
+    stderr_fd: Option<i32>,
 
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "COMMAND")]
@@ -141,9 +158,13 @@ fn run(cli: Cli) -> Result<std::convert::Infallible, LinuxSandboxError> {
         bwrap,
         apply_seccomp_then_exec,
         deny_network,
+        stderr_fd,
         command,
     } = cli;
     if apply_seccomp_then_exec {
+        if let Some(fd) = stderr_fd {
+            restore_stderr(fd);
+        }
         return apply_seccomp_then_exec_command(deny_network, &command);
     }
     let (Some(policy_json), Some(cwd)) = (sandbox_policy_json, cwd) else {
@@ -174,7 +195,8 @@ fn run(cli: Cli) -> Result<std::convert::Infallible, LinuxSandboxError> {
     }
 }
 
-/// The outer stage: preflight, run bubblewrap, clean up, exit as the command did.
+/// The outer stage: run bubblewrap (once more without `/proc` if only that failed),
+/// clean up, exit as the command did.
 fn run_in_bwrap(
     policy: &SandboxPolicy,
     cwd: &AbsolutePathBuf,
@@ -184,6 +206,8 @@ fn run_in_bwrap(
     let helper = helper_path()?;
     let env_tmpdir =
         std::env::var_os("TMPDIR").and_then(|value| AbsolutePathBuf::try_from_absolute(value).ok());
+    // Not close-on-exec: bubblewrap passes it on to the seccomp stage. Kept until done.
+    let stderr_copy = launcher::inheritable_stderr();
     let mut inner: Vec<OsString> = vec![
         helper.as_path().as_os_str().to_owned(),
         OsString::from(APPLY_SECCOMP_FLAG),
@@ -191,79 +215,65 @@ fn run_in_bwrap(
     if !policy.has_full_network_access() {
         inner.push(OsString::from("--deny-network"));
     }
+    if let Some(fd) = &stderr_copy {
+        inner.push(OsString::from(STDERR_FD_FLAG));
+        inner.push(OsString::from(fd.as_raw_fd().to_string()));
+    }
     inner.push(OsString::from("--"));
     inner.extend(command.iter().cloned());
-    let probe = [
-        helper.as_path().as_os_str().to_owned(),
-        OsString::from("--version"),
-    ];
 
-    // Every variant is built before anything runs: a preflight creates the placeholder
+    // Both variants are built before anything runs: a run creates the placeholder
     // directories, and a later build would take them for existing paths.
-    let build = |command: &[OsString], proc_mount| {
+    let build = |proc_mount| {
         let options = BwrapOptions {
             proc_mount,
             env_tmpdir: env_tmpdir.clone(),
             helper: Some(helper.clone()),
         };
-        build_bwrap_argv(policy, cwd, command, &options)
+        build_bwrap_argv(policy, cwd, &inner, &options)
     };
-    let with_proc = build(&inner, ProcMount::Mount)?;
-    let probe_with_proc = build(&probe, ProcMount::Mount)?;
-    let without_proc = build(&inner, ProcMount::Skip)?;
-    let probe_without_proc = build(&probe, ProcMount::Skip)?;
+    let with_proc = build(ProcMount::Mount)?;
+    let without_proc = build(ProcMount::Skip)?;
     let bwrap = launcher::find_bwrap(bwrap, std::env::var_os("PATH").as_deref())?;
 
-    let chosen = match choose_proc_mount(&bwrap, &probe_with_proc.args, &probe_without_proc.args) {
-        Ok(ProcMount::Mount) => with_proc,
-        Ok(ProcMount::Skip) => without_proc,
-        Err(error) => {
-            launcher::remove_placeholders(&with_proc.placeholders);
-            return Err(error);
-        }
-    };
-    tracing::debug!("running {} {:?}", bwrap.display(), chosen.args);
-    let status = launcher::run_bwrap(&bwrap, &chosen.args);
-    launcher::remove_placeholders(&chosen.placeholders);
-    launcher::exit_like(status?);
+    let result = run_with_proc_retry(&bwrap, &with_proc.args, &without_proc.args);
+    launcher::remove_placeholders(&with_proc.placeholders);
+    launcher::remove_placeholders(&without_proc.placeholders);
+    drop(stderr_copy);
+    launcher::exit_like(result?);
 }
 
-/// Runs the preflight with `/proc` and, if only mounting `/proc` failed, once more
-/// without it.
-fn choose_proc_mount(
+/// Runs bubblewrap with `/proc` and, only if it failed to mount `/proc` before
+/// executing anything, once more without it. Returns the exit status to copy.
+fn run_with_proc_retry(
     bwrap: &Path,
-    probe_with_proc: &[OsString],
-    probe_without_proc: &[OsString],
-) -> Result<ProcMount, LinuxSandboxError> {
-    let failed = |outcome| match outcome {
-        PreflightOutcome::Ready | PreflightOutcome::ProcMountDenied => {
-            LinuxSandboxError::BwrapNotPermitted {
-                stderr: "bubblewrap tried to mount /proc although told not to".to_string(),
-            }
-        }
-        PreflightOutcome::HelperNotRunnable { stderr } => {
+    with_proc: &[OsString],
+    without_proc: &[OsString],
+) -> Result<std::process::ExitStatus, LinuxSandboxError> {
+    let failed = |failure| match failure {
+        SetupFailure::ProcMountDenied => LinuxSandboxError::BwrapNotPermitted {
+            stderr: "bubblewrap tried to mount /proc although told not to".to_string(),
+        },
+        SetupFailure::HelperNotRunnable { stderr } => {
             LinuxSandboxError::HelperNotRunnable { stderr }
         }
-        PreflightOutcome::NotPermitted { stderr } => {
-            LinuxSandboxError::BwrapNotPermitted { stderr }
-        }
+        SetupFailure::NotPermitted { stderr } => LinuxSandboxError::BwrapNotPermitted { stderr },
     };
-    match launcher::run_preflight(bwrap, probe_with_proc)? {
-        PreflightOutcome::Ready => Ok(ProcMount::Mount),
-        PreflightOutcome::ProcMountDenied => {
+    tracing::debug!("running {} {:?}", bwrap.display(), with_proc);
+    match launcher::run_bwrap(bwrap, with_proc)? {
+        BwrapOutcome::Finished(status) => Ok(status),
+        BwrapOutcome::SetupFailed(SetupFailure::ProcMountDenied) => {
             tracing::warn!(
                 "bubblewrap may not mount /proc on this host; retrying without --proc /proc \
                  (the sandboxed command will have no /proc)"
             );
-            match launcher::run_preflight(bwrap, probe_without_proc)? {
-                PreflightOutcome::Ready => Ok(ProcMount::Skip),
-                outcome @ (PreflightOutcome::ProcMountDenied
-                | PreflightOutcome::HelperNotRunnable { .. }
-                | PreflightOutcome::NotPermitted { .. }) => Err(failed(outcome)),
+            tracing::debug!("running {} {:?}", bwrap.display(), without_proc);
+            match launcher::run_bwrap(bwrap, without_proc)? {
+                BwrapOutcome::Finished(status) => Ok(status),
+                BwrapOutcome::SetupFailed(failure) => Err(failed(failure)),
             }
         }
-        outcome @ (PreflightOutcome::HelperNotRunnable { .. }
-        | PreflightOutcome::NotPermitted { .. }) => Err(failed(outcome)),
+        BwrapOutcome::SetupFailed(failure) => Err(failed(failure)),
     }
 }
 
@@ -277,6 +287,26 @@ fn apply_seccomp_then_exec_command(
         seccomp::install_network_seccomp_filter()?;
     }
     Err(exec_in(command, None))
+}
+
+/// Makes `fd` this process's stderr and closes it. On failure (not expected: the outer
+/// stage passes a valid descriptor >= 3) stderr stays bubblewrap's pipe, which the outer
+/// stage passes on after the run, so only the timing of messages suffers.
+fn restore_stderr(fd: i32) {
+    if fd < 3 {
+        tracing::warn!("ignoring {STDERR_FD_FLAG} {fd}: not a descriptor of ours");
+        return;
+    }
+    // SAFETY: dup2/close on plain descriptors; fd 2 is replaced atomically.
+    let restored = unsafe { libc::dup2(fd, libc::STDERR_FILENO) } == libc::STDERR_FILENO;
+    if !restored {
+        let err = std::io::Error::last_os_error();
+        tracing::warn!("cannot restore stderr from descriptor {fd}: {err}");
+    }
+    // SAFETY: as above; the descriptor is ours (passed for this purpose) and unused after.
+    unsafe {
+        libc::close(fd);
+    }
 }
 
 /// Replaces this process with `command` (searched in `$PATH` like `execvp`), in `cwd`

@@ -1,13 +1,19 @@
-//! Running bubblewrap: finding it, checking before the command runs that it can build
-//! the sandbox here (with one retry without `/proc`), then running it and cleaning up.
+//! Running bubblewrap: finding it, running it once with the command, telling a set-up
+//! failure (nothing ran) from the command's own exit, and cleaning up.
 //!
-//! The check is a *preflight*: the same `bwrap` arguments with a harmless command (the
-//! seccomp stage's `--version`). Whatever goes wrong there goes wrong before the user's
-//! command has run, so a missing or forbidden bubblewrap is a clear error and never a
-//! half-run command, and retrying without `/proc` can never run the command twice.
+//! Whether bubblewrap got as far as executing the seccomp stage comes from its
+//! `--json-status-fd` reports (see [`classify_bwrap_run`]); only when it did not — so
+//! neither the seccomp stage nor the user's command ran — is its stderr classified,
+//! which is what makes the one retry without `/proc` safe: the user's command never
+//! runs twice.
 
 use std::ffi::OsStr;
 use std::ffi::OsString;
+use std::io::Read;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::fd::FromRawFd;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
@@ -59,11 +65,10 @@ pub fn find_bwrap(
     }
 }
 
-/// What a preflight run of bubblewrap says about this host.
+/// Why bubblewrap failed before it executed the seccomp stage (so before the user's
+/// command could run).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PreflightOutcome {
-    /// The sandbox can be built as asked.
-    Ready,
+pub enum SetupFailure {
     /// Everything works except mounting a fresh `/proc` (some containers forbid it).
     ProcMountDenied,
     /// The sandbox was built, but the seccomp stage could not be executed inside it
@@ -79,46 +84,120 @@ pub enum PreflightOutcome {
     },
 }
 
-/// Classifies a preflight run from its exit status and captured stderr: success is
-/// [`PreflightOutcome::Ready`], bubblewrap's `Can't mount proc` is
-/// [`PreflightOutcome::ProcMountDenied`], its `execvp` error is
-/// [`PreflightOutcome::HelperNotRunnable`], anything else
-/// [`PreflightOutcome::NotPermitted`].
-pub fn classify_preflight(status: ExitStatus, stderr: &str) -> PreflightOutcome {
-    if status.success() {
-        PreflightOutcome::Ready
-    } else if stderr.contains("Can't mount proc") {
-        PreflightOutcome::ProcMountDenied
+/// How one run of bubblewrap ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BwrapOutcome {
+    /// Bubblewrap executed the seccomp stage (so the user's command may have run), or
+    /// it was killed by a signal, or it succeeded: exit as it did, never run it again.
+    Finished(ExitStatus),
+    /// Bubblewrap exited with an error before executing the seccomp stage: nothing ran.
+    SetupFailed(SetupFailure),
+}
+
+/// Decides how a run of bubblewrap ended, from its exit status, what it wrote to
+/// `--json-status-fd` and its own stderr.
+///
+/// Bubblewrap reports `{ "child-pid": N }` right after `clone`, *before* the child sets
+/// up the mounts (a refused `/proc` mount comes after it), so that is no proof that
+/// anything ran. It reports `{ "exit-code": N }` when the child exits only if its setup
+/// finished and `execvp` of the command succeeded. So: a non-zero exit (not a signal)
+/// with no `exit-code` document is a set-up failure, classified by bubblewrap's stderr
+/// (`Can't mount proc` → [`SetupFailure::ProcMountDenied`], its `execvp` error →
+/// [`SetupFailure::HelperNotRunnable`], anything else →
+/// [`SetupFailure::NotPermitted`]). Everything else — success, a signal, an `exit-code`
+/// report, or a status stream that is not valid JSON — is
+/// [`BwrapOutcome::Finished`]: when in doubt, the command is assumed to have run, so it
+/// is never retried.
+pub fn classify_bwrap_run(status: ExitStatus, json_status: &[u8], stderr: &str) -> BwrapOutcome {
+    if status.success() || status.signal().is_some() || !setup_failed_per_status(json_status) {
+        return BwrapOutcome::Finished(status);
+    }
+    BwrapOutcome::SetupFailed(if stderr.contains("Can't mount proc") {
+        SetupFailure::ProcMountDenied
     } else if stderr.starts_with("bwrap: execvp ") {
-        PreflightOutcome::HelperNotRunnable {
+        SetupFailure::HelperNotRunnable {
             stderr: stderr.to_string(),
         }
     } else {
-        PreflightOutcome::NotPermitted {
+        SetupFailure::NotPermitted {
             stderr: stderr.to_string(),
         }
-    }
+    })
 }
 
-/// Runs one preflight: `bwrap args` with stdin and stdout discarded, stderr captured.
-pub(crate) fn run_preflight(
-    bwrap: &Path,
-    args: &[OsString],
-) -> Result<PreflightOutcome, LinuxSandboxError> {
-    let output = Command::new(bwrap)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|source| LinuxSandboxError::BwrapSpawn {
-            bwrap: bwrap.to_path_buf(),
-            source,
-        })?;
-    Ok(classify_preflight(
-        output.status,
-        &String::from_utf8_lossy(&output.stderr),
-    ))
+/// Whether bubblewrap's `--json-status-fd` stream is valid and has no `exit-code`
+/// document, i.e. says the command was never executed.
+fn setup_failed_per_status(json_status: &[u8]) -> bool {
+    let mut exit_code_reported = false;
+    for document in
+        serde_json::Deserializer::from_slice(json_status).into_iter::<serde_json::Value>()
+    {
+        match document {
+            Ok(value) => exit_code_reported |= value.get("exit-code").is_some(),
+            Err(_) => return false,
+        }
+    }
+    !exit_code_reported
+}
+
+/// How much of bubblewrap's own stderr is kept (for the set-up failure message, or to
+/// pass on after a run); the rest is read and dropped so bubblewrap never blocks on it.
+const MAX_BWRAP_STDERR: usize = 64 * 1024;
+
+/// Reads `reader` to its end, keeping the first [`MAX_BWRAP_STDERR`] bytes.
+fn read_bounded(mut reader: impl Read) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                let room = MAX_BWRAP_STDERR.saturating_sub(kept.len());
+                kept.extend_from_slice(&chunk[..n.min(room)]);
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    kept
+}
+
+/// A pipe whose two ends are close-on-exec and above stderr (should this process have
+/// been started with stdin, stdout or stderr closed, a pipe end must not take its place).
+fn cloexec_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two new descriptors into the array we own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((above_stderr(read)?, above_stderr(write)?))
+}
+
+/// `fd` itself if it is above 2, else a close-on-exec copy that is (and `fd` is closed).
+fn above_stderr(fd: OwnedFd) -> std::io::Result<OwnedFd> {
+    if fd.as_raw_fd() > libc::STDERR_FILENO {
+        return Ok(fd);
+    }
+    // SAFETY: F_DUPFD_CLOEXEC duplicates a descriptor we own to a new one >= 3.
+    let moved = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if moved < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(moved) })
+}
+
+/// A copy of this process's stderr at a descriptor >= 3 and *not* close-on-exec, so
+/// that it passes through bubblewrap to the seccomp stage, which puts it back as the
+/// command's stderr (bubblewrap's own stderr is a pipe we read, see [`run_bwrap`]).
+/// `None` when this process has no stderr.
+pub(crate) fn inheritable_stderr() -> Option<OwnedFd> {
+    // SAFETY: F_DUPFD duplicates fd 2 (if open) to a new descriptor we then own.
+    let fd = unsafe { libc::fcntl(libc::STDERR_FILENO, libc::F_DUPFD, 3) };
+    // SAFETY: as above: a fresh descriptor owned by nobody else.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// The pid of the running bubblewrap, for the signal forwarder (0: none).
@@ -139,23 +218,40 @@ extern "C" fn forward_signal(signal: libc::c_int) {
     }
 }
 
-/// Runs `bwrap args` with this process's stdio, forwarding termination signals to it,
-/// and returns its exit status once it (and with it the whole sandbox, thanks to
+/// Runs `bwrap --json-status-fd FD args` with this process's stdin and stdout,
+/// forwarding termination signals to it, and tells how it ended (see
+/// [`classify_bwrap_run`]) once it (and with it the whole sandbox, thanks to
 /// `--die-with-parent` and the PID namespace) is gone.
+///
+/// Bubblewrap's stderr is a pipe read by a thread: what bubblewrap prints is what tells
+/// a refused `/proc` mount from other set-up failures. The command does not write
+/// there: `args` runs the seccomp stage with `--stderr-fd` (see
+/// [`inheritable_stderr`]), which restores the real stderr before anything else. After
+/// a [`BwrapOutcome::Finished`] run, what bubblewrap printed is passed on to this
+/// process's stderr; after a set-up failure it is only in the returned
+/// [`SetupFailure`], as the caller decides what to say.
 ///
 /// The forwarded signals are blocked from before the spawn until the handlers know the
 /// pid, so one that arrives in between is delivered (and forwarded) late rather than
 /// killing this process and orphaning the placeholders; bubblewrap unblocks them again
-/// before it starts (the mask is inherited across `fork` and `execve`).
-pub(crate) fn run_bwrap(bwrap: &Path, args: &[OsString]) -> Result<ExitStatus, LinuxSandboxError> {
+/// before it starts (the mask is inherited across `fork` and `execve`). The stderr
+/// reader thread is started while they are blocked and keeps them blocked, so they are
+/// always handled by this (the main) thread.
+pub(crate) fn run_bwrap(
+    bwrap: &Path,
+    args: &[OsString],
+) -> Result<BwrapOutcome, LinuxSandboxError> {
     let spawn_error = |source| LinuxSandboxError::BwrapSpawn {
         bwrap: bwrap.to_path_buf(),
         source,
     };
+    let (status_read, status_write) = cloexec_pipe().map_err(spawn_error)?;
+    let (stderr_read, stderr_write) = cloexec_pipe().map_err(spawn_error)?;
+    let status_fd = status_write.as_raw_fd();
     // SAFETY: an all-zero sigset_t is a valid value to initialise with sigemptyset.
     let mut forwarded: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: sigemptyset/sigaddset/sigprocmask only touch the set we own and this
-    // (single-threaded) process's mask.
+    // SAFETY: sigemptyset/sigaddset/sigprocmask only touch the set we own and the
+    // calling thread's mask (no other thread of ours exists yet).
     unsafe {
         libc::sigemptyset(&mut forwarded);
         for signal in FORWARDED_SIGNALS {
@@ -170,22 +266,37 @@ pub(crate) fn run_bwrap(bwrap: &Path, args: &[OsString]) -> Result<ExitStatus, L
         }
     };
     let mut command = Command::new(bwrap);
-    command.args(args);
-    // SAFETY: the closure only calls sigprocmask, which is async-signal-safe, on a set
-    // copied into it.
+    command
+        .arg("--json-status-fd")
+        .arg(status_fd.to_string())
+        .args(args)
+        .stderr(Stdio::from(stderr_write));
+    // SAFETY: the closure only calls sigprocmask and fcntl, which are
+    // async-signal-safe, on values copied into it.
     unsafe {
         command.pre_exec(move || {
             libc::sigprocmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut());
+            // The status pipe's write end is for bubblewrap: keep it across execve.
+            if libc::fcntl(status_fd, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }
-    let mut child = match command.spawn() {
+    let spawned = command.spawn();
+    // Our copies of the write ends must go, or the reads below would never end.
+    drop(command);
+    drop(status_write);
+    let mut child = match spawned {
         Ok(child) => child,
         Err(source) => {
             unblock();
             return Err(spawn_error(source));
         }
     };
+    let stderr_reader = std::thread::Builder::new()
+        .name("bwrap-stderr".to_string())
+        .spawn(move || read_bounded(std::fs::File::from(stderr_read)));
     BWRAP_PID.store(i32::try_from(child.id()).unwrap_or(0), Ordering::SeqCst);
     for signal in FORWARDED_SIGNALS {
         // SAFETY: the handler only loads an atomic and calls kill(2), both
@@ -195,7 +306,7 @@ pub(crate) fn run_bwrap(bwrap: &Path, args: &[OsString]) -> Result<ExitStatus, L
         }
     }
     unblock();
-    let status = child.wait().map_err(spawn_error);
+    let status = child.wait();
     BWRAP_PID.store(0, Ordering::SeqCst);
     for signal in FORWARDED_SIGNALS {
         // SAFETY: restoring the default disposition.
@@ -203,7 +314,23 @@ pub(crate) fn run_bwrap(bwrap: &Path, args: &[OsString]) -> Result<ExitStatus, L
             libc::signal(signal, libc::SIG_DFL);
         }
     }
-    status
+    // Bubblewrap is gone and with it every writer of both pipes (the sandbox closes
+    // the status descriptor before it executes anything, and the PID namespace is dead).
+    let json_status = read_bounded(std::fs::File::from(status_read));
+    let stderr = match stderr_reader {
+        Ok(handle) => handle.join().unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let outcome = classify_bwrap_run(
+        status.map_err(spawn_error)?,
+        &json_status,
+        &String::from_utf8_lossy(&stderr),
+    );
+    if matches!(outcome, BwrapOutcome::Finished(_)) && !stderr.is_empty() {
+        // Nothing sensible is left to do if our own stderr is gone.
+        let _ = std::io::stderr().write_all(&stderr);
+    }
+    Ok(outcome)
 }
 
 /// Removes the placeholder directories bubblewrap created on the host for protected

@@ -6,8 +6,9 @@ use std::process::ExitStatus;
 
 use pretty_assertions::assert_eq;
 
-use super::PreflightOutcome;
-use super::classify_preflight;
+use super::BwrapOutcome;
+use super::SetupFailure;
+use super::classify_bwrap_run;
 use super::find_bwrap;
 use crate::LinuxSandboxError;
 
@@ -15,40 +16,75 @@ fn exited(code: i32) -> ExitStatus {
     ExitStatus::from_raw(code << 8)
 }
 
+/// What bubblewrap 0.8 writes to `--json-status-fd` right after `clone`, before the
+/// child sets anything up.
+const CHILD_PID: &str = "{ \"child-pid\": 7, \"cgroup-namespace\": 4026531835, \"ipc-namespace\": 4026531839, \"mnt-namespace\": 4026532405, \"net-namespace\": 4026531840, \"pid-namespace\": 4026532406, \"uts-namespace\": 4026531838 }\n";
+/// ... and when the child exits, only if it got as far as executing the command.
+const EXIT_CODE_1: &str = "{ \"exit-code\": 1 }\n";
+
 #[test]
-fn preflight_outcomes_from_real_bwrap_messages() {
+fn set_up_failures_from_real_bwrap_messages() {
     // Messages as bubblewrap 0.8 prints them.
     let proc_denied = "bwrap: Can't mount proc on /newroot/proc: Operation not permitted\n";
     let no_userns = "bwrap: No permissions to creating new namespace, likely because the kernel does not allow non-privileged user namespaces.\n";
     let exec_failed = "bwrap: execvp /opt/codex-linux-sandbox: No such file or directory\n";
     let cases = [
-        (exited(0), "", PreflightOutcome::Ready),
-        (exited(1), proc_denied, PreflightOutcome::ProcMountDenied),
+        (proc_denied, SetupFailure::ProcMountDenied),
         (
-            exited(1),
             no_userns,
-            PreflightOutcome::NotPermitted {
+            SetupFailure::NotPermitted {
                 stderr: no_userns.to_string(),
             },
         ),
         (
-            exited(1),
             exec_failed,
-            PreflightOutcome::HelperNotRunnable {
+            SetupFailure::HelperNotRunnable {
                 stderr: exec_failed.to_string(),
             },
         ),
-        // Killed by a signal with nothing printed: not something to retry.
         (
-            ExitStatus::from_raw(libc::SIGKILL),
             "",
-            PreflightOutcome::NotPermitted {
+            SetupFailure::NotPermitted {
                 stderr: String::new(),
             },
         ),
     ];
-    for (status, stderr, expected) in cases {
-        assert_eq!(classify_preflight(status, stderr), expected, "{stderr}");
+    for (stderr, expected) in cases {
+        // The child-pid report comes before the set-up, so it proves nothing; with no
+        // report at all (bubblewrap failed before `clone`) it is the same.
+        for json_status in [CHILD_PID, ""] {
+            assert_eq!(
+                classify_bwrap_run(exited(1), json_status.as_bytes(), stderr),
+                BwrapOutcome::SetupFailed(expected.clone()),
+                "{json_status} {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_run_that_may_have_executed_the_command_is_never_a_set_up_failure() {
+    let proc_denied = "bwrap: Can't mount proc on /newroot/proc: Operation not permitted\n";
+    let exit_code_reported = format!("{CHILD_PID}{EXIT_CODE_1}");
+    let cases = [
+        // The command itself failed (and happened to print bubblewrap's message).
+        (exited(1), exit_code_reported.as_str()),
+        // Success, whatever was reported.
+        (exited(0), CHILD_PID),
+        (exited(0), ""),
+        // Killed by a signal (forwarded, or from elsewhere) with nothing reported.
+        (ExitStatus::from_raw(libc::SIGTERM), CHILD_PID),
+        (ExitStatus::from_raw(libc::SIGKILL), ""),
+        // A status stream we cannot read: assume the command ran.
+        (exited(1), "{ \"child-pid\": 7 }\n{ \"exit-co"),
+        (exited(1), "not json"),
+    ];
+    for (status, json_status) in cases {
+        assert_eq!(
+            classify_bwrap_run(status, json_status.as_bytes(), proc_denied),
+            BwrapOutcome::Finished(status),
+            "{status:?} {json_status}"
+        );
     }
 }
 

@@ -3,13 +3,20 @@
 //! of its `/proc`, then `unshare --user` enters a new user namespace; there the kernel
 //! refuses a new proc mount because the existing one is not fully visible
 //! (`mnt_too_revealing`), exactly as in containers that mask `/proc` paths.
+//!
+//! The retry happens only when bubblewrap failed before executing anything, so a
+//! command that fails with bubblewrap's message on its own stderr is not run again.
 
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
+use super::harness::TestDir;
+use super::harness::run_sh;
 use super::harness::sandbox_bin;
+use super::harness::sandbox_command;
 use super::harness::stderr;
 use super::harness::stdout;
+use super::harness::workspace_write;
 
 #[test]
 fn proc_mount_refused_retries_without_proc_and_logs_it() {
@@ -58,4 +65,49 @@ fn proc_is_mounted_where_it_is_allowed() {
         .unwrap_or_else(|err| panic!("{err}: {}", stderr(&output)));
     assert!(pid < 10, "pid {pid}: not in a fresh PID namespace");
     assert_eq!(stderr(&output), "");
+}
+
+#[test]
+fn a_command_that_prints_bubblewraps_message_and_fails_runs_once() {
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let policy = workspace_write(&[], /*network_access*/ false);
+
+    let output = run_sh(
+        &policy,
+        &ws,
+        "echo ran >> runs; echo \"bwrap: Can't mount proc on /newroot/proc: Operation not \
+         permitted\" >&2; exit 1",
+    );
+
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(ws.join("runs")).unwrap(), "ran\n");
+    assert_eq!(
+        stderr(&output),
+        "bwrap: Can't mount proc on /newroot/proc: Operation not permitted\n"
+    );
+}
+
+#[test]
+fn the_command_writes_to_the_callers_stderr_itself() {
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let log = dir.path("stderr.log");
+    let policy = workspace_write(&[], /*network_access*/ false);
+
+    // Not through a pipe of the outer stage: the command's fd 2 is the caller's file.
+    let status = sandbox_command(
+        &policy,
+        &ws,
+        &["/bin/sh", "-c", "readlink /proc/self/fd/2 >&2"],
+    )
+    .stderr(std::fs::File::create(&log).unwrap())
+    .status()
+    .unwrap();
+
+    assert!(status.success());
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!("{}\n", log.display())
+    );
 }
