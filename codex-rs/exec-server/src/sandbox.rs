@@ -59,28 +59,13 @@ pub enum LinuxSandboxExe {
 /// started. Returns at once in a normal start; never returns when the process was started
 /// as the sandbox. Does nothing off Linux.
 ///
-/// Two starts are the sandbox's: the outer stage, started with `argv[0]` =
-/// `codex-linux-sandbox` ([`codex_linux_sandbox::arg0_dispatch`]), and its seccomp stage,
-/// which the outer stage runs inside bubblewrap as *the running executable* with the
-/// internal first argument `--apply-seccomp-then-exec` (the outer stage falls back to the
-/// running executable because a bare `codex-linux-sandbox` `argv[0]` names no file that
-/// could be mounted into the sandbox). Recognising the second one here avoids a
-/// `codex-linux-sandbox` symlink on disk, which a sandboxed command able to write where
-/// it lives could replace.
+/// Both stages of the sandbox (its outer stage and its seccomp stage, which re-runs this
+/// very executable inside bubblewrap) are recognised by
+/// [`codex_linux_sandbox::arg0_dispatch`].
 pub fn dispatch_linux_sandbox() {
     #[cfg(target_os = "linux")]
-    {
-        codex_linux_sandbox::arg0_dispatch();
-        if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(SECCOMP_STAGE_FLAG)) {
-            codex_linux_sandbox::run_main();
-        }
-    }
+    codex_linux_sandbox::arg0_dispatch();
 }
-
-/// The first argument of `codex-linux-sandbox`'s internal seccomp stage (see its README,
-/// "What happens").
-#[cfg(target_os = "linux")]
-const SECCOMP_STAGE_FLAG: &str = "--apply-seccomp-then-exec";
 
 /// The program to spawn for one `process/start`, after the policy was applied.
 #[derive(Debug, Clone, PartialEq, Eq)]

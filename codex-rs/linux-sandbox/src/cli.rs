@@ -107,15 +107,23 @@ struct Cli {
     command: Vec<OsString>,
 }
 
-/// If this process was started under the name `codex-linux-sandbox` (the file name of
-/// `argv[0]`), runs the sandbox's [`run_main`] and never returns; otherwise returns at
-/// once. Call it first thing in `main` of a binary that should double as the sandbox
-/// (the exec-server sets `arg0` to `codex-linux-sandbox` in `process/start`).
+/// If this process is one of the sandbox's stages, runs the sandbox's [`run_main`] and
+/// never returns; otherwise returns at once. Call it first thing in `main` of a binary
+/// that should double as the sandbox (the exec-server does).
+///
+/// The two stages are recognised by:
+/// - the outer stage: started under the name `codex-linux-sandbox` (the file name of
+///   `argv[0]`);
+/// - the seccomp stage: the outer stage runs *the running executable* again inside
+///   bubblewrap with the internal first argument `--apply-seccomp-then-exec`. A bare
+///   `codex-linux-sandbox` `argv[0]` names no file that could be mounted into the
+///   sandbox, and a symlink on disk could be replaced by a sandboxed command, so the
+///   stage arrives under the host binary's own name.
 pub fn arg0_dispatch() {
-    if std::env::args_os()
-        .next()
-        .is_some_and(|argv0| is_sandbox_arg0(&argv0))
-    {
+    let mut args = std::env::args_os();
+    let outer_stage = args.next().is_some_and(|argv0| is_sandbox_arg0(&argv0));
+    let seccomp_stage = args.next().as_deref() == Some(OsStr::new(APPLY_SECCOMP_FLAG));
+    if outer_stage || seccomp_stage {
         run_main();
     }
 }
