@@ -77,7 +77,7 @@ bench-build:
     tools/ci/bench-build.sh
 
 # All benchmarks.
-bench: bench-exec-server
+bench: bench-exec-server bench-build
 
 # exec-server latency, throughput and memory against a local baseline.
 bench-exec-server:
