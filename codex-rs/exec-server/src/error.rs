@@ -2,8 +2,6 @@
 //! disabled environments the same way, and the server maps each variant to exactly one
 //! JSON-RPC error (code + `data.kind`) in one place.
 
-use serde_json::json;
-
 use crate::protocol::RpcError;
 use crate::protocol::error_code;
 
@@ -87,11 +85,7 @@ impl ExecError {
             | ExecError::Transport(_)
             | ExecError::Internal(_) => (error_code::INTERNAL_ERROR, None),
         };
-        RpcError {
-            code,
-            message: self.to_string(),
-            data: kind.map(|kind| json!({ "kind": kind })),
-        }
+        RpcError::with_kind(code, self.to_string(), kind)
     }
 
     /// The wire `data.kind` of this error (`unknownProcess`, `spawnFailed`, ...), the same

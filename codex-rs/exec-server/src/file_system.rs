@@ -12,7 +12,6 @@ use std::pin::Pin;
 
 use codex_protocol::SandboxPolicy;
 use codex_utils_absolute_path::AbsolutePathBuf;
-use serde_json::json;
 
 use crate::protocol::DirectoryEntry;
 use crate::protocol::FileMetadata;
@@ -180,11 +179,7 @@ impl FileSystemError {
                 (error_code::INTERNAL_ERROR, None)
             }
         };
-        RpcError {
-            code,
-            message: self.to_string(),
-            data: kind.map(|kind| json!({ "kind": kind })),
-        }
+        RpcError::with_kind(code, self.to_string(), kind)
     }
 
     /// The wire `data.kind` (`sandboxDenied`, `notFound`, ...), if any.

@@ -659,6 +659,15 @@ pub struct RpcError {
 }
 
 impl RpcError {
+    /// An error with `code`, `message` and, for application errors, `data: {kind}`.
+    pub fn with_kind(code: i64, message: String, kind: Option<&str>) -> Self {
+        Self {
+            code,
+            message,
+            data: kind.map(|kind| serde_json::json!({ "kind": kind })),
+        }
+    }
+
     /// The `data.kind` of an application error, if any.
     pub fn kind(&self) -> Option<&str> {
         self.data.as_ref()?.get("kind")?.as_str()
