@@ -38,12 +38,6 @@ def _from_lock(target):
         aliases = target["aliases"],
     )
 
-def _merged(*dicts):
-    out = {}
-    for d in dicts:
-        out.update(d)
-    return out
-
 def codex_rust_crate(
         name,
         crate_name = None,
@@ -94,7 +88,7 @@ def codex_rust_crate(
 
     # Test fixtures may be shared with other crates' tests.
     native.exports_files(tests_data, visibility = ["//visibility:public"])
-    bazel_env = _merged({"BAZEL_PACKAGE": package}, rustc_env)
+    bazel_env = dict({"BAZEL_PACKAGE": package}, **rustc_env)
     pkg_env = info["pkg_env"]
 
     build_script = None
