@@ -47,7 +47,6 @@ pub use local_process::DEFAULT_MAX_RETAINED_BYTES;
 pub use local_process::LocalProcess;
 pub use local_process::LocalProcessConfig;
 pub use remote_file_system::RemoteFileSystem;
-pub use sandbox::LinuxSandboxExe;
 pub use sandbox::dispatch_linux_sandbox;
 pub use server::DEFAULT_MAX_MESSAGE_BYTES;
 pub use server::DEFAULT_SESSION_TTL;

@@ -11,7 +11,6 @@ use codex_exec_server::DEFAULT_MAX_FS_BYTES;
 use codex_exec_server::DEFAULT_MAX_MESSAGE_BYTES;
 use codex_exec_server::DEFAULT_MAX_RETAINED_BYTES;
 use codex_exec_server::ExecServer;
-use codex_exec_server::LinuxSandboxExe;
 use codex_exec_server::LocalFileSystemConfig;
 use codex_exec_server::LocalProcessConfig;
 use codex_exec_server::ServerConfig;
@@ -95,6 +94,24 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|err| format!("`{text}`: {err}"))
 }
 
+/// Marks every descriptor this process inherited above stderr close-on-exec, so the
+/// commands it runs get their stdio and never, say, a build tool's jobserver pipe that
+/// was passed to the server. (Descriptors the server opens itself are close-on-exec
+/// anyway.) `close_range(CLOSE_RANGE_CLOEXEC)` needs Linux 5.11; elsewhere, and on older
+/// kernels, inherited descriptors stay as they are.
+fn keep_inherited_fds_from_children() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: close_range only changes descriptor flags.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            libc::STDERR_FILENO + 1,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+    }
+}
+
 /// Many concurrent children need many pipes: raise the soft fd limit to the hard limit.
 fn raise_fd_limit() {
     let mut limit = libc::rlimit {
@@ -112,11 +129,12 @@ fn raise_fd_limit() {
 }
 
 fn main() -> anyhow::Result<()> {
-    // First, before any thread exists: this binary is also `codex-linux-sandbox`, which
-    // sandboxed processes are started through (see `dispatch_linux_sandbox`).
+    // First, before any thread exists: started as `codex-linux-sandbox`, this binary is
+    // that standalone sandbox (see `dispatch_linux_sandbox`).
     dispatch_linux_sandbox();
     // Parsed before the runtime starts its threads.
     let cli = Cli::parse();
+    keep_inherited_fds_from_children();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -156,7 +174,6 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
             event_queue_bytes: cli
                 .notification_queue_bytes
                 .unwrap_or(cli.max_retained_bytes),
-            linux_sandbox_exe: LinuxSandboxExe::CurrentExe,
         },
         max_message_bytes: cli.max_message_bytes,
         auth_token,

@@ -1,29 +1,32 @@
-//! `process/start` with a `sandboxPolicy`: from the policy to the command that really runs.
+//! `process/start` with a `sandboxPolicy`: from the policy to the process that really runs.
 //!
 //! Which backend confines the command is decided by `codex-sandboxing`
-//! ([`sandbox_type_for_platform`]); this module only turns that decision into a program and
-//! its arguments, and refuses (fails closed) whenever it cannot deliver what the policy asks:
+//! ([`sandbox_type_for_platform`]); this module only turns that decision into a program, its
+//! arguments and what the child must do before `exec`, and refuses (fails closed) whenever
+//! it cannot deliver what the policy asks:
 //!
-//! - **no sandbox** (`dangerFullAccess`, `externalSandbox`): the command runs as it is —
-//!   except `externalSandbox` with network `restricted` on Linux, which goes through
-//!   `codex-linux-sandbox` like the other policies, because that applies the seccomp network
-//!   filter there (see its README); we enforce what we can rather than trust the outer
-//!   sandbox to;
-//! - **Linux** (`readOnly`, `workspaceWrite`): `codex-linux-sandbox --sandbox-policy-json
-//!   JSON --cwd CWD -- ARGV...`. The policy is first checked in-process with
-//!   [`codex_linux_sandbox::build_bwrap_argv`] (pure: it only looks at the filesystem) and
-//!   bubblewrap is looked up, so a policy that cannot be enforced as written is a typed
-//!   `sandboxDenied` error and a missing bubblewrap a `sandboxUnavailable` one, before
-//!   anything runs;
+//! - **no sandbox** (`dangerFullAccess`, `externalSandbox` with network): the command runs
+//!   as it is;
+//! - **`externalSandbox` without network on Linux**: the command runs as it is, with the
+//!   seccomp network filter installed between `fork` and `exec` — we enforce what we can
+//!   rather than trust the outer sandbox to;
+//! - **Linux** (`readOnly`, `workspaceWrite`): `bwrap` itself, spawned directly with the
+//!   arguments [`codex_linux_sandbox::BwrapLaunch`] builds (bubblewrap installs the seccomp
+//!   filter, and executes the command). Before anything runs: the policy is checked (a
+//!   policy that cannot be enforced as written is `sandboxDenied`), bubblewrap is found
+//!   and, once per server and `bwrap`, tried out (`sandboxUnavailable` when it cannot build
+//!   a sandbox here; without `/proc` where only that is refused), and the program is looked
+//!   up (a missing one fails as an unsandboxed start would). A run in which bubblewrap then
+//!   fails before executing the command exits with 125 and bubblewrap's message on stderr;
 //! - **macOS**: `sandbox-exec -p PROFILE -D... -- ARGV...` from
 //!   [`codex_sandboxing::seatbelt_policy`] (pure, so it is built and unit-tested everywhere);
 //! - **anything else**: `sandboxUnavailable`, never an unsandboxed run.
 //!
-//! Neither `codex-linux-sandbox` nor `sandbox-exec` can give the command a different
-//! `argv[0]`, so `arg0` together with a sandbox is refused rather than dropped.
+//! Neither bubblewrap (0.8) nor `sandbox-exec` can give the command a different `argv[0]`,
+//! so `arg0` together with those sandboxes is refused rather than dropped.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::process::ExitStatus;
 
 use codex_protocol::SandboxPolicy;
 use codex_sandboxing::SandboxType;
@@ -37,38 +40,18 @@ use codex_utils_absolute_path::AbsolutePathBuf;
 use crate::error::ExecError;
 use crate::protocol::StartParams;
 
-/// Where [`crate::LocalProcess`] finds `codex-linux-sandbox`, the program that applies
-/// bubblewrap and seccomp to a command on Linux (ignored on other platforms).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum LinuxSandboxExe {
-    /// None: a start whose policy needs the Linux sandbox fails with `sandboxUnavailable`
-    /// before anything runs.
-    #[default]
-    Unconfigured,
-    /// This executable, started under the name `codex-linux-sandbox`. Only for binaries
-    /// whose `main` calls [`dispatch_linux_sandbox`] first thing, as `codex-exec-server`
-    /// does.
-    CurrentExe,
-    /// A `codex-linux-sandbox` binary (or any binary that dispatches like
-    /// [`LinuxSandboxExe::CurrentExe`] under that file name).
-    Path(PathBuf),
-}
-
-/// Makes the running binary double as `codex-linux-sandbox` (see
-/// [`LinuxSandboxExe::CurrentExe`]); call it first thing in `main`, before any thread is
-/// started. Returns at once in a normal start; never returns when the process was started
-/// as the sandbox. Does nothing off Linux.
-///
-/// Both stages of the sandbox (its outer stage and its seccomp stage, which re-runs this
-/// very executable inside bubblewrap) are recognised by
-/// [`codex_linux_sandbox::arg0_dispatch`].
+/// Makes the running binary double as `codex-linux-sandbox` when started under that name
+/// (so `process/start` with `arg0` `codex-linux-sandbox` and this executable as the
+/// program runs the standalone sandbox); call it first thing in `main`, before any thread
+/// is started. Returns at once in a normal start; never returns when the process was
+/// started as the sandbox. Does nothing off Linux.
 pub fn dispatch_linux_sandbox() {
     #[cfg(target_os = "linux")]
     codex_linux_sandbox::arg0_dispatch();
 }
 
 /// The program to spawn for one `process/start`, after the policy was applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) struct Launch {
     /// What to execute.
     pub(crate) program: OsString,
@@ -76,6 +59,105 @@ pub(crate) struct Launch {
     pub(crate) args: Vec<OsString>,
     /// `argv[0]` if not `program`.
     pub(crate) arg0: Option<OsString>,
+    /// What confines the process beyond its command line.
+    pub(crate) confinement: Confinement,
+}
+
+/// What a [`Launch`] needs besides its command line.
+#[derive(Debug)]
+pub(crate) enum Confinement {
+    /// Nothing (no sandbox, or one that is all in the command line, like `sandbox-exec`).
+    None,
+    /// The seccomp network filter, installed in the child before `exec`.
+    #[cfg(target_os = "linux")]
+    SeccompFilter(codex_linux_sandbox::NetworkFilter),
+    /// The program is bubblewrap: it inherits its status and seccomp descriptors, and its
+    /// end is interpreted (did the command run at all?) and cleaned up after.
+    #[cfg(target_os = "linux")]
+    Bwrap(codex_linux_sandbox::BwrapLaunch),
+}
+
+impl Confinement {
+    /// What the child must run between `fork` and `exec`, if anything (async-signal-safe:
+    /// only `fcntl`, `prctl` and `seccomp`; everything it needs is prepared here, in the
+    /// parent).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn child_setup(
+        &self,
+    ) -> Option<impl FnMut() -> std::io::Result<()> + Send + Sync + 'static> {
+        let (keep_fds, filter) = match self {
+            Confinement::None => return None,
+            Confinement::SeccompFilter(filter) => (Vec::new(), Some(filter.clone())),
+            Confinement::Bwrap(launch) => (launch.child_fds(), None),
+        };
+        Some(move || {
+            codex_linux_sandbox::keep_fds_across_exec(&keep_fds)?;
+            if let Some(filter) = &filter {
+                filter.apply_in_child()?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Nothing to run in the child off Linux.
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn child_setup(&self) -> Option<fn() -> std::io::Result<()>> {
+        None
+    }
+
+    /// Call right after the spawn (successful or not): closes the parent's copies of what
+    /// the child inherited. Keep the result until the process was reaped.
+    pub(crate) fn spawned(self) -> Reaper {
+        match self {
+            Confinement::None => Reaper::Plain,
+            #[cfg(target_os = "linux")]
+            Confinement::SeccompFilter(_) => Reaper::Plain,
+            #[cfg(target_os = "linux")]
+            Confinement::Bwrap(launch) => Reaper::Bwrap(launch.spawned()),
+        }
+    }
+}
+
+/// What is left to do once a spawned process was reaped.
+#[derive(Debug)]
+pub(crate) enum Reaper {
+    /// Nothing: its status is the command's.
+    Plain,
+    /// Ask bubblewrap's status reports whether the command ran, and remove placeholders.
+    #[cfg(target_os = "linux")]
+    Bwrap(codex_linux_sandbox::BwrapRun),
+}
+
+impl Reaper {
+    /// The exit code to report for a process that ended with `status`: its code, or 128 +
+    /// the signal that killed it; for a bubblewrap that failed before it executed the
+    /// command, 125 (the exit status `codex-linux-sandbox` uses for that too).
+    #[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
+    pub(crate) fn exit_code(self, process_id: &str, status: ExitStatus) -> i32 {
+        use std::os::unix::process::ExitStatusExt;
+
+        let code_of = |status: ExitStatus| {
+            status
+                .code()
+                .or_else(|| status.signal().map(|signal| 128 + signal))
+                .unwrap_or(-1)
+        };
+        match self {
+            Reaper::Plain => code_of(status),
+            #[cfg(target_os = "linux")]
+            Reaper::Bwrap(run) => match run.finish(status) {
+                codex_linux_sandbox::BwrapEnd::Command(status) => code_of(status),
+                codex_linux_sandbox::BwrapEnd::SetupFailed(status) => {
+                    tracing::warn!(
+                        process_id,
+                        "bubblewrap failed ({status}) before it executed the command; \
+                         its message is on the process's stderr"
+                    );
+                    codex_linux_sandbox::SETUP_FAILED_EXIT_CODE
+                }
+            },
+        }
+    }
 }
 
 impl Launch {
@@ -84,6 +166,7 @@ impl Launch {
             program: OsString::from(&params.argv[0]),
             args: params.argv[1..].iter().map(OsString::from).collect(),
             arg0: params.arg0.as_ref().map(OsString::from),
+            confinement: Confinement::None,
         }
     }
 
@@ -93,28 +176,35 @@ impl Launch {
         params: &StartParams,
         wrapper: &str,
         program: OsString,
-        arg0: Option<OsString>,
         mut args: Vec<OsString>,
     ) -> Result<Self, ExecError> {
-        if let Some(caller_arg0) = &params.arg0 {
-            return Err(ExecError::SandboxUnavailable(format!(
-                "`arg0` (`{caller_arg0}`) cannot be combined with this sandboxPolicy: {wrapper} \
-                 runs the command under its own name; drop `arg0` or the policy"
-            )));
-        }
+        refuse_arg0(params, wrapper)?;
         args.extend(params.argv.iter().map(OsString::from));
         Ok(Self {
             program,
             args,
-            arg0,
+            arg0: None,
+            confinement: Confinement::None,
         })
     }
 }
 
+/// Refuses a caller's `arg0` for a sandbox that executes the command under the name in
+/// `argv[0]`.
+fn refuse_arg0(params: &StartParams, wrapper: &str) -> Result<(), ExecError> {
+    match &params.arg0 {
+        Some(caller_arg0) => Err(ExecError::SandboxUnavailable(format!(
+            "`arg0` (`{caller_arg0}`) cannot be combined with this sandboxPolicy: {wrapper} \
+             runs the command under its own name; drop `arg0` or the policy"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// What to spawn for `params` (already validated: non-empty argv, absolute cwd).
-pub(crate) fn prepare_launch(
+pub(crate) async fn prepare_launch(
     params: &StartParams,
-    linux_sandbox_exe: &LinuxSandboxExe,
+    probes: &BwrapProbes,
 ) -> Result<Launch, ExecError> {
     let Some(policy) = &params.sandbox_policy else {
         return Ok(Launch::direct(params));
@@ -122,8 +212,8 @@ pub(crate) fn prepare_launch(
     let sandbox_type = sandbox_type_for_platform(policy)
         .map_err(|err| ExecError::SandboxUnavailable(err.to_string()))?;
     match sandbox_type {
-        SandboxType::None => unconfined_launch(params, policy, linux_sandbox_exe),
-        SandboxType::LinuxBubblewrap => bubblewrap_launch(params, policy, linux_sandbox_exe),
+        SandboxType::None => unconfined_launch(params, policy),
+        SandboxType::LinuxBubblewrap => bubblewrap_launch(params, policy, probes).await,
         SandboxType::MacosSeatbelt => seatbelt_launch(params, policy),
     }
 }
@@ -164,127 +254,123 @@ pub(crate) fn seatbelt_launch(
         SeatbeltDecision::Sandbox(profile) => {
             let mut argv = sandbox_exec_argv(&profile, std::iter::empty::<OsString>());
             let program = argv.remove(0);
-            Launch::wrapped(params, "sandbox-exec", program, None, argv)
+            Launch::wrapped(params, "sandbox-exec", program, argv)
         }
     }
 }
 
+/// `externalSandbox` without network on Linux: the command as it is, with the seccomp
+/// network filter; anything else the platform says needs no sandbox runs as it is.
 #[cfg(target_os = "linux")]
-fn unconfined_launch(
-    params: &StartParams,
-    policy: &SandboxPolicy,
-    linux_sandbox_exe: &LinuxSandboxExe,
-) -> Result<Launch, ExecError> {
-    linux_launch(params, policy, linux_sandbox_exe)
-}
+fn unconfined_launch(params: &StartParams, policy: &SandboxPolicy) -> Result<Launch, ExecError> {
+    use codex_linux_sandbox::SandboxPlan;
 
-#[cfg(target_os = "linux")]
-fn bubblewrap_launch(
-    params: &StartParams,
-    policy: &SandboxPolicy,
-    linux_sandbox_exe: &LinuxSandboxExe,
-) -> Result<Launch, ExecError> {
-    linux_launch(params, policy, linux_sandbox_exe)
+    let mut launch = Launch::direct(params);
+    match SandboxPlan::for_policy(policy) {
+        SandboxPlan::Direct => {}
+        SandboxPlan::SeccompOnly => {
+            let filter = codex_linux_sandbox::NetworkFilter::compile()
+                .map_err(|err| linux_sandbox_error(err, params))?;
+            launch.confinement = Confinement::SeccompFilter(filter);
+        }
+        // `codex-sandboxing` picks bubblewrap for these; never run them unconfined.
+        SandboxPlan::Bwrap => {
+            return Err(ExecError::SandboxUnavailable(
+                "this policy needs bubblewrap, which was not selected".to_string(),
+            ));
+        }
+    }
+    Ok(launch)
 }
 
 /// Off Linux, a policy that needs no sandbox runs the command as it is.
 #[cfg(not(target_os = "linux"))]
-fn unconfined_launch(
-    params: &StartParams,
-    _policy: &SandboxPolicy,
-    _linux_sandbox_exe: &LinuxSandboxExe,
-) -> Result<Launch, ExecError> {
+fn unconfined_launch(params: &StartParams, _policy: &SandboxPolicy) -> Result<Launch, ExecError> {
     Ok(Launch::direct(params))
 }
 
 /// `codex-sandboxing` only picks bubblewrap on Linux; should it ever do so elsewhere, refuse.
 #[cfg(not(target_os = "linux"))]
-fn bubblewrap_launch(
+async fn bubblewrap_launch(
     _params: &StartParams,
     _policy: &SandboxPolicy,
-    _linux_sandbox_exe: &LinuxSandboxExe,
+    _probes: &BwrapProbes,
 ) -> Result<Launch, ExecError> {
     Err(ExecError::SandboxUnavailable(
         "the bubblewrap sandbox exists only on Linux".to_string(),
     ))
 }
 
-/// `codex-linux-sandbox --sandbox-policy-json JSON --cwd CWD -- ARGV...`, after checking
-/// in-process what can be checked before anything runs.
+/// Remembers what [`codex_linux_sandbox::probe_proc_mount`] found for each bubblewrap
+/// executable, so that each is tried out once per server (a failed try is repeated on the
+/// next start: the host may have been fixed meanwhile).
+#[derive(Debug, Default)]
+pub(crate) struct BwrapProbes {
+    #[cfg(target_os = "linux")]
+    found: std::sync::Mutex<
+        std::collections::HashMap<std::path::PathBuf, codex_linux_sandbox::ProcMount>,
+    >,
+}
+
 #[cfg(target_os = "linux")]
-fn linux_launch(
+impl BwrapProbes {
+    async fn proc_mount(
+        &self,
+        bwrap: &std::path::Path,
+        params: &StartParams,
+    ) -> Result<codex_linux_sandbox::ProcMount, ExecError> {
+        let lock = || {
+            self.found
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(found) = lock().get(bwrap) {
+            return Ok(*found);
+        }
+        let path = bwrap.to_path_buf();
+        let probed =
+            tokio::task::spawn_blocking(move || codex_linux_sandbox::probe_proc_mount(&path))
+                .await
+                .map_err(|err| ExecError::Internal(format!("trying out bubblewrap: {err}")))?
+                .map_err(|err| linux_sandbox_error(err, params))?;
+        lock().insert(bwrap.to_path_buf(), probed);
+        Ok(probed)
+    }
+}
+
+/// `bwrap ... -- ARGV...`, after checking what can be checked before anything runs.
+#[cfg(target_os = "linux")]
+async fn bubblewrap_launch(
     params: &StartParams,
     policy: &SandboxPolicy,
-    linux_sandbox_exe: &LinuxSandboxExe,
+    probes: &BwrapProbes,
 ) -> Result<Launch, ExecError> {
-    use codex_linux_sandbox::BwrapOptions;
-    use codex_linux_sandbox::ProcMount;
-    use codex_linux_sandbox::SandboxPlan;
-
-    match SandboxPlan::for_policy(policy) {
-        SandboxPlan::Direct => return Ok(Launch::direct(params)),
-        SandboxPlan::SeccompOnly => {}
-        SandboxPlan::Bwrap => {
-            let (cwd, env_tmpdir) = cwd_and_tmpdir(params)?;
-            let command: Vec<OsString> = params.argv.iter().map(OsString::from).collect();
-            // The same check the sandbox makes before it runs bubblewrap (without the
-            // helper binding, which the sandbox adds for itself); it creates nothing.
-            let options = BwrapOptions {
-                proc_mount: ProcMount::Mount,
-                env_tmpdir,
-                helper: None,
-            };
-            codex_linux_sandbox::build_bwrap_argv(policy, &cwd, &command, &options)
-                .map_err(|err| linux_sandbox_error(err, params))?;
-            // The sandbox searches the command's `PATH` (it runs with the command's
-            // environment), then the usual places.
-            let path = params.env.get("PATH").map(std::ffi::OsStr::new);
-            codex_linux_sandbox::find_bwrap(None, path)
-                .map_err(|err| linux_sandbox_error(err, params))?;
+    refuse_arg0(params, "bubblewrap")?;
+    let (cwd, env_tmpdir) = cwd_and_tmpdir(params)?;
+    // Bubblewrap runs with the command's environment, so its `PATH` is the one searched,
+    // for bubblewrap here and for the command by bubblewrap.
+    let path = params.env.get("PATH").map(std::ffi::OsStr::new);
+    let bwrap = codex_linux_sandbox::find_bwrap(None, path)
+        .map_err(|err| linux_sandbox_error(err, params))?;
+    let program = std::ffi::OsStr::new(&params.argv[0]);
+    codex_linux_sandbox::find_program(program, path, cwd.as_path()).map_err(|err| {
+        ExecError::SpawnFailed {
+            program: params.argv[0].clone(),
+            message: err.to_string(),
         }
-    }
-    let (program, arg0) = match linux_sandbox_exe {
-        LinuxSandboxExe::Unconfigured => {
-            return Err(ExecError::SandboxUnavailable(
-                "no codex-linux-sandbox is configured for this process backend \
-                 (LocalProcessConfig::linux_sandbox_exe); refusing to run the command \
-                 unsandboxed"
-                    .to_string(),
-            ));
-        }
-        LinuxSandboxExe::CurrentExe => {
-            let exe = std::env::current_exe().map_err(|err| {
-                ExecError::SandboxUnavailable(format!(
-                    "cannot find this executable to start it as codex-linux-sandbox: {err}"
-                ))
-            })?;
-            (
-                exe.into_os_string(),
-                Some(OsString::from(
-                    codex_linux_sandbox::CODEX_LINUX_SANDBOX_ARG0,
-                )),
-            )
-        }
-        LinuxSandboxExe::Path(path) => {
-            if !path.is_file() {
-                return Err(ExecError::SandboxUnavailable(format!(
-                    "the configured codex-linux-sandbox `{}` is not a file",
-                    path.display()
-                )));
-            }
-            (path.clone().into_os_string(), None)
-        }
-    };
-    let policy_json = serde_json::to_string(policy)
-        .map_err(|err| ExecError::Internal(format!("serialising the sandbox policy: {err}")))?;
-    let args = vec![
-        OsString::from("--sandbox-policy-json"),
-        OsString::from(policy_json),
-        OsString::from("--cwd"),
-        params.cwd.clone().into_os_string(),
-        OsString::from("--"),
-    ];
-    Launch::wrapped(params, "codex-linux-sandbox", program, arg0, args)
+    })?;
+    let proc_mount = probes.proc_mount(&bwrap, params).await?;
+    let command: Vec<OsString> = params.argv.iter().map(OsString::from).collect();
+    let mut launch = codex_linux_sandbox::BwrapLaunch::prepare(
+        bwrap, policy, &cwd, &command, env_tmpdir, proc_mount,
+    )
+    .map_err(|err| linux_sandbox_error(err, params))?;
+    Ok(Launch {
+        program: launch.program.clone().into_os_string(),
+        args: std::mem::take(&mut launch.args),
+        arg0: None,
+        confinement: Confinement::Bwrap(launch),
+    })
 }
 
 /// A problem the sandbox found before running anything, as the client should see it:

@@ -6,8 +6,9 @@ use codex_protocol::SandboxPolicy;
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
+use super::BwrapProbes;
+use super::Confinement;
 use super::Launch;
-use super::LinuxSandboxExe;
 use super::prepare_launch;
 use super::seatbelt_launch;
 use crate::error::ExecError;
@@ -46,27 +47,38 @@ fn workspace_write(roots: &[&Path]) -> serde_json::Value {
     })
 }
 
-#[test]
-fn without_a_policy_or_with_full_access_the_command_runs_as_is() {
+/// A launch's command line: program, arguments, `argv[0]`.
+fn command_line(launch: &Launch) -> (OsString, Vec<OsString>, Option<OsString>) {
+    (
+        launch.program.clone(),
+        launch.args.clone(),
+        launch.arg0.clone(),
+    )
+}
+
+async fn prepare(params: &StartParams) -> Result<Launch, ExecError> {
+    prepare_launch(params, &BwrapProbes::default()).await
+}
+
+#[tokio::test]
+async fn without_a_policy_or_with_full_access_the_command_runs_as_is() {
     let dir = tempfile::tempdir().unwrap();
     let mut plain = params(dir.path(), None);
     plain.arg0 = Some("echo-alias".to_string());
-    let expected = Launch {
-        program: OsString::from("/bin/echo"),
-        args: os(&["hi"]),
-        arg0: Some(OsString::from("echo-alias")),
-    };
-    assert_eq!(
-        prepare_launch(&plain, &LinuxSandboxExe::Unconfigured).unwrap(),
-        expected
+    let expected = (
+        OsString::from("/bin/echo"),
+        os(&["hi"]),
+        Some(OsString::from("echo-alias")),
     );
+    let launch = prepare(&plain).await.unwrap();
+    assert_eq!(command_line(&launch), expected);
+    assert!(matches!(launch.confinement, Confinement::None));
 
     let mut full = params(dir.path(), Some(json!({"type": "dangerFullAccess"})));
     full.arg0 = Some("echo-alias".to_string());
-    assert_eq!(
-        prepare_launch(&full, &LinuxSandboxExe::Unconfigured).unwrap(),
-        expected
-    );
+    let launch = prepare(&full).await.unwrap();
+    assert_eq!(command_line(&launch), expected);
+    assert!(matches!(launch.confinement, Confinement::None));
 }
 
 #[test]
@@ -97,76 +109,95 @@ fn seatbelt_wraps_the_command_in_sandbox_exec_and_refuses_arg0() {
 }
 
 #[cfg(target_os = "linux")]
-#[test]
-fn linux_policies_go_through_codex_linux_sandbox() {
+#[tokio::test]
+async fn linux_policies_spawn_bubblewrap_itself() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = workspace_write(&[dir.path()]);
-    let start = params(dir.path(), Some(policy));
-    let helper = std::env::current_exe().unwrap();
+    let dir_path = dir.path().canonicalize().unwrap();
+    let start = params(&dir_path, Some(workspace_write(&[&dir_path])));
 
-    let launch = prepare_launch(&start, &LinuxSandboxExe::Path(helper.clone())).unwrap();
+    let launch = prepare(&start).await.unwrap();
 
-    let policy_json = serde_json::to_string(start.sandbox_policy.as_ref().unwrap()).unwrap();
-    let cwd = dir.path().to_str().unwrap();
+    let Confinement::Bwrap(bwrap) = &launch.confinement else {
+        panic!("not bubblewrap: {launch:?}");
+    };
+    let fds: Vec<String> = bwrap.child_fds().iter().map(ToString::to_string).collect();
+    let cwd = dir_path.to_str().unwrap();
+    let args: Vec<String> = launch
+        .args
+        .iter()
+        .map(|arg| arg.to_str().unwrap().replace(cwd, "{}"))
+        .collect();
+    assert_eq!(launch.program, OsString::from("/usr/bin/bwrap"));
+    assert_eq!(launch.arg0, None);
+    assert_eq!(args[..2], ["--json-status-fd".to_string(), fds[0].clone()]);
     assert_eq!(
-        launch,
-        Launch {
-            program: helper.into_os_string(),
-            args: os(&[
-                "--sandbox-policy-json",
-                &policy_json,
-                "--cwd",
-                cwd,
-                "--",
-                "/bin/echo",
-                "hi",
-            ]),
-            arg0: None,
-        }
+        args[args.len() - 7..],
+        [
+            "--seccomp",
+            &fds[1],
+            "--chdir",
+            "{}",
+            "--",
+            "/bin/echo",
+            "hi"
+        ]
+        .map(String::from)
     );
-    let by_arg0 = prepare_launch(&start, &LinuxSandboxExe::CurrentExe).unwrap();
-    assert_eq!(by_arg0.arg0, Some(OsString::from("codex-linux-sandbox")));
+    assert!(args.contains(&"--unshare-net".to_string()), "{args:?}");
+}
 
-    // externalSandbox without network gets codex-linux-sandbox's seccomp filter.
-    let external = params(
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn external_sandbox_keeps_the_command_and_adds_the_filter_without_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut external = params(
         dir.path(),
         Some(json!({"type": "externalSandbox", "networkAccess": "restricted"})),
     );
-    let launch = prepare_launch(&external, &LinuxSandboxExe::CurrentExe).unwrap();
-    assert_eq!(launch.args[0], OsString::from("--sandbox-policy-json"));
+    external.arg0 = Some("echo-alias".to_string());
+
+    let launch = prepare(&external).await.unwrap();
+
+    assert_eq!(
+        command_line(&launch),
+        (
+            OsString::from("/bin/echo"),
+            os(&["hi"]),
+            Some(OsString::from("echo-alias"))
+        )
+    );
+    assert!(matches!(launch.confinement, Confinement::SeccompFilter(_)));
     let open = params(
         dir.path(),
         Some(json!({"type": "externalSandbox", "networkAccess": "enabled"})),
     );
-    let launch = prepare_launch(&open, &LinuxSandboxExe::CurrentExe).unwrap();
-    assert_eq!(launch.program, OsString::from("/bin/echo"));
+    let launch = prepare(&open).await.unwrap();
+    assert!(matches!(launch.confinement, Confinement::None));
 }
 
 #[cfg(target_os = "linux")]
-#[test]
-fn linux_refusals_happen_before_anything_runs() {
+#[tokio::test]
+async fn linux_refusals_happen_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing");
-    let exe = LinuxSandboxExe::CurrentExe;
 
     let bad_root = params(dir.path(), Some(workspace_write(&[&missing])));
-    let err = prepare_launch(&bad_root, &exe).unwrap_err();
+    let err = prepare(&bad_root).await.unwrap_err();
     assert_eq!(err.kind().as_deref(), Some("sandboxDenied"));
     assert!(err.to_string().contains("does not exist"), "{err}");
 
     let good = params(dir.path(), Some(workspace_write(&[dir.path()])));
-    assert_eq!(
-        kind(prepare_launch(&good, &LinuxSandboxExe::Unconfigured)),
-        "sandboxUnavailable"
-    );
-    assert_eq!(
-        kind(prepare_launch(
-            &good,
-            &LinuxSandboxExe::Path(dir.path().join("no-such-sandbox"))
-        )),
-        "sandboxUnavailable"
-    );
-    let mut with_arg0 = good;
+    let mut with_arg0 = good.clone();
     with_arg0.arg0 = Some("alias".to_string());
-    assert_eq!(kind(prepare_launch(&with_arg0, &exe)), "sandboxUnavailable");
+    assert_eq!(kind(prepare(&with_arg0).await), "sandboxUnavailable");
+
+    // A missing program fails as it would unsandboxed (`spawnFailed`), not as exit 1 from
+    // bubblewrap's own execvp.
+    let mut missing_program = good;
+    missing_program.argv[0] = "definitely-not-a-program".to_string();
+    let err = prepare(&missing_program).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "failed to start `definitely-not-a-program`: No such file or directory (os error 2)"
+    );
 }

@@ -14,13 +14,15 @@
 //!    empty tmpfs instead, so it cannot be created either;
 //! 5. the seccomp-stage executable, read-only at its own path (or, for a symlink, at its
 //!    target's, plus the link);
-//! 6. `--remount-ro /` for an empty root, so nothing can be created outside the roots.
+//! 6. `--remount-ro /` for an empty root, so nothing can be created outside the roots;
+//! 7. `--seccomp FD` when the caller passes a compiled filter for bubblewrap to install.
 //!
 //! The function looks at the filesystem (does each root exist, is a protected path a
 //! symlink) but changes nothing and runs nothing, so it is tested on plain temp dirs.
 
 use std::ffi::OsString;
 use std::io;
+use std::os::fd::RawFd;
 use std::path::Path;
 
 use codex_protocol::PLATFORM_DEFAULT_READ_ROOTS;
@@ -91,6 +93,11 @@ pub struct BwrapOptions {
     /// target is bound instead, and the link is recreated with `--symlink` when the
     /// policy hides it.
     pub helper: Option<AbsolutePathBuf>,
+    /// A descriptor bubblewrap reads a compiled seccomp program from (`--seccomp FD`)
+    /// and installs right before it executes the command: how a host that runs
+    /// bubblewrap directly, without the seccomp stage, applies the
+    /// [`crate::NetworkFilter`].
+    pub seccomp_fd: Option<RawFd>,
 }
 
 /// The arguments of one `bwrap` invocation (without the `bwrap` program itself).
@@ -103,6 +110,11 @@ pub struct BwrapArgv {
     /// the host too, because they are inside a bind-mounted writable root; remove them
     /// (if still empty) once the sandbox has exited.
     pub placeholders: Vec<AbsolutePathBuf>,
+    /// Every protected path that gets a read-only mount, placeholders included. A host
+    /// running several sandboxes at once needs them: an existing one may be another
+    /// sandbox's placeholder, which must then outlive this sandbox too (see
+    /// [`crate::PlaceholderLease`]).
+    pub protected: Vec<AbsolutePathBuf>,
 }
 
 /// Builds the `bwrap` arguments that run `command` in `cwd` under `policy`.
@@ -230,7 +242,8 @@ pub fn build_bwrap_argv(
     protected.sort();
     protected.dedup();
     let mut placeholders = Vec::new();
-    for path in protected {
+    let protected: Vec<AbsolutePathBuf> = protected.into_iter().cloned().collect();
+    for path in &protected {
         match std::fs::symlink_metadata(path.as_path()) {
             Ok(metadata) if metadata.file_type().is_symlink() => {
                 return Err(LinuxSandboxError::ProtectedPathIsSymlink { path: path.clone() });
@@ -279,11 +292,19 @@ pub fn build_bwrap_argv(
     if empty_root {
         args.extend(["--remount-ro", "/"].map(OsString::from));
     }
+    if let Some(fd) = options.seccomp_fd {
+        args.push(OsString::from("--seccomp"));
+        args.push(OsString::from(fd.to_string()));
+    }
     args.push(OsString::from("--chdir"));
     args.push(cwd.as_path().as_os_str().to_owned());
     args.push(OsString::from("--"));
     args.extend(command.iter().cloned());
-    Ok(BwrapArgv { args, placeholders })
+    Ok(BwrapArgv {
+        args,
+        placeholders,
+        protected,
+    })
 }
 
 /// Appends `op path path`.

@@ -63,6 +63,7 @@ fn options() -> BwrapOptions {
         proc_mount: ProcMount::Mount,
         env_tmpdir: None,
         helper: None,
+        seccomp_fd: None,
     }
 }
 
@@ -105,6 +106,7 @@ fn read_only_full_access_binds_root_read_only_without_network() {
             ",
         ),
         placeholders: Vec::new(),
+        protected: Vec::new(),
     };
     assert_eq!(got, expected);
 }
@@ -140,6 +142,9 @@ fn workspace_write_protects_existing_and_missing_subpaths() {
             ",
         ),
         placeholders: vec![fx.path("ws/.agents"), fx.path("ws/.codex")],
+        protected: ["ws/.agents", "ws/.codex", "ws/.git"]
+            .map(|p| fx.path(p))
+            .to_vec(),
     };
     assert_eq!(got, expected);
 }
@@ -186,6 +191,7 @@ fn restricted_reads_start_from_an_empty_read_only_root() {
         proc_mount: ProcMount::Skip,
         env_tmpdir: Some(fx.path("tmp")),
         helper: Some(fx.path("bin/helper")),
+        seccomp_fd: None,
     };
 
     let got = build_bwrap_argv(&policy, &cwd, &command(), &options).expect("argv");
@@ -220,6 +226,19 @@ fn restricted_reads_start_from_an_empty_read_only_root() {
             ",
         ),
         placeholders: Vec::new(),
+        protected: [
+            "extra/.agents",
+            "extra/.codex",
+            "extra/.git",
+            "tmp/.agents",
+            "tmp/.codex",
+            "tmp/.git",
+            "ws/proj/.agents",
+            "ws/proj/.codex",
+            "ws/proj/.git",
+        ]
+        .map(|p| fx.path(p))
+        .to_vec(),
     };
     assert_eq!(got, expected);
 }
@@ -264,6 +283,7 @@ fn platform_defaults_bind_the_system_roots_this_host_has() {
         BwrapArgv {
             args: argv(&fx.root, &expected),
             placeholders: Vec::new(),
+            protected: Vec::new(),
         }
     );
 }
@@ -561,6 +581,7 @@ fn helper_symlink_binds_its_target_and_recreates_the_link_when_hidden() {
     };
     let options = BwrapOptions {
         helper: Some(link),
+        seccomp_fd: None,
         ..options()
     };
 

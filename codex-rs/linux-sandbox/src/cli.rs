@@ -237,6 +237,7 @@ fn run_in_bwrap(
             proc_mount,
             env_tmpdir: env_tmpdir.clone(),
             helper: Some(helper.clone()),
+            seccomp_fd: None,
         };
         build_bwrap_argv(policy, cwd, &inner, &options)
     };

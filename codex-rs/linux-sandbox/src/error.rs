@@ -193,7 +193,7 @@ impl LinuxSandboxError {
             | LinuxSandboxError::CurrentExe { .. }
             | LinuxSandboxError::PolicyJson { .. }
             | LinuxSandboxError::NoNewPrivs { .. }
-            | LinuxSandboxError::Seccomp { .. } => 125,
+            | LinuxSandboxError::Seccomp { .. } => crate::SETUP_FAILED_EXIT_CODE,
         }
     }
 }

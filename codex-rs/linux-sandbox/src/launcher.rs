@@ -14,6 +14,7 @@ use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::fd::FromRawFd;
 use std::os::fd::OwnedFd;
+use std::os::fd::RawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
@@ -28,6 +29,7 @@ use std::sync::atomic::Ordering;
 use codex_utils_absolute_path::AbsolutePathBuf;
 
 use crate::LinuxSandboxError;
+use crate::ProcMount;
 
 /// Where `bwrap` is looked for after the directories of `$PATH`.
 const FALLBACK_BWRAP_PATHS: [&str; 2] = ["/usr/bin/bwrap", "/bin/bwrap"];
@@ -109,7 +111,7 @@ pub enum BwrapOutcome {
 /// [`BwrapOutcome::Finished`]: when in doubt, the command is assumed to have run, so it
 /// is never retried.
 pub fn classify_bwrap_run(status: ExitStatus, json_status: &[u8], stderr: &str) -> BwrapOutcome {
-    if status.success() || status.signal().is_some() || !setup_failed_per_status(json_status) {
+    if !nothing_ran(status, json_status) {
         return BwrapOutcome::Finished(status);
     }
     BwrapOutcome::SetupFailed(if stderr.contains("Can't mount proc") {
@@ -123,6 +125,13 @@ pub fn classify_bwrap_run(status: ExitStatus, json_status: &[u8], stderr: &str) 
             stderr: stderr.to_string(),
         }
     })
+}
+
+/// Whether a bubblewrap run that ended with `status` and reported `json_status` failed
+/// before it executed anything: a non-zero exit (not a signal) with a valid status
+/// stream that has no `exit-code` document (see [`classify_bwrap_run`]).
+pub(crate) fn nothing_ran(status: ExitStatus, json_status: &[u8]) -> bool {
+    !status.success() && status.signal().is_none() && setup_failed_per_status(json_status)
 }
 
 /// Whether bubblewrap's `--json-status-fd` stream is valid and has no `exit-code`
@@ -145,7 +154,7 @@ fn setup_failed_per_status(json_status: &[u8]) -> bool {
 const MAX_BWRAP_STDERR: usize = 64 * 1024;
 
 /// Reads `reader` to its end, keeping the first [`MAX_BWRAP_STDERR`] bytes.
-fn read_bounded(mut reader: impl Read) -> Vec<u8> {
+pub(crate) fn read_bounded(mut reader: impl Read) -> Vec<u8> {
     let mut kept = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -164,7 +173,7 @@ fn read_bounded(mut reader: impl Read) -> Vec<u8> {
 
 /// A pipe whose two ends are close-on-exec and above stderr (should this process have
 /// been started with stdin, stdout or stderr closed, a pipe end must not take its place).
-fn cloexec_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+pub(crate) fn cloexec_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: pipe2 writes two new descriptors into the array we own.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -271,16 +280,13 @@ pub(crate) fn run_bwrap(
         .arg(status_fd.to_string())
         .args(args)
         .stderr(Stdio::from(stderr_write));
-    // SAFETY: the closure only calls sigprocmask and fcntl, which are
-    // async-signal-safe, on values copied into it.
+    // SAFETY: the closure only calls sigprocmask and fcntl (keep_fds_across_exec),
+    // which are async-signal-safe, on values copied into it.
     unsafe {
         command.pre_exec(move || {
             libc::sigprocmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut());
-            // The status pipe's write end is for bubblewrap: keep it across execve.
-            if libc::fcntl(status_fd, libc::F_SETFD, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
+            // The status pipe's write end is for bubblewrap.
+            keep_fds_across_exec(&[status_fd])
         });
     }
     let spawned = command.spawn();
@@ -331,6 +337,115 @@ pub(crate) fn run_bwrap(
         let _ = std::io::stderr().write_all(&stderr);
     }
     Ok(outcome)
+}
+
+/// Clears close-on-exec on each of `fds`, so they survive the coming `execve`: for a
+/// host's `CommandExt::pre_exec`, to hand bubblewrap its `--json-status-fd` and
+/// `--seccomp` descriptors. The host creates them close-on-exec, so that no other
+/// process it spawns meanwhile inherits them, and this runs in the one child that
+/// should. Only `fcntl` calls: async-signal-safe.
+pub fn keep_fds_across_exec(fds: &[RawFd]) -> std::io::Result<()> {
+    for &fd in fds {
+        // SAFETY: F_SETFD on a descriptor number; no memory is involved.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Finds out once whether bubblewrap can build a sandbox on this host, and whether it
+/// may mount a fresh `/proc` there, for hosts that run bubblewrap themselves with the
+/// command's own stdio (so they cannot retry after a failed run without the command's
+/// client seeing bubblewrap's message): it runs `bwrap` with the namespaces and mounts
+/// every sandbox uses and executes `bwrap --version` inside, once with `/proc` and,
+/// only if just that was refused, once without (saying so in a log line).
+///
+/// Returns the [`ProcMount`] to build every later sandbox with, or
+/// [`LinuxSandboxError::BwrapNotPermitted`] when no sandbox can be built here.
+pub fn probe_proc_mount(bwrap: &Path) -> Result<ProcMount, LinuxSandboxError> {
+    let run = |proc_mount: &[&str]| -> Result<BwrapOutcome, LinuxSandboxError> {
+        let mut args: Vec<OsString> = [
+            "--new-session",
+            "--die-with-parent",
+            "--unshare-pid",
+            "--unshare-net",
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+        ]
+        .iter()
+        .chain(proc_mount)
+        .map(OsString::from)
+        .collect();
+        args.extend([OsString::from("--"), bwrap.as_os_str().to_owned()]);
+        args.push(OsString::from("--version"));
+        run_bwrap_captured(bwrap, &args)
+    };
+    let not_permitted = |outcome: BwrapOutcome| LinuxSandboxError::BwrapNotPermitted {
+        stderr: match outcome {
+            BwrapOutcome::Finished(status) => format!("a trial sandbox ended with {status}"),
+            BwrapOutcome::SetupFailed(
+                SetupFailure::HelperNotRunnable { stderr } | SetupFailure::NotPermitted { stderr },
+            ) => stderr,
+            BwrapOutcome::SetupFailed(SetupFailure::ProcMountDenied) => {
+                "bubblewrap tried to mount /proc although told not to".to_string()
+            }
+        },
+    };
+    match run(&["--proc", "/proc"])? {
+        BwrapOutcome::Finished(status) if status.success() => Ok(ProcMount::Mount),
+        BwrapOutcome::SetupFailed(SetupFailure::ProcMountDenied) => {
+            match run(&["--tmpfs", "/proc", "--remount-ro", "/proc"])? {
+                BwrapOutcome::Finished(status) if status.success() => {
+                    tracing::warn!(
+                        "bubblewrap may not mount /proc on this host; sandboxed commands \
+                         run without /proc (an empty read-only one)"
+                    );
+                    Ok(ProcMount::Skip)
+                }
+                outcome => Err(not_permitted(outcome)),
+            }
+        }
+        outcome => Err(not_permitted(outcome)),
+    }
+}
+
+/// Runs `bwrap --json-status-fd FD args` with no stdin and stdout and its stderr
+/// captured, and tells how it ended.
+fn run_bwrap_captured(bwrap: &Path, args: &[OsString]) -> Result<BwrapOutcome, LinuxSandboxError> {
+    let spawn_error = |source| LinuxSandboxError::BwrapSpawn {
+        bwrap: bwrap.to_path_buf(),
+        source,
+    };
+    let (status_read, status_write) = cloexec_pipe().map_err(spawn_error)?;
+    let status_fd = status_write.as_raw_fd();
+    let mut command = Command::new(bwrap);
+    command
+        .arg("--json-status-fd")
+        .arg(status_fd.to_string())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: the closure only calls fcntl (keep_fds_across_exec): async-signal-safe.
+    unsafe {
+        command.pre_exec(move || keep_fds_across_exec(&[status_fd]));
+    }
+    let child = command.spawn();
+    drop(command);
+    drop(status_write);
+    let output = child
+        .and_then(|child| child.wait_with_output())
+        .map_err(spawn_error)?;
+    let json_status = read_bounded(std::fs::File::from(status_read));
+    Ok(classify_bwrap_run(
+        output.status,
+        &json_status,
+        &String::from_utf8_lossy(&output.stderr),
+    ))
 }
 
 /// Removes the placeholder directories bubblewrap created on the host for protected

@@ -1,13 +1,20 @@
 //! Run one command under bubblewrap and a seccomp network filter, as a
 //! [`codex_protocol::SandboxPolicy`] says.
 //!
-//! Why a separate crate and binary: the sandbox must be applied between `fork` and the
-//! command's `exec`, to a process that then keeps it for life, and it must not depend on
-//! the server that asks for it (the server uses the sandbox, never the reverse). A small
-//! executable that sets everything up and then `exec`s the command is the simplest
-//! thing that has those properties; the exec-server reaches it either as the
-//! `codex-linux-sandbox` binary or through its own executable started with `argv[0]`
-//! `codex-linux-sandbox` ([`arg0_dispatch`]).
+//! Two ways in, sharing everything but the process layout:
+//!
+//! - **the `codex-linux-sandbox` binary** (also any binary that calls
+//!   [`arg0_dispatch`] and is started under that name): sets everything up, runs
+//!   bubblewrap, which runs this executable again as the seccomp stage, which executes
+//!   the command. A standalone tool: it retries without `/proc` by itself and keeps
+//!   bubblewrap's messages apart from the command's output;
+//! - **a host that spawns bubblewrap itself** ([`BwrapLaunch`], used by the
+//!   exec-server): bubblewrap executes the command directly and installs the seccomp
+//!   filter itself (`--seccomp`), so no extra process sits between the host and the
+//!   command and none of this crate's code runs in the sandbox.
+//!
+//! The sandbox never depends on the server that asks for it (the server uses the
+//! sandbox, never the reverse).
 //!
 //! What is enforced and how:
 //!
@@ -15,7 +22,7 @@
 //!   read-write, `.git` / `.codex` / `.agents` / gitdir targets inside writable roots
 //!   read-only again (and impossible to create when absent) — [`build_bwrap_argv`];
 //! - **network off** — a private network namespace (`--unshare-net`) plus a seccomp
-//!   filter refusing every non-`AF_UNIX` socket — [`install_network_seccomp_filter`];
+//!   filter refusing every non-`AF_UNIX` socket — [`NetworkFilter`];
 //! - **processes** — a PID namespace, a new session, no new privileges, and death with
 //!   the parent.
 //!
@@ -26,8 +33,15 @@
 mod bwrap_argv;
 mod cli;
 mod error;
+mod host;
 mod launcher;
 mod seccomp;
+
+/// The exit status that says the sandbox could not be set up, so the command never ran
+/// (as `env`, `timeout` and container runtimes use it): `codex-linux-sandbox` exits with
+/// it, and a host that runs bubblewrap itself reports it for a
+/// [`BwrapEnd::SetupFailed`] run.
+pub const SETUP_FAILED_EXIT_CODE: i32 = 125;
 
 pub use bwrap_argv::BwrapArgv;
 pub use bwrap_argv::BwrapOptions;
@@ -38,9 +52,16 @@ pub use cli::CODEX_LINUX_SANDBOX_ARG0;
 pub use cli::arg0_dispatch;
 pub use cli::run_main;
 pub use error::LinuxSandboxError;
+pub use host::BwrapEnd;
+pub use host::BwrapLaunch;
+pub use host::BwrapRun;
+pub use host::find_program;
 pub use launcher::BwrapOutcome;
 pub use launcher::SetupFailure;
 pub use launcher::classify_bwrap_run;
 pub use launcher::find_bwrap;
+pub use launcher::keep_fds_across_exec;
+pub use launcher::probe_proc_mount;
+pub use seccomp::NetworkFilter;
 pub use seccomp::install_network_seccomp_filter;
 pub use seccomp::set_no_new_privs;

@@ -1,5 +1,6 @@
 //! `Environment`: one scenario, run against the local backend and against a real server,
-//! must give the same transcript.
+//! must give the same transcript (sandboxed commands included: a local `Environment`
+//! runs them under bubblewrap as the server does).
 
 use std::path::Path;
 
@@ -32,6 +33,8 @@ struct Transcript {
     unknown_terminate: String,
     duplicate: String,
     sandbox: String,
+    /// stdout and exit code of a command under `workspaceWrite` (Linux).
+    sandboxed_run: (String, Option<i32>),
     spawn_failed: String,
     empty_argv: String,
 }
@@ -150,8 +153,7 @@ async fn scenario(exec: &impl ExecProcess) -> Transcript {
     );
     let mut sandboxed = start("s2", "true", dir.path());
     // A policy naming a writable root that does not exist: refused before anything runs,
-    // whatever the backend (a local one has no codex-linux-sandbox configured, but the
-    // policy is checked first).
+    // whatever the backend.
     sandboxed.sandbox_policy = Some(
         serde_json::from_value(serde_json::json!({
             "type": "workspaceWrite",
@@ -164,6 +166,11 @@ async fn scenario(exec: &impl ExecProcess) -> Transcript {
         .unwrap(),
     );
     let sandbox = kind(exec.start(sandboxed).await.unwrap_err());
+    let sandboxed_run = if cfg!(target_os = "linux") {
+        sandboxed_run(exec, dir.path()).await
+    } else {
+        expected().sandboxed_run
+    };
     let mut missing = start("s3", "true", dir.path());
     missing.argv = vec!["/no/such/program".to_string()];
     let spawn_failed = kind(exec.start(missing).await.unwrap_err());
@@ -181,8 +188,58 @@ async fn scenario(exec: &impl ExecProcess) -> Transcript {
         unknown_terminate,
         duplicate,
         sandbox,
+        sandboxed_run,
         spawn_failed,
         empty_argv,
+    }
+}
+
+/// Runs a command under `workspaceWrite` over `dir` (no `/tmp`): it may write in `dir`
+/// but not next to it. Returns its stdout and exit code.
+async fn sandboxed_run(exec: &impl ExecProcess, dir: &Path) -> (String, Option<i32>) {
+    // Resolved, as policies want (under Bazel the temp dir may sit behind a symlink).
+    let dir = &dir.canonicalize().unwrap();
+    let escape = dir.with_extension("escaped");
+    let mut params = start(
+        "s5",
+        &format!(
+            "touch inside && echo wrote; touch {} 2>/dev/null || echo refused",
+            escape.display()
+        ),
+        dir,
+    );
+    params.pipe_stdin = false;
+    params.sandbox_policy = Some(
+        serde_json::from_value(serde_json::json!({
+            "type": "workspaceWrite",
+            "writableRoots": [],
+            "readOnlyAccess": {"type": "fullAccess"},
+            "networkAccess": false,
+            "excludeTmpdirEnvVar": true,
+            "excludeSlashTmp": true,
+        }))
+        .unwrap(),
+    );
+    exec.start(params).await.unwrap();
+    let (mut stdout, mut after_seq) = (Vec::new(), 0);
+    loop {
+        let read = exec
+            .read(ReadParams {
+                process_id: "s5".to_string(),
+                after_seq: Some(after_seq),
+                max_bytes: None,
+                wait_ms: Some(5000),
+            })
+            .await
+            .unwrap();
+        for chunk in &read.chunks {
+            stdout.extend_from_slice(chunk.chunk.as_bytes());
+        }
+        after_seq = read.next_seq - 1;
+        if read.closed {
+            assert!(dir.join("inside").exists() && !escape.exists());
+            return (String::from_utf8(stdout).unwrap(), read.exit_code);
+        }
     }
 }
 
@@ -198,6 +255,7 @@ fn expected() -> Transcript {
         unknown_terminate: "unknownProcess".to_string(),
         duplicate: "duplicateProcess".to_string(),
         sandbox: "sandboxDenied".to_string(),
+        sandboxed_run: ("wrote\nrefused\n".to_string(), Some(0)),
         spawn_failed: "spawnFailed: /no/such/program: true".to_string(),
         empty_argv: "invalidParams: argv must contain at least the program".to_string(),
     }

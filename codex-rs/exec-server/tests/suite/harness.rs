@@ -29,6 +29,8 @@ pub const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct TestServer {
     child: Child,
     pub url: String,
+    /// What the server logged, when started with its stderr captured.
+    stderr: Option<std::sync::Arc<std::sync::Mutex<String>>>,
     _home: TempDir,
 }
 
@@ -39,11 +41,52 @@ impl TestServer {
 
     pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
         let home = tempfile::tempdir().expect("temp home");
-        let mut child = Self::command(home.path().to_path_buf(), args, env)
+        let command = Self::command(home.path().to_path_buf(), args, env);
+        Self::spawn(command, home, /*capture_stderr*/ false)
+    }
+
+    /// Like [`TestServer::start`], but the server runs as the last word of `wrapper`
+    /// (which must execute it in its place or kill it when it dies), and what it logs
+    /// is kept for [`TestServer::stderr`].
+    pub fn start_under(wrapper: &[&str]) -> Self {
+        let home = tempfile::tempdir().expect("temp home");
+        let server = Self::command(home.path().to_path_buf(), &[], &[]);
+        let mut command = Command::new(wrapper[0]);
+        command
+            .args(&wrapper[1..])
+            .arg(server.get_program())
+            .args(server.get_args());
+        for (key, value) in server.get_envs() {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
+        }
+        Self::spawn(command, home, /*capture_stderr*/ true)
+    }
+
+    fn spawn(mut command: Command, home: TempDir, capture_stderr: bool) -> Self {
+        let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if capture_stderr {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .expect("spawn codex-exec-server");
+        let stderr = child.stderr.take().map(|pipe| {
+            let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+            let sink = std::sync::Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let mut log = sink.lock().expect("log");
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+            log
+        });
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -62,8 +105,15 @@ impl TestServer {
         Self {
             child,
             url,
+            stderr,
             _home: home,
         }
+    }
+
+    /// What the server logged so far (only for [`TestServer::start_under`]).
+    pub fn stderr(&self) -> String {
+        let log = self.stderr.as_ref().expect("started with stderr captured");
+        log.lock().expect("log").clone()
     }
 
     pub fn command(home: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Command {

@@ -1,9 +1,8 @@
 //! `process/start` with `sandboxPolicy`, through the real `codex-exec-server` binary, which
-//! starts `codex-linux-sandbox` as itself (arg0 dispatch) under the real `bwrap`.
+//! runs sandboxed commands under the real `bwrap`.
 //!
-//! Linux only (the backend is bubblewrap). Needs `bwrap` and `perl` (the network client,
-//! as in codex-linux-sandbox's own tests). The `/proc` retry for hosts that refuse a fresh
-//! `/proc` is covered by codex-linux-sandbox's tests (`proc_retry.rs`), not repeated here.
+//! Linux only (the backend is bubblewrap). Needs `bwrap`, `unshare` and `perl` (the
+//! network client, as in codex-linux-sandbox's own tests).
 #![cfg(target_os = "linux")]
 
 use std::net::TcpListener;
@@ -15,6 +14,7 @@ use pretty_assertions::assert_eq;
 use serde_json::Value;
 use serde_json::json;
 
+use super::harness::EVENT_TIMEOUT;
 use super::harness::RawClient;
 use super::harness::TestServer;
 use super::harness::child_env;
@@ -56,7 +56,7 @@ fn workspace_write(writable_roots: &[&Path], network_access: bool) -> Value {
 }
 
 /// What a finished process printed and how it ended.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Run {
     stdout: String,
     stderr: String,
@@ -428,22 +428,226 @@ async fn external_sandbox_without_network_still_gets_the_seccomp_filter() {
 }
 
 #[tokio::test]
-async fn a_missing_program_under_a_sandbox_exits_127_with_the_reason_on_stderr() {
+async fn a_missing_program_fails_to_start_as_it_would_unsandboxed() {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let policy = workspace_write(&[&ws], /*network_access*/ false);
+    let mut responses = Vec::new();
+
+    for (id, policy) in [("plain", Value::Null), ("sandboxed", policy)] {
+        let mut params = sandboxed(id, &["definitely-not-a-program"], &ws, &policy);
+        if policy.is_null() {
+            params.as_object_mut().unwrap().remove("sandboxPolicy");
+        }
+        let response = client.request("process/start", params).await;
+        responses.push(error_of(&response));
+    }
+
+    assert_eq!(
+        responses[1],
+        (
+            -32003,
+            Some("spawnFailed".to_string()),
+            "failed to start `definitely-not-a-program`: No such file or directory (os error 2)"
+                .to_string()
+        )
+    );
+    assert_eq!(responses[0], responses[1]);
+}
+
+#[tokio::test]
+async fn the_sandboxed_command_gets_its_own_stdio_and_no_new_privileges() {
     let server = TestServer::start();
     let (mut client, _) = RawClient::initialized(&server.url).await;
     let dir = TestDir::new();
     let ws = dir.mkdir("ws");
     let policy = workspace_write(&[&ws], /*network_access*/ false);
 
-    let result = run(
+    let result = sh(
         &mut client,
-        sandboxed("x", &["/definitely/not/a/program"], &ws, &policy),
+        "s",
+        &ws,
+        &policy,
+        "echo out; echo err >&2; grep NoNewPrivs /proc/self/status; exit 3",
     )
     .await;
 
-    assert_eq!(result.exit_code, 127, "{result:?}");
+    assert_eq!(
+        result,
+        Run {
+            stdout: "out\nNoNewPrivs:\t1\n".to_string(),
+            stderr: "err\n".to_string(),
+            exit_code: 3,
+        }
+    );
+}
+
+/// A command inherits its stdio and nothing else: not bubblewrap's status and seccomp
+/// descriptors, and not whatever the server itself inherited (under `cargo test`, the
+/// jobserver's pipe).
+#[tokio::test]
+async fn commands_inherit_only_their_stdio_sandboxed_or_not() {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let policy = workspace_write(&[&ws], /*network_access*/ false);
+    // The one descriptor above stderr is the directory `ls` opens to list them.
+    let script = "ls /proc/self/fd | tr '\\n' ' '";
+
+    let plain = run(
+        &mut client,
+        json!({"processId": "p", "argv": ["/bin/sh", "-c", script], "cwd": ws, "env": child_env(), "tty": false}),
+    )
+    .await;
+    let sandboxed = sh(&mut client, "s", &ws, &policy, script).await;
+
+    let expected = Run {
+        stdout: "0 1 2 3 ".to_string(),
+        stderr: String::new(),
+        exit_code: 0,
+    };
+    assert_eq!((plain, sandboxed), (expected.clone(), expected));
+}
+
+#[tokio::test]
+async fn a_sandbox_that_bubblewrap_cannot_set_up_exits_125_with_its_message() {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    // Only the workspace is readable: `/bin/sh` exists on the host (so the start is
+    // accepted) but not in the sandbox, so bubblewrap's own execvp fails.
+    let policy = json!({
+        "type": "readOnly",
+        "access": {"type": "restricted", "includePlatformDefaults": false, "readableRoots": [ws]},
+    });
+
+    let result = sh(&mut client, "u", &ws, &policy, "echo ran").await;
+
+    assert_eq!(
+        result,
+        Run {
+            stdout: String::new(),
+            stderr: "bwrap: execvp /bin/sh: No such file or directory\n".to_string(),
+            exit_code: 125,
+        }
+    );
+}
+
+/// Bubblewrap creates a missing `.git` in a writable root as the mount point of its
+/// read-only placeholder, on the host too. Removing it when one sandbox exits would
+/// unmount it in every other sandbox still running there (the kernel detaches mounts on
+/// a removed directory), which could then create `.git`. The last one removes it.
+#[tokio::test]
+async fn a_missing_git_stays_protected_until_the_last_sandbox_using_it_exits() {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let policy = workspace_write(&[&ws], /*network_access*/ false);
+    let script = "read go; mkdir .git 2>/dev/null && echo created || echo refused; \
+                  touch .git/hook 2>/dev/null && echo wrote || echo refused";
+    for id in ["first", "second"] {
+        let mut params = sandboxed(id, &["/bin/sh", "-c", script], &ws, &policy);
+        params["pipeStdin"] = json!(true);
+        client.ok("process/start", params).await;
+        // The second start must find `.git` existing (the first one's placeholder).
+        super::harness::wait_until(".git placeholder", EVENT_TIMEOUT, || {
+            ws.join(".git").is_dir()
+        })
+        .await;
+    }
+    let go = json!(super::harness::b64(b"go\n"));
+
+    client
+        .ok("process/write", json!({"processId": "first", "chunk": go}))
+        .await;
+    let (first, _) = client.read_all("first").await;
     assert!(
-        result.stderr.contains("/definitely/not/a/program"),
-        "{result:?}"
+        ws.join(".git").is_dir(),
+        "the second sandbox still mounts it"
+    );
+    client
+        .ok("process/write", json!({"processId": "second", "chunk": go}))
+        .await;
+    let (second, _) = client.read_all("second").await;
+
+    assert_eq!(
+        (
+            String::from_utf8_lossy(&first),
+            String::from_utf8_lossy(&second)
+        ),
+        ("refused\nrefused\n".into(), "refused\nrefused\n".into())
+    );
+    assert!(!ws.join(".git").exists(), "removed after the last sandbox");
+}
+
+/// Where a fresh `/proc` cannot be mounted, the server finds out on the first sandboxed
+/// start (one trial run of bubblewrap), says so in its log, and runs sandboxed commands
+/// with an empty `/proc` instead. Provoked for real as in codex-linux-sandbox's
+/// `proc_retry.rs`: the server runs inside an outer bubblewrap that over-mounts part of
+/// its `/proc`, in a new user namespace, where the kernel refuses a new proc mount
+/// (`mnt_too_revealing`), as in containers that mask `/proc` paths.
+#[tokio::test]
+async fn where_proc_cannot_be_mounted_sandboxes_run_without_it_and_the_log_says_so() {
+    let server = TestServer::start_under(&[
+        "bwrap",
+        // Writable, so the inner sandboxes can create their placeholders wherever the
+        // test's temp dir is (under Bazel, the test's private `TMPDIR`).
+        "--bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/proc/bus",
+        "--unshare-pid",
+        "--die-with-parent",
+        "--",
+        "unshare",
+        "--user",
+        "--map-root-user",
+    ]);
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let policy = workspace_write(&[&ws], /*network_access*/ false);
+
+    let mut runs = Vec::new();
+    for id in ["one", "two"] {
+        runs.push(
+            sh(
+                &mut client,
+                id,
+                &ws,
+                &policy,
+                "echo ran; ls -A /proc | wc -l",
+            )
+            .await,
+        );
+    }
+
+    let expected = Run {
+        stdout: "ran\n0\n".to_string(),
+        stderr: String::new(),
+        exit_code: 0,
+    };
+    assert_eq!(runs, [expected.clone(), expected]);
+    let warnings: Vec<String> = server
+        .stderr()
+        .lines()
+        .filter(|line| line.contains("may not mount /proc"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one trial run, one warning: {}",
+        server.stderr()
     );
 }
