@@ -19,6 +19,7 @@ use super::harness::EVENT_TIMEOUT;
 use super::harness::TestServer;
 use super::harness::child_env;
 use super::harness::cwd;
+use super::harness::read_until_closed;
 
 #[derive(Debug, PartialEq)]
 struct Transcript {
@@ -221,26 +222,9 @@ async fn sandboxed_run(exec: &impl ExecProcess, dir: &Path) -> (String, Option<i
         .unwrap(),
     );
     exec.start(params).await.unwrap();
-    let (mut stdout, mut after_seq) = (Vec::new(), 0);
-    loop {
-        let read = exec
-            .read(ReadParams {
-                process_id: "s5".to_string(),
-                after_seq: Some(after_seq),
-                max_bytes: None,
-                wait_ms: Some(5000),
-            })
-            .await
-            .unwrap();
-        for chunk in &read.chunks {
-            stdout.extend_from_slice(chunk.chunk.as_bytes());
-        }
-        after_seq = read.next_seq - 1;
-        if read.closed {
-            assert!(dir.join("inside").exists() && !escape.exists());
-            return (String::from_utf8(stdout).unwrap(), read.exit_code);
-        }
-    }
+    let (stdout, exit_code) = read_until_closed(exec, "s5").await;
+    assert!(dir.join("inside").exists() && !escape.exists());
+    (String::from_utf8(stdout).unwrap(), exit_code)
 }
 
 fn expected() -> Transcript {

@@ -400,3 +400,31 @@ impl RawClient {
         let _ = self.ws.close(None).await;
     }
 }
+
+/// Reads a process's output (every stream, in order) with `read` until it is closed;
+/// returns the bytes and its exit code.
+pub async fn read_until_closed(
+    exec: &impl codex_exec_server::ExecProcess,
+    process_id: &str,
+) -> (Vec<u8>, Option<i32>) {
+    let mut after = 0;
+    let mut output = Vec::new();
+    loop {
+        let read = exec
+            .read(codex_exec_server::protocol::ReadParams {
+                process_id: process_id.to_string(),
+                after_seq: Some(after),
+                max_bytes: None,
+                wait_ms: Some(10_000),
+            })
+            .await
+            .unwrap();
+        for chunk in &read.chunks {
+            output.extend_from_slice(chunk.chunk.as_bytes());
+        }
+        after = read.next_seq - 1;
+        if read.closed {
+            return (output, read.exit_code);
+        }
+    }
+}

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use codex_exec_server::ClientConfig;
 use codex_exec_server::ExecServerClient;
-use codex_exec_server::protocol::ReadParams;
+use codex_exec_server::RemoteProcess;
 use codex_exec_server::protocol::StartParams;
 use futures_util::future::join_all;
 use pretty_assertions::assert_eq;
@@ -16,35 +16,13 @@ use super::harness::TestServer;
 use super::harness::child_env;
 use super::harness::cwd;
 use super::harness::pid_alive;
+use super::harness::read_until_closed;
 use super::harness::start_params;
 use super::harness::wait_until;
 
 const CONCURRENT_PROCESSES: usize = 1000;
 /// Generous: 1000 spawns on 2 cores take a few seconds.
 const LOAD_TIMEOUT: Duration = Duration::from_secs(120);
-
-async fn read_until_closed(client: &ExecServerClient, process_id: String) -> (Vec<u8>, i32) {
-    let mut after = 0;
-    let mut output = Vec::new();
-    loop {
-        let read = client
-            .read(ReadParams {
-                process_id: process_id.clone(),
-                after_seq: Some(after),
-                max_bytes: None,
-                wait_ms: Some(10_000),
-            })
-            .await
-            .unwrap();
-        for chunk in &read.chunks {
-            output.extend_from_slice(chunk.chunk.as_bytes());
-        }
-        after = read.next_seq - 1;
-        if read.closed {
-            return (output, read.exit_code.unwrap());
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_processes() {
@@ -69,7 +47,9 @@ async fn a_thousand_concurrent_processes() {
         for result in join_all(starts).await {
             result.unwrap();
         }
-        let reads = (0..CONCURRENT_PROCESSES).map(|i| read_until_closed(&client, format!("p{i}")));
+        let ids: Vec<String> = (0..CONCURRENT_PROCESSES).map(|i| format!("p{i}")).collect();
+        let remote = RemoteProcess::new(client.clone());
+        let reads = ids.iter().map(|id| read_until_closed(&remote, id));
         join_all(reads).await
     };
     let results = tokio::time::timeout(LOAD_TIMEOUT, run)
@@ -78,7 +58,7 @@ async fn a_thousand_concurrent_processes() {
     for (i, (output, exit_code)) in results.into_iter().enumerate() {
         assert_eq!(
             (output, exit_code),
-            (format!("hello {i}\n").into_bytes(), 0)
+            (format!("hello {i}\n").into_bytes(), Some(0))
         );
     }
 }
