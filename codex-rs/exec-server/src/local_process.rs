@@ -62,7 +62,6 @@ use crate::protocol::WriteStatus;
 use crate::pty::make_controlling_terminal;
 use crate::pty::open_pty;
 use crate::retention::Retention;
-use crate::sandbox::BwrapProbes;
 use crate::sandbox::Launch;
 use crate::sandbox::Reaper;
 use crate::sandbox::prepare_launch;
@@ -124,8 +123,6 @@ pub struct LocalProcess {
 
 struct Inner {
     config: LocalProcessConfig,
-    /// What bubblewrap can do on this host, found out on the first sandboxed start.
-    bwrap_probes: BwrapProbes,
     processes: Mutex<HashMap<String, Arc<Entry>>>,
     subscriber: Mutex<Option<Arc<EventQueue>>>,
 }
@@ -189,7 +186,6 @@ impl LocalProcess {
         Self {
             inner: Arc::new(Inner {
                 config,
-                bwrap_probes: BwrapProbes::default(),
                 processes: Mutex::new(HashMap::new()),
                 subscriber: Mutex::new(None),
             }),
@@ -208,7 +204,7 @@ impl LocalProcess {
             let mut reservation = reserved?;
             // The sandbox policy is applied (and refused when it cannot be enforced)
             // before anything runs.
-            let launch = prepare_launch(&params, &reservation.inner.bwrap_probes).await?;
+            let launch = prepare_launch(&params).await?;
             spawn_process(&reservation.inner, &reservation.entry, &params, launch)?;
             reservation.committed = true;
             Ok(StartResponse {

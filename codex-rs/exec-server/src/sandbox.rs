@@ -78,9 +78,10 @@ pub(crate) enum Confinement {
 }
 
 impl Confinement {
-    /// What the child must run between `fork` and `exec`, if anything (async-signal-safe:
-    /// only `fcntl`, `prctl` and `seccomp`; everything it needs is prepared here, in the
-    /// parent).
+    /// What the child must run between `fork` and `exec`, if anything: pass on nothing but
+    /// stdio and bubblewrap's descriptors, and install the filter (async-signal-safe:
+    /// only `close_range`, `fcntl`, `prctl` and `seccomp`; everything it needs is prepared
+    /// here, in the parent).
     #[cfg(target_os = "linux")]
     pub(crate) fn child_setup(
         &self,
@@ -91,7 +92,7 @@ impl Confinement {
             Confinement::Bwrap(launch) => (launch.child_fds(), None),
         };
         Some(move || {
-            codex_linux_sandbox::keep_fds_across_exec(&keep_fds)?;
+            codex_linux_sandbox::inherit_only(&keep_fds)?;
             if let Some(filter) = &filter {
                 filter.apply_in_child()?;
             }
@@ -202,10 +203,7 @@ fn refuse_arg0(params: &StartParams, wrapper: &str) -> Result<(), ExecError> {
 }
 
 /// What to spawn for `params` (already validated: non-empty argv, absolute cwd).
-pub(crate) async fn prepare_launch(
-    params: &StartParams,
-    probes: &BwrapProbes,
-) -> Result<Launch, ExecError> {
+pub(crate) async fn prepare_launch(params: &StartParams) -> Result<Launch, ExecError> {
     let Some(policy) = &params.sandbox_policy else {
         return Ok(Launch::direct(params));
     };
@@ -213,7 +211,7 @@ pub(crate) async fn prepare_launch(
         .map_err(|err| ExecError::SandboxUnavailable(err.to_string()))?;
     match sandbox_type {
         SandboxType::None => unconfined_launch(params, policy),
-        SandboxType::LinuxBubblewrap => bubblewrap_launch(params, policy, probes).await,
+        SandboxType::LinuxBubblewrap => bubblewrap_launch(params, policy).await,
         SandboxType::MacosSeatbelt => seatbelt_launch(params, policy),
     }
 }
@@ -269,6 +267,8 @@ fn unconfined_launch(params: &StartParams, policy: &SandboxPolicy) -> Result<Lau
     match SandboxPlan::for_policy(policy) {
         SandboxPlan::Direct => {}
         SandboxPlan::SeccompOnly => {
+            codex_linux_sandbox::check_inherit_only()
+                .map_err(|err| linux_sandbox_error(err, params))?;
             let filter = codex_linux_sandbox::NetworkFilter::compile()
                 .map_err(|err| linux_sandbox_error(err, params))?;
             launch.confinement = Confinement::SeccompFilter(filter);
@@ -294,64 +294,86 @@ fn unconfined_launch(params: &StartParams, _policy: &SandboxPolicy) -> Result<La
 async fn bubblewrap_launch(
     _params: &StartParams,
     _policy: &SandboxPolicy,
-    _probes: &BwrapProbes,
 ) -> Result<Launch, ExecError> {
     Err(ExecError::SandboxUnavailable(
         "the bubblewrap sandbox exists only on Linux".to_string(),
     ))
 }
 
-/// Remembers what [`codex_linux_sandbox::probe_proc_mount`] found for each bubblewrap
-/// executable, so that each is tried out once per server (a failed try is repeated on the
-/// next start: the host may have been fixed meanwhile).
-#[derive(Debug, Default)]
-pub(crate) struct BwrapProbes {
-    #[cfg(target_os = "linux")]
-    found: std::sync::Mutex<
-        std::collections::HashMap<std::path::PathBuf, codex_linux_sandbox::ProcMount>,
-    >,
-}
-
+/// What [`codex_linux_sandbox::probe_proc_mount`] found for a bubblewrap executable:
+/// tried once per server process and `bwrap` (concurrent first starts wait for the one
+/// trial run), and again on the next start after a failed try, as the host may have been
+/// fixed meanwhile.
 #[cfg(target_os = "linux")]
-impl BwrapProbes {
-    async fn proc_mount(
-        &self,
-        bwrap: &std::path::Path,
-        params: &StartParams,
-    ) -> Result<codex_linux_sandbox::ProcMount, ExecError> {
-        let lock = || {
-            self.found
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        if let Some(found) = lock().get(bwrap) {
-            return Ok(*found);
-        }
-        let path = bwrap.to_path_buf();
-        let probed =
+async fn probed_proc_mount(
+    bwrap: &std::path::Path,
+    params: &StartParams,
+) -> Result<codex_linux_sandbox::ProcMount, ExecError> {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::sync::Mutex;
+    use std::sync::OnceLock;
+
+    use codex_linux_sandbox::ProcMount;
+    use tokio::sync::OnceCell;
+
+    static PROBES: OnceLock<Mutex<HashMap<PathBuf, Arc<OnceCell<ProcMount>>>>> = OnceLock::new();
+    let cell = {
+        let mut probes = PROBES
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(probes.entry(bwrap.to_path_buf()).or_default())
+    };
+    let probed = cell
+        .get_or_try_init(|| async {
+            let path = bwrap.to_path_buf();
             tokio::task::spawn_blocking(move || codex_linux_sandbox::probe_proc_mount(&path))
                 .await
                 .map_err(|err| ExecError::Internal(format!("trying out bubblewrap: {err}")))?
-                .map_err(|err| linux_sandbox_error(err, params))?;
-        lock().insert(bwrap.to_path_buf(), probed);
-        Ok(probed)
-    }
+                .map_err(|err| linux_sandbox_error(err, params))
+        })
+        .await?;
+    Ok(*probed)
 }
 
-/// `bwrap ... -- ARGV...`, after checking what can be checked before anything runs.
+/// Where bubblewrap is looked up: the server's own `PATH`, then `/usr/bin`, `/bin` — never
+/// the request's `PATH`, where a sandboxed command allowed to write one of its directories
+/// could have planted a `bwrap` that the next start would run unsandboxed.
+#[cfg(target_os = "linux")]
+fn server_bwrap(params: &StartParams) -> Result<std::path::PathBuf, ExecError> {
+    codex_linux_sandbox::find_bwrap(None, std::env::var_os("PATH").as_deref())
+        .map_err(|err| linux_sandbox_error(err, params))
+}
+
+/// `bwrap ... -- ARGV...`, after checking what can be checked before anything runs: the
+/// policy first (pure: it only inspects the filesystem), then the host (bubblewrap, the
+/// kernel, the trial run), then the program.
 #[cfg(target_os = "linux")]
 async fn bubblewrap_launch(
     params: &StartParams,
     policy: &SandboxPolicy,
-    probes: &BwrapProbes,
 ) -> Result<Launch, ExecError> {
+    use codex_linux_sandbox::BwrapOptions;
+    use codex_linux_sandbox::ProcMount;
+
     refuse_arg0(params, "bubblewrap")?;
     let (cwd, env_tmpdir) = cwd_and_tmpdir(params)?;
-    // Bubblewrap runs with the command's environment, so its `PATH` is the one searched,
-    // for bubblewrap here and for the command by bubblewrap.
-    let path = params.env.get("PATH").map(std::ffi::OsStr::new);
-    let bwrap = codex_linux_sandbox::find_bwrap(None, path)
+    let command: Vec<OsString> = params.argv.iter().map(OsString::from).collect();
+    let check = BwrapOptions {
+        proc_mount: ProcMount::Mount,
+        env_tmpdir: env_tmpdir.clone(),
+        helper: None,
+        seccomp_fd: None,
+    };
+    codex_linux_sandbox::build_bwrap_argv(policy, &cwd, &command, &check)
         .map_err(|err| linux_sandbox_error(err, params))?;
+    let bwrap = server_bwrap(params)?;
+    codex_linux_sandbox::check_inherit_only().map_err(|err| linux_sandbox_error(err, params))?;
+    let proc_mount = probed_proc_mount(&bwrap, params).await?;
+    // Bubblewrap runs with the command's environment, so `execvp` searches its `PATH`.
+    let path = params.env.get("PATH").map(std::ffi::OsStr::new);
     let program = std::ffi::OsStr::new(&params.argv[0]);
     codex_linux_sandbox::find_program(program, path, cwd.as_path()).map_err(|err| {
         ExecError::SpawnFailed {
@@ -359,8 +381,6 @@ async fn bubblewrap_launch(
             message: err.to_string(),
         }
     })?;
-    let proc_mount = probes.proc_mount(&bwrap, params).await?;
-    let command: Vec<OsString> = params.argv.iter().map(OsString::from).collect();
     let mut launch = codex_linux_sandbox::BwrapLaunch::prepare(
         bwrap, policy, &cwd, &command, env_tmpdir, proc_mount,
     )
@@ -396,6 +416,7 @@ fn linux_sandbox_error(
         | LinuxSandboxError::BwrapSpawn { .. }
         | LinuxSandboxError::CurrentExe { .. }
         | LinuxSandboxError::NoNewPrivs { .. }
+        | LinuxSandboxError::CloseRangeUnsupported { .. }
         | LinuxSandboxError::Seccomp { .. } => ExecError::SandboxUnavailable(message),
         // The same error an unsandboxed start in a missing cwd gets.
         LinuxSandboxError::MissingCwd { .. } | LinuxSandboxError::Exec { .. } => {

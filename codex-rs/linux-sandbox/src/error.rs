@@ -155,6 +155,17 @@ pub enum LinuxSandboxError {
         /// What went wrong.
         message: String,
     },
+    /// The kernel cannot mark all descriptors close-on-exec at once
+    /// (`close_range(CLOSE_RANGE_CLOEXEC)`, Linux 5.11), which a host needs so that
+    /// nothing but the command's stdio is passed into the sandbox.
+    #[error(
+        "this kernel lacks close_range(CLOSE_RANGE_CLOEXEC) (Linux 5.11 or later), which \
+         keeps the host's descriptors out of the sandbox: {source}"
+    )]
+    CloseRangeUnsupported {
+        /// The error of the trial call.
+        source: io::Error,
+    },
     /// The command itself could not be executed (after the sandbox was set up).
     #[error("cannot execute `{}`: {source}", program.display())]
     Exec {
@@ -193,6 +204,7 @@ impl LinuxSandboxError {
             | LinuxSandboxError::CurrentExe { .. }
             | LinuxSandboxError::PolicyJson { .. }
             | LinuxSandboxError::NoNewPrivs { .. }
+            | LinuxSandboxError::CloseRangeUnsupported { .. }
             | LinuxSandboxError::Seccomp { .. } => crate::SETUP_FAILED_EXIT_CODE,
         }
     }

@@ -49,8 +49,12 @@ use crate::launcher;
 
 /// A bubblewrap invocation for a host to spawn: run [`BwrapLaunch::program`] with
 /// [`BwrapLaunch::args`], the command's environment and stdio, and
-/// [`crate::keep_fds_across_exec`] of [`BwrapLaunch::child_fds`] in `pre_exec`; then
-/// call [`BwrapLaunch::spawned`] (also when the spawn failed, to release what it holds).
+/// [`crate::inherit_only`] of [`BwrapLaunch::child_fds`] in `pre_exec`; then call
+/// [`BwrapLaunch::spawned`] (also when the spawn failed, to release what it holds).
+///
+/// Spawn it from a thread that outlives the command: bubblewrap's `--die-with-parent`
+/// (`PR_SET_PDEATHSIG`) fires when the *thread* that forked it exits, which kills the
+/// sandbox. Tokio's worker threads qualify; a `spawn_blocking` thread does not.
 #[derive(Debug)]
 pub struct BwrapLaunch {
     /// The bubblewrap executable.
@@ -83,6 +87,7 @@ impl BwrapLaunch {
             bwrap: bwrap.clone(),
             source,
         };
+        crate::check_inherit_only()?;
         let (status, status_write) = launcher::cloexec_pipe().map_err(io_error)?;
         let mut child_fds = vec![status_write];
         let seccomp_fd = if policy.has_full_network_access() {
@@ -129,7 +134,9 @@ impl BwrapLaunch {
     /// Closes this process's copies of the child's descriptors (required once
     /// bubblewrap is spawned, so that the status pipe reports its end). Keep the
     /// returned [`BwrapRun`] until bubblewrap was reaped, then call
-    /// [`BwrapRun::finish`]; if the spawn failed, drop it.
+    /// [`BwrapRun::finish`]. If the spawn failed, drop the [`BwrapLaunch`] instead (that
+    /// releases its placeholders); a [`BwrapRun`] dropped without `finish` leaves them,
+    /// since bubblewrap may still be running.
     pub fn spawned(self) -> BwrapRun {
         let Self {
             child_fds,
@@ -138,7 +145,10 @@ impl BwrapLaunch {
             ..
         } = self;
         drop(child_fds);
-        BwrapRun { status, lease }
+        BwrapRun {
+            status,
+            lease: HeldLease(Some(lease)),
+        }
     }
 }
 
@@ -146,7 +156,27 @@ impl BwrapLaunch {
 #[derive(Debug)]
 pub struct BwrapRun {
     status: OwnedFd,
-    lease: PlaceholderLease,
+    lease: HeldLease,
+}
+
+/// The lease of a spawned sandbox: released by [`BwrapRun::finish`]. Dropped without
+/// that, bubblewrap may still be running (waiting for it failed), so its placeholders
+/// stay, as after a crash, rather than being removed under a live sandbox.
+#[derive(Debug)]
+struct HeldLease(Option<PlaceholderLease>);
+
+impl HeldLease {
+    fn release(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for HeldLease {
+    fn drop(&mut self) {
+        if let Some(lease) = self.0.take() {
+            std::mem::forget(lease);
+        }
+    }
 }
 
 /// How a bubblewrap run spawned by a host ended.
@@ -176,7 +206,7 @@ impl BwrapRun {
             libc::fcntl(reports.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
         }
         let reports = launcher::read_bounded(std::fs::File::from(reports));
-        drop(lease);
+        lease.release();
         if launcher::nothing_ran(status, &reports) {
             BwrapEnd::SetupFailed(status)
         } else {
@@ -186,7 +216,7 @@ impl BwrapRun {
 }
 
 /// A memory file holding `bytes`, positioned at its start, sealed against changes and
-/// close-on-exec (see [`crate::keep_fds_across_exec`]).
+/// close-on-exec (see [`crate::inherit_only`]).
 fn sealed_memfd(bytes: &[u8]) -> std::io::Result<OwnedFd> {
     // SAFETY: memfd_create with a static NUL-terminated name returns a new descriptor.
     let fd = unsafe {
@@ -199,7 +229,10 @@ fn sealed_memfd(bytes: &[u8]) -> std::io::Result<OwnedFd> {
         return Err(std::io::Error::last_os_error());
     }
     // SAFETY: a fresh descriptor owned by nobody else.
-    let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    // Above stderr: a host started without stdin could get descriptor 0 here, which the
+    // child's stdio set-up would then replace.
+    let mut file =
+        std::fs::File::from(launcher::above_stderr(unsafe { OwnedFd::from_raw_fd(fd) })?);
     file.write_all(bytes)?;
     file.rewind()?;
     let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
@@ -239,14 +272,28 @@ impl PlaceholderLease {
     ) -> Self {
         let paths: Vec<AbsolutePathBuf> = protected
             .iter()
-            .filter(|path| placeholders.contains(path) || live.contains_key(*path))
-            .cloned()
+            .filter_map(|path| {
+                let key = resolved_parent(path);
+                (placeholders.contains(path) || live.contains_key(&key)).then_some(key)
+            })
             .collect();
         for path in &paths {
             *live.entry(path.clone()).or_insert(0) += 1;
         }
         Self { paths }
     }
+}
+
+/// `path` with its parent resolved (symlinks followed): the key under which sandboxes
+/// that reach the same directory by different paths (a symlink and its target) find
+/// each other's placeholders. `path` itself if its parent cannot be resolved.
+fn resolved_parent(path: &AbsolutePathBuf) -> AbsolutePathBuf {
+    let resolved = path
+        .parent()
+        .and_then(|parent| std::fs::canonicalize(parent.as_path()).ok())
+        .zip(path.as_path().file_name())
+        .and_then(|(parent, name)| AbsolutePathBuf::try_from_absolute(parent.join(name)).ok());
+    resolved.unwrap_or_else(|| path.clone())
 }
 
 impl Drop for PlaceholderLease {

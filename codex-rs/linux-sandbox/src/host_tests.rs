@@ -95,9 +95,33 @@ fn placeholders_are_removed_by_the_last_sandbox_that_mounts_them() {
 }
 
 #[test]
-fn the_seccomp_program_is_whole_instructions() {
-    let bytes = NetworkFilter::compile().expect("filter").to_bwrap_bytes();
+fn sandboxes_reaching_a_root_through_a_symlink_share_its_placeholders() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let real = AbsolutePathBuf::try_from_absolute(dir.path().canonicalize().expect("canonical"))
+        .expect("absolute")
+        .join("real");
+    std::fs::create_dir(real.as_path()).expect("mkdir");
+    let link = AbsolutePathBuf::try_from_absolute(dir.path().join("link")).expect("absolute");
+    std::os::unix::fs::symlink(real.as_path(), link.as_path()).expect("symlink");
+    let (via_link, via_real) = (link.join(".git"), real.join(".git"));
 
-    assert_eq!(bytes.len() % 8, 0);
-    assert!(!bytes.is_empty());
+    let first = PlaceholderLease::take(
+        &mut live_placeholders(),
+        std::slice::from_ref(&via_link),
+        std::slice::from_ref(&via_link),
+    );
+    std::fs::create_dir(via_real.as_path()).expect("bubblewrap's mount point");
+    let second = PlaceholderLease::take(
+        &mut live_placeholders(),
+        &[],
+        std::slice::from_ref(&via_real),
+    );
+
+    drop(first);
+    assert!(
+        via_real.as_path().is_dir(),
+        "still mounted by the second sandbox"
+    );
+    drop(second);
+    assert!(!via_real.as_path().exists());
 }

@@ -185,7 +185,7 @@ pub(crate) fn cloexec_pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
 }
 
 /// `fd` itself if it is above 2, else a close-on-exec copy that is (and `fd` is closed).
-fn above_stderr(fd: OwnedFd) -> std::io::Result<OwnedFd> {
+pub(crate) fn above_stderr(fd: OwnedFd) -> std::io::Result<OwnedFd> {
     if fd.as_raw_fd() > libc::STDERR_FILENO {
         return Ok(fd);
     }
@@ -339,12 +339,9 @@ pub(crate) fn run_bwrap(
     Ok(outcome)
 }
 
-/// Clears close-on-exec on each of `fds`, so they survive the coming `execve`: for a
-/// host's `CommandExt::pre_exec`, to hand bubblewrap its `--json-status-fd` and
-/// `--seccomp` descriptors. The host creates them close-on-exec, so that no other
-/// process it spawns meanwhile inherits them, and this runs in the one child that
-/// should. Only `fcntl` calls: async-signal-safe.
-pub fn keep_fds_across_exec(fds: &[RawFd]) -> std::io::Result<()> {
+/// Clears close-on-exec on each of `fds`, so they survive the coming `execve` (in a
+/// `pre_exec` hook; only `fcntl` calls: async-signal-safe).
+fn keep_fds_across_exec(fds: &[RawFd]) -> std::io::Result<()> {
     for &fd in fds {
         // SAFETY: F_SETFD on a descriptor number; no memory is involved.
         if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } != 0 {
@@ -352,6 +349,58 @@ pub fn keep_fds_across_exec(fds: &[RawFd]) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// In a host's `CommandExt::pre_exec`: marks every descriptor above stderr close-on-exec
+/// except `keep`, which loses close-on-exec, so the coming `execve` (of bubblewrap, or of
+/// a command under the seccomp filter) passes on stdio and `keep` and nothing else —
+/// not a descriptor the host inherited or opened without close-on-exec, which could
+/// reach around the sandbox (a directory outside the roots, a socket). `keep` are
+/// bubblewrap's `--json-status-fd` and `--seccomp` descriptors, which the host creates
+/// close-on-exec so that no other process it spawns meanwhile inherits them.
+///
+/// Only `close_range` and `fcntl` calls: async-signal-safe. Needs
+/// `close_range(CLOSE_RANGE_CLOEXEC)` (Linux 5.11); check with [`check_inherit_only`]
+/// before spawning, since a failure here can only fail the spawn.
+pub fn inherit_only(keep: &[RawFd]) -> std::io::Result<()> {
+    close_range_cloexec(libc::STDERR_FILENO as libc::c_uint + 1, libc::c_uint::MAX)?;
+    keep_fds_across_exec(keep)
+}
+
+/// `close_range(first, last, CLOSE_RANGE_CLOEXEC)`.
+fn close_range_cloexec(first: libc::c_uint, last: libc::c_uint) -> std::io::Result<()> {
+    // SAFETY: close_range only changes descriptor flags; no memory is involved.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            last,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Whether [`inherit_only`] works on this kernel (`close_range(CLOSE_RANGE_CLOEXEC)`,
+/// Linux 5.11); [`LinuxSandboxError::CloseRangeUnsupported`] if not, so a host can
+/// refuse before spawning. Tried once, on a range that holds no descriptor.
+pub fn check_inherit_only() -> Result<(), LinuxSandboxError> {
+    static ERRNO: std::sync::OnceLock<Option<i32>> = std::sync::OnceLock::new();
+    let errno = *ERRNO.get_or_init(|| {
+        close_range_cloexec(libc::c_uint::MAX - 1, libc::c_uint::MAX)
+            .err()
+            .map(|err| err.raw_os_error().unwrap_or(libc::ENOSYS))
+    });
+    match errno {
+        None => Ok(()),
+        Some(errno) => Err(LinuxSandboxError::CloseRangeUnsupported {
+            source: std::io::Error::from_raw_os_error(errno),
+        }),
+    }
 }
 
 /// Finds out once whether bubblewrap can build a sandbox on this host, and whether it

@@ -9,9 +9,9 @@
 //! Unix sockets stay allowed: build tools and language servers use them locally, and a
 //! Unix socket reaches only what the filesystem view already exposes.
 //!
-//! The filter is installed in the sandboxed process (not in bubblewrap, which needs a
-//! netlink socket to bring up the loopback of the private network namespace) and is
-//! inherited by every child and kept across `execve`.
+//! The filter is installed right before the command is executed, never earlier in
+//! bubblewrap (which needs a netlink socket to bring up the loopback of the private
+//! network namespace), and is inherited by every child and kept across `execve`.
 
 use std::collections::BTreeMap;
 

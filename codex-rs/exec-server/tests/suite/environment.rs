@@ -196,7 +196,8 @@ async fn scenario(exec: &impl ExecProcess) -> Transcript {
 }
 
 /// Runs a command under `workspaceWrite` over `dir` (no `/tmp`): it may write in `dir`
-/// but not next to it. Returns its stdout and exit code.
+/// but not next to it, and it inherits no descriptor but its stdio. Returns its stdout
+/// and exit code.
 async fn sandboxed_run(exec: &impl ExecProcess, dir: &Path) -> (String, Option<i32>) {
     // Resolved, as policies want (under Bazel the temp dir may sit behind a symlink).
     let dir = &dir.canonicalize().unwrap();
@@ -204,7 +205,8 @@ async fn sandboxed_run(exec: &impl ExecProcess, dir: &Path) -> (String, Option<i
     let mut params = start(
         "s5",
         &format!(
-            "touch inside && echo wrote; touch {} 2>/dev/null || echo refused",
+            "touch inside && echo wrote; touch {} 2>/dev/null || echo refused; \
+             ls /proc/self/fd | tr '\\n' ' '",
             escape.display()
         ),
         dir,
@@ -239,7 +241,9 @@ fn expected() -> Transcript {
         unknown_terminate: "unknownProcess".to_string(),
         duplicate: "duplicateProcess".to_string(),
         sandbox: "sandboxDenied".to_string(),
-        sandboxed_run: ("wrote\nrefused\n".to_string(), Some(0)),
+        // Stdio and the directory `ls` lists, nothing the host process holds (under
+        // `cargo test`, the jobserver's descriptors).
+        sandboxed_run: ("wrote\nrefused\n0 1 2 3 ".to_string(), Some(0)),
         spawn_failed: "spawnFailed: /no/such/program: true".to_string(),
         empty_argv: "invalidParams: argv must contain at least the program".to_string(),
     }

@@ -50,7 +50,8 @@ impl TestServer {
     /// is kept for [`TestServer::stderr`].
     pub fn start_under(wrapper: &[&str]) -> Self {
         let home = tempfile::tempdir().expect("temp home");
-        let server = Self::command(home.path().to_path_buf(), &[], &[]);
+        // The warnings are what such tests look for, whatever a developer's RUST_LOG says.
+        let server = Self::command(home.path().to_path_buf(), &[], &[("RUST_LOG", "warn")]);
         let mut command = Command::new(wrapper[0]);
         command
             .args(&wrapper[1..])
@@ -402,8 +403,21 @@ impl RawClient {
 }
 
 /// Reads a process's output (every stream, in order) with `read` until it is closed;
-/// returns the bytes and its exit code.
+/// returns the bytes and its exit code. Fails the test if that takes longer than
+/// [`READ_TO_CLOSE_TIMEOUT`].
 pub async fn read_until_closed(
+    exec: &impl codex_exec_server::ExecProcess,
+    process_id: &str,
+) -> (Vec<u8>, Option<i32>) {
+    tokio::time::timeout(READ_TO_CLOSE_TIMEOUT, read_to_close(exec, process_id))
+        .await
+        .unwrap_or_else(|_| panic!("`{process_id}` closed within {READ_TO_CLOSE_TIMEOUT:?}"))
+}
+
+/// Upper bound for [`read_until_closed`] (generous: a thousand processes on two cores).
+pub const READ_TO_CLOSE_TIMEOUT: Duration = Duration::from_secs(120);
+
+async fn read_to_close(
     exec: &impl codex_exec_server::ExecProcess,
     process_id: &str,
 ) -> (Vec<u8>, Option<i32>) {

@@ -586,8 +586,8 @@ async fn a_missing_git_stays_protected_until_the_last_sandbox_using_it_exits() {
 }
 
 /// Where a fresh `/proc` cannot be mounted, the server finds out on the first sandboxed
-/// start (one trial run of bubblewrap), says so in its log, and runs sandboxed commands
-/// with an empty `/proc` instead. Provoked for real as in codex-linux-sandbox's
+/// start (one trial run of bubblewrap for the whole server), says so in its log once, and
+/// runs sandboxed commands with an empty `/proc` instead. Provoked for real as in codex-linux-sandbox's
 /// `proc_retry.rs`: the server runs inside an outer bubblewrap that over-mounts part of
 /// its `/proc`, in a new user namespace, where the kernel refuses a new proc mount
 /// (`mnt_too_revealing`), as in containers that mask `/proc` paths.
@@ -618,19 +618,14 @@ async fn where_proc_cannot_be_mounted_sandboxes_run_without_it_and_the_log_says_
     let ws = dir.mkdir("ws");
     let policy = workspace_write(&[&ws], /*network_access*/ false);
 
-    let mut runs = Vec::new();
-    for id in ["one", "two"] {
-        runs.push(
-            sh(
-                &mut client,
-                id,
-                &ws,
-                &policy,
-                "echo ran; ls -A /proc | wc -l",
-            )
-            .await,
-        );
-    }
+    // Two sessions (two connections): the server tries bubblewrap out once, not once per
+    // session.
+    let (mut other_client, _) = RawClient::initialized(&server.url).await;
+    let script = "echo ran; ls -A /proc | wc -l";
+    let runs = vec![
+        sh(&mut client, "one", &ws, &policy, script).await,
+        sh(&mut other_client, "two", &ws, &policy, script).await,
+    ];
 
     let expected = Run {
         stdout: "ran\n0\n".to_string(),
@@ -638,14 +633,16 @@ async fn where_proc_cannot_be_mounted_sandboxes_run_without_it_and_the_log_says_
         exit_code: 0,
     };
     assert_eq!(runs, [expected.clone(), expected]);
-    let warnings: Vec<String> = server
-        .stderr()
-        .lines()
-        .filter(|line| line.contains("may not mount /proc"))
-        .map(str::to_string)
-        .collect();
+    let warnings = || {
+        server
+            .stderr()
+            .lines()
+            .filter(|line| line.contains("may not mount /proc"))
+            .count()
+    };
+    super::harness::wait_until("the warning", EVENT_TIMEOUT, || warnings() > 0).await;
     assert_eq!(
-        warnings.len(),
+        warnings(),
         1,
         "one trial run, one warning: {}",
         server.stderr()
