@@ -115,10 +115,28 @@ impl Default for LocalProcessConfig {
     }
 }
 
-/// Runs processes on this machine. Cloning shares the same process table.
+/// Runs processes on this machine. Cloning shares the same process table; when the last
+/// clone is dropped, the processes still running are killed.
 #[derive(Clone)]
 pub struct LocalProcess {
     inner: Arc<Inner>,
+    /// Shared by every clone of this handle: when the last one is dropped, the processes
+    /// still running are killed (see [`Owner`]).
+    _owner: Arc<Owner>,
+}
+
+/// Kills every process group of a backend when the last [`LocalProcess`] handle to it is
+/// dropped, as the server does when a session expires: nobody could read, write or
+/// terminate them any more. (The tasks of running processes keep `Inner` alive, so this
+/// cannot be `Inner`'s own `Drop`.)
+struct Owner(std::sync::Weak<Inner>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.kill_all();
+        }
+    }
 }
 
 struct Inner {
@@ -182,13 +200,16 @@ impl Default for LocalProcess {
 
 impl LocalProcess {
     /// A backend with its own, empty process table.
+    /// Dropping the last clone kills the processes still running.
     pub fn new(config: LocalProcessConfig) -> Self {
+        let inner = Arc::new(Inner {
+            config,
+            processes: Mutex::new(HashMap::new()),
+            subscriber: Mutex::new(None),
+        });
         Self {
-            inner: Arc::new(Inner {
-                config,
-                processes: Mutex::new(HashMap::new()),
-                subscriber: Mutex::new(None),
-            }),
+            _owner: Arc::new(Owner(Arc::downgrade(&inner))),
+            inner,
         }
     }
 
@@ -395,12 +416,7 @@ impl LocalProcess {
 
     /// Kill every process group (session expiry, shutdown).
     pub fn kill_all(&self) {
-        let entries: Vec<_> = lock(&self.inner.processes).values().cloned().collect();
-        for entry in entries {
-            if let Some(pgid) = lock(&entry.state).pgid {
-                kill_group(pgid, libc::SIGKILL);
-            }
-        }
+        self.inner.kill_all();
     }
 }
 
@@ -460,6 +476,15 @@ fn kill_group(pgid: i32, signal: libc::c_int) {
 }
 
 impl Inner {
+    fn kill_all(&self) {
+        let entries: Vec<_> = lock(&self.processes).values().cloned().collect();
+        for entry in entries {
+            if let Some(pgid) = lock(&entry.state).pgid {
+                kill_group(pgid, libc::SIGKILL);
+            }
+        }
+    }
+
     fn remove_if_same(&self, entry: &Arc<Entry>) {
         let mut processes = lock(&self.processes);
         if processes

@@ -19,7 +19,9 @@ use super::harness::EVENT_TIMEOUT;
 use super::harness::TestServer;
 use super::harness::child_env;
 use super::harness::cwd;
+use super::harness::pid_alive;
 use super::harness::read_until_closed;
+use super::harness::wait_until;
 
 #[derive(Debug, PartialEq)]
 struct Transcript {
@@ -265,6 +267,36 @@ async fn local_and_remote_environments_behave_the_same() {
 
     assert_eq!(local_transcript, expected());
     assert_eq!(remote_transcript, expected());
+}
+
+/// Like a server session that expires: once nothing can reach the processes of a local
+/// environment any more, they are killed, not left running.
+#[tokio::test]
+async fn dropping_a_local_environment_kills_its_processes() {
+    let local = Environment::from_env_value(None).await.unwrap();
+    let dir = cwd();
+    let exec = local.exec().unwrap();
+    let mut long_running = start("long", "echo $$; exec sleep 1000", dir.path());
+    long_running.pipe_stdin = false;
+    exec.start(long_running).await.unwrap();
+    let read = exec
+        .read(ReadParams {
+            process_id: "long".to_string(),
+            after_seq: None,
+            max_bytes: None,
+            wait_ms: Some(EVENT_TIMEOUT.as_millis() as u64),
+        })
+        .await
+        .unwrap();
+    let pid: i32 = String::from_utf8_lossy(read.chunks[0].chunk.as_bytes())
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pid_alive(pid));
+
+    drop(local);
+
+    wait_until("the process is killed", EVENT_TIMEOUT, || !pid_alive(pid)).await;
 }
 
 #[tokio::test]
