@@ -28,7 +28,8 @@ RustCrateInfo = provider(
         "output": "The .rlib (libraries) or .so (proc-macros).",
         "is_proc_macro": "Whether this is a proc-macro.",
         "transitive_rlibs": "depset of the rlibs (and proc-macro .so files) of this crate and below.",
-        "transitive_build_infos": "depset of BuildScriptInfo structs below and including this crate.",
+        "transitive_link_search": "depset of the link_search files of every build script below and including this crate.",
+        "transitive_build_outputs": "depset of those link_search files and the OUT_DIR trees they may point into.",
     },
 )
 
@@ -117,9 +118,16 @@ def _compile_rust(ctx, crate_name, crate_type, output, extra_deps = [], extra_en
     wrapper_args = ctx.actions.args()
     wrapper_args.add("--kind", "test" if is_test else crate_type)
     build_info = ctx.attr.build_script[BuildScriptInfo] if ctx.attr.build_script else None
-    transitive_build_infos = depset(
-        [build_info] if build_info else [],
-        transitive = [i.transitive_build_infos for i in dep_infos],
+
+    # Depsets all the way down: nothing here is flattened at analysis time, so the cost
+    # stays linear in the size of the graph.
+    transitive_link_search = depset(
+        [build_info.link_search] if build_info else [],
+        transitive = [i.transitive_link_search for i in dep_infos],
+    )
+    transitive_build_outputs = depset(
+        [build_info.link_search, build_info.out_dir] if build_info else [],
+        transitive = [i.transitive_build_outputs for i in dep_infos],
     )
 
     inputs = list(ctx.files.srcs)
@@ -129,15 +137,14 @@ def _compile_rust(ctx, crate_name, crate_type, output, extra_deps = [], extra_en
     # rustc loads the metadata of every crate below a direct dependency, proc-macro
     # .so files included, so all of them are inputs and on -Ldependency.
     transitive_inputs = [i.transitive_rlibs for i in dep_infos + pm_infos]
+    build_outputs = [transitive_build_outputs]
 
     if build_info:
         wrapper_args.add("--out-dir", build_info.out_dir.path)
         wrapper_args.add("--env-file", build_info.env)
         wrapper_args.add("--arg-file", build_info.flags)
         inputs.extend([build_info.out_dir, build_info.env, build_info.flags])
-    for info in transitive_build_infos.to_list():
-        wrapper_args.add("--arg-file", info.link_search)
-        inputs.extend([info.link_search, info.out_dir])
+    wrapper_args.add_all(transitive_link_search, before_each = "--arg-file")
     wrapper_args.add("--")
     wrapper_args.add(ctx.file._rustc)
 
@@ -175,7 +182,7 @@ def _compile_rust(ctx, crate_name, crate_type, output, extra_deps = [], extra_en
     ctx.actions.run(
         executable = ctx.file._wrapper,
         arguments = [wrapper_args, args],
-        inputs = depset(inputs, transitive = transitive_inputs + [depset(ctx.files._rustc_lib)]),
+        inputs = depset(inputs, transitive = transitive_inputs + build_outputs + [depset(ctx.files._rustc_lib)]),
         tools = [ctx.file._rustc],
         outputs = [output],
         env = env,
@@ -184,7 +191,8 @@ def _compile_rust(ctx, crate_name, crate_type, output, extra_deps = [], extra_en
     )
     return struct(
         transitive_rlibs = depset([output], transitive = transitive_inputs),
-        transitive_build_infos = transitive_build_infos,
+        transitive_link_search = transitive_link_search,
+        transitive_build_outputs = transitive_build_outputs,
     )
 
 def _crate_name(ctx):
@@ -207,7 +215,8 @@ def _rust_library_impl(ctx):
             output = output,
             is_proc_macro = False,
             transitive_rlibs = result.transitive_rlibs,
-            transitive_build_infos = result.transitive_build_infos,
+            transitive_link_search = result.transitive_link_search,
+            transitive_build_outputs = result.transitive_build_outputs,
         ),
     ]
 
@@ -229,7 +238,8 @@ def _rust_proc_macro_impl(ctx):
             is_proc_macro = True,
             # Consumers load the .so; they need none of its dependencies.
             transitive_rlibs = depset([output]),
-            transitive_build_infos = depset(),
+            transitive_link_search = depset(),
+            transitive_build_outputs = depset(),
         ),
     ]
 
