@@ -11,6 +11,8 @@
 //! server no longer retained as an explicit [`ProcessEvent::Gap`].
 
 use std::collections::HashMap;
+use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::MutexGuard;
@@ -66,7 +68,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// How to reach a server.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
-    /// `ws://HOST:PORT` (`wss://` needs a TLS-enabled build and is not supported yet).
+    /// `ws://HOST:PORT`, or `wss://HOST:PORT` for TLS.
     pub url: String,
     /// Bearer token, if the server requires one.
     pub auth_token: Option<String>,
@@ -74,6 +76,10 @@ pub struct ClientConfig {
     pub client_name: String,
     /// How long to keep trying to reconnect after a connection is lost.
     pub reconnect_timeout: Duration,
+    /// For `wss://`: a PEM file of the certificate authorities to trust *instead of* the
+    /// built-in web PKI roots (Mozilla's, from `webpki-roots`), for a server whose
+    /// certificate a private CA (or the server itself) signed.
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl ClientConfig {
@@ -84,6 +90,7 @@ impl ClientConfig {
             auth_token: None,
             client_name: "codex-exec-server-client".to_string(),
             reconnect_timeout: Duration::from_secs(30),
+            tls_ca_file: None,
         }
     }
 }
@@ -289,6 +296,29 @@ async fn send_request(
         .map_err(|_| ReplyError::Transport("the session was lost".to_string()))?
 }
 
+/// A TLS connector that trusts exactly the certificates in the PEM file `path`.
+fn tls_connector(path: &Path) -> Result<tokio_tungstenite::Connector, ExecError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let error = |message: String| {
+        ExecError::Transport(format!("TLS CA file `{}`: {message}", path.display()))
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|err| error(err.to_string()))? {
+        roots
+            .add(cert.map_err(|err| error(err.to_string()))?)
+            .map_err(|err| error(err.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(error("no PEM certificate in the file".to_string()));
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_tungstenite::Connector::Rustls(Arc::new(config)))
+}
+
 /// Connect and run the handshake.
 async fn open(
     config: &ClientConfig,
@@ -304,10 +334,15 @@ async fn open(
             .map_err(|err| ExecError::Transport(format!("invalid auth token: {err}")))?;
         request.headers_mut().insert("authorization", value);
     }
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async_with_config(request, None, /*disable_nagle*/ true)
-            .await
-            .map_err(|err| ExecError::Transport(format!("connecting to {}: {err}", config.url)))?;
+    let connector = match &config.tls_ca_file {
+        Some(path) => Some(tls_connector(path)?),
+        None => None,
+    };
+    let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+        request, None, /*disable_nagle*/ true, connector,
+    )
+    .await
+    .map_err(|err| ExecError::Transport(format!("connecting to {}: {err}", config.url)))?;
     let params = InitializeParams {
         client_name: config.client_name.clone(),
         resume_session_id: resume_session_id.map(str::to_string),

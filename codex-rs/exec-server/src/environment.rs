@@ -41,12 +41,25 @@ use crate::remote_file_system::RemoteFileSystem;
 pub const EXEC_SERVER_URL_ENV_VAR: &str = "CODEX_EXEC_SERVER_URL";
 /// Variable holding the bearer token for a remote exec-server.
 pub const EXEC_SERVER_TOKEN_ENV_VAR: &str = "CODEX_EXEC_SERVER_TOKEN";
+/// Variable naming a PEM file of the certificate authorities to trust for a `wss://`
+/// exec-server instead of the built-in web PKI roots.
+pub const EXEC_SERVER_CA_FILE_ENV_VAR: &str = "CODEX_EXEC_SERVER_CA_FILE";
 
 /// Where processes run, and what is available there.
 pub struct Environment {
     exec: Option<EnvironmentExec>,
     file_system: Option<Arc<dyn ExecutorFileSystem>>,
     capabilities: Capabilities,
+}
+
+/// What an [`Environment`] needs to reach a remote exec-server, beside its URL.
+#[derive(Clone, Debug, Default)]
+pub struct RemoteSettings {
+    /// Bearer token (`CODEX_EXEC_SERVER_TOKEN`); an empty one counts as none.
+    pub auth_token: Option<String>,
+    /// For `wss://`: the CA certificates to trust instead of the web PKI roots
+    /// (`CODEX_EXEC_SERVER_CA_FILE`).
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 /// The process backend of an [`Environment`]; local or remote, indistinguishable to callers.
@@ -108,11 +121,17 @@ impl Environment {
         })
     }
 
-    /// Build from `CODEX_EXEC_SERVER_URL` (and `CODEX_EXEC_SERVER_TOKEN`).
+    /// Build from `CODEX_EXEC_SERVER_URL` (and `CODEX_EXEC_SERVER_TOKEN`,
+    /// `CODEX_EXEC_SERVER_CA_FILE` for a remote server).
     pub async fn from_env() -> Result<Self, ExecError> {
         let url = std::env::var(EXEC_SERVER_URL_ENV_VAR).ok();
-        let token = std::env::var(EXEC_SERVER_TOKEN_ENV_VAR).ok();
-        Self::from_env_value_with_token(url.as_deref(), token).await
+        let remote = RemoteSettings {
+            auth_token: std::env::var(EXEC_SERVER_TOKEN_ENV_VAR).ok(),
+            tls_ca_file: std::env::var_os(EXEC_SERVER_CA_FILE_ENV_VAR)
+                .filter(|value| !value.is_empty())
+                .map(std::path::PathBuf::from),
+        };
+        Self::from_env_value_with(url.as_deref(), remote).await
     }
 
     /// Build from a value of `CODEX_EXEC_SERVER_URL`, without reading the process
@@ -126,12 +145,25 @@ impl Environment {
         value: Option<&str>,
         auth_token: Option<String>,
     ) -> Result<Self, ExecError> {
+        let remote = RemoteSettings {
+            auth_token,
+            tls_ca_file: None,
+        };
+        Self::from_env_value_with(value, remote).await
+    }
+
+    /// Like [`Environment::from_env_value`], with what a remote server may need.
+    pub async fn from_env_value_with(
+        value: Option<&str>,
+        remote: RemoteSettings,
+    ) -> Result<Self, ExecError> {
         match value.map(str::trim) {
             None | Some("") => Ok(Self::local(LocalProcess::default())),
             Some(none) if none.eq_ignore_ascii_case("none") => Ok(Self::disabled()),
             Some(url) if url.starts_with("ws://") || url.starts_with("wss://") => {
                 let mut config = ClientConfig::new(url);
-                config.auth_token = auth_token.filter(|token| !token.is_empty());
+                config.auth_token = remote.auth_token.filter(|token| !token.is_empty());
+                config.tls_ca_file = remote.tls_ca_file;
                 Self::remote(config).await
             }
             Some(other) => Err(ExecError::InvalidEnvironment(other.to_string())),

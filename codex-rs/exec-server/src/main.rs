@@ -15,19 +15,29 @@ use codex_exec_server::LocalFileSystemConfig;
 use codex_exec_server::LocalProcessConfig;
 use codex_exec_server::ServerConfig;
 use codex_exec_server::dispatch_linux_sandbox;
+use codex_exec_server::load_tls_config;
 use codex_exec_server::parse_listen_url;
 use tokio::signal::unix::SignalKind;
 use tokio::signal::unix::signal;
 
 /// Run processes for a coding agent over JSON-RPC on WebSocket.
 ///
-/// Prints the bound URL (ws://HOST:PORT) as the first line on stdout.
+/// Prints the bound URL (ws://HOST:PORT, or wss:// with TLS) as the first line on stdout.
 #[derive(Debug, Parser)]
 #[command(name = "codex-exec-server", version)]
 struct Cli {
-    /// Where to listen, as ws://HOST:PORT (port 0 picks a free port).
+    /// Where to listen, as ws://HOST:PORT, or wss://HOST:PORT for TLS with --tls-cert and
+    /// --tls-key (port 0 picks a free port).
     #[arg(long, default_value = "ws://127.0.0.1:0")]
     listen: String,
+
+    /// PEM file with the TLS certificate chain (leaf first) for a wss:// --listen.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM file with the private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 
     /// How long a disconnected session survives before its processes are killed
     /// (e.g. 30, 30s, 500ms, 10m, 2h).
@@ -164,8 +174,22 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         (None, Some(token)) if !token.is_empty() => Some(token.trim().to_string()),
         (None, _) => None,
     };
+    let listen = parse_listen_url(&cli.listen)?;
+    let tls = match (listen.tls, &cli.tls_cert, &cli.tls_key) {
+        (true, Some(cert), Some(key)) => Some(load_tls_config(cert, key)?),
+        (true, _, _) => anyhow::bail!(
+            "--listen {} asks for TLS: pass --tls-cert and --tls-key",
+            cli.listen
+        ),
+        (false, None, None) => None,
+        (false, _, _) => anyhow::bail!(
+            "--tls-cert and --tls-key are for a wss:// --listen, not {}",
+            cli.listen
+        ),
+    };
     let config = ServerConfig {
-        listen: parse_listen_url(&cli.listen)?,
+        listen: listen.addr,
+        tls,
         session_ttl: cli.session_ttl,
         process: LocalProcessConfig {
             max_retained_bytes: cli.max_retained_bytes,

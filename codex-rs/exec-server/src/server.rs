@@ -15,6 +15,8 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::MutexGuard;
@@ -30,10 +32,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::json;
+use tokio::io::AsyncRead;
 use tokio::io::AsyncReadExt;
+use tokio::io::AsyncWrite;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::sync::mpsc;
 use tokio::sync::watch;
@@ -110,6 +113,9 @@ pub struct ServerConfig {
     pub auth_token: Option<String>,
     /// Settings of the `fs/*` methods (size limit of one read/write, `$TMPDIR`).
     pub file_system: LocalFileSystemConfig,
+    /// TLS (`wss://`) with this certificate and key (see [`load_tls_config`]); plain
+    /// `ws://` when `None`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl ServerConfig {
@@ -122,6 +128,7 @@ impl ServerConfig {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             auth_token: None,
             file_system: LocalFileSystemConfig::default(),
+            tls: None,
         }
     }
 }
@@ -129,9 +136,30 @@ impl ServerConfig {
 /// Start-up errors.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    /// `--listen` was not `ws://HOST:PORT`.
-    #[error("invalid listen URL `{0}`: expected ws://HOST:PORT, e.g. ws://127.0.0.1:0")]
+    /// `--listen` was not `ws://HOST:PORT` or `wss://HOST:PORT`.
+    #[error(
+        "invalid listen URL `{0}`: expected ws://HOST:PORT or wss://HOST:PORT, e.g. ws://127.0.0.1:0"
+    )]
     InvalidListenUrl(String),
+    /// The TLS certificate chain could not be read.
+    #[error("cannot use TLS certificate chain `{}`: {message}", path.display())]
+    TlsCertificate {
+        /// The PEM file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The TLS private key could not be read.
+    #[error("cannot use TLS private key `{}`: {message}", path.display())]
+    TlsKey {
+        /// The PEM file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The certificate and key do not make a TLS configuration (say, they do not match).
+    #[error("invalid TLS certificate and key: {0}")]
+    TlsConfig(String),
     /// Non-loopback address without a token.
     #[error(
         "refusing to listen on non-loopback address {0} without authentication: pass --auth-token-file or set CODEX_EXEC_SERVER_TOKEN"
@@ -163,21 +191,67 @@ pub enum ServerError {
     },
 }
 
-/// Parse `ws://HOST:PORT` into a socket address.
-pub fn parse_listen_url(url: &str) -> Result<SocketAddr, ServerError> {
-    let rest = url
-        .strip_prefix("ws://")
-        .ok_or_else(|| ServerError::InvalidListenUrl(url.to_string()))?;
+/// A `--listen` URL: where to bind, and whether clients speak TLS (`wss://`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenUrl {
+    /// Address to bind.
+    pub addr: SocketAddr,
+    /// `wss://`: TLS, which needs a certificate and key.
+    pub tls: bool,
+}
+
+/// Parse `ws://HOST:PORT` or `wss://HOST:PORT`.
+pub fn parse_listen_url(url: &str) -> Result<ListenUrl, ServerError> {
+    let (rest, tls) = match (url.strip_prefix("ws://"), url.strip_prefix("wss://")) {
+        (Some(rest), _) => (rest, false),
+        (None, Some(rest)) => (rest, true),
+        (None, None) => return Err(ServerError::InvalidListenUrl(url.to_string())),
+    };
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     let rest = rest.replace("localhost:", "127.0.0.1:");
-    rest.parse()
-        .map_err(|_| ServerError::InvalidListenUrl(url.to_string()))
+    let addr = rest
+        .parse()
+        .map_err(|_| ServerError::InvalidListenUrl(url.to_string()))?;
+    Ok(ListenUrl { addr, tls })
+}
+
+/// The TLS configuration of a `wss://` server from PEM files: `cert_path` holds the
+/// certificate chain (leaf first), `key_path` its private key (PKCS#8, PKCS#1 or SEC1).
+pub fn load_tls_config(
+    cert_path: &Path,
+    key_path: &Path,
+) -> Result<Arc<rustls::ServerConfig>, ServerError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let cert_error = |message: String| ServerError::TlsCertificate {
+        path: cert_path.to_path_buf(),
+        message,
+    };
+    let chain = CertificateDer::pem_file_iter(cert_path)
+        .map_err(|err| cert_error(err.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| cert_error(err.to_string()))?;
+    if chain.is_empty() {
+        return Err(cert_error("no PEM certificate in the file".to_string()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key_path).map_err(|err| ServerError::TlsKey {
+        path: key_path.to_path_buf(),
+        message: err.to_string(),
+    })?;
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|err| ServerError::TlsConfig(err.to_string()))?;
+    Ok(Arc::new(config))
 }
 
 /// A bound server; call [`ExecServer::run`] to serve.
 pub struct ExecServer {
     listener: TcpListener,
     local_addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     sessions: Arc<Sessions>,
     ws_config: WebSocketConfig,
 }
@@ -221,6 +295,7 @@ impl ExecServer {
         Ok(Self {
             listener,
             local_addr,
+            tls: config.tls.clone().map(tokio_rustls::TlsAcceptor::from),
             sessions: Arc::new(Sessions {
                 file_system: LocalFileSystem::new(config.file_system.clone()),
                 config,
@@ -238,7 +313,8 @@ impl ExecServer {
 
     /// The URL clients connect to.
     pub fn url(&self) -> String {
-        format!("ws://{}", self.local_addr)
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
+        format!("{scheme}://{}", self.local_addr)
     }
 
     /// Serve until `shutdown` completes, then kill every process group of every session.
@@ -254,8 +330,21 @@ impl ExecServer {
                         }
                         let sessions = Arc::clone(&self.sessions);
                         let ws_config = self.ws_config;
+                        let tls = self.tls.clone();
                         tokio::spawn(async move {
-                            handle_socket(stream, peer, sessions, ws_config).await;
+                            let Some(tls) = tls else {
+                                handle_socket(stream, peer, sessions, ws_config).await;
+                                return;
+                            };
+                            // Bounded like the HTTP head: a peer that never finishes the
+                            // handshake costs a task for a few seconds, not forever.
+                            match tokio::time::timeout(HTTP_HEAD_TIMEOUT, tls.accept(stream)).await {
+                                Ok(Ok(stream)) => {
+                                    handle_socket(stream, peer, sessions, ws_config).await;
+                                }
+                                Ok(Err(err)) => debug!("{peer}: TLS handshake failed: {err}"),
+                                Err(_) => debug!("{peer}: timed out in the TLS handshake"),
+                            }
                         });
                     }
                     Err(err) => {
@@ -505,7 +594,12 @@ fn front_door(head: &[u8], auth_token: Option<&str>) -> FrontDoor {
     }
 }
 
-async fn read_http_head(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+/// What a connection runs over: TCP, or TLS over TCP.
+trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Transport for T {}
+
+async fn read_http_head(stream: &mut impl Transport) -> std::io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(1024);
     let mut buf = [0u8; 2048];
     loop {
@@ -533,8 +627,8 @@ async fn read_http_head(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     }
 }
 
-async fn handle_socket(
-    mut stream: TcpStream,
+async fn handle_socket<S: Transport>(
+    mut stream: S,
     peer: SocketAddr,
     sessions: Arc<Sessions>,
     ws_config: WebSocketConfig,
@@ -628,7 +722,7 @@ struct Connection {
     closed: watch::Sender<bool>,
 }
 
-async fn serve_websocket(ws: WebSocketStream<TcpStream>, sessions: Arc<Sessions>) {
+async fn serve_websocket<S: Transport>(ws: WebSocketStream<S>, sessions: Arc<Sessions>) {
     let (sink, mut stream) = ws.split();
     let (out, out_rx) = mpsc::unbounded_channel();
     let (closed, _) = watch::channel(false);
@@ -691,8 +785,8 @@ async fn next_event(events: &mut Option<ProcessEvents>) -> Option<crate::protoco
     }
 }
 
-async fn write_loop(
-    sink: futures_util::stream::SplitSink<WebSocketStream<TcpStream>, Message>,
+async fn write_loop<S: Transport>(
+    sink: futures_util::stream::SplitSink<WebSocketStream<S>, Message>,
     rx: mpsc::UnboundedReceiver<WriterMsg>,
     backlog: Arc<Backlog>,
 ) {
@@ -700,8 +794,8 @@ async fn write_loop(
     backlog.writer_stopped();
 }
 
-async fn write_messages(
-    mut sink: futures_util::stream::SplitSink<WebSocketStream<TcpStream>, Message>,
+async fn write_messages<S: Transport>(
+    mut sink: futures_util::stream::SplitSink<WebSocketStream<S>, Message>,
     mut rx: mpsc::UnboundedReceiver<WriterMsg>,
     backlog: &Backlog,
 ) {

@@ -27,6 +27,8 @@ fn help_lists_the_flags() {
         "--max-retained-bytes",
         "--auth-token-file",
         "--max-fs-bytes",
+        "--tls-cert",
+        "--tls-key",
         "CODEX_EXEC_SERVER_TOKEN",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");

@@ -100,7 +100,7 @@ impl TestServer {
             .expect("server printed its URL in time");
         let url = line.trim().to_string();
         assert!(
-            url.starts_with("ws://127.0.0.1:"),
+            url.starts_with("ws://127.0.0.1:") || url.starts_with("wss://127.0.0.1:"),
             "first stdout line: {url:?}"
         );
         Self {
@@ -138,7 +138,8 @@ impl TestServer {
 
     /// `127.0.0.1:PORT`.
     pub fn addr(&self) -> String {
-        self.url.trim_start_matches("ws://").to_string()
+        let addr = self.url.trim_start_matches("wss://");
+        addr.trim_start_matches("ws://").to_string()
     }
 
     pub fn pid(&self) -> u32 {

@@ -11,3 +11,4 @@ mod pinned_shells;
 mod reconnect;
 mod sandbox;
 mod sessions;
+mod tls;
