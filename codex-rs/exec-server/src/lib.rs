@@ -50,6 +50,7 @@ pub use local_process::LocalProcess;
 pub use local_process::LocalProcessConfig;
 pub use remote_file_system::RemoteFileSystem;
 pub use sandbox::dispatch_linux_sandbox;
+pub use server::DEFAULT_CLIENT_TIMEOUT;
 pub use server::DEFAULT_MAX_MESSAGE_BYTES;
 pub use server::DEFAULT_SESSION_TTL;
 pub use server::ExecServer;

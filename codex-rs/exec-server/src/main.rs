@@ -44,6 +44,11 @@ struct Cli {
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     session_ttl: Duration,
 
+    /// A connection from which nothing arrives for this long (the server pings every
+    /// third of it, and live clients answer) is closed and its session detached.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    client_timeout: Duration,
+
     /// Output bytes retained per process for process/read; older output is reported as a gap.
     #[arg(long, default_value_t = DEFAULT_MAX_RETAINED_BYTES)]
     max_retained_bytes: usize,
@@ -190,6 +195,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
     let config = ServerConfig {
         listen: listen.addr,
         tls,
+        client_timeout: cli.client_timeout,
         session_ttl: cli.session_ttl,
         process: LocalProcessConfig {
             max_retained_bytes: cli.max_retained_bytes,

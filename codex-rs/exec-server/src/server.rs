@@ -98,6 +98,11 @@ const MAX_HEADERS: usize = 64;
 const EXPIRED_TOMBSTONES: usize = 10_000;
 const EXPIRED_TOMBSTONE_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// Default [`ServerConfig::client_timeout`]: 60 s.
+pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Shortest [`ServerConfig::client_timeout`] (a ping every 100 ms).
+pub const MIN_CLIENT_TIMEOUT: Duration = Duration::from_millis(300);
+
 /// Everything the server needs to run.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -116,6 +121,12 @@ pub struct ServerConfig {
     /// TLS (`wss://`) with this certificate and key (see [`load_tls_config`]); plain
     /// `ws://` when `None`.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// A connection from which nothing arrives for this long (not even the pong to one of
+    /// the pings the server sends every third of it) is taken for gone: it is closed and
+    /// its session detached, so the session's TTL starts. Without it, a client that
+    /// vanished without closing its TCP connection would keep its session attached, and
+    /// its processes running, forever.
+    pub client_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -129,6 +140,7 @@ impl ServerConfig {
             auth_token: None,
             file_system: LocalFileSystemConfig::default(),
             tls: None,
+            client_timeout: DEFAULT_CLIENT_TIMEOUT,
         }
     }
 }
@@ -168,6 +180,9 @@ pub enum ServerError {
     /// An empty token would accept anyone.
     #[error("the auth token is empty")]
     EmptyToken,
+    /// The client timeout is too short to ping in (the server pings every third of it).
+    #[error("the client timeout {0:?} is too short: it must be at least {MIN_CLIENT_TIMEOUT:?}")]
+    ClientTimeoutTooShort(Duration),
     /// `--max-fs-bytes` does not fit in one message as base64.
     #[error(
         "--max-fs-bytes {max_fs_bytes} does not fit in one message: as base64 it needs {needed} bytes, \
@@ -261,6 +276,9 @@ impl ExecServer {
     pub async fn bind(config: ServerConfig) -> Result<Self, ServerError> {
         if config.auth_token.as_deref() == Some("") {
             return Err(ServerError::EmptyToken);
+        }
+        if config.client_timeout < MIN_CLIENT_TIMEOUT {
+            return Err(ServerError::ClientTimeoutTooShort(config.client_timeout));
         }
         if !config.listen.ip().is_loopback() && config.auth_token.is_none() {
             return Err(ServerError::InsecureListen(config.listen));
@@ -723,6 +741,7 @@ struct Connection {
 }
 
 async fn serve_websocket<S: Transport>(ws: WebSocketStream<S>, sessions: Arc<Sessions>) {
+    let client_timeout = sessions.config.client_timeout;
     let (sink, mut stream) = ws.split();
     let (out, out_rx) = mpsc::unbounded_channel();
     let (closed, _) = watch::channel(false);
@@ -734,11 +753,37 @@ async fn serve_websocket<S: Transport>(ws: WebSocketStream<S>, sessions: Arc<Ses
         attached: Mutex::new(None),
         closed,
     });
-    let writer = tokio::spawn(write_loop(sink, out_rx, Arc::clone(&backlog)));
-    while backlog.admit().await {
-        let Some(message) = stream.next().await else {
-            break;
+    let writer = tokio::spawn(write_loop(
+        sink,
+        out_rx,
+        Arc::clone(&backlog),
+        client_timeout / 3,
+    ));
+    let mut last_heard = tokio::time::Instant::now();
+    loop {
+        // Waiting to be allowed to read (a client that does not read its answers) counts
+        // against the timeout too: either way, nothing is heard from the client.
+        let deadline = last_heard + client_timeout;
+        let message = tokio::time::timeout_at(deadline, async {
+            if backlog.admit().await {
+                stream.next().await
+            } else {
+                None
+            }
+        })
+        .await;
+        let message = match message {
+            Ok(Some(message)) => message,
+            Ok(None) => break,
+            Err(_) => {
+                warn!(
+                    "nothing heard from the client for {client_timeout:?} (not even a pong); \
+                     closing the connection and detaching its session"
+                );
+                break;
+            }
         };
+        last_heard = tokio::time::Instant::now();
         if !matches!(message, Ok(Message::Text(_) | Message::Binary(_))) {
             // Only text and binary frames are answered.
             backlog.done();
@@ -789,8 +834,9 @@ async fn write_loop<S: Transport>(
     sink: futures_util::stream::SplitSink<WebSocketStream<S>, Message>,
     rx: mpsc::UnboundedReceiver<WriterMsg>,
     backlog: Arc<Backlog>,
+    ping_every: Duration,
 ) {
-    write_messages(sink, rx, &backlog).await;
+    write_messages(sink, rx, &backlog, ping_every).await;
     backlog.writer_stopped();
 }
 
@@ -798,11 +844,23 @@ async fn write_messages<S: Transport>(
     mut sink: futures_util::stream::SplitSink<WebSocketStream<S>, Message>,
     mut rx: mpsc::UnboundedReceiver<WriterMsg>,
     backlog: &Backlog,
+    ping_every: Duration,
 ) {
     let mut events: Option<ProcessEvents> = None;
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let msg = tokio::select! {
             biased;
+            // First, so that a busy stream of answers and notifications cannot starve it.
+            _ = pings.tick() => {
+                // A live client answers with a pong, which the reader counts as heard.
+                if let Err(err) = sink.send(Message::Ping(Default::default())).await {
+                    debug!("websocket ping failed: {err}");
+                    break;
+                }
+                continue;
+            }
             msg = rx.recv() => match msg {
                 Some(msg) => msg,
                 None => break,

@@ -45,13 +45,13 @@ impl TestServer {
         Self::spawn(command, home, /*capture_stderr*/ false)
     }
 
-    /// Like [`TestServer::start`], but the server runs as the last word of `wrapper`
-    /// (which must execute it in its place or kill it when it dies), and what it logs
-    /// is kept for [`TestServer::stderr`].
-    pub fn start_under(wrapper: &[&str]) -> Self {
+    /// Like [`TestServer::start_with`], but the server runs as the last word of
+    /// `wrapper` (which must execute it in its place or kill it when it dies; `env` will
+    /// do), and the warnings it logs are kept for [`TestServer::stderr`].
+    pub fn start_under(wrapper: &[&str], args: &[&str]) -> Self {
         let home = tempfile::tempdir().expect("temp home");
         // The warnings are what such tests look for, whatever a developer's RUST_LOG says.
-        let server = Self::command(home.path().to_path_buf(), &[], &[("RUST_LOG", "warn")]);
+        let server = Self::command(home.path().to_path_buf(), args, &[("RUST_LOG", "warn")]);
         let mut command = Command::new(wrapper[0]);
         command
             .args(&wrapper[1..])

@@ -593,26 +593,29 @@ async fn a_missing_git_stays_protected_until_the_last_sandbox_using_it_exits() {
 /// (`mnt_too_revealing`), as in containers that mask `/proc` paths.
 #[tokio::test]
 async fn where_proc_cannot_be_mounted_sandboxes_run_without_it_and_the_log_says_so() {
-    let server = TestServer::start_under(&[
-        "bwrap",
-        // Writable, so the inner sandboxes can create their placeholders wherever the
-        // test's temp dir is (under Bazel, the test's private `TMPDIR`).
-        "--bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--tmpfs",
-        "/proc/bus",
-        "--unshare-pid",
-        "--die-with-parent",
-        "--",
-        "unshare",
-        "--user",
-        "--map-root-user",
-    ]);
+    let server = TestServer::start_under(
+        &[
+            "bwrap",
+            // Writable, so the inner sandboxes can create their placeholders wherever the
+            // test's temp dir is (under Bazel, the test's private `TMPDIR`).
+            "--bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--tmpfs",
+            "/proc/bus",
+            "--unshare-pid",
+            "--die-with-parent",
+            "--",
+            "unshare",
+            "--user",
+            "--map-root-user",
+        ],
+        &[],
+    );
     let (mut client, _) = RawClient::initialized(&server.url).await;
     let dir = TestDir::new();
     let ws = dir.mkdir("ws");

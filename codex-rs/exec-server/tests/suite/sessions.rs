@@ -173,3 +173,67 @@ async fn closed_process_is_readable_for_the_grace_period_then_unknown() {
         .ok("process/start", start_params("brief", "true", dir.path()))
         .await;
 }
+
+/// A client that vanishes without closing its connection (here: it stops reading, so it
+/// answers no ping) is taken for gone after `--client-timeout`: its session is detached,
+/// the TTL runs out, and its processes are killed. Otherwise they would run forever.
+#[tokio::test]
+async fn a_client_that_goes_silent_is_detached_and_its_session_expires() {
+    let server = TestServer::start_with(&["--client-timeout", "1s", "--session-ttl", "1s"], &[]);
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let pid = start_sleeper(&mut client, "sleeper").await;
+
+    // `client` stays open but is never polled again: no pongs, no requests.
+    wait_until(
+        "the silent client's process is killed",
+        EVENT_TIMEOUT,
+        || !pid_alive(pid),
+    )
+    .await;
+    drop(client);
+}
+
+/// A client that is alive but quiet (waiting on a long-poll longer than the timeout)
+/// answers the server's pings and keeps its connection.
+#[tokio::test]
+async fn a_client_waiting_on_a_long_poll_is_not_taken_for_gone() {
+    let server = TestServer::start_with(&["--client-timeout", "600ms"], &[]);
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let pid = start_sleeper(&mut client, "sleeper").await;
+
+    let read = client
+        .ok(
+            "process/read",
+            json!({"processId": "sleeper", "afterSeq": 1, "waitMs": 2000}),
+        )
+        .await;
+    let again = client
+        .ok("process/terminate", json!({"processId": "sleeper"}))
+        .await;
+
+    assert_eq!(read["chunks"], json!([]));
+    assert_eq!(again, json!({"running": true}));
+    wait_until("terminated", EVENT_TIMEOUT, || !pid_alive(pid)).await;
+}
+
+/// Our own client answers the server's pings while it waits for nothing in particular,
+/// so an idle but live `ExecServerClient` is never taken for gone.
+#[tokio::test]
+async fn an_idle_exec_server_client_keeps_its_connection() {
+    let server = TestServer::start_under(&["env"], &["--client-timeout", "600ms"]);
+    let client = codex_exec_server::ExecServerClient::connect(
+        codex_exec_server::ClientConfig::new(server.url.clone()),
+    )
+    .await
+    .unwrap();
+
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let response = client
+        .terminate(codex_exec_server::protocol::TerminateParams {
+            process_id: "nothing".to_string(),
+        })
+        .await;
+
+    assert!(response.is_err(), "an unknown process: {response:?}");
+    assert_eq!(server.stderr(), "", "the server closed an idle live client");
+}
