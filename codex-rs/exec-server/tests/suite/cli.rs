@@ -35,6 +35,33 @@ fn help_lists_the_flags() {
     }
 }
 
+/// Without `--listen`, the server binds loopback only.
+#[test]
+fn the_default_listen_address_is_loopback() {
+    let home = tempfile::tempdir().unwrap();
+    let bin = codex_utils_cargo_bin::cargo_bin("codex-exec-server").unwrap();
+    let mut child = std::process::Command::new(bin)
+        .env("HOME", home.path())
+        .env_remove("CODEX_EXEC_SERVER_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    let read = std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first_line,
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+
+    read.unwrap();
+    assert!(
+        first_line.starts_with("ws://127.0.0.1:"),
+        "first stdout line: {first_line:?}"
+    );
+}
+
 #[test]
 fn non_loopback_without_token_is_refused() {
     let home = tempfile::tempdir().unwrap();

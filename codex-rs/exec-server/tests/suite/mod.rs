@@ -11,4 +11,5 @@ mod pinned_shells;
 mod reconnect;
 mod sandbox;
 mod sessions;
+mod signals;
 mod tls;

@@ -71,12 +71,34 @@ async fn expired_session_kills_its_processes_and_cannot_resume() {
     let server = TestServer::start_with(&["--session-ttl", "300ms"], &[]);
     let (mut client, session_id) = RawClient::initialized(&server.url).await;
     let pid = start_sleeper(&mut client, "sleeper").await;
-    assert!(pid_alive(pid));
+    // A background child in the same process group, whose parent stays: the whole group
+    // goes at expiry, not just the process the client started.
+    let dir = cwd();
+    client
+        .ok(
+            "process/start",
+            start_params("group", "sleep 1000 & echo $!; wait", dir.path()),
+        )
+        .await;
+    let read = client
+        .ok(
+            "process/read",
+            json!({"processId": "group", "afterSeq": 0, "waitMs": 10000}),
+        )
+        .await;
+    let grandchild: i32 = String::from_utf8(unb64(&read["chunks"][0]["chunk"]))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pid_alive(pid) && pid_alive(grandchild));
     client.close().await;
 
-    wait_until("process killed after TTL", EVENT_TIMEOUT, || {
-        !pid_alive(pid)
-    })
+    wait_until(
+        "the processes are killed after the TTL",
+        EVENT_TIMEOUT,
+        || !pid_alive(pid) && !pid_alive(grandchild),
+    )
     .await;
     let mut late = RawClient::connect(&server.url).await;
     let response = late
