@@ -17,6 +17,10 @@ pub enum ExecError {
     /// The id is already used in this session.
     #[error("a process with id `{0}` already exists in this session")]
     DuplicateProcess(String),
+    /// The process is still starting (its start was accepted, the spawn has not happened
+    /// yet), so it cannot be signalled or terminated yet. Retry shortly.
+    #[error("process `{0}` is still starting; retry shortly")]
+    ProcessStarting(String),
     /// The program could not be started.
     #[error("failed to start `{program}`: {message}")]
     SpawnFailed {
@@ -69,6 +73,9 @@ impl ExecError {
             ExecError::DuplicateProcess(_) => {
                 (error_code::DUPLICATE_PROCESS, Some("duplicateProcess"))
             }
+            ExecError::ProcessStarting(_) => {
+                (error_code::PROCESS_STARTING, Some("processStarting"))
+            }
             ExecError::SpawnFailed { .. } => (error_code::SPAWN_FAILED, Some("spawnFailed")),
             ExecError::SandboxDenied(_) => (error_code::SANDBOX_DENIED, Some("sandboxDenied")),
             ExecError::SandboxUnavailable(_) => {
@@ -101,6 +108,7 @@ impl ExecError {
         match err.kind() {
             Some("unknownProcess") => ExecError::UnknownProcess(process_id),
             Some("duplicateProcess") => ExecError::DuplicateProcess(process_id),
+            Some("processStarting") => ExecError::ProcessStarting(process_id),
             Some("sandboxDenied") => ExecError::SandboxDenied(
                 err.message
                     .strip_prefix("sandbox refused to run the command: ")
@@ -134,3 +142,7 @@ impl ExecError {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "error_tests.rs"]
+mod tests;

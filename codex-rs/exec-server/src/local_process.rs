@@ -362,9 +362,7 @@ impl LocalProcess {
         let state = lock(&entry.state);
         match state.pgid {
             Some(pgid) => Ok((pgid, !state.reaped)),
-            None => Err(ExecError::InvalidParams(format!(
-                "process `{process_id}` is still starting; retry"
-            ))),
+            None => Err(ExecError::ProcessStarting(process_id.to_string())),
         }
     }
 

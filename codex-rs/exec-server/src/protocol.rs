@@ -104,6 +104,9 @@ pub mod error_code {
     pub const TOO_LARGE: i64 = -32014;
     /// Any other I/O failure (permissions, disk full, ...).
     pub const IO_ERROR: i64 = -32015;
+    /// The process is still starting (its `process/start` has not spawned it yet), so it
+    /// cannot be signalled or terminated yet; retry.
+    pub const PROCESS_STARTING: i64 = -32016;
 }
 
 /// Bytes that travel as standard padded base64 on the wire and are never UTF-8 decoded.
