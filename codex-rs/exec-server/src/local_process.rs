@@ -3,7 +3,8 @@
 //!
 //! Each process gets: its own process group (so terminate reaches grandchildren), one reader
 //! task per output pipe, one stdin writer task (so writes are applied in the order they were
-//! submitted, and `writeId`s are de-duplicated in one place), and one *sequencer* task that
+//! submitted; it records accepted `writeId`s in the entry, where they outlive stdin, so a
+//! retry is answered `accepted` and not written twice), and one *sequencer* task that
 //! owns the process's `seq` counter. Readers send chunks to the sequencer; the sequencer emits
 //! `exited` only after every pipe reached EOF and the child was reaped, then `closed`. Because
 //! nothing else assigns `seq`, "all output, then exited, then closed" holds by construction.
@@ -158,6 +159,9 @@ struct EntryState {
     pgid: Option<i32>,
     reaped: bool,
     stdin: Option<mpsc::UnboundedSender<StdinOp>>,
+    /// `writeId`s of accepted writes. Kept as long as the entry (not only as long as stdin),
+    /// so a retry is answered `accepted` even after the process exited and stdin closed.
+    accepted_writes: HashSet<String>,
 }
 
 struct StdinOp {
@@ -263,6 +267,7 @@ impl LocalProcess {
                 pgid: None,
                 reaped: false,
                 stdin: None,
+                accepted_writes: HashSet::new(),
             }),
             seq_tx,
         });
@@ -330,10 +335,16 @@ impl LocalProcess {
             Err(_) => Queued::Done(WriteStatus::UnknownProcess),
             Ok(entry) => {
                 let state = lock(&entry.state);
-                match (&state.pgid, &state.stdin) {
-                    (None, _) => Queued::Done(WriteStatus::Starting),
-                    (Some(_), None) => Queued::Done(WriteStatus::StdinClosed),
-                    (Some(_), Some(stdin)) => {
+                let retry = params
+                    .write_id
+                    .as_ref()
+                    .is_some_and(|write_id| state.accepted_writes.contains(write_id));
+                match (retry, &state.pgid, &state.stdin) {
+                    // Checked first: stdin may be gone by now (the process exited).
+                    (true, _, _) => Queued::Done(WriteStatus::Accepted),
+                    (false, None, _) => Queued::Done(WriteStatus::Starting),
+                    (false, Some(_), None) => Queued::Done(WriteStatus::StdinClosed),
+                    (false, Some(_), Some(stdin)) => {
                         let (reply, rx) = oneshot::channel();
                         let op = StdinOp {
                             chunk: params.chunk.0,
@@ -580,7 +591,11 @@ fn spawn_process(
         let reader = tokio::fs::File::from_std(std::fs::File::from(master));
         tokio::spawn(pump(reader, OutputStream::Pty, tx));
         let writer = tokio::fs::File::from_std(std::fs::File::from(writer));
-        (child, Some(spawn_stdin_task(writer)), reaper)
+        (
+            child,
+            Some(spawn_stdin_task(writer, Arc::clone(entry))),
+            reaper,
+        )
     } else {
         command
             .process_group(0)
@@ -617,7 +632,10 @@ fn spawn_process(
         if let Some(stderr) = child.stderr.take() {
             tokio::spawn(pump(stderr, OutputStream::Stderr, tx));
         }
-        let stdin = child.stdin.take().map(spawn_stdin_task);
+        let stdin = child
+            .stdin
+            .take()
+            .map(|stdin| spawn_stdin_task(stdin, Arc::clone(entry)));
         (child, stdin, reaper)
     };
     let pgid = child.id().map(|pid| pid as i32);
@@ -694,16 +712,19 @@ async fn pump<R: AsyncRead + Unpin>(
     }
 }
 
+/// Applies writes in the order they were queued. A write whose `writeId` was accepted
+/// before is answered `accepted` without writing it again; this task is the only one that
+/// adds to `accepted_writes`, so a retry queued behind its original sees it.
 fn spawn_stdin_task<W: AsyncWrite + Unpin + Send + 'static>(
     mut writer: W,
+    entry: Arc<Entry>,
 ) -> mpsc::UnboundedSender<StdinOp> {
     let (tx, mut rx) = mpsc::unbounded_channel::<StdinOp>();
     tokio::spawn(async move {
-        let mut accepted_ids = HashSet::new();
         let mut closed = false;
         while let Some(op) = rx.recv().await {
             if let Some(write_id) = &op.write_id
-                && accepted_ids.contains(write_id)
+                && lock(&entry.state).accepted_writes.contains(write_id)
             {
                 let _ = op.reply.send(WriteStatus::Accepted);
                 continue;
@@ -719,7 +740,7 @@ fn spawn_stdin_task<W: AsyncWrite + Unpin + Send + 'static>(
             let status = match result {
                 Ok(()) => {
                     if let Some(write_id) = op.write_id {
-                        accepted_ids.insert(write_id);
+                        lock(&entry.state).accepted_writes.insert(write_id);
                     }
                     WriteStatus::Accepted
                 }

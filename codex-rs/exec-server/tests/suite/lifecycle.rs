@@ -239,6 +239,35 @@ async fn stdin_and_every_write_status() {
     // the wire it depends on scheduling.
 }
 
+/// Regression: the accepted `writeId`s lived in the stdin writer, which is gone once the
+/// process exited, so a retry after exit was answered `stdinClosed`.
+#[tokio::test]
+async fn retried_write_id_is_accepted_after_exit() {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = cwd();
+    let mut params = start_params("once", "read a; echo \"got $a\"", dir.path());
+    params["pipeStdin"] = json!(true);
+    client.ok("process/start", params).await;
+    let write =
+        |write_id: &str| json!({"processId": "once", "chunk": b64(b"one\n"), "writeId": write_id});
+    let first = client.ok("process/write", write("w1")).await;
+    let (output, _) = client.read_all("once").await;
+    // After exit: a retry of the accepted write is still accepted; a write with a new id
+    // finds stdin closed.
+    let retry = client.ok("process/write", write("w1")).await;
+    let new = client.ok("process/write", write("w2")).await;
+    assert_eq!(
+        (String::from_utf8(output).unwrap(), first, retry, new),
+        (
+            "got one\n".to_string(),
+            json!({"status": "accepted"}),
+            json!({"status": "accepted"}),
+            json!({"status": "stdinClosed"}),
+        )
+    );
+}
+
 #[tokio::test]
 async fn terminate_kills_the_whole_process_group() {
     let server = TestServer::start();
