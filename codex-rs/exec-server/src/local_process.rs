@@ -5,9 +5,12 @@
 //! task per output pipe, one stdin writer task (so writes are applied in the order they were
 //! submitted; it records accepted `writeId`s in the entry, where they outlive stdin, so a
 //! retry is answered `accepted` and not written twice), and one *sequencer* task that
-//! owns the process's `seq` counter. Readers send chunks to the sequencer; the sequencer emits
-//! `exited` only after every pipe reached EOF and the child was reaped, then `closed`. Because
-//! nothing else assigns `seq`, "all output, then exited, then closed" holds by construction.
+//! owns the process's `seq` counter. Readers send chunks to the sequencer; once the child was
+//! reaped, the sequencer waits a short, bounded time ([`EXIT_DRAIN`]) for every pipe to reach
+//! EOF, then emits `exited`; it emits `closed` once every pipe reached EOF. Because nothing
+//! else assigns `seq`, an ordinary process's events are "all output, then exited, then
+//! closed"; only output of something that outlives the child and holds its pipes (a
+//! background child) can come after `exited`. `closed` is always last.
 //!
 //! Events go to at most one subscriber through a bounded queue that never blocks: when the
 //! subscriber falls behind, output events are dropped for it (never blocking the process)
@@ -89,6 +92,14 @@ const MAX_READ_BUFFER: usize = 1024 * 1024;
 const PIPE_SIZE: libc::c_int = 1024 * 1024;
 /// Chunks in flight from readers to the sequencer.
 const READER_QUEUE: usize = 16;
+/// How long, after the child was reaped, the sequencer waits for its output pipes to reach
+/// EOF before it emits `exited` anyway. Normally the pipes close with the child and the
+/// rest of its output is read well within this, so the order stays "all output, exited,
+/// closed". A pipe still open after it is held by something else, typically a background
+/// child (`sleep 1000 &`): then `exited` goes out (the client learns the exit code and can
+/// terminate the rest of the group), output that still comes follows it with higher seqs,
+/// and `closed` comes when every pipe reached EOF.
+const EXIT_DRAIN: Duration = Duration::from_millis(100);
 
 /// Tunables of a [`LocalProcess`].
 #[derive(Clone, Debug)]
@@ -504,6 +515,31 @@ impl Inner {
         }
     }
 
+    /// Emit one message of a process's output readers; returns whether a pipe is still open.
+    /// Only the process's sequencer calls this.
+    fn forward(&self, entry: &Entry, msg: Option<ReaderMsg>) -> bool {
+        match msg {
+            Some(ReaderMsg::Data(stream, chunk)) => {
+                self.emit(entry, |log| {
+                    let seq = log.push_output(stream, chunk.clone());
+                    ProcessEvent::Output(OutputNotification {
+                        process_id: entry.id.clone(),
+                        seq,
+                        stream,
+                        chunk: crate::protocol::ByteChunk(chunk),
+                    })
+                });
+                true
+            }
+            Some(ReaderMsg::Failed(failure)) => {
+                warn!(process_id = entry.id, "{failure}");
+                lock(&entry.state).log.set_failure(failure);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Append an event to the log under the entry lock and hand it to the subscriber.
     /// Only the process's sequencer calls this, so events leave in `seq` order.
     fn emit(&self, entry: &Entry, build: impl FnOnce(&mut Retention) -> ProcessEvent) {
@@ -756,7 +792,9 @@ fn spawn_stdin_task<W: AsyncWrite + Unpin + Send + 'static>(
     tx
 }
 
-/// The one task that assigns `seq` for a process.
+/// The one task that assigns `seq` for a process: it forwards output until the child is
+/// reaped, waits up to [`EXIT_DRAIN`] for the pipes to reach EOF, emits `exited`, forwards
+/// whatever output still comes, and emits `closed` once every pipe reached EOF.
 async fn sequence(
     inner: Arc<Inner>,
     entry: Arc<Entry>,
@@ -764,44 +802,37 @@ async fn sequence(
     reaper: Reaper,
     mut rx: mpsc::Receiver<ReaderMsg>,
 ) {
-    let mut reaper = Some(reaper);
-    let mut exit_code = None;
     let mut pipes_open = true;
-    while pipes_open || exit_code.is_none() {
+    let status = loop {
         tokio::select! {
-            msg = rx.recv(), if pipes_open => match msg {
-                Some(ReaderMsg::Data(stream, chunk)) => {
-                    inner.emit(&entry, |log| {
-                        let seq = log.push_output(stream, chunk.clone());
-                        ProcessEvent::Output(OutputNotification {
-                            process_id: entry.id.clone(),
-                            seq,
-                            stream,
-                            chunk: crate::protocol::ByteChunk(chunk),
-                        })
-                    });
-                }
-                Some(ReaderMsg::Failed(failure)) => {
-                    warn!(process_id = entry.id, "{failure}");
-                    lock(&entry.state).log.set_failure(failure);
-                }
-                None => pipes_open = false,
-            },
-            status = child.wait(), if exit_code.is_none() => {
-                let code = match (status, reaper.take()) {
-                    (Ok(status), Some(reaper)) => reaper.exit_code(&entry.id, status),
-                    (Ok(_), None) => -1,
-                    (Err(err), _) => {
-                        lock(&entry.state).log.set_failure(format!("waiting for process: {err}"));
-                        -1
-                    }
-                };
-                lock(&entry.state).reaped = true;
-                exit_code = Some(code);
+            msg = rx.recv(), if pipes_open => pipes_open = inner.forward(&entry, msg),
+            status = child.wait() => break status,
+        }
+    };
+    let exit_code = match status {
+        Ok(status) => reaper.exit_code(&entry.id, status),
+        Err(err) => {
+            lock(&entry.state)
+                .log
+                .set_failure(format!("waiting for process: {err}"));
+            -1
+        }
+    };
+    lock(&entry.state).reaped = true;
+    let drain = tokio::time::sleep(EXIT_DRAIN);
+    tokio::pin!(drain);
+    while pipes_open {
+        tokio::select! {
+            msg = rx.recv() => pipes_open = inner.forward(&entry, msg),
+            () = &mut drain => {
+                debug!(
+                    process_id = entry.id,
+                    "output pipes still open {EXIT_DRAIN:?} after exit; reporting the exit"
+                );
+                break;
             }
         }
     }
-    let exit_code = exit_code.unwrap_or(-1);
     // The process is gone: later writes answer `stdinClosed` at once, and dropping the
     // sender lets the stdin writer task end.
     lock(&entry.state).stdin = None;
@@ -812,6 +843,10 @@ async fn sequence(
             exit_code,
         })
     });
+    // Output of whatever still holds the pipes (a background child), after `exited`.
+    while pipes_open {
+        pipes_open = inner.forward(&entry, rx.recv().await);
+    }
     inner.emit(&entry, |log| {
         ProcessEvent::Closed(ClosedNotification {
             process_id: entry.id.clone(),

@@ -1,9 +1,12 @@
 //! Per-process event log: assigns `seq`, retains output up to a byte budget, and answers
 //! `process/read` including the `gap` report when old output was dropped.
 //!
-//! Exactly one owner (the process's sequencer task) appends to it, which is what makes the
-//! order "all output, then exited, then closed" hold by construction. Readers take a
-//! snapshot under a short lock.
+//! Exactly one owner (the process's sequencer task) appends to it, so `seq` order is the
+//! order of appends. `closed` is always the last event; `exited` usually comes right before
+//! it, but output may follow `exited` (a background child that still holds the pipes, see
+//! `local_process`). A read that would span `exited` with output after it stops at `exited`
+//! (see [`Retention::read`]), so every reply still has its lifecycle events last. Readers take
+//! a snapshot under a short lock.
 
 use std::collections::VecDeque;
 
@@ -35,13 +38,15 @@ pub(crate) struct Retention {
     next_seq: u64,
     /// Every output seq `<= dropped_through` was dropped (0: none).
     dropped_through: u64,
-    /// Cumulative dropped bytes through seq `index_base + i`.
+    /// Cumulative dropped bytes through seq `index_base + i` (one entry per seq, so a
+    /// lifecycle seq between dropped chunks has an entry too, adding nothing).
     dropped_cum: VecDeque<u64>,
     /// First seq in `dropped_cum`.
     index_base: u64,
     /// Cumulative dropped bytes through seq `index_base - 1`.
     base_cum: u64,
-    exit_code: Option<i32>,
+    /// Seq and code of `exited`.
+    exited: Option<(u64, i32)>,
     closed: bool,
     failure: Option<String>,
 }
@@ -57,7 +62,7 @@ impl Retention {
             dropped_cum: VecDeque::new(),
             index_base: 1,
             base_cum: 0,
-            exit_code: None,
+            exited: None,
             closed: false,
             failure: None,
         }
@@ -84,9 +89,14 @@ impl Retention {
             };
             self.retained_bytes -= old.chunk.len();
             let cum = self.dropped_cum.back().copied().unwrap_or(self.base_cum);
+            // Seqs between the last dropped chunk and this one that are not output (an
+            // `exited` followed by more output) dropped nothing.
+            while self.index_base + (self.dropped_cum.len() as u64) < old.seq {
+                self.dropped_cum.push_back(cum);
+            }
             self.dropped_cum.push_back(cum + old.chunk.len() as u64);
             self.dropped_through = old.seq;
-            if self.dropped_cum.len() > MAX_DROPPED_INDEX
+            while self.dropped_cum.len() > MAX_DROPPED_INDEX
                 && let Some(folded) = self.dropped_cum.pop_front()
             {
                 self.base_cum = folded;
@@ -100,7 +110,7 @@ impl Retention {
     pub(crate) fn push_exited(&mut self, exit_code: i32) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.exit_code = Some(exit_code);
+        self.exited = Some((seq, exit_code));
         seq
     }
 
@@ -125,18 +135,31 @@ impl Retention {
 
     /// Answer a read: chunks with `seq > after_seq`, at most `max_bytes` of them (but at
     /// least one), plus state flags and a gap report.
+    ///
+    /// A reply that would span `exited` with output after it ends at `exited` instead
+    /// (`nextSeq` one past it, `closed: false`), so the seqs between the last chunk and
+    /// `nextSeq` are always lifecycle events: a reader that missed the `exited` notification
+    /// can tell its seq, and reads on for the rest.
     pub(crate) fn read(&self, after_seq: u64, max_bytes: usize) -> ReadResponse {
-        let gap = (after_seq < self.dropped_through).then(|| Gap {
+        let last_seq = self.next_seq - 1;
+        let last_output_seq = last_seq - u64::from(self.closed);
+        // The last seq this reply covers, and the last output seq it may report as a gap.
+        let (end, gap_end) = match self.exited {
+            Some((exited_seq, _)) if after_seq < exited_seq && exited_seq < last_output_seq => {
+                (exited_seq, self.dropped_through.min(exited_seq - 1))
+            }
+            Some(_) | None => (last_seq, self.dropped_through),
+        };
+        let gap = (after_seq < gap_end).then(|| Gap {
             from_seq: after_seq + 1,
-            to_seq: self.dropped_through,
-            dropped_bytes: self.dropped_cum_through(self.dropped_through)
-                - self.dropped_cum_through(after_seq),
+            to_seq: gap_end,
+            dropped_bytes: self.dropped_cum_through(gap_end) - self.dropped_cum_through(after_seq),
         });
         let start = self.chunks.partition_point(|c| c.seq <= after_seq);
         let mut chunks = Vec::new();
         let mut bytes = 0usize;
         let mut truncated = false;
-        for retained in self.chunks.iter().skip(start) {
+        for retained in self.chunks.iter().skip(start).take_while(|c| c.seq <= end) {
             if !chunks.is_empty() && bytes + retained.chunk.len() > max_bytes {
                 truncated = true;
                 break;
@@ -150,14 +173,14 @@ impl Retention {
         }
         let next_seq = match (truncated, chunks.last()) {
             (true, Some(last)) => last.seq + 1,
-            _ => self.next_seq,
+            _ => end + 1,
         };
         ReadResponse {
             chunks,
             next_seq,
-            exited: self.exit_code.is_some(),
-            exit_code: self.exit_code,
-            closed: self.closed,
+            exited: self.exited.is_some(),
+            exit_code: self.exited.map(|(_, exit_code)| exit_code),
+            closed: self.closed && end == last_seq,
             failure: self.failure.clone(),
             gap,
         }

@@ -1,3 +1,4 @@
+mod background_child;
 mod backpressure;
 mod cli;
 mod environment;
