@@ -169,10 +169,51 @@ struct EntryState {
     /// `None` while starting.
     pgid: Option<i32>,
     reaped: bool,
+    /// Reaped and every output pipe at EOF (`closed` is emitted right after this is set).
+    closed: bool,
     stdin: Option<mpsc::UnboundedSender<StdinOp>>,
     /// `writeId`s of accepted writes. Kept as long as the entry (not only as long as stdin),
     /// so a retry is answered `accepted` even after the process exited and stdin closed.
     accepted_writes: HashSet<String>,
+}
+
+/// Where a signal for a process goes (`process/signal`, `process/terminate`, `kill_all`).
+enum SignalTarget {
+    /// Not spawned yet: there is nothing to signal.
+    Starting,
+    /// Its process group. `running`: the process itself was not reaped yet.
+    Group { pgid: i32, running: bool },
+    /// Closed: nothing is sent any more.
+    Closed,
+}
+
+impl EntryState {
+    /// Where a signal for this process goes now.
+    ///
+    /// The group id is the pid of the process. Until the process is reaped, that number
+    /// cannot be reused; after the reap, it stays ours only as long as the group has a
+    /// member. While a pipe is still open after the reap, most likely a member of the group
+    /// (a background child) holds it, so the group is still signalled: that is how
+    /// `terminate` reaches a background child after the exit. Once closed (reaped and every
+    /// pipe at EOF), the group may be empty and its number taken by an unrelated group, so it
+    /// is never signalled again.
+    ///
+    /// Residual risk, accepted: (1) between reap and close, the pipes may be held only by a
+    /// process outside the group (one that called `setsid`, or was handed the fds) while
+    /// the group is already empty; its number could then be reused and a signal reach a
+    /// stranger. (2) After close, a member that let go of the pipes
+    /// (`sleep 1000 >/dev/null 2>&1 &`) is no longer reached by `terminate`, `signal` or
+    /// `kill_all`.
+    fn signal_target(&self) -> SignalTarget {
+        match (self.pgid, self.closed) {
+            (None, _) => SignalTarget::Starting,
+            (Some(_), true) => SignalTarget::Closed,
+            (Some(pgid), false) => SignalTarget::Group {
+                pgid,
+                running: !self.reaped,
+            },
+        }
+    }
 }
 
 struct StdinOp {
@@ -277,6 +318,7 @@ impl LocalProcess {
                 log: Retention::new(self.inner.config.max_retained_bytes),
                 pgid: None,
                 reaped: false,
+                closed: false,
                 stdin: None,
                 accepted_writes: HashSet::new(),
             }),
@@ -379,44 +421,48 @@ impl LocalProcess {
         }
     }
 
-    fn started_pgid(&self, process_id: &str) -> Result<(i32, bool), ExecError> {
+    /// Send `signal` to the process group unless the process is closed (see
+    /// [`EntryState::signal_target`]); returns whether the process itself was still running.
+    fn signal_group(&self, process_id: &str, signal: libc::c_int) -> Result<bool, ExecError> {
         let entry = self.lookup(process_id)?;
+        // Sent under the entry lock, so the process cannot close in between.
         let state = lock(&entry.state);
-        match state.pgid {
-            Some(pgid) => Ok((pgid, !state.reaped)),
-            None => Err(ExecError::ProcessStarting(process_id.to_string())),
+        match state.signal_target() {
+            SignalTarget::Starting => Err(ExecError::ProcessStarting(process_id.to_string())),
+            SignalTarget::Group { pgid, running } => {
+                kill_group(pgid, signal);
+                Ok(running)
+            }
+            SignalTarget::Closed => Ok(false),
         }
     }
 
-    /// Send a signal to the process group.
+    /// Send a signal to the process group (nothing once the process is closed).
     pub fn signal(
         &self,
         params: SignalParams,
     ) -> impl Future<Output = Result<SignalResponse, ExecError>> + Send + 'static {
-        let result = self.started_pgid(&params.process_id).map(|(pgid, _)| {
-            let signal = match params.signal {
-                ProcessSignal::Interrupt => libc::SIGINT,
-                ProcessSignal::Terminate => libc::SIGTERM,
-                ProcessSignal::Hangup => libc::SIGHUP,
-                ProcessSignal::Kill => libc::SIGKILL,
-            };
-            kill_group(pgid, signal);
-            SignalResponse {}
-        });
+        let signal = match params.signal {
+            ProcessSignal::Interrupt => libc::SIGINT,
+            ProcessSignal::Terminate => libc::SIGTERM,
+            ProcessSignal::Hangup => libc::SIGHUP,
+            ProcessSignal::Kill => libc::SIGKILL,
+        };
+        let result = self
+            .signal_group(&params.process_id, signal)
+            .map(|_running| SignalResponse {});
         std::future::ready(result)
     }
 
-    /// Kill the whole process group; reports whether the process was still running.
+    /// Kill the whole process group (nothing once the process is closed); reports whether
+    /// the process was still running.
     pub fn terminate(
         &self,
         params: TerminateParams,
     ) -> impl Future<Output = Result<TerminateResponse, ExecError>> + Send + 'static {
         let result = self
-            .started_pgid(&params.process_id)
-            .map(|(pgid, running)| {
-                kill_group(pgid, libc::SIGKILL);
-                TerminateResponse { running }
-            });
+            .signal_group(&params.process_id, libc::SIGKILL)
+            .map(|running| TerminateResponse { running });
         std::future::ready(result)
     }
 
@@ -434,7 +480,8 @@ impl LocalProcess {
         ProcessEvents::queue(queue)
     }
 
-    /// Kill every process group (session expiry, shutdown).
+    /// Kill every process group (session expiry, shutdown), except those of closed
+    /// processes: their group numbers may belong to someone else by now.
     pub fn kill_all(&self) {
         self.inner.kill_all();
     }
@@ -499,8 +546,10 @@ impl Inner {
     fn kill_all(&self) {
         let entries: Vec<_> = lock(&self.processes).values().cloned().collect();
         for entry in entries {
-            if let Some(pgid) = lock(&entry.state).pgid {
-                kill_group(pgid, libc::SIGKILL);
+            let state = lock(&entry.state);
+            match state.signal_target() {
+                SignalTarget::Group { pgid, .. } => kill_group(pgid, libc::SIGKILL),
+                SignalTarget::Starting | SignalTarget::Closed => {}
             }
         }
     }
@@ -847,6 +896,8 @@ async fn sequence(
     while pipes_open {
         pipes_open = inner.forward(&entry, rx.recv().await);
     }
+    // From here on the group is never signalled again (see `EntryState::signal_target`).
+    lock(&entry.state).closed = true;
     inner.emit(&entry, |log| {
         ProcessEvent::Closed(ClosedNotification {
             process_id: entry.id.clone(),
