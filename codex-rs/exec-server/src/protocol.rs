@@ -40,7 +40,8 @@ pub mod method {
     pub const PROCESS_TERMINATE: &str = "process/terminate";
     /// Notification: output chunk.
     pub const PROCESS_OUTPUT: &str = "process/output";
-    /// Notification: the process exited.
+    /// Notification: the process exited. Usually after all its output; output of a
+    /// background child that still holds the pipes may follow it.
     pub const PROCESS_EXITED: &str = "process/exited";
     /// Notification: all output drained after exit; last event of a process.
     pub const PROCESS_CLOSED: &str = "process/closed";
@@ -292,7 +293,9 @@ pub struct ReadResponse {
     pub exited: bool,
     /// Exit code (128 + signal when killed by a signal).
     pub exit_code: Option<i32>,
-    /// All output was drained after exit; nothing more will come.
+    /// All output was drained after exit and this reply reaches the last event; nothing
+    /// more will come. (A reply from before `exited`, when output follows `exited`, ends at
+    /// `exited` with `closed: false`; read on from `nextSeq`.)
     pub closed: bool,
     /// A failure of the server while running the process (I/O error), if any.
     pub failure: Option<String>,
