@@ -681,8 +681,9 @@ async fn catch_up(
 
 /// The events a `process/read {afterSeq: last_seq}` reply stands for, in order, with the new
 /// last seq and whether the process is closed. Output comes from `chunks` (a `gap` first, if
-/// any); the seqs between the last chunk and `nextSeq` are the lifecycle events, which are
-/// always the last ones of a process: exited, then closed.
+/// any); the seqs between the last chunk and `nextSeq` are lifecycle events (exited, then
+/// closed if the reply says so): a reply never reads past `exited` when output follows it,
+/// so within one reply they always come after every chunk.
 fn events_from_read(
     process_id: &str,
     last_seq: u64,

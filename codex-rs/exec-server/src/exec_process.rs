@@ -78,7 +78,8 @@ enum EventsInner {
 ///
 /// Output events beyond `capacity` events or `max_bytes` of chunk data are dropped (the subscriber recovers them with `read`); `exited` and `closed` are never dropped (at most two per process), so a
 /// subscriber always learns that a process finished, and every event keeps its place in
-/// one FIFO, so the order on the wire stays "output, then exited, then closed".
+/// one FIFO, so the order on the wire is the order of `seq` (closed last; output after
+/// exited only from something that outlived the process and held its pipes).
 ///
 /// So that a subscriber also notices drops from a process that then goes quiet, the newest
 /// dropped output of each process is kept aside and queued as soon as there is room, unless
