@@ -283,6 +283,13 @@ impl ExecServer {
         if !config.listen.ip().is_loopback() && config.auth_token.is_none() {
             return Err(ServerError::InsecureListen(config.listen));
         }
+        if !config.listen.ip().is_loopback() && config.tls.is_none() {
+            warn!(
+                "listening on {} without TLS: the bearer token and all traffic cross the \
+                 network in plain text; use wss:// with --tls-cert and --tls-key",
+                config.listen
+            );
+        }
         let needed = config
             .file_system
             .max_fs_bytes

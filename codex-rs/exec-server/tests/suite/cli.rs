@@ -146,3 +146,40 @@ async fn shutdown_kills_children(signal: libc::c_int) {
     })
     .await;
 }
+
+/// Off loopback with a token but without TLS, the server starts but says plainly that the
+/// token crosses the network in plain text.
+#[test]
+fn a_plaintext_listen_off_loopback_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret").unwrap();
+    let token = token.to_str().unwrap();
+
+    let server = TestServer::start_under(
+        &["env"],
+        &["--listen", "ws://0.0.0.0:0", "--auth-token-file", token],
+    );
+
+    wait_until_sync("the warning", || server.stderr().contains("without TLS"));
+    assert!(
+        server.stderr().contains(
+            "the bearer token and all traffic cross the network in plain text; use wss:// \
+             with --tls-cert and --tls-key"
+        ),
+        "{}",
+        server.stderr()
+    );
+}
+
+/// Polls `check` for up to `EVENT_TIMEOUT`.
+fn wait_until_sync(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
