@@ -1261,3 +1261,7 @@ impl Connection {
 fn fs_result<T>(result: Result<T, FileSystemError>) -> Result<T, ExecError> {
     result.map_err(|err| ExecError::Rpc(err.to_rpc_error()))
 }
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;
