@@ -296,24 +296,37 @@ async fn send_request(
         .map_err(|_| ReplyError::Transport("the session was lost".to_string()))?
 }
 
-/// A TLS connector that trusts exactly the certificates in the PEM file `path`.
-fn tls_connector(path: &Path) -> Result<tokio_tungstenite::Connector, ExecError> {
+/// How long one attempt to connect (TCP, TLS, WebSocket upgrade and `initialize`) may
+/// take before it counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The TLS connector for `wss://`: rustls on *ring* (named, not left to crate features),
+/// trusting exactly the certificates in the PEM file `ca_file`, or else Mozilla's roots.
+fn tls_connector(ca_file: Option<&Path>) -> Result<tokio_tungstenite::Connector, ExecError> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
 
-    let error = |message: String| {
-        ExecError::Transport(format!("TLS CA file `{}`: {message}", path.display()))
-    };
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(path).map_err(|err| error(err.to_string()))? {
-        roots
-            .add(cert.map_err(|err| error(err.to_string()))?)
-            .map_err(|err| error(err.to_string()))?;
+    match ca_file {
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Some(path) => {
+            let error = |message: String| {
+                ExecError::Transport(format!("TLS CA file `{}`: {message}", path.display()))
+            };
+            for cert in CertificateDer::pem_file_iter(path).map_err(|err| error(err.to_string()))? {
+                roots
+                    .add(cert.map_err(|err| error(err.to_string()))?)
+                    .map_err(|err| error(err.to_string()))?;
+            }
+            if roots.is_empty() {
+                return Err(error("no PEM certificate in the file".to_string()));
+            }
+        }
     }
-    if roots.is_empty() {
-        return Err(error("no PEM certificate in the file".to_string()));
-    }
-    let config = rustls::ClientConfig::builder()
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| ExecError::Transport(format!("TLS set-up: {err}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(tokio_tungstenite::Connector::Rustls(Arc::new(config)))
@@ -321,6 +334,21 @@ fn tls_connector(path: &Path) -> Result<tokio_tungstenite::Connector, ExecError>
 
 /// Connect and run the handshake.
 async fn open(
+    config: &ClientConfig,
+    resume_session_id: Option<&str>,
+) -> Result<(Ws, InitializeResponse), ExecError> {
+    tokio::time::timeout(CONNECT_TIMEOUT, open_once(config, resume_session_id))
+        .await
+        .unwrap_or_else(|_| {
+            Err(ExecError::Transport(format!(
+                "connecting to {} took longer than {CONNECT_TIMEOUT:?}",
+                config.url
+            )))
+        })
+}
+
+/// One attempt of [`open`], without its time limit.
+async fn open_once(
     config: &ClientConfig,
     resume_session_id: Option<&str>,
 ) -> Result<(Ws, InitializeResponse), ExecError> {
@@ -334,9 +362,16 @@ async fn open(
             .map_err(|err| ExecError::Transport(format!("invalid auth token: {err}")))?;
         request.headers_mut().insert("authorization", value);
     }
-    let connector = match &config.tls_ca_file {
-        Some(path) => Some(tls_connector(path)?),
-        None => None,
+    let connector = if config.url.starts_with("wss://") {
+        Some(tls_connector(config.tls_ca_file.as_deref())?)
+    } else if config.tls_ca_file.is_some() {
+        return Err(ExecError::Transport(format!(
+            "a TLS CA file is set but `{}` is not a wss:// URL; the connection (and any \
+             token) would go unencrypted",
+            config.url
+        )));
+    } else {
+        None
     };
     let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(
         request, None, /*disable_nagle*/ true, connector,

@@ -127,6 +127,31 @@ fn keep_inherited_fds_from_children() {
     }
 }
 
+/// Started with SIGHUP or SIGQUIT ignored (under `nohup`, say), the server would pass that
+/// on to every command, and `process/signal hangup` would do nothing. A handler that does
+/// nothing keeps the server as immune as before, while its children start with the default
+/// action (`execve` resets handlers, but not "ignore"). SIGINT and SIGTERM get the
+/// server's own handlers anyway.
+fn give_children_default_signal_actions() {
+    extern "C" fn ignore(_: libc::c_int) {}
+    for signal in [libc::SIGHUP, libc::SIGQUIT] {
+        // SAFETY: reading and replacing a signal disposition with a handler that touches
+        // nothing; done before any thread exists.
+        unsafe {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, std::ptr::null(), &mut current) == 0
+                && current.sa_sigaction == libc::SIG_IGN
+            {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = ignore as *const () as libc::sighandler_t;
+                libc::sigemptyset(&mut action.sa_mask);
+                action.sa_flags = libc::SA_RESTART;
+                libc::sigaction(signal, &action, std::ptr::null_mut());
+            }
+        }
+    }
+}
+
 /// Many concurrent children need many pipes: raise the soft fd limit to the hard limit.
 fn raise_fd_limit() {
     let mut limit = libc::rlimit {
@@ -150,6 +175,7 @@ fn main() -> anyhow::Result<()> {
     // Parsed before the runtime starts its threads.
     let cli = Cli::parse();
     keep_inherited_fds_from_children();
+    give_children_default_signal_actions();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

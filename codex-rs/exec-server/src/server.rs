@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::MutexGuard;
 use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -102,6 +103,8 @@ const EXPIRED_TOMBSTONE_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 pub const DEFAULT_CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Shortest [`ServerConfig::client_timeout`] (a ping every 100 ms).
 pub const MIN_CLIENT_TIMEOUT: Duration = Duration::from_millis(300);
+/// Longest [`ServerConfig::client_timeout`]: a day.
+pub const MAX_CLIENT_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Everything the server needs to run.
 #[derive(Clone, Debug)]
@@ -180,9 +183,13 @@ pub enum ServerError {
     /// An empty token would accept anyone.
     #[error("the auth token is empty")]
     EmptyToken,
-    /// The client timeout is too short to ping in (the server pings every third of it).
-    #[error("the client timeout {0:?} is too short: it must be at least {MIN_CLIENT_TIMEOUT:?}")]
-    ClientTimeoutTooShort(Duration),
+    /// The client timeout is too short to ping in (the server pings every third of it),
+    /// or longer than a day.
+    #[error(
+        "the client timeout {0:?} is out of range: it must be between {MIN_CLIENT_TIMEOUT:?} \
+         and {MAX_CLIENT_TIMEOUT:?}"
+    )]
+    ClientTimeoutOutOfRange(Duration),
     /// `--max-fs-bytes` does not fit in one message as base64.
     #[error(
         "--max-fs-bytes {max_fs_bytes} does not fit in one message: as base64 it needs {needed} bytes, \
@@ -255,7 +262,10 @@ pub fn load_tls_config(
         path: key_path.to_path_buf(),
         message: err.to_string(),
     })?;
-    let config = rustls::ServerConfig::builder()
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| ServerError::TlsConfig(err.to_string()))?
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(|err| ServerError::TlsConfig(err.to_string()))?;
@@ -277,8 +287,8 @@ impl ExecServer {
         if config.auth_token.as_deref() == Some("") {
             return Err(ServerError::EmptyToken);
         }
-        if config.client_timeout < MIN_CLIENT_TIMEOUT {
-            return Err(ServerError::ClientTimeoutTooShort(config.client_timeout));
+        if !(MIN_CLIENT_TIMEOUT..=MAX_CLIENT_TIMEOUT).contains(&config.client_timeout) {
+            return Err(ServerError::ClientTimeoutOutOfRange(config.client_timeout));
         }
         if !config.listen.ip().is_loopback() && config.auth_token.is_none() {
             return Err(ServerError::InsecureListen(config.listen));
@@ -624,6 +634,90 @@ trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Transport for T {}
 
+/// When a connection last showed that its client is alive, for the client timeout: any
+/// byte read from it (a pong, a request, part of a large upload), or progress writing
+/// an answer or notification to it (a live client reading a large answer slowly sends
+/// nothing meanwhile). Writing pings does not count: a dead peer's socket buffer takes
+/// those for a long time.
+struct Liveness {
+    start: std::time::Instant,
+    /// Milliseconds since `start`.
+    last_sign_ms: AtomicU64,
+    /// Set by the writer while it sends an answer or notification.
+    writing_payload: AtomicBool,
+}
+
+impl Liveness {
+    fn new() -> Self {
+        Self {
+            start: std::time::Instant::now(),
+            last_sign_ms: AtomicU64::new(0),
+            writing_payload: AtomicBool::new(false),
+        }
+    }
+
+    fn sign_of_life(&self) {
+        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_sign_ms.fetch_max(now, Ordering::Relaxed);
+    }
+
+    fn last_sign(&self) -> tokio::time::Instant {
+        let since_start = Duration::from_millis(self.last_sign_ms.load(Ordering::Relaxed));
+        tokio::time::Instant::from_std(self.start + since_start)
+    }
+}
+
+/// A transport that reports byte progress to a [`Liveness`].
+struct Tracked<S> {
+    inner: S,
+    liveness: Arc<Liveness>,
+}
+
+impl<S: Transport> AsyncRead for Tracked<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let result = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(result, std::task::Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.liveness.sign_of_life();
+        }
+        result
+    }
+}
+
+impl<S: Transport> AsyncWrite for Tracked<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let result = std::pin::Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(result, std::task::Poll::Ready(Ok(written)) if written > 0)
+            && self.liveness.writing_payload.load(Ordering::Relaxed)
+        {
+            self.liveness.sign_of_life();
+        }
+        result
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 async fn read_http_head(stream: &mut impl Transport) -> std::io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(1024);
     let mut buf = [0u8; 2048];
@@ -686,9 +780,14 @@ async fn handle_socket<S: Transport>(
         debug!("{peer}: writing 101: {err}");
         return;
     }
+    let liveness = Arc::new(Liveness::new());
+    let stream = Tracked {
+        inner: stream,
+        liveness: Arc::clone(&liveness),
+    };
     let ws = WebSocketStream::from_raw_socket(stream, Role::Server, Some(ws_config)).await;
     debug!("{peer}: websocket connected");
-    serve_websocket(ws, sessions).await;
+    serve_websocket(ws, sessions, liveness).await;
     debug!("{peer}: websocket closed");
 }
 
@@ -747,7 +846,11 @@ struct Connection {
     closed: watch::Sender<bool>,
 }
 
-async fn serve_websocket<S: Transport>(ws: WebSocketStream<S>, sessions: Arc<Sessions>) {
+async fn serve_websocket<S: Transport>(
+    ws: WebSocketStream<Tracked<S>>,
+    sessions: Arc<Sessions>,
+    liveness: Arc<Liveness>,
+) {
     let client_timeout = sessions.config.client_timeout;
     let (sink, mut stream) = ws.split();
     let (out, out_rx) = mpsc::unbounded_channel();
@@ -760,37 +863,47 @@ async fn serve_websocket<S: Transport>(ws: WebSocketStream<S>, sessions: Arc<Ses
         attached: Mutex::new(None),
         closed,
     });
-    let writer = tokio::spawn(write_loop(
+    let mut writer = tokio::spawn(write_loop(
         sink,
         out_rx,
         Arc::clone(&backlog),
+        Arc::clone(&liveness),
         client_timeout / 3,
     ));
-    let mut last_heard = tokio::time::Instant::now();
+    liveness.sign_of_life();
     loop {
-        // Waiting to be allowed to read (a client that does not read its answers) counts
-        // against the timeout too: either way, nothing is heard from the client.
-        let deadline = last_heard + client_timeout;
-        let message = tokio::time::timeout_at(deadline, async {
+        // The timeout covers waiting to be allowed to read (answers the client does not
+        // take) and the read itself; any sign of life meanwhile (see `Liveness`) moves the
+        // deadline on. While the backlog is full, pongs cannot be read, so a client that
+        // keeps more than `MAX_UNWRITTEN_RESPONSES` requests unanswered (long-polls) for
+        // longer than the timeout is closed too.
+        let next = async {
             if backlog.admit().await {
                 stream.next().await
             } else {
                 None
             }
-        })
-        .await;
+        };
+        tokio::pin!(next);
+        let message = loop {
+            let deadline = liveness.last_sign() + client_timeout;
+            match tokio::time::timeout_at(deadline, &mut next).await {
+                Ok(message) => break Ok(message),
+                Err(_) if liveness.last_sign() + client_timeout > tokio::time::Instant::now() => {}
+                Err(timed_out) => break Err(timed_out),
+            }
+        };
         let message = match message {
             Ok(Some(message)) => message,
             Ok(None) => break,
             Err(_) => {
                 warn!(
-                    "nothing heard from the client for {client_timeout:?} (not even a pong); \
-                     closing the connection and detaching its session"
+                    "no sign of life from the client for {client_timeout:?} (not even a \
+                     pong); closing the connection and detaching its session"
                 );
                 break;
             }
         };
-        last_heard = tokio::time::Instant::now();
         if !matches!(message, Ok(Message::Text(_) | Message::Binary(_))) {
             // Only text and binary frames are answered.
             backlog.done();
@@ -827,7 +940,14 @@ async fn serve_websocket<S: Transport>(ws: WebSocketStream<S>, sessions: Arc<Ses
         code: CloseCode::Normal,
         reason: "".into(),
     }));
-    let _ = writer.await;
+    // A peer that stopped reading would keep the writer (and what it still holds) forever.
+    if tokio::time::timeout(client_timeout, &mut writer)
+        .await
+        .is_err()
+    {
+        debug!("the writer did not finish within {client_timeout:?}; dropping the connection");
+        writer.abort();
+    }
 }
 
 async fn next_event(events: &mut Option<ProcessEvents>) -> Option<crate::protocol::ProcessEvent> {
@@ -838,19 +958,21 @@ async fn next_event(events: &mut Option<ProcessEvents>) -> Option<crate::protoco
 }
 
 async fn write_loop<S: Transport>(
-    sink: futures_util::stream::SplitSink<WebSocketStream<S>, Message>,
+    sink: futures_util::stream::SplitSink<WebSocketStream<Tracked<S>>, Message>,
     rx: mpsc::UnboundedReceiver<WriterMsg>,
     backlog: Arc<Backlog>,
+    liveness: Arc<Liveness>,
     ping_every: Duration,
 ) {
-    write_messages(sink, rx, &backlog, ping_every).await;
+    write_messages(sink, rx, &backlog, &liveness, ping_every).await;
     backlog.writer_stopped();
 }
 
 async fn write_messages<S: Transport>(
-    mut sink: futures_util::stream::SplitSink<WebSocketStream<S>, Message>,
+    mut sink: futures_util::stream::SplitSink<WebSocketStream<Tracked<S>>, Message>,
     mut rx: mpsc::UnboundedReceiver<WriterMsg>,
     backlog: &Backlog,
+    liveness: &Liveness,
     ping_every: Duration,
 ) {
     let mut events: Option<ProcessEvents> = None;
@@ -885,7 +1007,9 @@ async fn write_messages<S: Transport>(
         };
         match msg {
             WriterMsg::Text(text) => {
+                liveness.writing_payload.store(true, Ordering::Relaxed);
                 let sent = sink.send(Message::text(text)).await;
+                liveness.writing_payload.store(false, Ordering::Relaxed);
                 backlog.done();
                 if let Err(err) = sent {
                     debug!("websocket write failed: {err}");
@@ -893,7 +1017,10 @@ async fn write_messages<S: Transport>(
                 }
             }
             WriterMsg::Notification(text) => {
-                if let Err(err) = sink.send(Message::text(text)).await {
+                liveness.writing_payload.store(true, Ordering::Relaxed);
+                let sent = sink.send(Message::text(text)).await;
+                liveness.writing_payload.store(false, Ordering::Relaxed);
+                if let Err(err) = sent {
                     debug!("websocket write failed: {err}");
                     break;
                 }

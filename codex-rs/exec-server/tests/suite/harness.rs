@@ -294,8 +294,10 @@ impl RawClient {
 
     /// The next message of any kind.
     pub async fn recv(&mut self) -> Value {
+        // One deadline for the whole wait: the server's pings must not keep extending it.
+        let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
         loop {
-            let message = tokio::time::timeout(EVENT_TIMEOUT, self.ws.next())
+            let message = tokio::time::timeout_at(deadline, self.ws.next())
                 .await
                 .expect("message in time")
                 .expect("connection open")

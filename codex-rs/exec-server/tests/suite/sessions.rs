@@ -219,14 +219,14 @@ async fn a_client_that_goes_silent_is_detached_and_its_session_expires() {
 /// answers the server's pings and keeps its connection.
 #[tokio::test]
 async fn a_client_waiting_on_a_long_poll_is_not_taken_for_gone() {
-    let server = TestServer::start_with(&["--client-timeout", "600ms"], &[]);
+    let server = TestServer::start_with(&["--client-timeout", "2s"], &[]);
     let (mut client, _) = RawClient::initialized(&server.url).await;
     let pid = start_sleeper(&mut client, "sleeper").await;
 
     let read = client
         .ok(
             "process/read",
-            json!({"processId": "sleeper", "afterSeq": 1, "waitMs": 2000}),
+            json!({"processId": "sleeper", "afterSeq": 1, "waitMs": 5000}),
         )
         .await;
     let again = client
@@ -242,14 +242,14 @@ async fn a_client_waiting_on_a_long_poll_is_not_taken_for_gone() {
 /// so an idle but live `ExecServerClient` is never taken for gone.
 #[tokio::test]
 async fn an_idle_exec_server_client_keeps_its_connection() {
-    let server = TestServer::start_under(&["env"], &["--client-timeout", "600ms"]);
+    let server = TestServer::start_under(&["env"], &["--client-timeout", "2s"]);
     let client = codex_exec_server::ExecServerClient::connect(
         codex_exec_server::ClientConfig::new(server.url.clone()),
     )
     .await
     .unwrap();
 
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     let response = client
         .terminate(codex_exec_server::protocol::TerminateParams {
             process_id: "nothing".to_string(),
@@ -257,5 +257,94 @@ async fn an_idle_exec_server_client_keeps_its_connection() {
         .await;
 
     assert!(response.is_err(), "an unknown process: {response:?}");
-    assert_eq!(server.stderr(), "", "the server closed an idle live client");
+    assert!(
+        !server.stderr().contains("no sign of life"),
+        "the server closed an idle live client: {}",
+        server.stderr()
+    );
+}
+
+/// An upload that takes longer than `--client-timeout` but keeps moving is a sign of life
+/// all along (the client cannot answer a ping in the middle of its own frame): the
+/// request is answered, not cut off. A raw client sends one 600 KB `initialize` frame
+/// over about three seconds against a one-second timeout.
+#[test]
+fn a_slow_but_moving_upload_is_not_taken_for_silence() {
+    use std::io::Read;
+    use std::io::Write;
+
+    let server = TestServer::start_with(&["--client-timeout", "1s"], &[]);
+    let mut socket = std::net::TcpStream::connect(server.addr()).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        socket,
+        "GET / HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        server.addr()
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        socket.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+
+    let name = "x".repeat(600 * 1024);
+    let request = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                         "params": {"clientName": name}})
+    .to_string();
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | 127];
+    frame.extend_from_slice(&(request.len() as u64).to_be_bytes());
+    frame.extend_from_slice(&mask);
+    frame.extend(
+        request
+            .bytes()
+            .enumerate()
+            .map(|(i, byte)| byte ^ mask[i % 4]),
+    );
+    for chunk in frame.chunks(frame.len() / 30 + 1) {
+        socket.write_all(chunk).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    // Frames back: skip the server's pings (0x89) until the first text frame (0x81).
+    let text = loop {
+        let mut header = [0u8; 2];
+        socket.read_exact(&mut header).unwrap();
+        let len = match header[1] & 0x7f {
+            126 => {
+                let mut len = [0u8; 2];
+                socket.read_exact(&mut len).unwrap();
+                u64::from(u16::from_be_bytes(len))
+            }
+            127 => {
+                let mut len = [0u8; 8];
+                socket.read_exact(&mut len).unwrap();
+                u64::from_be_bytes(len)
+            }
+            len => u64::from(len),
+        };
+        let mut payload = vec![0u8; usize::try_from(len).unwrap()];
+        socket.read_exact(&mut payload).unwrap();
+        match header[0] {
+            0x89 => continue,
+            0x81 => break String::from_utf8(payload).unwrap(),
+            other => panic!(
+                "unexpected frame {other:#x}: {}",
+                String::from_utf8_lossy(&payload)
+            ),
+        }
+    };
+    let reply: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(reply["id"], json!(1));
+    assert!(reply["result"]["sessionId"].is_string(), "{reply}");
 }

@@ -54,3 +54,38 @@ async fn every_signal_name_reaches_the_process_as_that_signal() {
         ]
     );
 }
+
+/// A server started with SIGHUP ignored (as under `nohup`) still delivers `hangup`: its
+/// commands do not inherit the "ignore".
+#[tokio::test]
+async fn hangup_works_even_when_the_server_was_started_ignoring_it() {
+    let server = TestServer::start_under(&["nohup"], &[]);
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = cwd();
+    client
+        .ok(
+            "process/start",
+            start_params("h", "echo ready; exec sleep 1000", dir.path()),
+        )
+        .await;
+    client
+        .ok(
+            "process/read",
+            json!({"processId": "h", "afterSeq": 0, "waitMs": 10000}),
+        )
+        .await;
+
+    client
+        .ok(
+            "process/signal",
+            json!({"processId": "h", "signal": "hangup"}),
+        )
+        .await;
+    let events = client.events_until_closed("h").await;
+
+    let exited = events
+        .iter()
+        .find(|event| event["method"] == json!("process/exited"))
+        .expect("an exited event");
+    assert_eq!(exited["params"]["exitCode"], json!(128 + 1));
+}

@@ -271,3 +271,17 @@ fn inconsistent_tls_flags_and_bad_pem_files_are_refused_at_start_up() {
         );
     }
 }
+
+/// A CA file means the caller expects TLS; with a `ws://` URL the connection (and its
+/// token) would go in plain text, so the client refuses rather than ignoring the file.
+#[tokio::test]
+async fn a_ca_file_with_a_plain_url_is_refused() {
+    let server = TestServer::start();
+
+    let error = ExecServerClient::connect(client_config(&server.url, Some("ca.pem")))
+        .await
+        .err()
+        .unwrap();
+
+    assert!(error.to_string().contains("is not a wss:// URL"), "{error}");
+}
