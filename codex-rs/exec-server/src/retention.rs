@@ -5,8 +5,10 @@
 //! order of appends. `closed` is always the last event; `exited` usually comes right before
 //! it, but output may follow `exited` (a background child that still holds the pipes, see
 //! `local_process`). A read that would span `exited` with output after it stops at `exited`
-//! (see [`Retention::read`]), so every reply still has its lifecycle events last. Readers take
-//! a snapshot under a short lock.
+//! (see [`Retention::read`]), so every reply still has its lifecycle events last. A reply's
+//! `exited` and `closed` flags say which lifecycle events it reaches, so one cut short by
+//! `maxBytes` reports neither while events remain before them. Readers take a snapshot under
+//! a short lock.
 
 use std::collections::VecDeque;
 
@@ -140,6 +142,12 @@ impl Retention {
     /// (`nextSeq` one past it, `closed: false`), so the seqs between the last chunk and
     /// `nextSeq` are always lifecycle events: a reader that missed the `exited` notification
     /// can tell its seq, and reads on for the rest.
+    ///
+    /// The flags are those of the events the reply reaches (`seq < nextSeq`): `exited` (and
+    /// `exitCode`) only once `nextSeq` is past the `exited` event, `closed` only when the
+    /// reply reaches the last event. A reply cut short by `max_bytes` therefore says neither
+    /// while events remain before them, and a reader that reads on until `closed` gets every
+    /// event.
     pub(crate) fn read(&self, after_seq: u64, max_bytes: usize) -> ReadResponse {
         let last_seq = self.next_seq - 1;
         let last_output_seq = last_seq - u64::from(self.closed);
@@ -175,12 +183,16 @@ impl Retention {
             (true, Some(last)) => last.seq + 1,
             _ => end + 1,
         };
+        // The lifecycle flags describe what this reply reaches, not only the process: a
+        // reply cut short by `max_bytes` leaves events unread, and a reader that stops at
+        // `closed` (or at `exited`) must not stop before them.
+        let exited = self.exited.filter(|&(exited_seq, _)| exited_seq < next_seq);
         ReadResponse {
             chunks,
             next_seq,
-            exited: self.exited.is_some(),
-            exit_code: self.exited.map(|(_, exit_code)| exit_code),
-            closed: self.closed && end == last_seq,
+            exited: exited.is_some(),
+            exit_code: exited.map(|(_, exit_code)| exit_code),
+            closed: self.closed && next_seq > last_seq,
             failure: self.failure.clone(),
             gap,
         }

@@ -182,3 +182,98 @@ fn gaps_around_exited_count_only_output() {
         )
     );
 }
+
+/// Every reply of a reader that reads on from `nextSeq - 1` until a reply says `closed`.
+fn replies_until_closed(log: &Retention, max_bytes: usize) -> Vec<ReadResponse> {
+    let mut replies = Vec::new();
+    let mut after_seq = 0;
+    while replies
+        .last()
+        .is_none_or(|reply: &ReadResponse| !reply.closed)
+    {
+        let reply = log.read(after_seq, max_bytes);
+        after_seq = reply.next_seq - 1;
+        replies.push(reply);
+    }
+    replies
+}
+
+/// Regression: a reply cut short by `max_bytes` on a closed process said `closed: true`
+/// (and `exited: true`) although events remained unread, so a reader that stops at `closed`
+/// lost the rest of the output. Only the reply that reaches the last event says `closed`.
+#[test]
+fn a_read_cut_short_by_max_bytes_is_not_closed_yet() {
+    let mut log = Retention::new(1024);
+    for data in [&b"a"[..], b"b", b"c"] {
+        log.push_output(OutputStream::Stdout, Bytes::copy_from_slice(data));
+    }
+    log.push_exited(4);
+    log.push_closed();
+    let cut = |chunks, next_seq| ReadResponse {
+        chunks,
+        next_seq,
+        exited: false,
+        exit_code: None,
+        closed: false,
+        failure: None,
+        gap: None,
+    };
+    assert_eq!(
+        replies_until_closed(&log, /*max_bytes*/ 1),
+        vec![
+            cut(vec![chunk(1, OutputStream::Stdout, b"a")], 2),
+            cut(vec![chunk(2, OutputStream::Stdout, b"b")], 3),
+            ReadResponse {
+                chunks: vec![chunk(3, OutputStream::Stdout, b"c")],
+                next_seq: 6,
+                exited: true,
+                exit_code: Some(4),
+                closed: true,
+                failure: None,
+                gap: None,
+            },
+        ]
+    );
+}
+
+/// Output after `exited` (a background child), read in replies cut short by `max_bytes`:
+/// `exited` is reported by every reply that reaches or passes it, `closed` only by the one
+/// that reaches the last event.
+#[test]
+fn a_read_cut_short_after_exited_reports_exited_but_not_closed() {
+    let mut log = Retention::new(1024);
+    log.push_output(OutputStream::Stdout, Bytes::from_static(b"a"));
+    log.push_exited(5);
+    log.push_output(OutputStream::Stdout, Bytes::from_static(b"b"));
+    log.push_output(OutputStream::Stdout, Bytes::from_static(b"c"));
+    log.push_closed();
+    let exited = |chunks, next_seq, closed| ReadResponse {
+        chunks,
+        next_seq,
+        exited: true,
+        exit_code: Some(5),
+        closed,
+        failure: None,
+        gap: None,
+    };
+    assert_eq!(
+        replies_until_closed(&log, /*max_bytes*/ 1),
+        vec![
+            exited(
+                vec![chunk(1, OutputStream::Stdout, b"a")],
+                3,
+                /*closed*/ false
+            ),
+            exited(
+                vec![chunk(3, OutputStream::Stdout, b"b")],
+                4,
+                /*closed*/ false
+            ),
+            exited(
+                vec![chunk(4, OutputStream::Stdout, b"c")],
+                6,
+                /*closed*/ true
+            ),
+        ]
+    );
+}

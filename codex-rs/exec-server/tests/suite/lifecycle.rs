@@ -88,6 +88,59 @@ async fn output_then_exited_then_closed_with_contiguous_seq() {
     assert_eq!(read["chunks"].as_array().unwrap().len(), n - 2);
 }
 
+/// Regression: a `process/read` cut short by `maxBytes` on a closed process said
+/// `closed: true` with events still unread, so a client reading until `closed` lost the
+/// tail. Output on two pipes is at least two chunks, so a one-byte read is always cut short.
+#[tokio::test]
+async fn reading_with_small_max_bytes_until_closed_gets_every_chunk() {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = cwd();
+    client
+        .ok(
+            "process/start",
+            start_params("small", "echo a; echo b >&2; echo c; exit 3", dir.path()),
+        )
+        .await;
+    client.events_until_closed("small").await;
+    let mut after = 0u64;
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let last = loop {
+        let read = client
+            .ok(
+                "process/read",
+                json!({"processId": "small", "afterSeq": after, "maxBytes": 1}),
+            )
+            .await;
+        for chunk in read["chunks"].as_array().unwrap() {
+            match chunk["stream"].as_str().unwrap() {
+                "stdout" => stdout.extend(unb64(&chunk["chunk"])),
+                "stderr" => stderr.extend(unb64(&chunk["chunk"])),
+                other => panic!("unexpected stream {other}"),
+            }
+        }
+        after = read["nextSeq"].as_u64().unwrap() - 1;
+        if read["closed"] == json!(true) {
+            break read;
+        }
+    };
+    assert_eq!(
+        (
+            String::from_utf8(stdout).unwrap(),
+            String::from_utf8(stderr).unwrap(),
+            &last["exited"],
+            &last["exitCode"],
+        ),
+        (
+            "a\nc\n".to_string(),
+            "b\n".to_string(),
+            &json!(true),
+            &json!(3)
+        )
+    );
+}
+
 #[tokio::test]
 async fn many_processes_never_report_exit_before_output() {
     let server = TestServer::start();
