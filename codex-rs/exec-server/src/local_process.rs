@@ -6,11 +6,14 @@
 //! submitted; it records accepted `writeId`s in the entry, where they outlive stdin, so a
 //! retry is answered `accepted` and not written twice), and one *sequencer* task that
 //! owns the process's `seq` counter. Readers send chunks to the sequencer; once the child was
-//! reaped, the sequencer waits a short, bounded time ([`EXIT_DRAIN`]) for every pipe to reach
-//! EOF, then emits `exited`; it emits `closed` once every pipe reached EOF. Because nothing
-//! else assigns `seq`, an ordinary process's events are "all output, then exited, then
-//! closed"; only output of something that outlives the child and holds its pipes (a
-//! background child) can come after `exited`. `closed` is always last.
+//! reaped, the sequencer waits a bounded time for every pipe to reach EOF, then emits
+//! `exited`; it emits `closed` once every pipe reached EOF. The bound ([`exit_drain`]) is
+//! short ([`EXIT_DRAIN`]) while the child's process group still has members (a background
+//! child that may hold the pipes for good) and longer ([`EXIT_DRAIN_EMPTY_GROUP`]) once the
+//! group is empty, when the pipes normally only hold the last output for the readers. Because
+//! nothing else assigns `seq`, an ordinary process's events are "all output, then exited,
+//! then closed"; only output of something that outlives the child and holds its pipes (a
+//! background child, a daemon) can come after `exited`. `closed` is always last.
 //!
 //! Events go to at most one subscriber through a bounded queue that never blocks: when the
 //! subscriber falls behind, output events are dropped for it (never blocking the process)
@@ -93,13 +96,21 @@ const PIPE_SIZE: libc::c_int = 1024 * 1024;
 /// Chunks in flight from readers to the sequencer.
 const READER_QUEUE: usize = 16;
 /// How long, after the child was reaped, the sequencer waits for its output pipes to reach
-/// EOF before it emits `exited` anyway. Normally the pipes close with the child and the
-/// rest of its output is read well within this, so the order stays "all output, exited,
-/// closed". A pipe still open after it is held by something else, typically a background
-/// child (`sleep 1000 &`): then `exited` goes out (the client learns the exit code and can
-/// terminate the rest of the group), output that still comes follows it with higher seqs,
-/// and `closed` comes when every pipe reached EOF.
+/// EOF before it emits `exited` anyway, while the child's process group still has members
+/// (see [`exit_drain`]). Such a member, typically a background child (`sleep 1000 &`), may
+/// hold the pipes for good: then `exited` goes out after this short wait (the client learns
+/// the exit code and can terminate the rest of the group), output that still comes follows
+/// it with higher seqs, and `closed` comes when every pipe reached EOF.
 const EXIT_DRAIN: Duration = Duration::from_millis(100);
+/// The same wait once the child's process group is empty at the reap: the usual case (a
+/// process without background children). Every writer in the group is gone, so the pipes
+/// are at EOF or held only by processes that left the group (`setsid` daemons, rare); what
+/// remains is the output already in the pipes, which only waits for the reader tasks to be
+/// scheduled. That can take longer than [`EXIT_DRAIN`] on a starved machine, and would put
+/// an ordinary process's last output after `exited`; this bound keeps the order "all
+/// output, exited, closed" there, and only delays `exited` of a process whose daemon holds
+/// its pipes.
+const EXIT_DRAIN_EMPTY_GROUP: Duration = Duration::from_secs(2);
 
 /// Tunables of a [`LocalProcess`].
 #[derive(Clone, Debug)]
@@ -748,6 +759,39 @@ fn grow_pipe(fd: std::os::fd::RawFd) {
     let _ = unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, PIPE_SIZE) };
 }
 
+/// Whether process group `pgid` still has a member (a process not reaped yet, zombies
+/// included). Sends nothing: signal 0 only checks. A member we may not signal (`EPERM`)
+/// counts, and so does a pgid of 0 or 1 (which `kill(-pgid)` would not take as one group).
+fn group_has_members(pgid: i32) -> bool {
+    if pgid <= 1 {
+        return true;
+    }
+    // SAFETY: kill(2) with signal 0 delivers nothing; no memory involved.
+    let rc = unsafe { libc::kill(-pgid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// How long the sequencer waits, right after the child was reaped, for the output pipes to
+/// reach EOF before it emits `exited`: [`EXIT_DRAIN_EMPTY_GROUP`] when the child's process
+/// group is empty, else (a background child is left, or the group is unknown)
+/// [`EXIT_DRAIN`]. The child is the leader of its group (`process_group(0)`; under a PTY,
+/// `setsid` makes it leader of a new session and of a group with the same id), so `pgid` is
+/// its pid. After the reap that number is ours only while the group has members; if the
+/// group is empty and the number was taken again, the answer is "members" and the wait
+/// short.
+///
+/// The check is made once, right after the reap, and can be wrong either way, which only
+/// costs what the other bound costs: a child of the process that exited but was not reaped
+/// yet (by init) still counts as a member (short wait, as before this check); an
+/// interactive shell under a PTY puts its background jobs in groups of their own, so the
+/// group may be empty while such a job holds the terminal (`exited` after the long wait).
+fn exit_drain(pgid: Option<i32>) -> Duration {
+    match pgid {
+        Some(pgid) if !group_has_members(pgid) => EXIT_DRAIN_EMPTY_GROUP,
+        Some(_) | None => EXIT_DRAIN,
+    }
+}
+
 /// Read one output stream until EOF and hand chunks to the sequencer.
 async fn pump<R: AsyncRead + Unpin>(
     mut reader: R,
@@ -842,7 +886,7 @@ fn spawn_stdin_task<W: AsyncWrite + Unpin + Send + 'static>(
 }
 
 /// The one task that assigns `seq` for a process: it forwards output until the child is
-/// reaped, waits up to [`EXIT_DRAIN`] for the pipes to reach EOF, emits `exited`, forwards
+/// reaped, waits up to [`exit_drain`] for the pipes to reach EOF, emits `exited`, forwards
 /// whatever output still comes, and emits `closed` once every pipe reached EOF.
 async fn sequence(
     inner: Arc<Inner>,
@@ -867,8 +911,13 @@ async fn sequence(
             -1
         }
     };
-    lock(&entry.state).reaped = true;
-    let drain = tokio::time::sleep(EXIT_DRAIN);
+    let pgid = {
+        let mut state = lock(&entry.state);
+        state.reaped = true;
+        state.pgid
+    };
+    let bound = exit_drain(pgid);
+    let drain = tokio::time::sleep(bound);
     tokio::pin!(drain);
     while pipes_open {
         tokio::select! {
@@ -876,7 +925,8 @@ async fn sequence(
             () = &mut drain => {
                 debug!(
                     process_id = entry.id,
-                    "output pipes still open {EXIT_DRAIN:?} after exit; reporting the exit"
+                    ?bound,
+                    "output pipes still open after exit; reporting the exit"
                 );
                 break;
             }

@@ -1,15 +1,24 @@
 use std::collections::BTreeMap;
 use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
+use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use pretty_assertions::assert_eq;
 
+use super::EXIT_DRAIN;
+use super::EXIT_DRAIN_EMPTY_GROUP;
 use super::LocalProcess;
+use super::exit_drain;
 use super::lock;
 use crate::error::ExecError;
+use crate::protocol::ByteChunk;
+use crate::protocol::OutputChunk;
+use crate::protocol::OutputStream;
 use crate::protocol::ProcessSignal;
 use crate::protocol::ReadParams;
+use crate::protocol::ReadResponse;
 use crate::protocol::SignalParams;
 use crate::protocol::SignalResponse;
 use crate::protocol::StartParams;
@@ -203,6 +212,227 @@ async fn a_closed_process_group_is_never_signalled_again() {
             TerminateResponse { running: false },
             SignalResponse {},
             vec![Some(libc::SIGUSR1); 3]
+        )
+    );
+}
+
+fn sh_params(process_id: &str, script: &str, tty: bool) -> StartParams {
+    StartParams {
+        process_id: process_id.to_string(),
+        argv: vec!["/bin/sh".to_string(), "-c".to_string(), script.to_string()],
+        cwd: "/".into(),
+        env: BTreeMap::from([("PATH".to_string(), "/usr/bin:/bin".to_string())]),
+        tty,
+        pipe_stdin: false,
+        arg0: None,
+        sandbox_policy: None,
+    }
+}
+
+/// Reads `process_id` from the start until a reply satisfies `done`; returns that reply.
+async fn read_until(
+    local: &LocalProcess,
+    process_id: &str,
+    done: impl Fn(&ReadResponse) -> bool,
+) -> ReadResponse {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let mut after_seq = 0;
+        loop {
+            let read = local
+                .read(ReadParams {
+                    process_id: process_id.to_string(),
+                    after_seq: Some(after_seq),
+                    max_bytes: None,
+                    wait_ms: Some(10_000),
+                })
+                .await
+                .unwrap();
+            if done(&read) {
+                return read;
+            }
+            after_seq = read.next_seq - 1;
+        }
+    })
+    .await
+    .unwrap()
+}
+
+/// The wait for the pipes after the reap is the long one only once the process group is
+/// empty. A process on pipes and one under a PTY (where `setsid` makes it leader of a new
+/// session and of a group with its pid, as `process_group(0)` makes it leader of a group)
+/// get the short one while they run and the long one after they were reaped. A background
+/// child left in the group keeps it short after the reap.
+#[tokio::test]
+async fn exit_drain_is_long_only_once_the_process_group_is_empty() {
+    let local = LocalProcess::default();
+    let mut leaders = Vec::new();
+    let mut drains = Vec::new();
+    for (process_id, tty) in [("pipes", false), ("pty", true)] {
+        local
+            .start(sh_params(process_id, "exec sleep 1000", tty))
+            .await
+            .unwrap();
+        let pgid = lock(&local.lookup(process_id).unwrap().state).pgid.unwrap();
+        // SAFETY: getpgid(2)/getsid(2) only read; no memory involved.
+        let (group, session) = unsafe { (libc::getpgid(pgid), libc::getsid(pgid)) };
+        leaders.push((process_id, group == pgid, session == pgid));
+        let running = exit_drain(Some(pgid));
+        local
+            .terminate(TerminateParams {
+                process_id: process_id.to_string(),
+            })
+            .await
+            .unwrap();
+        read_until(&local, process_id, |read| read.closed).await;
+        drains.push((process_id, running, exit_drain(Some(pgid))));
+    }
+
+    // `sh` forks the background child before it exits, so the group has a member from the
+    // start on. The child holds stdout, so terminate still reaches it after the exit.
+    local
+        .start(sh_params(
+            "background",
+            "sleep 1000 & exit 0",
+            /*tty*/ false,
+        ))
+        .await
+        .unwrap();
+    let pgid = lock(&local.lookup("background").unwrap().state)
+        .pgid
+        .unwrap();
+    let running = exit_drain(Some(pgid));
+    read_until(&local, "background", |read| read.exited).await;
+    drains.push(("background", running, exit_drain(Some(pgid))));
+    local
+        .terminate(TerminateParams {
+            process_id: "background".to_string(),
+        })
+        .await
+        .unwrap();
+    read_until(&local, "background", |read| read.closed).await;
+
+    assert_eq!(
+        (leaders, drains, exit_drain(None)),
+        (
+            vec![("pipes", true, false), ("pty", true, true)],
+            vec![
+                ("pipes", EXIT_DRAIN, EXIT_DRAIN_EMPTY_GROUP),
+                ("pty", EXIT_DRAIN, EXIT_DRAIN_EMPTY_GROUP),
+                ("background", EXIT_DRAIN, EXIT_DRAIN),
+            ],
+            EXIT_DRAIN
+        )
+    );
+}
+
+/// Collects what is logged through it.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        lock(&self.0).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A process whose pipes are held, after its exit, only by a daemon that left its process
+/// group (`setsid`): the group is empty at the reap, so the sequencer waits the long bound
+/// for the pipes before it reports the exit (and still reports it, while the daemon holds
+/// stdout). The daemon is in its own session before the process exits, and writes only
+/// once the test opens its gate after `exited`, so the wait always runs out; the sequencer
+/// logs which bound did.
+#[tokio::test]
+async fn a_daemon_outside_the_group_gets_the_long_exit_drain() {
+    let log = Log::default();
+    // With a single dispatcher registered, tracing takes a callsite's interest from the
+    // default of the thread that hits it first (in a parallel test: one without a
+    // subscriber), and the callsite stays off for this thread too. A second registered
+    // dispatcher makes it ask every registered one.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+    // The current-thread test runtime runs the sequencer on this thread.
+    let writer = log.clone();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .finish(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let local = LocalProcess::default();
+    local
+        .start(StartParams {
+            cwd: dir.path().to_path_buf(),
+            ..sh_params(
+                "daemon",
+                "mkfifo ready gate; \
+                 setsid sh -c 'echo up > ready; read x < gate; echo \"late $x\"' & \
+                 read r < ready; echo started; exit 5",
+                /*tty*/ false,
+            )
+        })
+        .await
+        .unwrap();
+    read_until(&local, "daemon", |read| read.exited).await;
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::fs::write(dir.path().join("gate"), "go\n"),
+    )
+    .await
+    .expect("the daemon opened its gate in time")
+    .unwrap();
+    read_until(&local, "daemon", |read| read.closed).await;
+    let read_after = |after_seq| {
+        local.read(ReadParams {
+            process_id: "daemon".to_string(),
+            after_seq: Some(after_seq),
+            max_bytes: None,
+            wait_ms: None,
+        })
+    };
+    // A read from the start stops at `exited`; the next one has the daemon's output.
+    let exited = read_after(0).await.unwrap();
+    let rest = read_after(exited.next_seq - 1).await.unwrap();
+
+    let logged = String::from_utf8(lock(&log.0).clone()).unwrap();
+    let bounds: Vec<&str> = logged
+        .lines()
+        .filter(|line| line.contains("output pipes still open after exit"))
+        .filter_map(|line| line.split_whitespace().find(|w| w.starts_with("bound=")))
+        .collect();
+    let long = format!("bound={EXIT_DRAIN_EMPTY_GROUP:?}");
+    let chunk = |seq, data: &'static [u8]| OutputChunk {
+        seq,
+        stream: OutputStream::Stdout,
+        chunk: ByteChunk(bytes::Bytes::from_static(data)),
+    };
+    assert_eq!(
+        (bounds, exited, rest),
+        (
+            vec![long.as_str()],
+            ReadResponse {
+                chunks: vec![chunk(1, b"started\n")],
+                next_seq: 3,
+                exited: true,
+                exit_code: Some(5),
+                closed: false,
+                failure: None,
+                gap: None,
+            },
+            ReadResponse {
+                chunks: vec![chunk(3, b"late go\n")],
+                next_seq: 5,
+                exited: true,
+                exit_code: Some(5),
+                closed: true,
+                failure: None,
+                gap: None,
+            },
         )
     );
 }
