@@ -289,7 +289,8 @@ pub struct ReadResponse {
     pub chunks: Vec<OutputChunk>,
     /// One past the last event covered by this reply; read on with `afterSeq = nextSeq - 1`.
     pub next_seq: u64,
-    /// The process has exited.
+    /// The process has exited and this reply reaches (or is past) its `exited` event; a
+    /// reply cut short by `maxBytes` before it says `false`.
     pub exited: bool,
     /// Exit code (128 + signal when killed by a signal).
     pub exit_code: Option<i32>,
