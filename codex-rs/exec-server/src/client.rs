@@ -76,6 +76,11 @@ pub struct ClientConfig {
     pub client_name: String,
     /// How long to keep trying to reconnect after a connection is lost.
     pub reconnect_timeout: Duration,
+    /// A connection on which nothing arrives from the server for this long (the client
+    /// pings every third of it, and a live server answers) is taken for lost, and the
+    /// client reconnects. Without it, a server that vanished without closing the
+    /// connection would leave every request waiting forever.
+    pub server_timeout: Duration,
     /// For `wss://`: a PEM file of the certificate authorities to trust *instead of* the
     /// built-in web PKI roots (Mozilla's, from `webpki-roots`), for a server whose
     /// certificate a private CA (or the server itself) signed.
@@ -90,6 +95,7 @@ impl ClientConfig {
             auth_token: None,
             client_name: "codex-exec-server-client".to_string(),
             reconnect_timeout: Duration::from_secs(30),
+            server_timeout: Duration::from_secs(60),
             tls_ca_file: None,
         }
     }
@@ -299,6 +305,11 @@ async fn send_request(
 /// How long one attempt to connect (TCP, TLS, WebSocket upgrade and `initialize`) may
 /// take before it counts as failed.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Requests one connection keeps unanswered at most; more wait in the client. Below the
+/// server's `MAX_UNWRITTEN_RESPONSES` (1024), so the server never stops reading this
+/// connection, and sending a request can never block on a server that is itself blocked
+/// writing answers this client is not reading.
+const MAX_IN_FLIGHT: usize = 512;
 
 /// The TLS connector for `wss://`: rustls on *ring* (named, not left to crate features),
 /// trusting exactly the certificates in the PEM file `ca_file`, or else Mozilla's roots.
@@ -447,6 +458,8 @@ async fn connection_task(
 ) {
     let mut in_flight: HashMap<u64, Pending> = HashMap::new();
     let mut next_id: u64 = 1;
+    // Never zero (a zero-period interval panics).
+    let ping_every = (config.server_timeout / 3).max(Duration::from_millis(10));
     loop {
         // Requests that were in flight when the previous connection was lost.
         let mut resend_failed = false;
@@ -461,9 +474,24 @@ async fn connection_task(
             }
         }
         if !resend_failed {
+            let mut last_heard = tokio::time::Instant::now();
+            let mut pings =
+                tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
             loop {
                 tokio::select! {
-                    pending = requests.recv() => {
+                    () = tokio::time::sleep_until(last_heard + config.server_timeout) => {
+                        warn!(
+                            "nothing heard from the exec-server for {:?}; reconnecting",
+                            config.server_timeout
+                        );
+                        break;
+                    }
+                    _ = pings.tick() => {
+                        if ws.send(Message::Ping(Default::default())).await.is_err() {
+                            break;
+                        }
+                    }
+                    pending = requests.recv(), if in_flight.len() < MAX_IN_FLIGHT => {
                         let Some(pending) = pending else {
                             // Every client handle is gone.
                             let _ = ws.close(None).await;
@@ -477,13 +505,16 @@ async fn connection_task(
                             break;
                         }
                     }
-                    message = ws.next() => match message {
-                        Some(Ok(Message::Text(text))) => {
-                            handle_incoming(text.as_str(), &mut in_flight, &tracker);
+                    message = ws.next() => {
+                        last_heard = tokio::time::Instant::now();
+                        match message {
+                            Some(Ok(Message::Text(text))) => {
+                                handle_incoming(text.as_str(), &mut in_flight, &tracker);
+                            }
+                            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                            Some(Ok(_)) => {}
                         }
-                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                        Some(Ok(_)) => {}
-                    },
+                    }
                 }
             }
         }
@@ -523,7 +554,15 @@ async fn reconnect(config: &ClientConfig, session_id: &str) -> Result<Ws, ExecEr
     let deadline = tokio::time::Instant::now() + config.reconnect_timeout;
     let mut backoff = INITIAL_BACKOFF;
     loop {
-        match open(config, Some(session_id)).await {
+        let attempt = tokio::time::timeout_at(deadline, open(config, Some(session_id)))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ExecError::Transport(format!(
+                    "no connection to {} within {:?}",
+                    config.url, config.reconnect_timeout
+                )))
+            });
+        match attempt {
             Ok((ws, _)) => {
                 debug!("resumed session {session_id}");
                 return Ok(ws);

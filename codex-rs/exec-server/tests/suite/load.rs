@@ -5,6 +5,7 @@ use std::time::Duration;
 use codex_exec_server::ClientConfig;
 use codex_exec_server::ExecServerClient;
 use codex_exec_server::RemoteProcess;
+use codex_exec_server::protocol::ReadParams;
 use codex_exec_server::protocol::StartParams;
 use futures_util::future::join_all;
 use pretty_assertions::assert_eq;
@@ -147,4 +148,49 @@ async fn stalled_client_does_not_block_others() {
     assert_eq!(retained + dropped, 268_435_456);
     assert!(dropped > 0, "the flood exceeded the retention limit");
     drop(flood);
+}
+
+/// More long-polls than the server keeps unanswered on one connection: the client holds
+/// the excess back (at most 512 in flight), so the server never stops reading, keeps
+/// hearing pongs, and no poll is cut off by the client timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_long_polls_than_the_server_backlog_all_complete() {
+    let server = TestServer::start_under(&["env"], &["--client-timeout", "1s"]);
+    let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
+        .await
+        .unwrap();
+    let dir = cwd();
+    client
+        .start(StartParams {
+            process_id: "quiet".to_string(),
+            argv: vec!["/bin/sleep".to_string(), "1000".to_string()],
+            cwd: dir.path().to_path_buf(),
+            env: child_env(),
+            tty: false,
+            pipe_stdin: false,
+            arg0: None,
+            sandbox_policy: None,
+        })
+        .await
+        .unwrap();
+
+    let polls = (0..1100).map(|_| {
+        client.read(ReadParams {
+            process_id: "quiet".to_string(),
+            after_seq: Some(0),
+            max_bytes: None,
+            wait_ms: Some(1500),
+        })
+    });
+    let results = tokio::time::timeout(LOAD_TIMEOUT, join_all(polls))
+        .await
+        .expect("the polls finished in time");
+
+    let failed = results.iter().filter(|result| result.is_err()).count();
+    assert_eq!(failed, 0);
+    assert!(
+        !server.stderr().contains("no sign of life"),
+        "{}",
+        server.stderr()
+    );
 }

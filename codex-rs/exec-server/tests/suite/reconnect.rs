@@ -251,3 +251,43 @@ async fn dropped_notifications_are_refilled_in_order() {
     let expected: String = (0..20000).map(|i| format!("{i}\n")).collect();
     assert_eq!(String::from_utf8(output).unwrap(), expected);
 }
+
+/// A server that stops answering without closing the connection (here: stopped with
+/// SIGSTOP) is noticed after `server_timeout`: the client tries to reconnect, gives up
+/// after `reconnect_timeout`, and the waiting request fails instead of hanging forever.
+#[tokio::test]
+async fn a_server_that_goes_silent_fails_requests_instead_of_hanging() {
+    let server = TestServer::start();
+    let mut config = ClientConfig::new(server.url.clone());
+    config.server_timeout = std::time::Duration::from_secs(1);
+    config.reconnect_timeout = std::time::Duration::from_secs(2);
+    let client = ExecServerClient::connect(config).await.unwrap();
+    let pid = i32::try_from(server.pid()).unwrap();
+
+    // SAFETY: kill(2) with plain integers; the server is our child.
+    unsafe {
+        libc::kill(pid, libc::SIGSTOP);
+    }
+    let read = tokio::time::timeout(
+        EVENT_TIMEOUT,
+        client.read(codex_exec_server::protocol::ReadParams {
+            process_id: "anything".to_string(),
+            after_seq: None,
+            max_bytes: None,
+            wait_ms: None,
+        }),
+    )
+    .await;
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(pid, libc::SIGCONT);
+    }
+
+    let error = read
+        .expect("the request ended instead of hanging")
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("exec-server connection failed"),
+        "{error}"
+    );
+}
