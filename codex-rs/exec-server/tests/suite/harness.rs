@@ -186,6 +186,25 @@ pub fn start_params(process_id: &str, script: &str, cwd: &std::path::Path) -> Va
     })
 }
 
+/// Typed `process/start` params: `argv` in `cwd` with the test environment, no tty, no
+/// stdin, no sandbox.
+pub fn typed_start(
+    process_id: &str,
+    argv: &[&str],
+    cwd: &std::path::Path,
+) -> codex_exec_server::protocol::StartParams {
+    codex_exec_server::protocol::StartParams {
+        process_id: process_id.to_string(),
+        argv: argv.iter().map(ToString::to_string).collect(),
+        cwd: cwd.to_path_buf(),
+        env: child_env(),
+        tty: false,
+        pipe_stdin: false,
+        arg0: None,
+        sandbox_policy: None,
+    }
+}
+
 pub fn b64(data: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(data)

@@ -6,7 +6,6 @@ use codex_exec_server::ClientConfig;
 use codex_exec_server::ExecServerClient;
 use codex_exec_server::RemoteProcess;
 use codex_exec_server::protocol::ReadParams;
-use codex_exec_server::protocol::StartParams;
 use futures_util::future::join_all;
 use pretty_assertions::assert_eq;
 use serde_json::json;
@@ -14,11 +13,11 @@ use serde_json::json;
 use super::harness::EVENT_TIMEOUT;
 use super::harness::RawClient;
 use super::harness::TestServer;
-use super::harness::child_env;
 use super::harness::cwd;
 use super::harness::pid_alive;
 use super::harness::read_until_closed;
 use super::harness::start_params;
+use super::harness::typed_start;
 use super::harness::wait_until;
 
 const CONCURRENT_PROCESSES: usize = 1000;
@@ -34,16 +33,11 @@ async fn a_thousand_concurrent_processes() {
     let dir = cwd();
     let run = async {
         let starts = (0..CONCURRENT_PROCESSES).map(|i| {
-            client.start(StartParams {
-                process_id: format!("p{i}"),
-                argv: vec!["/bin/echo".to_string(), format!("hello {i}")],
-                cwd: dir.path().to_path_buf(),
-                env: child_env(),
-                tty: false,
-                pipe_stdin: false,
-                arg0: None,
-                sandbox_policy: None,
-            })
+            client.start(typed_start(
+                &format!("p{i}"),
+                &["/bin/echo", &format!("hello {i}")],
+                dir.path(),
+            ))
         });
         for result in join_all(starts).await {
             result.unwrap();
@@ -161,16 +155,7 @@ async fn more_long_polls_than_the_server_backlog_all_complete() {
         .unwrap();
     let dir = cwd();
     client
-        .start(StartParams {
-            process_id: "quiet".to_string(),
-            argv: vec!["/bin/sleep".to_string(), "1000".to_string()],
-            cwd: dir.path().to_path_buf(),
-            env: child_env(),
-            tty: false,
-            pipe_stdin: false,
-            arg0: None,
-            sandbox_policy: None,
-        })
+        .start(typed_start("quiet", &["/bin/sleep", "1000"], dir.path()))
         .await
         .unwrap();
 

@@ -7,7 +7,6 @@ use codex_exec_server::ClientConfig;
 use codex_exec_server::ExecServerClient;
 use codex_exec_server::protocol::OutputStream;
 use codex_exec_server::protocol::ProcessEvent;
-use codex_exec_server::protocol::StartParams;
 use pretty_assertions::assert_eq;
 use tokio::net::TcpListener;
 use tokio::net::TcpStream;
@@ -16,8 +15,8 @@ use tokio::task::JoinHandle;
 use super::harness::EVENT_TIMEOUT;
 use super::harness::RawClient;
 use super::harness::TestServer;
-use super::harness::child_env;
 use super::harness::cwd;
+use super::harness::typed_start;
 
 /// A TCP proxy whose live connections the test can cut at will.
 struct Proxy {
@@ -79,21 +78,15 @@ async fn three_disconnects_lose_no_byte() {
     let dir = cwd();
     // Writes numbered lines as fast as it can until the test creates `stop`.
     client
-        .start(StartParams {
-            process_id: "writer".to_string(),
-            argv: vec![
-                "/bin/sh".to_string(),
-                "-c".to_string(),
-                "i=0; while [ ! -e stop ]; do echo \"line $i\"; i=$((i+1)); done; echo end"
-                    .to_string(),
+        .start(typed_start(
+            "writer",
+            &[
+                "/bin/sh",
+                "-c",
+                "i=0; while [ ! -e stop ]; do echo \"line $i\"; i=$((i+1)); done; echo end",
             ],
-            cwd: dir.path().to_path_buf(),
-            env: child_env(),
-            tty: false,
-            pipe_stdin: false,
-            arg0: None,
-            sandbox_policy: None,
-        })
+            dir.path(),
+        ))
         .await
         .unwrap();
 
@@ -211,20 +204,15 @@ async fn dropped_notifications_are_refilled_in_order() {
     let mut events = client.events();
     let dir = cwd();
     client
-        .start(StartParams {
-            process_id: "counter".to_string(),
-            argv: vec![
-                "/bin/sh".to_string(),
-                "-c".to_string(),
-                "i=0; while [ $i -lt 20000 ]; do echo $i; i=$((i+1)); done".to_string(),
+        .start(typed_start(
+            "counter",
+            &[
+                "/bin/sh",
+                "-c",
+                "i=0; while [ $i -lt 20000 ]; do echo $i; i=$((i+1)); done",
             ],
-            cwd: dir.path().to_path_buf(),
-            env: child_env(),
-            tty: false,
-            pipe_stdin: false,
-            arg0: None,
-            sandbox_policy: None,
-        })
+            dir.path(),
+        ))
         .await
         .unwrap();
     let mut output = Vec::new();

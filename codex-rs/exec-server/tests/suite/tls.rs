@@ -13,14 +13,13 @@ use codex_exec_server::ExecProcess;
 use codex_exec_server::ExecServerClient;
 use codex_exec_server::RemoteProcess;
 use codex_exec_server::RemoteSettings;
-use codex_exec_server::protocol::StartParams;
 use codex_utils_cargo_bin::find_resource;
 use pretty_assertions::assert_eq;
 
 use super::harness::TestServer;
-use super::harness::child_env;
 use super::harness::cwd;
 use super::harness::read_until_closed;
+use super::harness::typed_start;
 
 /// A fixture of `tests/suite/tls/`.
 fn fixture(name: &str) -> PathBuf {
@@ -60,18 +59,9 @@ fn client_config(url: &str, ca: Option<&str>) -> ClientConfig {
 async fn echo_through(client: ExecServerClient, words: &str) -> String {
     let exec = RemoteProcess::new(client);
     let dir = cwd();
-    exec.start(StartParams {
-        process_id: "echo".to_string(),
-        argv: vec!["/bin/echo".to_string(), words.to_string()],
-        cwd: dir.path().to_path_buf(),
-        env: child_env(),
-        tty: false,
-        pipe_stdin: false,
-        arg0: None,
-        sandbox_policy: None,
-    })
-    .await
-    .unwrap();
+    exec.start(typed_start("echo", &["/bin/echo", words], dir.path()))
+        .await
+        .unwrap();
     let (output, exit_code) = read_until_closed(&exec, "echo").await;
     assert_eq!(exit_code, Some(0));
     String::from_utf8(output).unwrap()
