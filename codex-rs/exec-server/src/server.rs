@@ -945,7 +945,10 @@ async fn serve_websocket<S: Transport>(
         .await
         .is_err()
     {
-        debug!("the writer did not finish within {client_timeout:?}; dropping the connection");
+        warn!(
+            "the client took no answer for {client_timeout:?} after the connection ended; \
+             dropping the connection and what was still queued for it"
+        );
         writer.abort();
     }
 }

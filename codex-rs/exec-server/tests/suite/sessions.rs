@@ -348,3 +348,37 @@ fn a_slow_but_moving_upload_is_not_taken_for_silence() {
     assert_eq!(reply["id"], json!(1));
     assert!(reply["result"]["sessionId"].is_string(), "{reply}");
 }
+
+/// A client that asks for large answers and then never reads them: once it showed no
+/// sign of life for the timeout, the connection ends, and the writer stuck on the full
+/// socket is given the timeout once more and then dropped with what it still holds,
+/// instead of keeping it (up to 1024 answers of several MiB) for as long as the peer's
+/// kernel keeps the connection open.
+#[tokio::test]
+async fn a_connection_whose_client_stopped_reading_is_dropped_after_the_timeout() {
+    let server = TestServer::start_under(&["env"], &["--client-timeout", "1s"]);
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = cwd();
+    let file = dir.path().join("big");
+    std::fs::write(&file, vec![b'x'; 4 * 1024 * 1024]).unwrap();
+
+    for _ in 0..20 {
+        client
+            .send_request("fs/readFile", json!({"path": file}))
+            .await;
+    }
+
+    // `client` is never read again.
+    wait_until("the stuck writer is dropped", EVENT_TIMEOUT, || {
+        server
+            .stderr()
+            .contains("dropping the connection and what was still queued")
+    })
+    .await;
+    assert!(
+        server.stderr().contains("no sign of life"),
+        "{}",
+        server.stderr()
+    );
+    drop(client);
+}
