@@ -314,9 +314,6 @@ const MAX_IN_FLIGHT: usize = 512;
 /// The TLS connector for `wss://`: rustls on *ring* (named, not left to crate features),
 /// trusting exactly the certificates in the PEM file `ca_file`, or else Mozilla's roots.
 fn tls_connector(ca_file: Option<&Path>) -> Result<tokio_tungstenite::Connector, ExecError> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -324,18 +321,14 @@ fn tls_connector(ca_file: Option<&Path>) -> Result<tokio_tungstenite::Connector,
             let error = |message: String| {
                 ExecError::Transport(format!("TLS CA file `{}`: {message}", path.display()))
             };
-            for cert in CertificateDer::pem_file_iter(path).map_err(|err| error(err.to_string()))? {
+            for certificate in crate::tls::read_pem_certificates(path).map_err(error)? {
                 roots
-                    .add(cert.map_err(|err| error(err.to_string()))?)
+                    .add(certificate)
                     .map_err(|err| error(err.to_string()))?;
-            }
-            if roots.is_empty() {
-                return Err(error("no PEM certificate in the file".to_string()));
             }
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let config = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(|err| ExecError::Transport(format!("TLS set-up: {err}")))?
         .with_root_certificates(roots)

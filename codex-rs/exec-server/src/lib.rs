@@ -20,6 +20,7 @@ mod remote_file_system;
 mod retention;
 mod sandbox;
 mod server;
+mod tls;
 
 pub use client::ClientConfig;
 pub use client::ExecServerClient;

@@ -124,11 +124,12 @@ pub struct ServerConfig {
     /// TLS (`wss://`) with this certificate and key (see [`load_tls_config`]); plain
     /// `ws://` when `None`.
     pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// A connection from which nothing arrives for this long (not even the pong to one of
-    /// the pings the server sends every third of it) is taken for gone: it is closed and
-    /// its session detached, so the session's TTL starts. Without it, a client that
-    /// vanished without closing its TCP connection would keep its session attached, and
-    /// its processes running, forever.
+    /// A connection that shows no sign of life for this long (no byte from the client, not
+    /// even the pong to one of the pings the server sends every third of it, and no
+    /// progress writing an answer to it) is taken for gone: it is closed and its session
+    /// detached, so the session's TTL starts. Without it, a client that vanished without
+    /// closing its TCP connection would keep its session attached, and its processes
+    /// running, forever.
     pub client_timeout: Duration,
 }
 
@@ -243,27 +244,20 @@ pub fn load_tls_config(
     cert_path: &Path,
     key_path: &Path,
 ) -> Result<Arc<rustls::ServerConfig>, ServerError> {
-    use rustls::pki_types::CertificateDer;
     use rustls::pki_types::PrivateKeyDer;
     use rustls::pki_types::pem::PemObject;
 
-    let cert_error = |message: String| ServerError::TlsCertificate {
-        path: cert_path.to_path_buf(),
-        message,
-    };
-    let chain = CertificateDer::pem_file_iter(cert_path)
-        .map_err(|err| cert_error(err.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| cert_error(err.to_string()))?;
-    if chain.is_empty() {
-        return Err(cert_error("no PEM certificate in the file".to_string()));
-    }
+    let chain = crate::tls::read_pem_certificates(cert_path).map_err(|message| {
+        ServerError::TlsCertificate {
+            path: cert_path.to_path_buf(),
+            message,
+        }
+    })?;
     let key = PrivateKeyDer::from_pem_file(key_path).map_err(|err| ServerError::TlsKey {
         path: key_path.to_path_buf(),
         message: err.to_string(),
     })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let config = rustls::ServerConfig::builder_with_provider(crate::tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(|err| ServerError::TlsConfig(err.to_string()))?
         .with_no_client_auth()
@@ -648,6 +642,7 @@ struct Liveness {
 }
 
 impl Liveness {
+    /// The connection's start counts as its first sign of life.
     fn new() -> Self {
         Self {
             start: std::time::Instant::now(),
@@ -870,7 +865,6 @@ async fn serve_websocket<S: Transport>(
         Arc::clone(&liveness),
         client_timeout / 3,
     ));
-    liveness.sign_of_life();
     loop {
         // The timeout covers waiting to be allowed to read (answers the client does not
         // take) and the read itself; any sign of life meanwhile (see `Liveness`) moves the
@@ -971,6 +965,19 @@ async fn write_loop<S: Transport>(
     backlog.writer_stopped();
 }
 
+/// Sends an answer or notification; its byte progress counts as the client's sign of life
+/// (see [`Liveness`]).
+async fn send_payload<S: Transport>(
+    sink: &mut futures_util::stream::SplitSink<WebSocketStream<Tracked<S>>, Message>,
+    text: String,
+    liveness: &Liveness,
+) -> Result<(), tungstenite::Error> {
+    liveness.writing_payload.store(true, Ordering::Relaxed);
+    let sent = sink.send(Message::text(text)).await;
+    liveness.writing_payload.store(false, Ordering::Relaxed);
+    sent
+}
+
 async fn write_messages<S: Transport>(
     mut sink: futures_util::stream::SplitSink<WebSocketStream<Tracked<S>>, Message>,
     mut rx: mpsc::UnboundedReceiver<WriterMsg>,
@@ -1010,9 +1017,7 @@ async fn write_messages<S: Transport>(
         };
         match msg {
             WriterMsg::Text(text) => {
-                liveness.writing_payload.store(true, Ordering::Relaxed);
-                let sent = sink.send(Message::text(text)).await;
-                liveness.writing_payload.store(false, Ordering::Relaxed);
+                let sent = send_payload(&mut sink, text, liveness).await;
                 backlog.done();
                 if let Err(err) = sent {
                     debug!("websocket write failed: {err}");
@@ -1020,10 +1025,7 @@ async fn write_messages<S: Transport>(
                 }
             }
             WriterMsg::Notification(text) => {
-                liveness.writing_payload.store(true, Ordering::Relaxed);
-                let sent = sink.send(Message::text(text)).await;
-                liveness.writing_payload.store(false, Ordering::Relaxed);
-                if let Err(err) = sent {
+                if let Err(err) = send_payload(&mut sink, text, liveness).await {
                     debug!("websocket write failed: {err}");
                     break;
                 }

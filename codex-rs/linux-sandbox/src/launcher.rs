@@ -274,12 +274,8 @@ pub(crate) fn run_bwrap(
             libc::sigprocmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut());
         }
     };
-    let mut command = Command::new(bwrap);
-    command
-        .arg("--json-status-fd")
-        .arg(status_fd.to_string())
-        .args(args)
-        .stderr(Stdio::from(stderr_write));
+    let mut command = bwrap_reporting_to(bwrap, status_fd, args);
+    command.stderr(Stdio::from(stderr_write));
     // SAFETY: the closure only calls sigprocmask and fcntl (keep_fds_across_exec),
     // which are async-signal-safe, on values copied into it.
     unsafe {
@@ -462,6 +458,17 @@ pub fn probe_proc_mount(bwrap: &Path) -> Result<ProcMount, LinuxSandboxError> {
     }
 }
 
+/// `bwrap --json-status-fd STATUS_FD args`, where `status_fd` must still be made
+/// inheritable in `pre_exec` ([`keep_fds_across_exec`]).
+fn bwrap_reporting_to(bwrap: &Path, status_fd: RawFd, args: &[OsString]) -> Command {
+    let mut command = Command::new(bwrap);
+    command
+        .arg("--json-status-fd")
+        .arg(status_fd.to_string())
+        .args(args);
+    command
+}
+
 /// Runs `bwrap --json-status-fd FD args` with no stdin and stdout and its stderr
 /// captured, and tells how it ended.
 fn run_bwrap_captured(bwrap: &Path, args: &[OsString]) -> Result<BwrapOutcome, LinuxSandboxError> {
@@ -471,11 +478,8 @@ fn run_bwrap_captured(bwrap: &Path, args: &[OsString]) -> Result<BwrapOutcome, L
     };
     let (status_read, status_write) = cloexec_pipe().map_err(spawn_error)?;
     let status_fd = status_write.as_raw_fd();
-    let mut command = Command::new(bwrap);
+    let mut command = bwrap_reporting_to(bwrap, status_fd, args);
     command
-        .arg("--json-status-fd")
-        .arg(status_fd.to_string())
-        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
