@@ -67,10 +67,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use codex_protocol::EffectiveAccess;
-use codex_protocol::ReadOnlyAccess;
 use codex_protocol::SandboxPolicy;
 use codex_protocol::WriteAccess;
-use codex_protocol::read_gitdir_pointer_from_disk;
 use codex_utils_absolute_path::AbsolutePathBuf;
 
 use crate::file_system::CopyOptions;
@@ -86,10 +84,6 @@ use crate::protocol::FileMetadata;
 /// Default limit of one `fs/readFile` or `fs/writeFile` (8 MiB: as base64 it fits in the
 /// default 16 MiB message).
 pub const DEFAULT_MAX_FS_BYTES: usize = 8 * 1024 * 1024;
-
-/// The cwd the policy is bound to: it contains a NUL byte, so no path on disk and no
-/// accepted request path can be under it, and the cwd grants nothing.
-const NO_CWD: &str = "/\0fs requests have no cwd";
 
 /// Settings of a [`LocalFileSystem`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -427,12 +421,10 @@ impl Guard {
         let Some(policy) = policy else {
             return Ok(Self { access: None });
         };
-        let no_cwd = AbsolutePathBuf::try_from_absolute(NO_CWD)
-            .map_err(|err| FileSystemError::Io(format!("binding the policy: {err}")))?;
-        let env_tmpdir = env_tmpdir.map(resolve_root);
-        let access = resolve_policy_roots(policy)
-            .effective_access(&no_cwd, env_tmpdir.as_ref())
-            .protect_gitdir_targets(read_gitdir_pointer_from_disk);
+        // The same binding as a sandboxed process gets: every root resolved once,
+        // refused when a sandboxed command could have redirected it, no cwd.
+        let access = codex_sandboxing::bind_policy(policy, /*policy_cwd*/ None, env_tmpdir)
+            .map_err(|err| FileSystemError::SandboxDenied(err.to_string()))?;
         Ok(Self {
             access: Some(access),
         })
@@ -483,49 +475,6 @@ impl Guard {
             ))),
             None => Ok(()),
         }
-    }
-}
-
-fn resolve_root(root: &AbsolutePathBuf) -> AbsolutePathBuf {
-    resolve(root)
-        .ok()
-        .and_then(|resolved| AbsolutePathBuf::try_from_absolute(resolved.path()).ok())
-        .unwrap_or_else(|| root.clone())
-}
-
-/// The policy with every root it names resolved, so it compares equal to resolved paths.
-fn resolve_policy_roots(policy: &SandboxPolicy) -> SandboxPolicy {
-    let resolve_access = |access: &ReadOnlyAccess| match access {
-        ReadOnlyAccess::FullAccess => ReadOnlyAccess::FullAccess,
-        ReadOnlyAccess::Restricted {
-            include_platform_defaults,
-            readable_roots,
-        } => ReadOnlyAccess::Restricted {
-            include_platform_defaults: *include_platform_defaults,
-            readable_roots: readable_roots.iter().map(resolve_root).collect(),
-        },
-    };
-    match policy {
-        SandboxPolicy::DangerFullAccess => SandboxPolicy::DangerFullAccess,
-        SandboxPolicy::ExternalSandbox { network_access } => SandboxPolicy::ExternalSandbox {
-            network_access: *network_access,
-        },
-        SandboxPolicy::ReadOnly { access } => SandboxPolicy::ReadOnly {
-            access: resolve_access(access),
-        },
-        SandboxPolicy::WorkspaceWrite {
-            writable_roots,
-            read_only_access,
-            network_access,
-            exclude_tmpdir_env_var,
-            exclude_slash_tmp,
-        } => SandboxPolicy::WorkspaceWrite {
-            writable_roots: writable_roots.iter().map(resolve_root).collect(),
-            read_only_access: resolve_access(read_only_access),
-            network_access: *network_access,
-            exclude_tmpdir_env_var: *exclude_tmpdir_env_var,
-            exclude_slash_tmp: *exclude_slash_tmp,
-        },
     }
 }
 

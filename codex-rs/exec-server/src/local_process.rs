@@ -640,15 +640,15 @@ fn spawn_process(
         program,
         args,
         arg0,
+        request_env,
         confinement,
     } = launch;
     let mut command = Command::new(&program);
     let program = program.to_string_lossy().into_owned();
-    command
-        .args(&args)
-        .current_dir(&params.cwd)
-        .env_clear()
-        .envs(&params.env);
+    command.args(&args).current_dir(&params.cwd).env_clear();
+    if request_env {
+        command.envs(&params.env);
+    }
     if let Some(arg0) = &arg0 {
         command.arg0(arg0);
     }

@@ -59,6 +59,10 @@ pub(crate) struct Launch {
     pub(crate) args: Vec<OsString>,
     /// `argv[0]` if not `program`.
     pub(crate) arg0: Option<OsString>,
+    /// Whether `program` gets the request's environment. Bubblewrap gets none: it runs
+    /// outside the sandbox, where the request's `LD_PRELOAD` must not reach; it sets the
+    /// command's environment inside (`--setenv`).
+    pub(crate) request_env: bool,
     /// What confines the process beyond its command line.
     pub(crate) confinement: Confinement,
 }
@@ -167,6 +171,7 @@ impl Launch {
             program: OsString::from(&params.argv[0]),
             args: params.argv[1..].iter().map(OsString::from).collect(),
             arg0: params.arg0.as_ref().map(OsString::from),
+            request_env: true,
             confinement: Confinement::None,
         }
     }
@@ -185,6 +190,7 @@ impl Launch {
             program,
             args,
             arg0: None,
+            request_env: true,
             confinement: Confinement::None,
         })
     }
@@ -216,8 +222,12 @@ pub(crate) async fn prepare_launch(params: &StartParams) -> Result<Launch, ExecE
     }
 }
 
-/// The cwd and `$TMPDIR` the policy's rules are applied to (`$TMPDIR` of the command's
-/// environment, which is all it gets).
+/// The command's cwd (absolute) and the `$TMPDIR` the policy's rules are applied to: this
+/// host's (the server's), the same one `fs/*` requests are checked against. The request's
+/// `env.TMPDIR` only tells the command where to put its files; it grants nothing.
+///
+/// There is no policy cwd: what a policy grants is what it names (`writableRoots`,
+/// `readableRoots`, `/tmp` and `$TMPDIR`), never the directory a command runs in.
 fn cwd_and_tmpdir(
     params: &StartParams,
 ) -> Result<(AbsolutePathBuf, Option<AbsolutePathBuf>), ExecError> {
@@ -227,11 +237,12 @@ fn cwd_and_tmpdir(
             params.cwd.display()
         ))
     })?;
-    let tmpdir = params
-        .env
-        .get("TMPDIR")
-        .and_then(|value| AbsolutePathBuf::try_from_absolute(value).ok());
-    Ok((cwd, tmpdir))
+    Ok((cwd, host_tmpdir()))
+}
+
+/// The `$TMPDIR` of this process, if it is set to an absolute path.
+pub(crate) fn host_tmpdir() -> Option<AbsolutePathBuf> {
+    std::env::var_os("TMPDIR").and_then(|value| AbsolutePathBuf::try_from_absolute(value).ok())
 }
 
 /// `sandbox-exec` with the generated Seatbelt profile. Pure, so it is compiled and
@@ -240,13 +251,18 @@ pub(crate) fn seatbelt_launch(
     params: &StartParams,
     policy: &SandboxPolicy,
 ) -> Result<Launch, ExecError> {
-    let (cwd, tmpdir) = cwd_and_tmpdir(params)?;
-    let decision = seatbelt_policy(policy, &cwd, tmpdir.as_ref()).map_err(|err| match err {
-        SandboxingError::UnsupportedPlatform { .. } => {
-            ExecError::SandboxUnavailable(err.to_string())
-        }
-        SandboxingError::UnrepresentablePath { .. } => ExecError::SandboxDenied(err.to_string()),
-    })?;
+    // Validates the cwd; the profile needs only the host's `$TMPDIR`.
+    let (_cwd, tmpdir) = cwd_and_tmpdir(params)?;
+    let decision =
+        seatbelt_policy(policy, /*policy_cwd*/ None, tmpdir.as_ref()).map_err(|err| match err {
+            SandboxingError::UnsupportedPlatform { .. } => {
+                ExecError::SandboxUnavailable(err.to_string())
+            }
+            SandboxingError::UnrepresentablePath { .. }
+            | SandboxingError::RootThroughWritableSymlink { .. }
+            | SandboxingError::Resolve { .. }
+            | SandboxingError::Policy(_) => ExecError::SandboxDenied(err.to_string()),
+        })?;
     match decision {
         SeatbeltDecision::NotNeeded(_) => Ok(Launch::direct(params)),
         SeatbeltDecision::Sandbox(profile) => {
@@ -338,17 +354,21 @@ async fn probed_proc_mount(
     Ok(*probed)
 }
 
-/// Where bubblewrap is looked up: the server's own `PATH`, then `/usr/bin`, `/bin` — never
-/// the request's `PATH`, where a sandboxed command allowed to write one of its directories
-/// could have planted a `bwrap` that the next start would run unsandboxed.
+/// The bubblewrap of this process: looked up once, in the server's own `PATH` (never the
+/// request's), refused unless only root can change it, and checked unchanged before
+/// each start (see [`codex_linux_sandbox::TrustedBwrap`]). A sandboxed command allowed
+/// to write a directory of some `PATH` could otherwise plant a `bwrap` that the next
+/// start would run outside any sandbox.
 #[cfg(target_os = "linux")]
-fn server_bwrap(params: &StartParams) -> Result<std::path::PathBuf, ExecError> {
-    codex_linux_sandbox::find_bwrap(None, std::env::var_os("PATH").as_deref())
+fn server_bwrap(
+    params: &StartParams,
+) -> Result<&'static codex_linux_sandbox::TrustedBwrap, ExecError> {
+    codex_linux_sandbox::TrustedBwrap::for_this_process()
         .map_err(|err| linux_sandbox_error(err, params))
 }
 
 /// `bwrap ... -- ARGV...`, after checking what can be checked before anything runs: the
-/// policy first (pure: it only inspects the filesystem), then the host (bubblewrap, the
+/// policy first (it only inspects the filesystem), then the host (bubblewrap, the
 /// kernel, the trial run), then the program.
 #[cfg(target_os = "linux")]
 async fn bubblewrap_launch(
@@ -359,20 +379,29 @@ async fn bubblewrap_launch(
     use codex_linux_sandbox::ProcMount;
 
     refuse_arg0(params, "bubblewrap")?;
-    let (cwd, env_tmpdir) = cwd_and_tmpdir(params)?;
+    let (cwd, tmpdir) = cwd_and_tmpdir(params)?;
     let command: Vec<OsString> = params.argv.iter().map(OsString::from).collect();
-    let check = BwrapOptions {
-        proc_mount: ProcMount::Mount,
-        env_tmpdir: env_tmpdir.clone(),
+    let options = |proc_mount| BwrapOptions {
+        proc_mount,
+        policy_cwd: None,
+        tmpdir: tmpdir.clone(),
         helper: None,
         seccomp_fd: None,
+        env: params
+            .env
+            .iter()
+            .map(|(name, value)| (OsString::from(name), OsString::from(value)))
+            .collect(),
     };
-    codex_linux_sandbox::build_bwrap_argv(policy, &cwd, &command, &check)
+    codex_linux_sandbox::build_bwrap_argv(policy, &cwd, &command, &options(ProcMount::Mount))
         .map_err(|err| linux_sandbox_error(err, params))?;
     let bwrap = server_bwrap(params)?;
+    let bwrap_path = bwrap
+        .verify()
+        .map_err(|err| linux_sandbox_error(err, params))?;
     codex_linux_sandbox::check_inherit_only().map_err(|err| linux_sandbox_error(err, params))?;
-    let proc_mount = probed_proc_mount(&bwrap, params).await?;
-    // Bubblewrap runs with the command's environment, so `execvp` searches its `PATH`.
+    let proc_mount = probed_proc_mount(bwrap_path, params).await?;
+    // Bubblewrap's `execvp` searches the command's `PATH` (set inside with `--setenv`).
     let path = params.env.get("PATH").map(std::ffi::OsStr::new);
     let program = std::ffi::OsStr::new(&params.argv[0]);
     codex_linux_sandbox::find_program(program, path, cwd.as_path()).map_err(|err| {
@@ -382,13 +411,18 @@ async fn bubblewrap_launch(
         }
     })?;
     let mut launch = codex_linux_sandbox::BwrapLaunch::prepare(
-        bwrap, policy, &cwd, &command, env_tmpdir, proc_mount,
+        bwrap,
+        policy,
+        &cwd,
+        &command,
+        options(proc_mount),
     )
     .map_err(|err| linux_sandbox_error(err, params))?;
     Ok(Launch {
         program: launch.program.clone().into_os_string(),
         args: std::mem::take(&mut launch.args),
         arg0: None,
+        request_env: false,
         confinement: Confinement::Bwrap(launch),
     })
 }
@@ -410,14 +444,19 @@ fn linux_sandbox_error(
         | LinuxSandboxError::ProtectedPathIsSymlink { .. }
         | LinuxSandboxError::UnprotectableMissingPath { .. }
         | LinuxSandboxError::HelperNotRunnable { .. }
-        | LinuxSandboxError::Inspect { .. } => ExecError::SandboxDenied(message),
+        | LinuxSandboxError::Inspect { .. }
+        | LinuxSandboxError::Policy(_) => ExecError::SandboxDenied(message),
+        LinuxSandboxError::InvalidEnv { .. } => ExecError::InvalidParams(message),
         LinuxSandboxError::BwrapMissing { .. }
         | LinuxSandboxError::BwrapNotPermitted { .. }
         | LinuxSandboxError::BwrapSpawn { .. }
         | LinuxSandboxError::CurrentExe { .. }
         | LinuxSandboxError::NoNewPrivs { .. }
         | LinuxSandboxError::CloseRangeUnsupported { .. }
-        | LinuxSandboxError::Seccomp { .. } => ExecError::SandboxUnavailable(message),
+        | LinuxSandboxError::Seccomp { .. }
+        | LinuxSandboxError::BwrapUntrusted { .. }
+        | LinuxSandboxError::BwrapChanged { .. }
+        | LinuxSandboxError::Placeholder { .. } => ExecError::SandboxUnavailable(message),
         // The same error an unsandboxed start in a missing cwd gets.
         LinuxSandboxError::MissingCwd { .. } | LinuxSandboxError::Exec { .. } => {
             ExecError::SpawnFailed {

@@ -122,31 +122,42 @@ async fn linux_policies_spawn_bubblewrap_itself() {
     };
     let fds: Vec<String> = bwrap.child_fds().iter().map(ToString::to_string).collect();
     let cwd = dir_path.to_str().unwrap();
-    let args: Vec<String> = launch
-        .args
-        .iter()
-        .map(|arg| arg.to_str().unwrap().replace(cwd, "{}"))
+    // The options are in the memory file `--args` names, so the command's environment
+    // stays out of bubblewrap's world-readable command line.
+    let options: Vec<String> = std::fs::read(format!("/proc/self/fd/{}", fds[2]))
+        .unwrap()
+        .split(|byte| *byte == 0)
+        .filter(|arg| !arg.is_empty())
+        .map(|arg| String::from_utf8_lossy(arg).replace(cwd, "{}"))
         .collect();
     assert_eq!(
         std::path::Path::new(&launch.program).file_name(),
         Some(std::ffi::OsStr::new("bwrap"))
     );
-    assert_eq!(launch.arg0, None);
-    assert_eq!(args[..2], ["--json-status-fd".to_string(), fds[0].clone()]);
     assert_eq!(
-        args[args.len() - 7..],
-        [
-            "--seccomp",
-            &fds[1],
-            "--chdir",
-            "{}",
-            "--",
-            "/bin/echo",
-            "hi"
-        ]
-        .map(String::from)
+        (launch.arg0.clone(), launch.request_env, launch.args.clone()),
+        (
+            None,
+            false,
+            os(&["--args", &fds[2], "--", "/bin/echo", "hi"])
+        )
     );
-    assert!(args.contains(&"--unshare-net".to_string()), "{args:?}");
+    assert_eq!(
+        options[..2],
+        ["--json-status-fd".to_string(), fds[0].clone()]
+    );
+    assert_eq!(
+        options[options.len() - 4..],
+        ["--seccomp", &fds[1], "--chdir", "{}"].map(String::from)
+    );
+    for expected in [
+        "--unshare-net",
+        "--unshare-user",
+        "--disable-userns",
+        "--cap-drop",
+    ] {
+        assert!(options.contains(&expected.to_string()), "{options:?}");
+    }
 }
 
 #[cfg(target_os = "linux")]

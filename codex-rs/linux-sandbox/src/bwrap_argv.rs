@@ -1,21 +1,27 @@
 //! From a [`SandboxPolicy`] to the arguments of one `bwrap` invocation.
 //!
 //! What is readable and writable is decided by `codex-protocol`
-//! ([`SandboxPolicy::effective_access`]); this module only turns that answer into
-//! mounts, in an order that makes the later mount win where two overlap:
+//! ([`SandboxPolicy::effective_access`]), bound to this host by `codex-sandboxing`
+//! ([`codex_sandboxing::bind_policy`]: every root resolved once); this module only turns
+//! that answer into mounts, in an order that makes the later mount win where two
+//! overlap:
 //!
+//! 0. a user namespace without capabilities ([`user_namespace_args`]), a new session,
+//!    PID namespace and (network off) network namespace;
 //! 1. the root: `--ro-bind / /` (full reads) or an empty `--tmpfs /` (restricted reads)
 //!    followed by `--ro-bind` of each readable root;
 //! 2. fresh `--dev /dev` and `--proc /proc` (or, where `/proc` cannot be mounted, an
 //!    empty read-only tmpfs over it);
-//! 3. `--bind` of each writable root;
+//! 3. `--bind` of each writable root, nested ones included, and of every directory
+//!    between a writable root and a protected path, so none of them can be renamed;
 //! 4. `--ro-bind` of each protected path (`.git`, `.codex`, `.agents`, gitdir targets)
 //!    inside a writable root; a protected path that does not exist gets a read-only
 //!    empty tmpfs instead, so it cannot be created either;
 //! 5. the seccomp-stage executable, read-only at its own path (or, for a symlink, at its
 //!    target's, plus the link);
 //! 6. `--remount-ro /` for an empty root, so nothing can be created outside the roots;
-//! 7. `--seccomp FD` when the caller passes a compiled filter for bubblewrap to install.
+//! 7. `--seccomp FD` when the caller passes a compiled filter for bubblewrap to install;
+//! 8. `--setenv` for each variable of the command's environment.
 //!
 //! The function looks at the filesystem (does each root exist, is a protected path a
 //! symlink) but changes nothing and runs nothing, so it is tested on plain temp dirs.
@@ -29,7 +35,6 @@ use codex_protocol::PLATFORM_DEFAULT_READ_ROOTS;
 use codex_protocol::ReadAccess;
 use codex_protocol::SandboxPolicy;
 use codex_protocol::WriteAccess;
-use codex_protocol::read_gitdir_pointer_from_disk;
 use codex_utils_absolute_path::AbsolutePathBuf;
 
 use crate::LinuxSandboxError;
@@ -83,9 +88,13 @@ pub enum ProcMount {
 pub struct BwrapOptions {
     /// Whether to mount `/proc`.
     pub proc_mount: ProcMount,
-    /// The `$TMPDIR` of the environment the command runs in, writable under
-    /// `workspaceWrite` unless `excludeTmpdirEnvVar`.
-    pub env_tmpdir: Option<AbsolutePathBuf>,
+    /// The policy's own cwd (`sandboxPolicyCwd` on the exec-server wire), writable under
+    /// `workspaceWrite` and readable with `includePlatformDefaults`. Never the command's
+    /// working directory: where a command runs must not widen what the policy grants.
+    pub policy_cwd: Option<AbsolutePathBuf>,
+    /// The `$TMPDIR` of the host enforcing the policy (the same one its filesystem
+    /// checks use), writable under `workspaceWrite` unless `excludeTmpdirEnvVar`.
+    pub tmpdir: Option<AbsolutePathBuf>,
     /// An executable bound read-only at its own path after every other mount: the
     /// seccomp stage that runs first inside the sandbox. It is then runnable even under
     /// restricted reads and cannot be replaced from inside, even when it lives under a
@@ -98,31 +107,65 @@ pub struct BwrapOptions {
     /// bubblewrap directly, without the seccomp stage, applies the
     /// [`crate::NetworkFilter`].
     pub seccomp_fd: Option<RawFd>,
+    /// The command's environment, set inside the sandbox (`--setenv`): bubblewrap
+    /// itself must run with an empty one, or the request's `LD_PRELOAD` would run code
+    /// in bubblewrap, outside the sandbox.
+    pub env: Vec<(OsString, OsString)>,
 }
 
 /// The arguments of one `bwrap` invocation (without the `bwrap` program itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BwrapArgv {
-    /// The arguments, ending with `--` and the command.
+    /// The arguments, ending with `--` and the command. The options (`args[..options_end]`)
+    /// hold the command's environment: pass them through a descriptor (`--args FD`), not
+    /// the command line, which every local user can read in `/proc`; bubblewrap takes
+    /// `-- COMMAND...` (`args[options_end..]`) only from its command line.
     pub args: Vec<OsString>,
-    /// Protected paths that did not exist and that bubblewrap will create as empty
-    /// directories (the mount points of their read-only placeholders). They appear on
-    /// the host too, because they are inside a bind-mounted writable root; remove them
-    /// (if still empty) once the sandbox has exited.
+    /// Where the options end and `--` begins in `args`.
+    pub options_end: usize,
+    /// Protected paths mounted as read-only empty directories because they do not exist
+    /// (or are the placeholder of another sandbox). The mount point must exist on the
+    /// host, inside the writable root, for as long as the sandbox runs: hold them with a
+    /// [`crate::PlaceholderLease`] from before bubblewrap starts until it was reaped.
     pub placeholders: Vec<AbsolutePathBuf>,
-    /// Every protected path that gets a read-only mount, placeholders included. A host
-    /// running several sandboxes at once needs them: an existing one may be another
-    /// sandbox's placeholder, which must then outlive this sandbox too (see
-    /// [`crate::PlaceholderLease`]).
-    pub protected: Vec<AbsolutePathBuf>,
+    /// The writable roots, resolved: nothing the sandbox relies on from the host (the
+    /// `bwrap` executable) may lie in one.
+    pub writable: Vec<AbsolutePathBuf>,
 }
+
+/// The arguments that put the sandbox in a user namespace of its own without any
+/// capability, also when the caller is root: bubblewrap run by real root otherwise keeps
+/// every capability for the command, which could then remount `/` read-write, unmount
+/// the read-only `.git`, or open files by handle outside the readable roots. Nested
+/// user namespaces are disabled, so the command cannot gain capabilities in one of its
+/// own either. Root is mapped to `nobody` (65534) inside, so the command also does not
+/// *look* privileged to the tools it runs; any other caller keeps its ids.
+pub fn user_namespace_args(euid: u32) -> Vec<&'static str> {
+    let mut args = vec!["--unshare-user", "--disable-userns", "--cap-drop", "ALL"];
+    if euid == 0 {
+        args.extend(["--uid", NOBODY, "--gid", NOBODY]);
+    }
+    args
+}
+
+/// The id root is mapped to inside a sandbox.
+const NOBODY: &str = "65534";
+
+/// The mode of a placeholder directory (sticky, owner read and search, nothing else):
+/// how a placeholder left by another process (or by a crash) is told from a directory a
+/// person made. Nobody makes an empty `.git` with exactly this mode.
+pub const PLACEHOLDER_MODE: u32 = 0o1500;
 
 /// Builds the `bwrap` arguments that run `command` in `cwd` under `policy`.
 ///
+/// The policy is bound with [`codex_sandboxing::bind_policy`] (every root resolved once;
+/// roots a sandboxed command could have redirected, and writable roots inside protected
+/// paths, refused), and every path handed to bubblewrap is the resolved one.
+///
 /// Fails before anything runs when the policy cannot be enforced as written: a
 /// writable or readable root or the cwd that does not exist, a cwd that is not
-/// readable, a protected path that is a symlink, or a policy that is not enforced with
-/// bubblewrap at all (see [`SandboxPlan`]).
+/// readable, a protected path that is a symlink, an environment variable that cannot be
+/// set, or a policy that is not enforced with bubblewrap at all (see [`SandboxPlan`]).
 pub fn build_bwrap_argv(
     policy: &SandboxPolicy,
     cwd: &AbsolutePathBuf,
@@ -145,14 +188,16 @@ pub fn build_bwrap_argv(
     if command.is_empty() {
         return Err(LinuxSandboxError::EmptyCommand);
     }
-    if !cwd.as_path().is_dir() {
-        return Err(LinuxSandboxError::MissingCwd { cwd: cwd.clone() });
-    }
-    let access = policy
-        .effective_access(cwd, options.env_tmpdir.as_ref())
-        .protect_gitdir_targets(read_gitdir_pointer_from_disk);
-    if !access.can_read(cwd) {
-        return Err(LinuxSandboxError::CwdNotReadable { cwd: cwd.clone() });
+    let cwd = match std::fs::canonicalize(cwd.as_path()) {
+        Ok(resolved) if resolved.is_dir() => AbsolutePathBuf::try_from_absolute(resolved)
+            .map_err(|_| LinuxSandboxError::MissingCwd { cwd: cwd.clone() })?,
+        _ => return Err(LinuxSandboxError::MissingCwd { cwd: cwd.clone() }),
+    };
+    let access =
+        codex_sandboxing::bind_policy(policy, options.policy_cwd.as_ref(), options.tmpdir.as_ref())
+            .map_err(LinuxSandboxError::Policy)?;
+    if !access.can_read(&cwd) {
+        return Err(LinuxSandboxError::CwdNotReadable { cwd });
     }
     let writable = match access.write() {
         WriteAccess::Roots(roots) => roots.as_slice(),
@@ -166,6 +211,7 @@ pub fn build_bwrap_argv(
     };
     let mut writable_roots: Vec<&AbsolutePathBuf> = writable.iter().map(|w| &w.root).collect();
     writable_roots.sort();
+    writable_roots.dedup();
     for root in &writable_roots {
         if !exists(root)? {
             return Err(LinuxSandboxError::MissingWritableRoot {
@@ -173,9 +219,20 @@ pub fn build_bwrap_argv(
             });
         }
     }
+    let mut protected: Vec<&AbsolutePathBuf> = writable
+        .iter()
+        .flat_map(|w| &w.read_only_subpaths)
+        // A gitdir target outside every writable root is already read-only (or
+        // unreadable, which a bind would undo).
+        .filter(|path| writable_roots.iter().any(|root| path.starts_with(root)))
+        .collect();
+    protected.sort();
+    protected.dedup();
 
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
+    // SAFETY: geteuid cannot fail and touches no memory.
+    push(&user_namespace_args(unsafe { libc::geteuid() }));
     push(&["--new-session", "--die-with-parent", "--unshare-pid"]);
     if !policy.has_full_network_access() {
         push(&["--unshare-net"]);
@@ -198,6 +255,7 @@ pub fn build_bwrap_argv(
                 // A platform default this host lacks (`/lib32`, `/nix/store`) is skipped.
             }
             present.sort();
+            present.dedup();
             for root in &present {
                 let covered = writable_roots.contains(root)
                     || present
@@ -205,6 +263,26 @@ pub fn build_bwrap_argv(
                         .any(|other| other != root && root.starts_with(other));
                 if !covered {
                     bind(&mut args, "--ro-bind", root.as_path());
+                }
+            }
+            // Roots are bound where they resolve to; a root the policy names through a
+            // symlink (`/lib64 -> usr/lib64`, where the dynamic loader is looked up) is
+            // recreated as a link in the empty root, unless it lies in a bound directory
+            // (which shows the real link already).
+            for named in named_roots(policy) {
+                let in_bound = present
+                    .iter()
+                    .chain(writable_roots.iter())
+                    .any(|root| named.starts_with(root));
+                if in_bound {
+                    continue;
+                }
+                if let Ok(target) = std::fs::canonicalize(named.as_path())
+                    && target != named.as_path()
+                {
+                    args.push(OsString::from("--symlink"));
+                    args.push(target.into_os_string());
+                    args.push(named.as_path().as_os_str().to_owned());
                 }
             }
             true
@@ -223,42 +301,56 @@ pub fn build_bwrap_argv(
         }
     }
 
-    for root in &writable_roots {
-        let nested = writable_roots
-            .iter()
-            .any(|other| other != root && root.starts_with(other));
-        if !nested {
-            bind(&mut args, "--bind", root.as_path());
+    // Every writable root is a mount point of its own, and so is every directory
+    // between a writable root and a protected path: a mount point cannot be renamed or
+    // removed, so the command cannot move a protected path's parent away and build a
+    // new, unprotected tree in its place. Parents come before children (sorted), so no
+    // bind hides one made before it.
+    let mut rw_mounts: Vec<AbsolutePathBuf> = writable_roots.iter().map(|r| (*r).clone()).collect();
+    for path in &protected {
+        let mut dir = path.parent();
+        while let Some(current) = dir {
+            let inside_writable = writable_roots
+                .iter()
+                .any(|root| current.starts_with(root) && current != **root);
+            if !inside_writable {
+                break;
+            }
+            let inside_protected = protected.iter().any(|p| current.starts_with(p));
+            if !inside_protected && current.as_path().is_dir() {
+                rw_mounts.push(current.clone());
+            }
+            dir = current.parent();
         }
     }
+    rw_mounts.sort();
+    rw_mounts.dedup();
+    for dir in &rw_mounts {
+        bind(&mut args, "--bind", dir.as_path());
+    }
 
-    let mut protected: Vec<&AbsolutePathBuf> = writable
-        .iter()
-        .flat_map(|w| &w.read_only_subpaths)
-        // A gitdir target outside every writable root is already read-only (or
-        // unreadable, which a bind would undo).
-        .filter(|path| writable_roots.iter().any(|root| path.starts_with(root)))
-        .collect();
-    protected.sort();
-    protected.dedup();
     let mut placeholders = Vec::new();
-    let protected: Vec<AbsolutePathBuf> = protected.into_iter().cloned().collect();
     for path in &protected {
         match std::fs::symlink_metadata(path.as_path()) {
             Ok(metadata) if metadata.file_type().is_symlink() => {
-                return Err(LinuxSandboxError::ProtectedPathIsSymlink { path: path.clone() });
+                return Err(LinuxSandboxError::ProtectedPathIsSymlink {
+                    path: (*path).clone(),
+                });
+            }
+            Ok(metadata) if is_placeholder(&metadata) => {
+                push_placeholder(&mut args, path);
+                placeholders.push((*path).clone());
             }
             Ok(_) => bind(&mut args, "--ro-bind", path.as_path()),
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
                 let parent_exists = path.parent().is_some_and(|p| p.as_path().is_dir());
                 if !parent_exists {
-                    return Err(LinuxSandboxError::UnprotectableMissingPath { path: path.clone() });
+                    return Err(LinuxSandboxError::UnprotectableMissingPath {
+                        path: (*path).clone(),
+                    });
                 }
-                for op in ["--tmpfs", "--remount-ro"] {
-                    args.push(OsString::from(op));
-                    args.push(path.as_path().as_os_str().to_owned());
-                }
-                placeholders.push(path.clone());
+                push_placeholder(&mut args, path);
+                placeholders.push((*path).clone());
             }
             Err(source) => {
                 return Err(LinuxSandboxError::Inspect {
@@ -296,15 +388,72 @@ pub fn build_bwrap_argv(
         args.push(OsString::from("--seccomp"));
         args.push(OsString::from(fd.to_string()));
     }
+    for (name, value) in &options.env {
+        let name_bytes = name.as_encoded_bytes();
+        if name_bytes.is_empty()
+            || name_bytes.contains(&b'=')
+            || name_bytes.contains(&0)
+            || value.as_encoded_bytes().contains(&0)
+        {
+            return Err(LinuxSandboxError::InvalidEnv {
+                name: name.to_string_lossy().into_owned(),
+            });
+        }
+        args.push(OsString::from("--setenv"));
+        args.push(name.clone());
+        args.push(value.clone());
+    }
     args.push(OsString::from("--chdir"));
     args.push(cwd.as_path().as_os_str().to_owned());
+    let options_end = args.len();
     args.push(OsString::from("--"));
     args.extend(command.iter().cloned());
     Ok(BwrapArgv {
         args,
+        options_end,
         placeholders,
-        protected,
+        writable: writable_roots.into_iter().cloned().collect(),
     })
+}
+
+/// The roots `policy` names itself (readable and writable), as written.
+fn named_roots(policy: &SandboxPolicy) -> Vec<&AbsolutePathBuf> {
+    fn readable(access: &codex_protocol::ReadOnlyAccess) -> Vec<&AbsolutePathBuf> {
+        match access {
+            codex_protocol::ReadOnlyAccess::Restricted { readable_roots, .. } => {
+                readable_roots.iter().collect()
+            }
+            codex_protocol::ReadOnlyAccess::FullAccess => Vec::new(),
+        }
+    }
+    match policy {
+        SandboxPolicy::DangerFullAccess | SandboxPolicy::ExternalSandbox { .. } => Vec::new(),
+        SandboxPolicy::ReadOnly { access } => readable(access),
+        SandboxPolicy::WorkspaceWrite {
+            writable_roots,
+            read_only_access,
+            ..
+        } => {
+            let mut roots = readable(read_only_access);
+            roots.extend(writable_roots);
+            roots
+        }
+    }
+}
+
+/// A read-only empty tmpfs at `path` (which must exist as a directory on the host while
+/// the sandbox runs: see [`BwrapArgv::placeholders`]).
+fn push_placeholder(args: &mut Vec<OsString>, path: &AbsolutePathBuf) {
+    for op in ["--tmpfs", "--remount-ro"] {
+        args.push(OsString::from(op));
+        args.push(path.as_path().as_os_str().to_owned());
+    }
+}
+
+/// Whether `metadata` is that of a placeholder directory ([`PLACEHOLDER_MODE`]).
+pub(crate) fn is_placeholder(metadata: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    metadata.is_dir() && metadata.permissions().mode() & 0o7777 == PLACEHOLDER_MODE
 }
 
 /// Appends `op path path`.

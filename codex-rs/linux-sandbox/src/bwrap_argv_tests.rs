@@ -61,9 +61,27 @@ fn workspace_write(
 fn options() -> BwrapOptions {
     BwrapOptions {
         proc_mount: ProcMount::Mount,
-        env_tmpdir: None,
+        policy_cwd: None,
+        tmpdir: None,
         helper: None,
         seccomp_fd: None,
+        env: Vec::new(),
+    }
+}
+
+/// [`options`] with the policy bound to `cwd` (writable under `workspaceWrite`).
+fn in_cwd(cwd: &AbsolutePathBuf) -> BwrapOptions {
+    BwrapOptions {
+        policy_cwd: Some(cwd.clone()),
+        ..options()
+    }
+}
+
+/// `argv` with `options_end` where its `-- sh -c true` ([`command`]) begins.
+fn with_options_end(argv: BwrapArgv) -> BwrapArgv {
+    BwrapArgv {
+        options_end: argv.args.len() - 1 - command().len(),
+        ..argv
     }
 }
 
@@ -76,11 +94,19 @@ fn command() -> Vec<OsString> {
 }
 
 /// The whitespace-separated words of `golden` as arguments; `{}` in a word stands for
-/// `fixture_root` (temp dirs have no spaces in their paths).
+/// `fixture_root` (temp dirs have no spaces in their paths). The user namespace
+/// arguments, which depend on who runs the test, come first.
 fn argv(fixture_root: &AbsolutePathBuf, golden: &str) -> Vec<OsString> {
-    golden
-        .split_whitespace()
-        .map(|item| OsString::from(item.replace("{}", &fixture_root.to_string())))
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    super::user_namespace_args(euid)
+        .into_iter()
+        .map(OsString::from)
+        .chain(
+            golden
+                .split_whitespace()
+                .map(|item| OsString::from(item.replace("{}", &fixture_root.to_string()))),
+        )
         .collect()
 }
 
@@ -94,7 +120,8 @@ fn read_only_full_access_binds_root_read_only_without_network() {
 
     let got = build_bwrap_argv(&policy, &cwd, &command(), &options()).expect("argv");
 
-    let expected = BwrapArgv {
+    let expected = with_options_end(BwrapArgv {
+        options_end: 0,
         args: argv(
             &fx.root,
             "
@@ -106,8 +133,8 @@ fn read_only_full_access_binds_root_read_only_without_network() {
             ",
         ),
         placeholders: Vec::new(),
-        protected: Vec::new(),
-    };
+        writable: Vec::new(),
+    });
     assert_eq!(got, expected);
 }
 
@@ -122,9 +149,10 @@ fn workspace_write_protects_existing_and_missing_subpaths() {
         /*network_access*/ true,
     );
 
-    let got = build_bwrap_argv(&policy, &cwd, &command(), &options()).expect("argv");
+    let got = build_bwrap_argv(&policy, &cwd, &command(), &in_cwd(&cwd)).expect("argv");
 
-    let expected = BwrapArgv {
+    let expected = with_options_end(BwrapArgv {
+        options_end: 0,
         args: argv(
             &fx.root,
             "
@@ -142,10 +170,8 @@ fn workspace_write_protects_existing_and_missing_subpaths() {
             ",
         ),
         placeholders: vec![fx.path("ws/.agents"), fx.path("ws/.codex")],
-        protected: ["ws/.agents", "ws/.codex", "ws/.git"]
-            .map(|p| fx.path(p))
-            .to_vec(),
-    };
+        writable: vec![fx.path("ws")],
+    });
     assert_eq!(got, expected);
 }
 
@@ -189,14 +215,16 @@ fn restricted_reads_start_from_an_empty_read_only_root() {
     };
     let options = BwrapOptions {
         proc_mount: ProcMount::Skip,
-        env_tmpdir: Some(fx.path("tmp")),
+        tmpdir: Some(fx.path("tmp")),
         helper: Some(fx.path("bin/helper")),
-        seccomp_fd: None,
+        env: vec![(OsString::from("HOME"), OsString::from("/home/me"))],
+        ..in_cwd(&cwd)
     };
 
     let got = build_bwrap_argv(&policy, &cwd, &command(), &options).expect("argv");
 
-    let expected = BwrapArgv {
+    let expected = with_options_end(BwrapArgv {
+        options_end: 0,
         args: argv(
             &fx.root,
             "
@@ -221,25 +249,14 @@ fn restricted_reads_start_from_an_empty_read_only_root() {
                 --ro-bind {}/ws/proj/.git {}/ws/proj/.git
                 --ro-bind {}/bin/helper {}/bin/helper
                 --remount-ro /
+                --setenv HOME /home/me
                 --chdir {}/ws/proj
                 -- sh -c true
             ",
         ),
         placeholders: Vec::new(),
-        protected: [
-            "extra/.agents",
-            "extra/.codex",
-            "extra/.git",
-            "tmp/.agents",
-            "tmp/.codex",
-            "tmp/.git",
-            "ws/proj/.agents",
-            "ws/proj/.codex",
-            "ws/proj/.git",
-        ]
-        .map(|p| fx.path(p))
-        .to_vec(),
-    };
+        writable: ["extra", "tmp", "ws/proj"].map(|p| fx.path(p)).to_vec(),
+    });
     assert_eq!(got, expected);
 }
 
@@ -254,8 +271,9 @@ fn platform_defaults_bind_the_system_roots_this_host_has() {
         },
     };
 
-    let got = build_bwrap_argv(&policy, &cwd, &command(), &options()).expect("argv");
+    let got = build_bwrap_argv(&policy, &cwd, &command(), &in_cwd(&cwd)).expect("argv");
 
+    // Platform defaults are bound as named (bubblewrap follows `/bin -> usr/bin`).
     let mut read_roots: Vec<String> = LINUX_DEFAULT_READ_ROOTS
         .iter()
         .filter(|root| Path::new(root).exists())
@@ -280,16 +298,19 @@ fn platform_defaults_bind_the_system_roots_this_host_has() {
     assert!(read_roots.contains(&"/usr".to_string()), "{read_roots:?}");
     assert_eq!(
         got,
-        BwrapArgv {
+        with_options_end(BwrapArgv {
+            options_end: 0,
             args: argv(&fx.root, &expected),
             placeholders: Vec::new(),
-            protected: Vec::new(),
-        }
+            writable: Vec::new(),
+        })
     );
 }
 
 #[test]
-fn nested_writable_roots_are_bound_once_and_every_protected_path_wins() {
+fn nested_writable_roots_are_each_a_mount_point_and_every_protected_path_wins() {
+    // `work/proj` is bound although `work` covers it: as a mount point it cannot be
+    // renamed away to make room for a new `proj` with an unprotected `.git`.
     let fx = Fixture::new();
     let cwd = fx.mkdir("work/proj");
     for dir in [".git", ".codex", ".agents"] {
@@ -302,7 +323,7 @@ fn nested_writable_roots_are_bound_once_and_every_protected_path_wins() {
         /*network_access*/ true,
     );
 
-    let got = build_bwrap_argv(&policy, &cwd, &command(), &options()).expect("argv");
+    let got = build_bwrap_argv(&policy, &cwd, &command(), &in_cwd(&cwd)).expect("argv");
 
     let expected = argv(
         &fx.root,
@@ -311,6 +332,7 @@ fn nested_writable_roots_are_bound_once_and_every_protected_path_wins() {
             --ro-bind / /
             --dev /dev --proc /proc
             --bind {}/work {}/work
+            --bind {}/work/proj {}/work/proj
             --ro-bind {}/work/.agents {}/work/.agents
             --ro-bind {}/work/.codex {}/work/.codex
             --ro-bind {}/work/.git {}/work/.git
@@ -322,6 +344,47 @@ fn nested_writable_roots_are_bound_once_and_every_protected_path_wins() {
         ",
     );
     assert_eq!(got.args, expected);
+}
+
+#[test]
+fn every_directory_between_a_writable_root_and_a_protected_path_is_a_mount_point() {
+    // `base/a/b` is a root inside the root `base`; `base/a` is neither, but renaming it
+    // would move `b` (and its protected `.git`) away. Likewise the directories above a
+    // gitdir target.
+    let fx = Fixture::new();
+    let cwd = fx.mkdir("base/a/b");
+    fx.mkdir("base/store/deep/gd");
+    std::fs::write(
+        fx.path("base/a/b/.git").as_path(),
+        format!("gitdir: {}\n", fx.path("base/store/deep/gd")),
+    )
+    .expect("write .git");
+    let policy = SandboxPolicy::WorkspaceWrite {
+        writable_roots: vec![fx.path("base"), cwd.clone()],
+        read_only_access: ReadOnlyAccess::FullAccess,
+        network_access: true,
+        exclude_tmpdir_env_var: true,
+        exclude_slash_tmp: true,
+    };
+
+    let got = build_bwrap_argv(&policy, &cwd, &command(), &options()).expect("argv");
+
+    let rw: Vec<&OsString> = got
+        .args
+        .windows(3)
+        .filter(|w| w[0] == "--bind" && w[1] == w[2])
+        .map(|w| &w[1])
+        .collect();
+    let expected: Vec<OsString> = [
+        "base",
+        "base/a",
+        "base/a/b",
+        "base/store",
+        "base/store/deep",
+    ]
+    .map(|p| fx.path(p).into_path_buf().into_os_string())
+    .to_vec();
+    assert_eq!(rw, expected.iter().collect::<Vec<_>>());
 }
 
 #[test]
@@ -352,7 +415,7 @@ fn gitdir_target_inside_a_writable_root_is_protected_and_one_outside_is_not_boun
         /*network_access*/ true,
     );
 
-    let got = build_bwrap_argv(&policy, &cwd, &command(), &options()).expect("argv");
+    let got = build_bwrap_argv(&policy, &cwd, &command(), &in_cwd(&cwd)).expect("argv");
 
     let expected = argv(
         &fx.root,
@@ -362,6 +425,10 @@ fn gitdir_target_inside_a_writable_root_is_protected_and_one_outside_is_not_boun
             --dev /dev --proc /proc
             --bind {}/other {}/other
             --bind {}/work {}/work
+            --bind {}/work/repo {}/work/repo
+            --bind {}/work/repo/.git {}/work/repo/.git
+            --bind {}/work/repo/.git/worktrees {}/work/repo/.git/worktrees
+            --bind {}/work/wt {}/work/wt
             --ro-bind {}/other/.agents {}/other/.agents
             --ro-bind {}/other/.codex {}/other/.codex
             --ro-bind {}/other/.git {}/other/.git
@@ -459,7 +526,7 @@ fn missing_tmpdir_writable_root_is_an_error_too() {
         exclude_slash_tmp: true,
     };
     let options = BwrapOptions {
-        env_tmpdir: Some(fx.path("gone")),
+        tmpdir: Some(fx.path("gone")),
         ..options()
     };
 
@@ -483,7 +550,7 @@ fn missing_readable_root_is_an_error_but_a_missing_platform_default_is_skipped()
         },
     };
 
-    let err = build_bwrap_argv(&policy, &cwd, &command(), &options()).expect_err("missing root");
+    let err = build_bwrap_argv(&policy, &cwd, &command(), &in_cwd(&cwd)).expect_err("missing root");
 
     assert!(
         matches!(&err, LinuxSandboxError::MissingReadableRoot { root } if *root == missing),
@@ -496,7 +563,7 @@ fn missing_readable_root_is_an_error_but_a_missing_platform_default_is_skipped()
             readable_roots: Vec::new(),
         },
     };
-    let got = build_bwrap_argv(&policy, &cwd, &command(), &options()).expect("argv");
+    let got = build_bwrap_argv(&policy, &cwd, &command(), &in_cwd(&cwd)).expect("argv");
     assert_eq!(
         got.args.contains(&OsString::from("/nix/store")),
         Path::new("/nix/store").exists()
@@ -544,7 +611,7 @@ fn protected_symlink_is_refused() {
         /*network_access*/ false,
     );
 
-    let err = build_bwrap_argv(&policy, &cwd, &command(), &options()).expect_err("symlink");
+    let err = build_bwrap_argv(&policy, &cwd, &command(), &in_cwd(&cwd)).expect_err("symlink");
 
     assert!(
         matches!(&err, LinuxSandboxError::ProtectedPathIsSymlink { path } if *path == fx.path("ws/.codex")),
@@ -619,4 +686,127 @@ fn helper_symlink_binds_its_target_and_recreates_the_link_when_hidden() {
         ",
     );
     assert_eq!(got.args, expected);
+}
+
+#[test]
+fn an_existing_placeholder_is_mounted_like_a_missing_path() {
+    // Another sandbox's placeholder (or one a crash left) is recognised by its mode and
+    // held like a missing path, so it is removed when no sandbox mounts it any more.
+    let fx = Fixture::new();
+    let cwd = fx.mkdir("ws");
+    fx.mkdir("ws/.git");
+    fx.mkdir("ws/.agents");
+    std::fs::create_dir(fx.path("ws/.codex").as_path()).expect("mkdir");
+    std::fs::set_permissions(
+        fx.path("ws/.codex").as_path(),
+        std::os::unix::fs::PermissionsExt::from_mode(super::PLACEHOLDER_MODE),
+    )
+    .expect("chmod");
+    let policy = workspace_write(
+        Vec::new(),
+        ReadOnlyAccess::FullAccess,
+        /*network_access*/ true,
+    );
+
+    let got = build_bwrap_argv(&policy, &cwd, &command(), &in_cwd(&cwd)).expect("argv");
+
+    assert_eq!(got.placeholders, vec![fx.path("ws/.codex")]);
+}
+
+#[test]
+fn the_command_environment_is_set_inside_and_bad_names_are_refused() {
+    let fx = Fixture::new();
+    let cwd = fx.mkdir("ws");
+    let policy = SandboxPolicy::ReadOnly {
+        access: ReadOnlyAccess::FullAccess,
+    };
+    let with_env = |name: &str, value: &str| BwrapOptions {
+        env: vec![(OsString::from(name), OsString::from(value))],
+        ..options()
+    };
+
+    let got = build_bwrap_argv(&policy, &cwd, &command(), &with_env("LD_PRELOAD", "/x.so"))
+        .expect("argv");
+    let refused: Vec<String> = ["", "A=B", "NUL\0"]
+        .into_iter()
+        .map(
+            |name| match build_bwrap_argv(&policy, &cwd, &command(), &with_env(name, "v")) {
+                Err(LinuxSandboxError::InvalidEnv { name }) => name,
+                other => panic!("{other:?}"),
+            },
+        )
+        .collect();
+
+    let expected = argv(
+        &fx.root,
+        "
+            --new-session --die-with-parent --unshare-pid --unshare-net
+            --ro-bind / /
+            --dev /dev --proc /proc
+            --setenv LD_PRELOAD /x.so
+            --chdir {}/ws
+            -- sh -c true
+        ",
+    );
+    assert_eq!(
+        (got.args, refused),
+        (
+            expected,
+            vec![String::new(), "A=B".to_string(), "NUL\0".to_string()]
+        )
+    );
+}
+
+#[test]
+fn a_policy_that_cannot_be_bound_is_refused_before_anything_runs() {
+    let fx = Fixture::new();
+    let cwd = fx.mkdir("ws");
+    fx.mkdir("ws/.git/hooks");
+    let outside = fx.mkdir("outside");
+    std::os::unix::fs::symlink(outside.as_path(), fx.path("ws/link").as_path()).expect("symlink");
+    let hooks = workspace_write(
+        vec![cwd.clone(), fx.path("ws/.git/hooks")],
+        ReadOnlyAccess::FullAccess,
+        /*network_access*/ false,
+    );
+    let redirected = workspace_write(
+        vec![cwd.clone(), fx.path("ws/link")],
+        ReadOnlyAccess::FullAccess,
+        /*network_access*/ false,
+    );
+
+    let errors: Vec<String> = [hooks, redirected]
+        .iter()
+        .map(
+            |policy| match build_bwrap_argv(policy, &cwd, &command(), &options()) {
+                Err(LinuxSandboxError::Policy(err)) => err.to_string(),
+                other => panic!("{other:?}"),
+            },
+        )
+        .collect();
+
+    assert!(errors[0].contains("lies inside"), "{errors:?}");
+    assert!(
+        errors[1].contains("redirected by the symlink"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn the_command_cwd_grants_nothing_without_a_policy_cwd() {
+    // A request must not widen the policy by choosing where its command runs.
+    let fx = Fixture::new();
+    let cwd = fx.mkdir("ws");
+    let policy = workspace_write(
+        Vec::new(),
+        ReadOnlyAccess::FullAccess,
+        /*network_access*/ false,
+    );
+
+    let got = build_bwrap_argv(&policy, &cwd, &command(), &options()).expect("argv");
+
+    assert_eq!(
+        (got.writable, got.args.contains(&OsString::from("--bind"))),
+        (Vec::new(), false)
+    );
 }

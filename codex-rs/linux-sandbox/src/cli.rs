@@ -28,8 +28,10 @@ use codex_utils_absolute_path::AbsolutePathBuf;
 
 use crate::BwrapOptions;
 use crate::LinuxSandboxError;
+use crate::PlaceholderLease;
 use crate::ProcMount;
 use crate::SandboxPlan;
+use crate::TrustedBwrap;
 use crate::build_bwrap_argv;
 use crate::launcher;
 use crate::launcher::BwrapOutcome;
@@ -61,14 +63,18 @@ struct Cli {
     )]
     sandbox_policy_json: Option<String>,
 
-    /// Absolute working directory of the command; the policy's cwd-relative rules
-    /// (the cwd is writable under workspaceWrite) are applied to it.
+    /// Absolute working directory of the command.
     #[arg(
         long,
         value_name = "DIR",
         required_unless_present = "apply_seccomp_then_exec"
     )]
     cwd: Option<PathBuf>,
+
+    /// The directory the policy's cwd-relative rules are applied to (writable under
+    /// workspaceWrite, readable with includePlatformDefaults). Default: --cwd.
+    #[arg(long, value_name = "DIR")]
+    sandbox_policy_cwd: Option<PathBuf>,
 
     /// The bubblewrap executable (default: `bwrap` on $PATH, then /usr/bin/bwrap).
     #[arg(long, value_name = "PATH")]
@@ -78,7 +84,7 @@ struct Cli {
     #[arg(
         long,
         hide = true,
-        conflicts_with_all = ["sandbox_policy_json", "cwd", "bwrap"]
+        conflicts_with_all = ["sandbox_policy_json", "cwd", "sandbox_policy_cwd", "bwrap"]
     )]
     apply_seccomp_then_exec: bool,
 
@@ -87,7 +93,7 @@ struct Cli {
     #[arg(
         long,
         hide = true,
-        conflicts_with_all = ["sandbox_policy_json", "cwd", "bwrap"]
+        conflicts_with_all = ["sandbox_policy_json", "cwd", "sandbox_policy_cwd", "bwrap"]
     )]
     deny_network: bool,
 
@@ -98,7 +104,7 @@ struct Cli {
         long,
         hide = true,
         value_name = "FD",
-        conflicts_with_all = ["sandbox_policy_json", "cwd", "bwrap"]
+        conflicts_with_all = ["sandbox_policy_json", "cwd", "sandbox_policy_cwd", "bwrap"]
     )]
     stderr_fd: Option<i32>,
 
@@ -163,6 +169,7 @@ fn run(cli: Cli) -> Result<std::convert::Infallible, LinuxSandboxError> {
     let Cli {
         sandbox_policy_json,
         cwd,
+        sandbox_policy_cwd,
         bwrap,
         apply_seccomp_then_exec,
         deny_network,
@@ -188,6 +195,11 @@ fn run(cli: Cli) -> Result<std::convert::Infallible, LinuxSandboxError> {
         .map_err(|source| LinuxSandboxError::PolicyJson { source })?;
     let cwd = AbsolutePathBuf::try_from_absolute(&cwd)
         .map_err(|_| LinuxSandboxError::CwdNotAbsolute { cwd })?;
+    let policy_cwd = match sandbox_policy_cwd {
+        Some(dir) => AbsolutePathBuf::try_from_absolute(&dir)
+            .map_err(|_| LinuxSandboxError::CwdNotAbsolute { cwd: dir })?,
+        None => cwd.clone(),
+    };
     match SandboxPlan::for_policy(&policy) {
         SandboxPlan::Direct => {
             tracing::debug!("policy needs no sandbox; running the command directly");
@@ -199,7 +211,7 @@ fn run(cli: Cli) -> Result<std::convert::Infallible, LinuxSandboxError> {
             seccomp::install_network_seccomp_filter()?;
             Err(exec_in(&command, Some(&cwd)))
         }
-        SandboxPlan::Bwrap => run_in_bwrap(&policy, &cwd, bwrap.as_deref(), &command),
+        SandboxPlan::Bwrap => run_in_bwrap(&policy, &cwd, policy_cwd, bwrap.as_deref(), &command),
     }
 }
 
@@ -208,11 +220,12 @@ fn run(cli: Cli) -> Result<std::convert::Infallible, LinuxSandboxError> {
 fn run_in_bwrap(
     policy: &SandboxPolicy,
     cwd: &AbsolutePathBuf,
+    policy_cwd: AbsolutePathBuf,
     bwrap: Option<&Path>,
     command: &[OsString],
 ) -> Result<std::convert::Infallible, LinuxSandboxError> {
     let helper = helper_path()?;
-    let env_tmpdir =
+    let tmpdir =
         std::env::var_os("TMPDIR").and_then(|value| AbsolutePathBuf::try_from_absolute(value).ok());
     // Not close-on-exec: bubblewrap passes it on to the seccomp stage. Kept until done.
     let stderr_copy = launcher::inheritable_stderr();
@@ -230,24 +243,40 @@ fn run_in_bwrap(
     inner.push(OsString::from("--"));
     inner.extend(command.iter().cloned());
 
-    // Both variants are built before anything runs: a run creates the placeholder
-    // directories, and a later build would take them for existing paths.
+    // Both variants are built before anything runs.
     let build = |proc_mount| {
         let options = BwrapOptions {
             proc_mount,
-            env_tmpdir: env_tmpdir.clone(),
+            policy_cwd: Some(policy_cwd.clone()),
+            tmpdir: tmpdir.clone(),
             helper: Some(helper.clone()),
             seccomp_fd: None,
+            // This process's environment is the command's; bubblewrap gets none.
+            env: std::env::vars_os().collect(),
         };
         build_bwrap_argv(policy, cwd, &inner, &options)
     };
     let with_proc = build(ProcMount::Mount)?;
     let without_proc = build(ProcMount::Skip)?;
-    let bwrap = launcher::find_bwrap(bwrap, std::env::var_os("PATH").as_deref())?;
-
-    let result = run_with_proc_retry(&bwrap, &with_proc.args, &without_proc.args);
-    launcher::remove_placeholders(&with_proc.placeholders);
-    launcher::remove_placeholders(&without_proc.placeholders);
+    let trusted = TrustedBwrap::locate(bwrap, std::env::var_os("PATH").as_deref())?;
+    let bwrap = trusted.verify()?;
+    if let Some(root) = with_proc
+        .writable
+        .iter()
+        .find(|root| bwrap.starts_with(root))
+    {
+        return Err(LinuxSandboxError::BwrapUntrusted {
+            path: bwrap.to_path_buf(),
+            reason: format!("it lies in `{root}`, which this policy makes writable"),
+        });
+    }
+    let lease = PlaceholderLease::acquire(&with_proc.placeholders)?;
+    let result = run_with_proc_retry(
+        bwrap,
+        launcher::BwrapArgs::of(&with_proc),
+        launcher::BwrapArgs::of(&without_proc),
+    );
+    lease.release();
     drop(stderr_copy);
     launcher::exit_like(result?);
 }
@@ -256,8 +285,8 @@ fn run_in_bwrap(
 /// executing anything, once more without it. Returns the exit status to copy.
 fn run_with_proc_retry(
     bwrap: &Path,
-    with_proc: &[OsString],
-    without_proc: &[OsString],
+    with_proc: launcher::BwrapArgs<'_>,
+    without_proc: launcher::BwrapArgs<'_>,
 ) -> Result<std::process::ExitStatus, LinuxSandboxError> {
     let failed = |failure| match failure {
         SetupFailure::ProcMountDenied => LinuxSandboxError::BwrapNotPermitted {

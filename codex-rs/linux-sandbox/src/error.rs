@@ -166,6 +166,51 @@ pub enum LinuxSandboxError {
         /// The error of the trial call.
         source: io::Error,
     },
+    /// The policy cannot be bound to this host: a root redirected by a symlink a
+    /// sandboxed command could have planted, a writable root inside a protected path, or
+    /// a root that cannot be resolved.
+    #[error(transparent)]
+    Policy(codex_sandboxing::SandboxingError),
+    /// The bubblewrap executable could be replaced by someone other than root, so
+    /// running it would hand them the sandbox.
+    #[error(
+        "refusing to run bubblewrap `{}`: {reason}; install bwrap where only root can \
+         change it (e.g. /usr/bin/bwrap from the distribution's package)",
+        path.display()
+    )]
+    BwrapUntrusted {
+        /// The executable (or the directory above it) at fault.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The bubblewrap executable resolved at start-up is no longer the same file.
+    #[error(
+        "bubblewrap `{}` changed since this process started (another file is at that \
+         path now); restart the process to trust the new one",
+        path.display()
+    )]
+    BwrapChanged {
+        /// The executable.
+        path: PathBuf,
+    },
+    /// An environment variable of the command cannot be passed into the sandbox.
+    #[error(
+        "environment variable name `{name}` cannot be set in the sandbox: names must be \
+         non-empty and hold no `=` or NUL, values no NUL"
+    )]
+    InvalidEnv {
+        /// The offending name (lossy).
+        name: String,
+    },
+    /// A placeholder for a missing protected path could not be created or locked.
+    #[error("cannot hold the placeholder `{path}` of a missing protected path: {source}")]
+    Placeholder {
+        /// The protected path.
+        path: AbsolutePathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
     /// The command itself could not be executed (after the sandbox was set up).
     #[error("cannot execute `{}`: {source}", program.display())]
     Exec {
@@ -205,7 +250,12 @@ impl LinuxSandboxError {
             | LinuxSandboxError::PolicyJson { .. }
             | LinuxSandboxError::NoNewPrivs { .. }
             | LinuxSandboxError::CloseRangeUnsupported { .. }
-            | LinuxSandboxError::Seccomp { .. } => crate::SETUP_FAILED_EXIT_CODE,
+            | LinuxSandboxError::Seccomp { .. }
+            | LinuxSandboxError::Policy(_)
+            | LinuxSandboxError::BwrapUntrusted { .. }
+            | LinuxSandboxError::BwrapChanged { .. }
+            | LinuxSandboxError::InvalidEnv { .. }
+            | LinuxSandboxError::Placeholder { .. } => crate::SETUP_FAILED_EXIT_CODE,
         }
     }
 }

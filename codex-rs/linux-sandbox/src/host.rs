@@ -17,11 +17,14 @@
 //! - **"command not found"**: bubblewrap exits 1 when it cannot execute the command, so
 //!   a host checks the program first with [`find_program`] and refuses a missing one
 //!   as it would an unsandboxed start;
-//! - **placeholders**: removed when the last sandbox of this process that mounts them
-//!   is gone ([`BwrapLaunch`]), so one sandbox's exit can never unmount another's
-//!   protection.
+//! - **placeholders**: held with a lock from before bubblewrap starts and removed when
+//!   the last sandbox of any process that mounts them is gone
+//!   ([`crate::PlaceholderLease`]), so one sandbox's exit can never unmount another's
+//!   protection;
+//! - **the launcher itself**: bubblewrap is resolved once and checked unchanged before
+//!   each start ([`crate::TrustedBwrap`]), and runs with an empty environment: the
+//!   command's environment reaches only the command (`--setenv`, inside `--args`).
 
-use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::ffi::OsString;
 use std::io::Seek;
@@ -34,8 +37,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::ExitStatus;
-use std::sync::Mutex;
-use std::sync::MutexGuard;
 
 use codex_protocol::SandboxPolicy;
 use codex_utils_absolute_path::AbsolutePathBuf;
@@ -43,86 +44,98 @@ use codex_utils_absolute_path::AbsolutePathBuf;
 use crate::BwrapOptions;
 use crate::LinuxSandboxError;
 use crate::NetworkFilter;
-use crate::ProcMount;
+use crate::PlaceholderLease;
+use crate::TrustedBwrap;
 use crate::build_bwrap_argv;
 use crate::launcher;
 
 /// A bubblewrap invocation for a host to spawn: run [`BwrapLaunch::program`] with
-/// [`BwrapLaunch::args`], the command's environment and stdio, and
-/// [`crate::inherit_only`] of [`BwrapLaunch::child_fds`] in `pre_exec`; then call
-/// [`BwrapLaunch::spawned`] (also when the spawn failed, to release what it holds).
+/// [`BwrapLaunch::args`], an **empty environment** (the command's is inside the
+/// arguments), the command's stdio, and [`crate::inherit_only`] of
+/// [`BwrapLaunch::child_fds`] in `pre_exec`; then call [`BwrapLaunch::spawned`] (or drop
+/// it if the spawn failed, which releases what it holds).
 ///
 /// Spawn it from a thread that outlives the command: bubblewrap's `--die-with-parent`
 /// (`PR_SET_PDEATHSIG`) fires when the *thread* that forked it exits, which kills the
 /// sandbox. Tokio's worker threads qualify; a `spawn_blocking` thread does not.
 #[derive(Debug)]
 pub struct BwrapLaunch {
-    /// The bubblewrap executable.
+    /// The bubblewrap executable (resolved, trusted, checked unchanged just now).
     pub program: PathBuf,
-    /// Its arguments: `--json-status-fd N`, the sandbox (with `--seccomp M` when the
-    /// network is off), `--` and the command.
+    /// Its arguments: `--args FD -- COMMAND...`. The options — `--json-status-fd N`, the
+    /// sandbox (with `--seccomp M` when the network is off) and the command's
+    /// environment — are in that sealed memory file, so the environment does not show in
+    /// bubblewrap's world-readable `/proc/<pid>/cmdline`.
     pub args: Vec<OsString>,
-    /// The descriptors bubblewrap must inherit (the status pipe's write end and the
-    /// seccomp program), close-on-exec in this process.
+    /// The descriptors bubblewrap must inherit (the status pipe's write end, the seccomp
+    /// program, the arguments), close-on-exec in this process.
     child_fds: Vec<OwnedFd>,
-    /// The status pipe's read end.
-    status: OwnedFd,
-    /// The protected paths this sandbox mounts that are placeholders.
-    lease: PlaceholderLease,
+    /// The status pipe's read end; `None` once handed to the [`BwrapRun`].
+    status: Option<OwnedFd>,
+    /// The placeholders this sandbox mounts; `None` once handed to the [`BwrapRun`].
+    lease: Option<PlaceholderLease>,
 }
 
 impl BwrapLaunch {
     /// Builds the invocation that runs `command` in `cwd` under `policy` (see
-    /// [`build_bwrap_argv`] for what is checked before anything runs), with `/proc`
-    /// as [`crate::probe_proc_mount`] found. `env_tmpdir` is the command's `$TMPDIR`.
+    /// [`build_bwrap_argv`] for what is checked before anything runs), with `options`
+    /// (the `/proc` mount [`crate::probe_proc_mount`] found, the policy's cwd, the host's
+    /// `$TMPDIR`, the command's environment; the seccomp descriptor is filled in here).
+    /// Refuses to run `bwrap` if it changed since it was trusted, or if it lies in one of
+    /// the policy's writable roots.
     pub fn prepare(
-        bwrap: PathBuf,
+        bwrap: &TrustedBwrap,
         policy: &SandboxPolicy,
         cwd: &AbsolutePathBuf,
         command: &[OsString],
-        env_tmpdir: Option<AbsolutePathBuf>,
-        proc_mount: ProcMount,
+        mut options: BwrapOptions,
     ) -> Result<Self, LinuxSandboxError> {
+        let program = bwrap.verify()?.to_path_buf();
         let io_error = |source| LinuxSandboxError::BwrapSpawn {
-            bwrap: bwrap.clone(),
+            bwrap: program.clone(),
             source,
         };
         crate::check_inherit_only()?;
         let (status, status_write) = launcher::cloexec_pipe().map_err(io_error)?;
+        let mut args = vec![
+            OsString::from("--json-status-fd"),
+            OsString::from(status_write.as_raw_fd().to_string()),
+        ];
         let mut child_fds = vec![status_write];
-        let seccomp_fd = if policy.has_full_network_access() {
+        options.seccomp_fd = if policy.has_full_network_access() {
             None
         } else {
             let program = NetworkFilter::compile()?;
-            let memfd = sealed_memfd(&program.to_bwrap_bytes()).map_err(io_error)?;
+            let memfd =
+                sealed_memfd(c"codex-seccomp", &program.to_bwrap_bytes()).map_err(io_error)?;
             let fd = memfd.as_raw_fd();
             child_fds.push(memfd);
             Some(fd)
         };
-        let options = BwrapOptions {
-            proc_mount,
-            env_tmpdir,
-            helper: None,
-            seccomp_fd,
-        };
-        // Built under the registry's lock: an existing protected directory may be
-        // another sandbox's placeholder, which must not be removed until this one is
-        // gone too (see `PlaceholderLease`).
-        let mut live = live_placeholders();
         let argv = build_bwrap_argv(policy, cwd, command, &options)?;
-        let lease = PlaceholderLease::take(&mut live, &argv.placeholders, &argv.protected);
-        drop(live);
+        if let Some(root) = argv.writable.iter().find(|root| program.starts_with(root)) {
+            return Err(LinuxSandboxError::BwrapUntrusted {
+                path: program,
+                reason: format!("it lies in `{root}`, which this policy makes writable"),
+            });
+        }
+        let lease = PlaceholderLease::acquire(&argv.placeholders)?;
+        let mut argv_args = argv.args;
+        let command_line = argv_args.split_off(argv.options_end);
+        args.extend(argv_args);
+        let memfd = args_memfd(&args).map_err(io_error)?;
         let mut args = vec![
-            OsString::from("--json-status-fd"),
-            OsString::from(child_fds[0].as_raw_fd().to_string()),
+            OsString::from("--args"),
+            OsString::from(memfd.as_raw_fd().to_string()),
         ];
-        args.extend(argv.args);
+        args.extend(command_line);
+        child_fds.push(memfd);
         Ok(Self {
-            program: bwrap,
+            program,
             args,
             child_fds,
-            status,
-            lease,
+            status: Some(status),
+            lease: Some(lease),
         })
     }
 
@@ -134,20 +147,22 @@ impl BwrapLaunch {
     /// Closes this process's copies of the child's descriptors (required once
     /// bubblewrap is spawned, so that the status pipe reports its end). Keep the
     /// returned [`BwrapRun`] until bubblewrap was reaped, then call
-    /// [`BwrapRun::finish`]. If the spawn failed, drop the [`BwrapLaunch`] instead (that
-    /// releases its placeholders); a [`BwrapRun`] dropped without `finish` leaves them,
-    /// since bubblewrap may still be running.
-    pub fn spawned(self) -> BwrapRun {
-        let Self {
-            child_fds,
-            status,
-            lease,
-            ..
-        } = self;
-        drop(child_fds);
+    /// [`BwrapRun::finish`]. A [`BwrapRun`] dropped without `finish` keeps its
+    /// placeholders (locked until this process exits), since bubblewrap may still run.
+    pub fn spawned(mut self) -> BwrapRun {
+        self.child_fds.clear();
         BwrapRun {
-            status,
-            lease: HeldLease(Some(lease)),
+            status: self.status.take(),
+            lease: self.lease.take(),
+        }
+    }
+}
+
+impl Drop for BwrapLaunch {
+    fn drop(&mut self) {
+        // Never spawned: nothing mounts the placeholders through this sandbox.
+        if let Some(lease) = self.lease.take() {
+            lease.release();
         }
     }
 }
@@ -155,28 +170,8 @@ impl BwrapLaunch {
 /// A spawned bubblewrap, until it was reaped.
 #[derive(Debug)]
 pub struct BwrapRun {
-    status: OwnedFd,
-    lease: HeldLease,
-}
-
-/// The lease of a spawned sandbox: released by [`BwrapRun::finish`]. Dropped without
-/// that, bubblewrap may still be running (waiting for it failed), so its placeholders
-/// stay, as after a crash, rather than being removed under a live sandbox.
-#[derive(Debug)]
-struct HeldLease(Option<PlaceholderLease>);
-
-impl HeldLease {
-    fn release(mut self) {
-        drop(self.0.take());
-    }
-}
-
-impl Drop for HeldLease {
-    fn drop(&mut self) {
-        if let Some(lease) = self.0.take() {
-            std::mem::forget(lease);
-        }
-    }
+    status: Option<OwnedFd>,
+    lease: Option<PlaceholderLease>,
 }
 
 /// How a bubblewrap run spawned by a host ended.
@@ -192,21 +187,26 @@ pub enum BwrapEnd {
 
 impl BwrapRun {
     /// Call once bubblewrap (`status`) was reaped: reads its status reports, tells
-    /// whether the command ran, and removes the placeholders no other sandbox of this
-    /// process still mounts.
-    pub fn finish(self, status: ExitStatus) -> BwrapEnd {
-        let Self {
-            status: reports,
-            lease,
-        } = self;
-        // Nothing blocks here even if something in the sandbox still held the write end.
-        // SAFETY: F_SETFL on a descriptor we own.
-        unsafe {
-            let flags = libc::fcntl(reports.as_raw_fd(), libc::F_GETFL);
-            libc::fcntl(reports.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+    /// whether the command ran, and removes the placeholders no other sandbox (of any
+    /// process) still mounts.
+    pub fn finish(mut self, status: ExitStatus) -> BwrapEnd {
+        let reports = match self.status.take() {
+            Some(reports) => {
+                // Nothing blocks here even if something in the sandbox still held the
+                // write end.
+                // SAFETY: F_SETFL on a descriptor we own.
+                unsafe {
+                    let flags = libc::fcntl(reports.as_raw_fd(), libc::F_GETFL);
+                    libc::fcntl(reports.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+                }
+                launcher::read_bounded(std::fs::File::from(reports))
+            }
+            // The descriptor could not be kept: assume the command ran.
+            None => b"{\"exit-code\": 0}".to_vec(),
+        };
+        if let Some(lease) = self.lease.take() {
+            lease.release();
         }
-        let reports = launcher::read_bounded(std::fs::File::from(reports));
-        lease.release();
         if launcher::nothing_ran(status, &reports) {
             BwrapEnd::SetupFailed(status)
         } else {
@@ -217,14 +217,10 @@ impl BwrapRun {
 
 /// A memory file holding `bytes`, positioned at its start, sealed against changes and
 /// close-on-exec (see [`crate::inherit_only`]).
-fn sealed_memfd(bytes: &[u8]) -> std::io::Result<OwnedFd> {
-    // SAFETY: memfd_create with a static NUL-terminated name returns a new descriptor.
-    let fd = unsafe {
-        libc::memfd_create(
-            c"codex-seccomp".as_ptr(),
-            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
-        )
-    };
+pub(crate) fn sealed_memfd(name: &std::ffi::CStr, bytes: &[u8]) -> std::io::Result<OwnedFd> {
+    // SAFETY: memfd_create with a NUL-terminated name returns a new descriptor.
+    let fd =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -243,76 +239,14 @@ fn sealed_memfd(bytes: &[u8]) -> std::io::Result<OwnedFd> {
     Ok(OwnedFd::from(file))
 }
 
-/// How many live sandboxes of this process mount each placeholder.
-static LIVE_PLACEHOLDERS: Mutex<BTreeMap<AbsolutePathBuf, usize>> = Mutex::new(BTreeMap::new());
-
-fn live_placeholders() -> MutexGuard<'static, BTreeMap<AbsolutePathBuf, usize>> {
-    LIVE_PLACEHOLDERS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// The placeholders one sandbox mounts. Bubblewrap creates a missing protected path
-/// (`.git` in a writable root) on the host as the mount point of its read-only
-/// placeholder, and it must go again afterwards. But removing it while another sandbox
-/// mounts it would detach that sandbox's mount (the kernel unmounts mounts on a removed
-/// directory in every namespace), and that sandbox could then create the path. So each
-/// sandbox holds a lease on the placeholders it mounts (those it creates, and existing
-/// ones another live sandbox created), and the last lease removes them.
-#[derive(Debug)]
-struct PlaceholderLease {
-    paths: Vec<AbsolutePathBuf>,
-}
-
-impl PlaceholderLease {
-    fn take(
-        live: &mut BTreeMap<AbsolutePathBuf, usize>,
-        placeholders: &[AbsolutePathBuf],
-        protected: &[AbsolutePathBuf],
-    ) -> Self {
-        let paths: Vec<AbsolutePathBuf> = protected
-            .iter()
-            .filter_map(|path| {
-                let key = resolved_parent(path);
-                (placeholders.contains(path) || live.contains_key(&key)).then_some(key)
-            })
-            .collect();
-        for path in &paths {
-            *live.entry(path.clone()).or_insert(0) += 1;
-        }
-        Self { paths }
+/// `args` NUL-terminated in a sealed memory file, for bubblewrap's `--args FD`.
+pub(crate) fn args_memfd(args: &[OsString]) -> std::io::Result<OwnedFd> {
+    let mut bytes = Vec::new();
+    for arg in args {
+        bytes.extend_from_slice(arg.as_encoded_bytes());
+        bytes.push(0);
     }
-}
-
-/// `path` with its parent resolved (symlinks followed): the key under which sandboxes
-/// that reach the same directory by different paths (a symlink and its target) find
-/// each other's placeholders. `path` itself if its parent cannot be resolved.
-fn resolved_parent(path: &AbsolutePathBuf) -> AbsolutePathBuf {
-    let resolved = path
-        .parent()
-        .and_then(|parent| std::fs::canonicalize(parent.as_path()).ok())
-        .zip(path.as_path().file_name())
-        .and_then(|(parent, name)| AbsolutePathBuf::try_from_absolute(parent.join(name)).ok());
-    resolved.unwrap_or_else(|| path.clone())
-}
-
-impl Drop for PlaceholderLease {
-    fn drop(&mut self) {
-        let mut live = live_placeholders();
-        let mut unused = Vec::new();
-        for path in self.paths.drain(..) {
-            if let Some(count) = live.get_mut(&path) {
-                *count -= 1;
-                if *count == 0 {
-                    live.remove(&path);
-                    unused.push(path);
-                }
-            }
-        }
-        // Still under the lock, so no new sandbox takes one of them for a plain
-        // directory in between.
-        launcher::remove_placeholders(&unused);
-    }
+    sealed_memfd(c"codex-bwrap-args", &bytes)
 }
 
 /// The program bubblewrap would execute for `program` (as `execvp` searches it): a

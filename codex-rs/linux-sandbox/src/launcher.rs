@@ -26,8 +26,6 @@ use std::process::Stdio;
 use std::sync::atomic::AtomicI32;
 use std::sync::atomic::Ordering;
 
-use codex_utils_absolute_path::AbsolutePathBuf;
-
 use crate::LinuxSandboxError;
 use crate::ProcMount;
 
@@ -248,7 +246,7 @@ extern "C" fn forward_signal(signal: libc::c_int) {
 /// always handled by this (the main) thread.
 pub(crate) fn run_bwrap(
     bwrap: &Path,
-    args: &[OsString],
+    args: BwrapArgs<'_>,
 ) -> Result<BwrapOutcome, LinuxSandboxError> {
     let spawn_error = |source| LinuxSandboxError::BwrapSpawn {
         bwrap: bwrap.to_path_buf(),
@@ -274,21 +272,29 @@ pub(crate) fn run_bwrap(
             libc::sigprocmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut());
         }
     };
-    let mut command = bwrap_reporting_to(bwrap, status_fd, args);
+    let (mut command, args_fd) = match bwrap_reporting_to(bwrap, status_fd, &args) {
+        Ok(built) => built,
+        Err(source) => {
+            unblock();
+            return Err(spawn_error(source));
+        }
+    };
+    let args_raw = args_fd.as_raw_fd();
     command.stderr(Stdio::from(stderr_write));
     // SAFETY: the closure only calls sigprocmask and fcntl (keep_fds_across_exec),
     // which are async-signal-safe, on values copied into it.
     unsafe {
         command.pre_exec(move || {
             libc::sigprocmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut());
-            // The status pipe's write end is for bubblewrap.
-            keep_fds_across_exec(&[status_fd])
+            // The status pipe's write end and the arguments are for bubblewrap.
+            keep_fds_across_exec(&[status_fd, args_raw])
         });
     }
     let spawned = command.spawn();
     // Our copies of the write ends must go, or the reads below would never end.
     drop(command);
     drop(status_write);
+    drop(args_fd);
     let mut child = match spawned {
         Ok(child) => child,
         Err(source) => {
@@ -409,25 +415,38 @@ pub fn check_inherit_only() -> Result<(), LinuxSandboxError> {
 /// Returns the [`ProcMount`] to build every later sandbox with, or
 /// [`LinuxSandboxError::BwrapNotPermitted`] when no sandbox can be built here.
 pub fn probe_proc_mount(bwrap: &Path) -> Result<ProcMount, LinuxSandboxError> {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let user_namespace = crate::user_namespace_args(unsafe { libc::geteuid() });
     let run = |proc_mount: &[&str]| -> Result<BwrapOutcome, LinuxSandboxError> {
-        let mut args: Vec<OsString> = [
-            "--new-session",
-            "--die-with-parent",
-            "--unshare-pid",
-            "--unshare-net",
-            "--ro-bind",
-            "/",
-            "/",
-            "--dev",
-            "/dev",
-        ]
-        .iter()
-        .chain(proc_mount)
-        .map(OsString::from)
-        .collect();
-        args.extend([OsString::from("--"), bwrap.as_os_str().to_owned()]);
-        args.push(OsString::from("--version"));
-        run_bwrap_captured(bwrap, &args)
+        let mut args: Vec<OsString> = user_namespace.iter().map(OsString::from).collect();
+        args.extend(
+            [
+                "--new-session",
+                "--die-with-parent",
+                "--unshare-pid",
+                "--unshare-net",
+                "--ro-bind",
+                "/",
+                "/",
+                "--dev",
+                "/dev",
+            ]
+            .iter()
+            .chain(proc_mount)
+            .map(OsString::from),
+        );
+        let command_line = [
+            OsString::from("--"),
+            bwrap.as_os_str().to_owned(),
+            OsString::from("--version"),
+        ];
+        run_bwrap_captured(
+            bwrap,
+            BwrapArgs {
+                options: &args,
+                command_line: &command_line,
+            },
+        )
     };
     let not_permitted = |outcome: BwrapOutcome| LinuxSandboxError::BwrapNotPermitted {
         stderr: match outcome {
@@ -458,38 +477,80 @@ pub fn probe_proc_mount(bwrap: &Path) -> Result<ProcMount, LinuxSandboxError> {
     }
 }
 
-/// `bwrap --json-status-fd STATUS_FD args`, where `status_fd` must still be made
-/// inheritable in `pre_exec` ([`keep_fds_across_exec`]).
-fn bwrap_reporting_to(bwrap: &Path, status_fd: RawFd, args: &[OsString]) -> Command {
+/// `bwrap --args FD` with an empty environment, where `FD` (returned; keep it until the
+/// spawn) is a sealed memory file holding `--json-status-fd STATUS_FD` and `args`. Both
+/// descriptors must still be made inheritable in `pre_exec` ([`keep_fds_across_exec`]).
+///
+/// The empty environment keeps `LD_PRELOAD` and friends away from bubblewrap, which runs
+/// outside the sandbox; the command's environment is in `args` (`--setenv`, see
+/// [`crate::BwrapOptions::env`]), which the memory file keeps out of bubblewrap's
+/// world-readable `/proc/<pid>/cmdline`.
+fn bwrap_reporting_to(
+    bwrap: &Path,
+    status_fd: RawFd,
+    args: &BwrapArgs<'_>,
+) -> std::io::Result<(Command, OwnedFd)> {
+    let mut all = vec![
+        OsString::from("--json-status-fd"),
+        OsString::from(status_fd.to_string()),
+    ];
+    all.extend(args.options.iter().cloned());
+    let memfd = crate::host::args_memfd(&all)?;
     let mut command = Command::new(bwrap);
     command
-        .arg("--json-status-fd")
-        .arg(status_fd.to_string())
-        .args(args);
-    command
+        .env_clear()
+        .arg("--args")
+        .arg(memfd.as_raw_fd().to_string())
+        .args(args.command_line);
+    Ok((command, memfd))
+}
+
+/// The arguments of one bubblewrap run: the options (passed in a memory file) and
+/// `-- COMMAND...` (on the command line, where bubblewrap wants it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BwrapArgs<'a> {
+    pub(crate) options: &'a [OsString],
+    pub(crate) command_line: &'a [OsString],
+}
+
+impl<'a> BwrapArgs<'a> {
+    /// Splits `argv` where its options end.
+    pub(crate) fn of(argv: &'a crate::BwrapArgv) -> Self {
+        let (options, command_line) = argv.args.split_at(argv.options_end);
+        Self {
+            options,
+            command_line,
+        }
+    }
 }
 
 /// Runs `bwrap --json-status-fd FD args` with no stdin and stdout and its stderr
 /// captured, and tells how it ended.
-fn run_bwrap_captured(bwrap: &Path, args: &[OsString]) -> Result<BwrapOutcome, LinuxSandboxError> {
+fn run_bwrap_captured(
+    bwrap: &Path,
+    args: BwrapArgs<'_>,
+) -> Result<BwrapOutcome, LinuxSandboxError> {
     let spawn_error = |source| LinuxSandboxError::BwrapSpawn {
         bwrap: bwrap.to_path_buf(),
         source,
     };
     let (status_read, status_write) = cloexec_pipe().map_err(spawn_error)?;
     let status_fd = status_write.as_raw_fd();
-    let mut command = bwrap_reporting_to(bwrap, status_fd, args);
+    let (mut command, args_fd) =
+        bwrap_reporting_to(bwrap, status_fd, &args).map_err(spawn_error)?;
+    let args_raw = args_fd.as_raw_fd();
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     // SAFETY: the closure only calls fcntl (keep_fds_across_exec): async-signal-safe.
     unsafe {
-        command.pre_exec(move || keep_fds_across_exec(&[status_fd]));
+        command.pre_exec(move || keep_fds_across_exec(&[status_fd, args_raw]));
     }
     let child = command.spawn();
     drop(command);
     drop(status_write);
+    drop(args_fd);
     let output = child
         .and_then(|child| child.wait_with_output())
         .map_err(spawn_error)?;
@@ -499,19 +560,6 @@ fn run_bwrap_captured(bwrap: &Path, args: &[OsString]) -> Result<BwrapOutcome, L
         &json_status,
         &String::from_utf8_lossy(&output.stderr),
     ))
-}
-
-/// Removes the placeholder directories bubblewrap created on the host for protected
-/// paths that did not exist. Only empty directories are removed (`rmdir`), so anything
-/// that was really created there meanwhile, outside the sandbox, stays.
-pub(crate) fn remove_placeholders(placeholders: &[AbsolutePathBuf]) {
-    for path in placeholders {
-        match std::fs::remove_dir(path.as_path()) {
-            Ok(()) => tracing::debug!("removed placeholder `{path}`"),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => tracing::warn!("could not remove placeholder `{path}`: {err}"),
-        }
-    }
 }
 
 /// Ends this process the way `status` ended the child: the same exit code, or the same

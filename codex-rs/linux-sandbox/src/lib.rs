@@ -23,18 +23,25 @@
 //!   read-only again (and impossible to create when absent) — [`build_bwrap_argv`];
 //! - **network off** — a private network namespace (`--unshare-net`) plus a seccomp
 //!   filter refusing every non-`AF_UNIX` socket — [`NetworkFilter`];
-//! - **processes** — a PID namespace, a new session, no new privileges, and death with
-//!   the parent.
+//! - **privileges** — a user namespace of its own with no capabilities (root is mapped
+//!   to `nobody`), nested user namespaces disabled, no new privileges — also when the
+//!   caller is root;
+//! - **processes** — a PID namespace, a new session, and death with the parent;
+//! - **the launcher** — bubblewrap trusted once ([`TrustedBwrap`]), run with an empty
+//!   environment, its arguments (the command's environment among them) passed in a
+//!   sealed memory file.
 //!
 //! The policy's meaning (which roots, which protected paths) comes from
 //! `codex-protocol`; this crate only turns it into mounts and filters.
 #![deny(missing_docs)]
 
 mod bwrap_argv;
+mod bwrap_exe;
 mod cli;
 mod error;
 mod host;
 mod launcher;
+mod placeholder;
 mod seccomp;
 
 /// The exit status that says the sandbox could not be set up, so the command never ran
@@ -45,9 +52,12 @@ pub const SETUP_FAILED_EXIT_CODE: i32 = 125;
 
 pub use bwrap_argv::BwrapArgv;
 pub use bwrap_argv::BwrapOptions;
+pub use bwrap_argv::PLACEHOLDER_MODE;
 pub use bwrap_argv::ProcMount;
 pub use bwrap_argv::SandboxPlan;
 pub use bwrap_argv::build_bwrap_argv;
+pub use bwrap_argv::user_namespace_args;
+pub use bwrap_exe::TrustedBwrap;
 pub use cli::CODEX_LINUX_SANDBOX_ARG0;
 pub use cli::arg0_dispatch;
 pub use cli::run_main;
@@ -63,6 +73,7 @@ pub use launcher::classify_bwrap_run;
 pub use launcher::find_bwrap;
 pub use launcher::inherit_only;
 pub use launcher::probe_proc_mount;
+pub use placeholder::PlaceholderLease;
 pub use seccomp::NetworkFilter;
 pub use seccomp::install_network_seccomp_filter;
 pub use seccomp::set_no_new_privs;

@@ -1,8 +1,8 @@
 //! May this path be read or written? The answer a policy gives for one cwd.
 //!
-//! A policy alone cannot answer: `workspaceWrite` makes the cwd and `$TMPDIR` writable,
+//! A policy alone cannot answer: `workspaceWrite` makes its cwd and `$TMPDIR` writable,
 //! and writable implies readable. [`SandboxPolicy::effective_access`] binds the policy to
-//! the cwd and `$TMPDIR` once and yields an [`EffectiveAccess`] that answers for any
+//! its cwd and `$TMPDIR` once and yields an [`EffectiveAccess`] that answers for any
 //! number of paths (a recursive `fs/copy` asks for many).
 //!
 //! **Paths must already be resolved.** Containment is decided on components, lexically:
@@ -43,21 +43,22 @@ pub struct EffectiveAccess {
 }
 
 impl SandboxPolicy {
-    /// Binds the policy to `cwd` and `env_tmpdir` (the `$TMPDIR` of the environment it
-    /// is enforced in, passed in rather than read): the effective read and write access.
+    /// Binds the policy to its own cwd (`policy_cwd`, `sandboxPolicyCwd` on the wire; not
+    /// a command's working directory) and `tmpdir` (the `$TMPDIR` of the host enforcing
+    /// it, passed in rather than read): the effective read and write access.
     ///
     /// Readable: everything under `fullAccess`; otherwise `readableRoots`, plus (with
-    /// `includePlatformDefaults`) [`PLATFORM_DEFAULT_READ_ROOTS`] and the cwd, plus every
-    /// writable root. Writable: see [`SandboxPolicy::writable_roots_with_cwd`].
+    /// `includePlatformDefaults`) [`PLATFORM_DEFAULT_READ_ROOTS`] and the policy cwd, plus
+    /// every writable root. Writable: see [`SandboxPolicy::writable_roots_with_cwd`].
     ///
     /// Pure. Call [`EffectiveAccess::protect_gitdir_targets`] afterwards to also protect
     /// the git directories that `.git` pointer files name.
     pub fn effective_access(
         &self,
-        cwd: &AbsolutePathBuf,
-        env_tmpdir: Option<&AbsolutePathBuf>,
+        policy_cwd: Option<&AbsolutePathBuf>,
+        tmpdir: Option<&AbsolutePathBuf>,
     ) -> EffectiveAccess {
-        let write = self.writable_roots_with_cwd(cwd, env_tmpdir);
+        let write = self.writable_roots_with_cwd(policy_cwd, tmpdir);
         let read_only_access = match self {
             SandboxPolicy::DangerFullAccess | SandboxPolicy::ExternalSandbox { .. } => None,
             SandboxPolicy::ReadOnly { access } => Some(access),
@@ -78,7 +79,7 @@ impl SandboxPolicy {
                             .iter()
                             .filter_map(|root| AbsolutePathBuf::try_from_absolute(root).ok()),
                     );
-                    roots.push(cwd.clone());
+                    roots.extend(policy_cwd.cloned());
                 }
                 match &write {
                     WriteAccess::Roots(writable) => {
@@ -110,6 +111,19 @@ impl EffectiveAccess {
         Self {
             read: self.read,
             write: self.write.protect_gitdir_targets(read_gitdir_pointer),
+        }
+    }
+
+    /// `Ok` unless a writable root lies inside a protected path
+    /// ([`SandboxError::RootInsideProtectedPath`]); call it after
+    /// [`EffectiveAccess::protect_gitdir_targets`], and refuse the policy on `Err`.
+    pub fn check_roots(&self) -> Result<(), SandboxError> {
+        match self.write.root_inside_protected() {
+            Some((root, protected)) => Err(SandboxError::RootInsideProtectedPath {
+                root: root.clone(),
+                protected: protected.clone(),
+            }),
+            None => Ok(()),
         }
     }
 

@@ -25,6 +25,18 @@ pub enum SandboxError {
         /// Which rule refused it.
         reason: WriteDeniedReason,
     },
+    /// A writable root lies inside a protected path, which it must never make writable.
+    #[error(
+        "sandbox policy refused: writable root `{root}` lies inside `{protected}`, which \
+         stays read-only (`.git`, `.codex`, `.agents` and a worktree's git directory hold \
+         hooks and configuration); drop that root"
+    )]
+    RootInsideProtectedPath {
+        /// The writable root.
+        root: AbsolutePathBuf,
+        /// The protected path that contains it.
+        protected: AbsolutePathBuf,
+    },
 }
 
 /// Which rule refused a write.

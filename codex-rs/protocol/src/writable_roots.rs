@@ -49,8 +49,8 @@ pub struct WritableRoot {
 pub enum WriteAccess {
     /// Every path (`dangerFullAccess`, or `externalSandbox` where someone else enforces).
     Everything,
-    /// Only under these roots, minus their read-only subpaths (`workspaceWrite`; never
-    /// empty, since the cwd is always a root).
+    /// Only under these roots, minus their read-only subpaths (`workspaceWrite`; empty
+    /// only when the policy names no root and no cwd and excludes both temp directories).
     Roots(Vec<WritableRoot>),
     /// No path at all (`readOnly`).
     Nothing,
@@ -103,19 +103,42 @@ impl WriteAccess {
     }
 }
 
+impl WriteAccess {
+    /// The first writable root that lies inside a protected path (of itself or of another
+    /// root), with that path: `writableRoots: ["/w", "/w/.git/hooks"]` must not make the
+    /// hooks writable, so such a policy is refused rather than quietly narrowed.
+    pub fn root_inside_protected(&self) -> Option<(&AbsolutePathBuf, &AbsolutePathBuf)> {
+        let WriteAccess::Roots(roots) = self else {
+            return None;
+        };
+        roots.iter().find_map(|root| {
+            roots
+                .iter()
+                .flat_map(|other| &other.read_only_subpaths)
+                .find(|protected| root.root.starts_with(protected))
+                .map(|protected| (&root.root, protected))
+        })
+    }
+}
+
 impl SandboxPolicy {
-    /// The effective writable roots of this policy when commands run in `cwd`.
+    /// The effective writable roots of this policy, bound to the policy's own cwd.
     ///
     /// For `workspaceWrite` that is, in this order and without duplicates:
-    /// `writableRoots`, `cwd`, `/tmp` (Unix, unless `excludeSlashTmp`) and `env_tmpdir`
-    /// (unless `excludeTmpdirEnvVar`), each with `.git`, `.codex` and `.agents`
-    /// read-only. `env_tmpdir` is the value of `$TMPDIR` of the environment the policy
-    /// is enforced in; it is passed in rather than read here so the result depends only
-    /// on the arguments. Pure: touches neither the filesystem nor the environment.
+    /// `writableRoots`, `policy_cwd` (if any), `/tmp` (Unix, unless `excludeSlashTmp`)
+    /// and `tmpdir` (unless `excludeTmpdirEnvVar`), each with `.git`, `.codex` and
+    /// `.agents` read-only.
+    ///
+    /// `policy_cwd` is the directory the policy was written for (`sandboxPolicyCwd` on
+    /// the wire), never a command's working directory: a request must not widen what the
+    /// policy grants by choosing where its command runs. `None` grants no cwd. `tmpdir`
+    /// is the `$TMPDIR` of the host that enforces the policy (the same for commands and
+    /// filesystem requests), passed in rather than read so the result depends only on the
+    /// arguments. Pure: touches neither the filesystem nor the environment.
     pub fn writable_roots_with_cwd(
         &self,
-        cwd: &AbsolutePathBuf,
-        env_tmpdir: Option<&AbsolutePathBuf>,
+        policy_cwd: Option<&AbsolutePathBuf>,
+        tmpdir: Option<&AbsolutePathBuf>,
     ) -> WriteAccess {
         match self {
             SandboxPolicy::DangerFullAccess | SandboxPolicy::ExternalSandbox { .. } => {
@@ -130,13 +153,13 @@ impl SandboxPolicy {
                 exclude_slash_tmp,
             } => {
                 let mut roots: Vec<AbsolutePathBuf> = writable_roots.clone();
-                roots.push(cwd.clone());
+                roots.extend(policy_cwd.cloned());
                 if cfg!(unix) && !exclude_slash_tmp {
                     // Always absolute on Unix; `ok()` only spares an `expect`.
                     roots.extend(AbsolutePathBuf::try_from_absolute(SLASH_TMP).ok());
                 }
                 if !exclude_tmpdir_env_var {
-                    roots.extend(env_tmpdir.cloned());
+                    roots.extend(tmpdir.cloned());
                 }
                 let mut unique: Vec<AbsolutePathBuf> = Vec::with_capacity(roots.len());
                 for root in roots {

@@ -32,6 +32,36 @@ pub enum SandboxingError {
         /// What is wrong with it.
         problem: PathProblem,
     },
+    /// A root of the policy leads through a symlink in a directory the policy makes
+    /// writable, so a sandboxed command could have planted it, to a place that is not
+    /// writable anyway.
+    #[error(
+        "sandbox root `{}` is redirected by the symlink `{}` (to `{}`), which lies in a \
+         writable directory where a sandboxed command could have planted it; name the \
+         real directory in the policy, or move the link out of the writable roots",
+        root.display(),
+        link.display(),
+        target.display()
+    )]
+    RootThroughWritableSymlink {
+        /// The root as the policy names it.
+        root: PathBuf,
+        /// The symlink, at its resolved location.
+        link: PathBuf,
+        /// Where the root leads.
+        target: PathBuf,
+    },
+    /// A root of the policy could not be resolved.
+    #[error("cannot resolve sandbox root `{}`: {message}", path.display())]
+    Resolve {
+        /// The root as the policy names it.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The policy contradicts itself (a writable root inside a protected path).
+    #[error(transparent)]
+    Policy(codex_protocol::SandboxError),
 }
 
 /// What makes a path impossible to pass to Seatbelt.

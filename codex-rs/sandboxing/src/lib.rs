@@ -11,15 +11,24 @@
 //! - [`seatbelt_policy`]: the Seatbelt profile (`.sbpl` text plus path parameters)
 //!   for a policy, and [`sandbox_exec_argv`]: the `sandbox-exec` argv that applies it.
 //!
+//! - [`bind_policy`]: the policy bound to the host that enforces it — every root
+//!   resolved once from `/`, refused when a sandboxed command could have redirected it
+//!   with a symlink, or when a writable root lies inside a protected path. Both the
+//!   Linux sandbox and the exec-server's `fs/*` checks start from it.
+//!
 //! Profile generation is pure string building with no `cfg(target_os)`, so it builds
 //! and is tested (against golden files) on every platform; nothing here executes
 //! `sandbox-exec`.
 #![deny(missing_docs)]
 
+mod bind;
 mod error;
 mod platform;
 mod seatbelt;
 
+pub use bind::Resolution;
+pub use bind::bind_policy;
+pub use bind::resolve_recording_links;
 pub use error::PathProblem;
 pub use error::SandboxingError;
 pub use platform::Platform;

@@ -95,15 +95,16 @@ pub enum NoSandboxReason {
     ExternalSandbox,
 }
 
-/// The Seatbelt profile for `policy` when commands run in `cwd`, with `tmpdir` the
-/// `$TMPDIR` of the environment the command gets (passed in, never read here).
+/// The Seatbelt profile for `policy` bound to its own cwd (`policy_cwd`, not a command's
+/// working directory; `None` grants no cwd), with `tmpdir` the `$TMPDIR` of the host that
+/// enforces it (passed in, never read here).
 ///
 /// Reads the `.git` file of each writable root to protect the git directory a worktree
 /// or submodule points to; otherwise pure. See
 /// [`seatbelt_policy_with_gitdir_reader`] to supply that reader.
 pub fn seatbelt_policy(
     policy: &SandboxPolicy,
-    cwd: &AbsolutePathBuf,
+    cwd: Option<&AbsolutePathBuf>,
     tmpdir: Option<&AbsolutePathBuf>,
 ) -> Result<SeatbeltDecision, SandboxingError> {
     seatbelt_policy_with_gitdir_reader(policy, cwd, tmpdir, read_gitdir_pointer_from_disk)
@@ -118,7 +119,7 @@ pub fn seatbelt_policy(
 /// with a profile that names a different path.
 pub fn seatbelt_policy_with_gitdir_reader(
     policy: &SandboxPolicy,
-    cwd: &AbsolutePathBuf,
+    cwd: Option<&AbsolutePathBuf>,
     tmpdir: Option<&AbsolutePathBuf>,
     read_gitdir_pointer: impl Fn(&Path) -> Option<PathBuf>,
 ) -> Result<SeatbeltDecision, SandboxingError> {
@@ -156,7 +157,7 @@ pub fn seatbelt_policy_with_gitdir_reader(
                         .iter()
                         .filter_map(|root| AbsolutePathBuf::try_from_absolute(root).ok()),
                 );
-                readable_roots.push(cwd.clone());
+                readable_roots.extend(cwd.cloned());
                 *include_platform_defaults = false;
             }
             include
@@ -198,7 +199,7 @@ pub fn seatbelt_policy_with_gitdir_reader(
     sections.push(match access.write() {
         WriteAccess::Everything => "; Writes: everywhere.\n(allow file-write*)\n".to_string(),
         // `(allow file-write*)` with no filters would allow every write, so no roots must
-        // mean no rule. (The protocol never yields empty roots: the cwd is always one.)
+        // mean no rule (a policy with no roots, no cwd and both temp directories excluded).
         WriteAccess::Nothing => {
             "; Writes: none (beyond the devices the base profile allows).\n".to_string()
         }

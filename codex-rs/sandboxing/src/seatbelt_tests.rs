@@ -28,7 +28,7 @@ fn workspace_write(writable_roots: &[&str], read_only_access: ReadOnlyAccess) ->
 }
 
 fn generate(policy: &SandboxPolicy, cwd: &str) -> SeatbeltPolicy {
-    match seatbelt_policy_with_gitdir_reader(policy, &abs(cwd), None, no_gitdir).unwrap() {
+    match seatbelt_policy_with_gitdir_reader(policy, Some(&abs(cwd)), None, no_gitdir).unwrap() {
         SeatbeltDecision::Sandbox(profile) => profile,
         SeatbeltDecision::NotNeeded(reason) => panic!("expected a profile, got {reason:?}"),
     }
@@ -166,7 +166,7 @@ fn unrestricted_policies_need_no_seatbelt() {
     ];
     for (policy, reason) in cases {
         assert_eq!(
-            seatbelt_policy(&policy, &cwd, None),
+            seatbelt_policy(&policy, Some(&cwd), None),
             Ok(SeatbeltDecision::NotNeeded(reason))
         );
     }
@@ -226,7 +226,7 @@ fn gitdir_targets_are_protected() {
     };
     let decision = seatbelt_policy_with_gitdir_reader(
         &policy,
-        &abs("/Users/dev/worktree"),
+        Some(&abs("/Users/dev/worktree")),
         None,
         read_pointer,
     )
@@ -253,9 +253,13 @@ fn macos_system_symlinks_are_resolved() {
         exclude_slash_tmp: false,
     };
     let tmpdir = abs("/var/folders/ab/T");
-    let decision =
-        seatbelt_policy_with_gitdir_reader(&policy, &abs("/tmpdir/p"), Some(&tmpdir), no_gitdir)
-            .unwrap();
+    let decision = seatbelt_policy_with_gitdir_reader(
+        &policy,
+        Some(&abs("/tmpdir/p")),
+        Some(&tmpdir),
+        no_gitdir,
+    )
+    .unwrap();
     let SeatbeltDecision::Sandbox(profile) = decision else {
         panic!("expected a profile, got {decision:?}");
     };
@@ -333,7 +337,10 @@ fn platform_defaults_are_macos_defaults_plus_what_the_protocol_grants() {
 
     // What the protocol grants beyond the platform's own default roots must be exactly
     // what the profile grants beyond macOS's.
-    let ReadAccess::Roots(protocol_roots) = policy.effective_access(&abs(cwd), None).read().clone()
+    let ReadAccess::Roots(protocol_roots) = policy
+        .effective_access(Some(&abs(cwd)), None)
+        .read()
+        .clone()
     else {
         panic!("restricted reads must give roots");
     };
@@ -423,7 +430,7 @@ fn a_path_with_a_nul_byte_fails_closed() {
     let bad = abs("/Users/dev/a\0b");
     let policy = workspace_write(&[], ReadOnlyAccess::FullAccess);
     assert_eq!(
-        seatbelt_policy_with_gitdir_reader(&policy, &bad, None, no_gitdir),
+        seatbelt_policy_with_gitdir_reader(&policy, Some(&bad), None, no_gitdir),
         Err(SandboxingError::UnrepresentablePath {
             path: PathBuf::from("/Users/dev/a\0b"),
             problem: PathProblem::ContainsNul,
@@ -445,7 +452,7 @@ fn a_path_that_is_not_utf8_fails_closed() {
         },
     };
     let error =
-        seatbelt_policy_with_gitdir_reader(&policy, &abs("/p"), None, no_gitdir).unwrap_err();
+        seatbelt_policy_with_gitdir_reader(&policy, Some(&abs("/p")), None, no_gitdir).unwrap_err();
     assert_eq!(
         error,
         SandboxingError::UnrepresentablePath {

@@ -210,6 +210,7 @@ WORKSPACE_CRATES = {
                 "deps": [
                     "//codex-rs/linux-sandbox:linux-sandbox",
                     "//codex-rs/protocol:protocol",
+                    "//codex-rs/sandboxing:sandboxing",
                     "//codex-rs/utils/absolute-path:absolute-path",
                     "@crates//:clap-4.6.9",
                     "@crates//:libc-0.2.191",
@@ -228,6 +229,7 @@ WORKSPACE_CRATES = {
                     "deps": [
                         "//codex-rs/linux-sandbox:linux-sandbox",
                         "//codex-rs/protocol:protocol",
+                        "//codex-rs/sandboxing:sandboxing",
                         "//codex-rs/utils/absolute-path:absolute-path",
                         "//codex-rs/utils/cargo-bin:cargo-bin",
                         "@crates//:clap-4.6.9",
@@ -253,6 +255,7 @@ WORKSPACE_CRATES = {
             "crate_name": "codex_linux_sandbox",
             "deps": [
                 "//codex-rs/protocol:protocol",
+                "//codex-rs/sandboxing:sandboxing",
                 "//codex-rs/utils/absolute-path:absolute-path",
                 "@crates//:clap-4.6.9",
                 "@crates//:libc-0.2.191",
@@ -272,6 +275,7 @@ WORKSPACE_CRATES = {
             "aliases": {},
             "deps": [
                 "//codex-rs/protocol:protocol",
+                "//codex-rs/sandboxing:sandboxing",
                 "//codex-rs/utils/absolute-path:absolute-path",
                 "//codex-rs/utils/cargo-bin:cargo-bin",
                 "@crates//:clap-4.6.9",
@@ -313,6 +317,7 @@ WORKSPACE_CRATES = {
                 "deps": [
                     "//codex-rs/linux-sandbox:linux-sandbox",
                     "//codex-rs/protocol:protocol",
+                    "//codex-rs/sandboxing:sandboxing",
                     "//codex-rs/utils/absolute-path:absolute-path",
                     "//codex-rs/utils/cargo-bin:cargo-bin",
                     "@crates//:clap-4.6.9",
@@ -427,6 +432,7 @@ WORKSPACE_CRATES = {
                 "//codex-rs/utils/absolute-path:absolute-path",
                 "//codex-rs/utils/cargo-bin:cargo-bin",
                 "@crates//:pretty_assertions-1.4.1",
+                "@crates//:tempfile-3.27.0",
                 "@crates//:thiserror-2.0.21",
             ],
             "edition": "2024",
@@ -461,6 +467,7 @@ WORKSPACE_CRATES = {
                     "//codex-rs/utils/absolute-path:absolute-path",
                     "//codex-rs/utils/cargo-bin:cargo-bin",
                     "@crates//:pretty_assertions-1.4.1",
+                    "@crates//:tempfile-3.27.0",
                     "@crates//:thiserror-2.0.21",
                 ],
                 "edition": "2024",

@@ -217,7 +217,7 @@ async fn sandboxed_run(exec: &impl ExecProcess, dir: &Path) -> (String, Option<i
     params.sandbox_policy = Some(
         serde_json::from_value(serde_json::json!({
             "type": "workspaceWrite",
-            "writableRoots": [],
+            "writableRoots": [dir],
             "readOnlyAccess": {"type": "fullAccess"},
             "networkAccess": false,
             "excludeTmpdirEnvVar": true,

@@ -38,7 +38,7 @@ fn restricted(include_platform_defaults: bool, readable_roots: &[&str]) -> ReadO
 
 /// `policy` applied in [`CWD`] with `$TMPDIR` = `/var/tmp/me`.
 fn effective(policy: &SandboxPolicy) -> EffectiveAccess {
-    policy.effective_access(&abs(CWD), Some(&abs("/var/tmp/me")))
+    policy.effective_access(Some(&abs(CWD)), Some(&abs("/var/tmp/me")))
 }
 
 /// The paths of `paths` that `allowed` accepts.
@@ -159,7 +159,7 @@ fn gitdir_pointer_file_on_disk_protects_its_target() {
         exclude_tmpdir_env_var: true,
         exclude_slash_tmp: true,
     }
-    .effective_access(&cwd, /*env_tmpdir*/ None)
+    .effective_access(Some(&cwd), /*tmpdir*/ None)
     .protect_gitdir_targets(read_gitdir_pointer_from_disk);
 
     let config = base.join("main/.git/worktrees/wt/config");

@@ -42,7 +42,8 @@ fn workspace_write_adds_cwd_slash_tmp_and_tmpdir_in_order() {
         /*exclude_tmpdir_env_var*/ false,
         /*exclude_slash_tmp*/ false,
     );
-    let access = policy.writable_roots_with_cwd(&abs("/work/proj"), Some(&abs("/var/tmp/me")));
+    let access =
+        policy.writable_roots_with_cwd(Some(&abs("/work/proj")), Some(&abs("/var/tmp/me")));
     assert_eq!(
         access,
         WriteAccess::Roots(
@@ -67,7 +68,7 @@ fn tmp_exclusions_each_drop_their_root() {
     let roots = |exclude_tmpdir_env_var, exclude_slash_tmp| {
         root_paths(
             workspace_write(&[], exclude_tmpdir_env_var, exclude_slash_tmp)
-                .writable_roots_with_cwd(&cwd, Some(&tmpdir)),
+                .writable_roots_with_cwd(Some(&cwd), Some(&tmpdir)),
         )
     };
     assert_eq!(
@@ -103,7 +104,7 @@ fn no_tmpdir_in_the_environment_adds_nothing() {
         /*exclude_slash_tmp*/ true,
     );
     assert_eq!(
-        root_paths(policy.writable_roots_with_cwd(&abs("/work/proj"), /*env_tmpdir*/ None)),
+        root_paths(policy.writable_roots_with_cwd(Some(&abs("/work/proj")), /*tmpdir*/ None)),
         vec!["/work/proj".to_string()]
     );
 }
@@ -117,7 +118,7 @@ fn duplicate_roots_appear_once() {
         /*exclude_slash_tmp*/ false,
     );
     assert_eq!(
-        root_paths(policy.writable_roots_with_cwd(&abs("/work/proj"), Some(&abs("/tmp/.")))),
+        root_paths(policy.writable_roots_with_cwd(Some(&abs("/work/proj")), Some(&abs("/tmp/.")))),
         vec!["/work/proj".to_string(), "/tmp".to_string()]
     );
 }
@@ -135,7 +136,7 @@ fn other_variants_are_everything_or_nothing() {
             access: ReadOnlyAccess::FullAccess,
         },
     ]
-    .map(|policy| policy.writable_roots_with_cwd(&cwd, Some(&tmpdir)));
+    .map(|policy| policy.writable_roots_with_cwd(Some(&cwd), Some(&tmpdir)));
     assert_eq!(
         access,
         [
@@ -143,5 +144,44 @@ fn other_variants_are_everything_or_nothing() {
             WriteAccess::Everything,
             WriteAccess::Nothing
         ]
+    );
+}
+
+#[test]
+fn no_policy_cwd_grants_no_cwd() {
+    // A command's working directory is not the policy's: without `sandboxPolicyCwd` only
+    // what the policy names is writable.
+    let policy = workspace_write(
+        &["/work/extra"],
+        /*exclude_tmpdir_env_var*/ false,
+        /*exclude_slash_tmp*/ false,
+    );
+    assert_eq!(
+        root_paths(policy.writable_roots_with_cwd(/*policy_cwd*/ None, Some(&abs("/var/tmp/me")))),
+        vec!["/work/extra", "/tmp", "/var/tmp/me"]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_root_inside_a_protected_path_is_found() {
+    let roots_of = |roots: &[&str]| {
+        workspace_write(
+            roots, /*exclude_tmpdir_env_var*/ true, /*exclude_slash_tmp*/ true,
+        )
+        .writable_roots_with_cwd(/*policy_cwd*/ None, /*tmpdir*/ None)
+    };
+    let hooks = roots_of(&["/w", "/w/.git/hooks"]);
+    let own = roots_of(&["/w/.codex"]);
+    let nested = roots_of(&["/w", "/w/proj"]);
+    assert_eq!(
+        [
+            hooks.root_inside_protected(),
+            own.root_inside_protected(),
+            nested.root_inside_protected(),
+        ],
+        [Some((&abs("/w/.git/hooks"), &abs("/w/.git"))), None, None,]
     );
 }

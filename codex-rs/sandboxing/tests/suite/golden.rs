@@ -72,7 +72,7 @@ fn check(
 ) {
     let decision = seatbelt_policy_with_gitdir_reader(
         policy,
-        &abs(cwd),
+        Some(&abs(cwd)),
         Some(&abs(TMPDIR)),
         read_gitdir_pointer,
     )
