@@ -7,6 +7,7 @@
 //! The contract lives in `docs/exec-server-protocol.md`.
 #![deny(missing_docs)]
 
+mod auth;
 mod client;
 mod environment;
 mod error;
@@ -22,6 +23,10 @@ mod sandbox;
 mod server;
 mod tls;
 
+pub use auth::TOKEN_QUERY_PARAMETER;
+pub use auth::UrlTokenError;
+pub use auth::generate_token;
+pub use auth::url_with_token;
 pub use client::ClientConfig;
 pub use client::ExecServerClient;
 pub use client::RemoteProcess;

@@ -254,7 +254,8 @@ async fn client_vanishing_mid_frame_does_not_hurt_the_server() {
         // Hand-rolled upgrade, then half a frame, then gone.
         let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
         let request = format!(
-            "GET / HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            server.upgrade_target(),
             server.addr()
         );
         stream.write_all(request.as_bytes()).await.unwrap();

@@ -1,3 +1,4 @@
+mod auth;
 mod background_child;
 mod backpressure;
 mod cli;
