@@ -583,7 +583,8 @@ fn front_door(head: &[u8], auth_token: Option<&str>) -> FrontDoor {
             )),
         };
     }
-    if header("origin").is_some() {
+    // `Sec-WebSocket-Origin` is how browsers spelled `Origin` before RFC 6455.
+    if header("origin").is_some() || header("sec-websocket-origin").is_some() {
         return FrontDoor::Respond(http_response(
             "403 Forbidden",
             "",
