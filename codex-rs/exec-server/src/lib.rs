@@ -20,6 +20,7 @@ mod pty;
 mod remote_file_system;
 mod retention;
 mod sandbox;
+mod self_protection;
 mod server;
 mod tls;
 

@@ -54,6 +54,7 @@ use std::fs::File;
 use std::io;
 use std::io::Read;
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::os::fd::AsRawFd;
 use std::os::fd::FromRawFd;
 use std::os::fd::IntoRawFd;
@@ -82,6 +83,11 @@ use crate::file_system::RemoveOptions;
 use crate::file_system::validate_path;
 use crate::protocol::DirectoryEntry;
 use crate::protocol::FileMetadata;
+use crate::self_protection::is_own_proc_entry;
+use crate::self_protection::own_proc_denied;
+use crate::self_protection::refuse_own_proc_dir;
+use crate::self_protection::refuse_server_internal;
+use crate::self_protection::refuse_tree_containing_denied;
 
 /// Default limit of one `fs/readFile` or `fs/writeFile` (8 MiB: as base64 it fits in the
 /// default 16 MiB message).
@@ -98,6 +104,10 @@ pub struct LocalFileSystemConfig {
     pub max_fs_bytes: usize,
     /// `$TMPDIR` of this environment (writable under `workspaceWrite` unless excluded).
     pub env_tmpdir: Option<AbsolutePathBuf>,
+    /// Resolved paths (no symlinks in them) that no operation may touch, under any policy
+    /// or none: the server's `--auth-token-file`. The server's own `/proc` entries are
+    /// always refused as well (see `self_protection`).
+    pub denied_paths: Vec<PathBuf>,
 }
 
 impl Default for LocalFileSystemConfig {
@@ -107,6 +117,7 @@ impl Default for LocalFileSystemConfig {
             max_fs_bytes: DEFAULT_MAX_FS_BYTES,
             env_tmpdir: std::env::var_os("TMPDIR")
                 .and_then(|dir| AbsolutePathBuf::try_from_absolute(PathBuf::from(dir)).ok()),
+            denied_paths: Vec::new(),
         }
     }
 }
@@ -135,7 +146,11 @@ impl LocalFileSystem {
         let policy = sandbox_policy.cloned();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                let guard = Guard::new(policy.as_ref(), config.env_tmpdir.as_ref())?;
+                let guard = Guard::new(
+                    policy.as_ref(),
+                    config.env_tmpdir.as_ref(),
+                    config.denied_paths.clone(),
+                )?;
                 op(&guard, &config)
             })
             .await
@@ -383,6 +398,7 @@ impl ExecutorFileSystem for LocalFileSystem {
                         "`{source}` is a directory; pass recursive to copy it with its contents"
                     )));
                 }
+                refuse_tree_containing_denied(&resolved_source, &guard.denied)?;
                 if resolved_destination.starts_with(&resolved_source) {
                     return Err(FileSystemError::InvalidParams(format!(
                         "cannot copy `{source}` into itself (`{destination}`)"
@@ -414,18 +430,24 @@ impl ExecutorFileSystem for LocalFileSystem {
     }
 }
 
-/// The policy bound to no cwd and this machine's `$TMPDIR`, with every root resolved.
+/// The policy bound to no cwd and this machine's `$TMPDIR`, with every root resolved, and
+/// what no policy may reach (see `self_protection`).
 struct Guard {
     access: Option<EffectiveAccess>,
+    denied: Vec<PathBuf>,
 }
 
 impl Guard {
     fn new(
         policy: Option<&SandboxPolicy>,
         env_tmpdir: Option<&AbsolutePathBuf>,
+        denied: Vec<PathBuf>,
     ) -> Result<Self, FileSystemError> {
         let Some(policy) = policy else {
-            return Ok(Self { access: None });
+            return Ok(Self {
+                access: None,
+                denied,
+            });
         };
         let no_cwd = AbsolutePathBuf::try_from_absolute(NO_CWD)
             .map_err(|err| FileSystemError::Io(format!("binding the policy: {err}")))?;
@@ -435,6 +457,7 @@ impl Guard {
             .protect_gitdir_targets(read_gitdir_pointer_from_disk);
         Ok(Self {
             access: Some(access),
+            denied,
         })
     }
 
@@ -444,6 +467,7 @@ impl Guard {
     }
 
     fn check_read(&self, resolved: &Path) -> Result<(), FileSystemError> {
+        refuse_server_internal(resolved, &self.denied)?;
         let Some(access) = &self.access else {
             return Ok(());
         };
@@ -453,6 +477,7 @@ impl Guard {
     }
 
     fn check_write(&self, resolved: &Path) -> Result<(), FileSystemError> {
+        refuse_server_internal(resolved, &self.denied)?;
         let Some(access) = &self.access else {
             return Ok(());
         };
@@ -465,6 +490,7 @@ impl Guard {
     /// replacing it would take the protected path with it).
     fn check_replace(&self, resolved: &Path) -> Result<(), FileSystemError> {
         self.check_write(resolved)?;
+        refuse_tree_containing_denied(resolved, &self.denied)?;
         let Some(access) = &self.access else {
             return Ok(());
         };
@@ -620,6 +646,9 @@ fn unix_ms(time: SystemTime) -> i64 {
 
 /// One typed error per OS error, naming the path the caller asked for.
 fn fs_error(err: io::Error, path: &AbsolutePathBuf) -> FileSystemError {
+    if is_own_proc_entry(&err) {
+        return own_proc_denied(path);
+    }
     match err.raw_os_error() {
         Some(libc::ENOENT) => {
             FileSystemError::NotFound(format!("`{path}` (or a parent of it) does not exist"))
@@ -722,7 +751,10 @@ impl Dir {
     /// `ENOTDIR` for it, so that case is told apart here).
     fn open_dir(&self, name: &OsStr) -> io::Result<Dir> {
         match self.openat(name, WALK_FLAGS, 0) {
-            Ok(fd) => Ok(Dir { fd }),
+            Ok(fd) => {
+                refuse_own_proc_dir(fd.as_fd())?;
+                Ok(Dir { fd })
+            }
             Err(err) if err.raw_os_error() == Some(libc::ENOTDIR) => match self.metadata_of(name) {
                 Ok(metadata) if metadata.file_type().is_symlink() => {
                     Err(io::Error::from_raw_os_error(libc::ELOOP))

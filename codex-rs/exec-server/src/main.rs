@@ -250,6 +250,14 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         (None, Some(token)) if !token.is_empty() => Some(token.trim().to_string()),
         (None, _) => None,
     };
+    // fs/* never touches the token file, by its resolved path.
+    let denied_paths = match &cli.auth_token_file {
+        Some(path) => vec![
+            std::fs::canonicalize(path)
+                .with_context(|| format!("resolving --auth-token-file {}", path.display()))?,
+        ],
+        None => Vec::new(),
+    };
     let listen = parse_listen_url(&cli.listen)?;
     let auth = match (cli.no_auth, configured) {
         (true, Some(_)) => anyhow::bail!(
@@ -302,6 +310,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         auth_token: auth.token().map(str::to_string),
         file_system: LocalFileSystemConfig {
             max_fs_bytes: cli.max_fs_bytes,
+            denied_paths,
             ..LocalFileSystemConfig::default()
         },
     };
