@@ -16,6 +16,7 @@ use super::harness::EVENT_TIMEOUT;
 use super::harness::NOBODY;
 use super::harness::RawClient;
 use super::harness::TestServer;
+use super::harness::wait_until;
 
 /// The status line the server answers a hand-written upgrade to `target` with.
 fn upgrade_status(addr: &str, target: &str, extra_headers: &str) -> String {
@@ -87,9 +88,13 @@ async fn a_default_server_prints_and_requires_a_generated_token() {
         .unwrap_or_default();
     assert!(refused.contains("401"), "{refused}");
 
-    // The logs name the URL, never the token.
+    // The logs name the URL, never the token (the log is read by a thread: wait for it).
+    let listening = format!("listening on ws://{addr}");
+    wait_until("the log line", EVENT_TIMEOUT, || {
+        server.stderr().contains(&listening)
+    })
+    .await;
     let log = server.stderr();
-    assert!(log.contains(&format!("listening on ws://{addr}")), "{log}");
     assert!(!log.contains(&token), "the token is in the log:\n{log}");
 }
 
@@ -183,14 +188,13 @@ async fn no_auth_works_on_loopback_and_says_it_is_unsafe() {
 
     assert_eq!(server.url, plain_url(&server));
     RawClient::initialized(&server.url).await;
-    let log = server.stderr();
-    assert!(
-        log.contains(
-            "--no-auth: any local process, including a sandboxed command that is allowed \
-             network access, can connect to this server and run unsandboxed commands"
-        ),
-        "{log}"
-    );
+    let warning = "--no-auth: any local process, including a sandboxed command that is allowed \
+                   network access, can connect to this server and run unsandboxed commands";
+    // The log is read by a thread: wait for the line rather than race it.
+    wait_until("the --no-auth warning", EVENT_TIMEOUT, || {
+        server.stderr().contains(warning)
+    })
+    .await;
 }
 
 #[test]
