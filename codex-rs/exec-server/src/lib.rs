@@ -47,6 +47,7 @@ pub use file_system::FileSystemError;
 pub use file_system::FileSystemFuture;
 pub use file_system::RemoveOptions;
 pub use local_file_system::DEFAULT_MAX_FS_BYTES;
+pub use local_file_system::DEFAULT_MAX_FS_COPY_BYTES;
 pub use local_file_system::LocalFileSystem;
 pub use local_file_system::LocalFileSystemConfig;
 pub use local_process::DEFAULT_CLOSED_GRACE;

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use codex_exec_server::DEFAULT_EVENT_QUEUE;
 use codex_exec_server::DEFAULT_MAX_FS_BYTES;
+use codex_exec_server::DEFAULT_MAX_FS_COPY_BYTES;
 use codex_exec_server::DEFAULT_MAX_MESSAGE_BYTES;
 use codex_exec_server::DEFAULT_MAX_RETAINED_BYTES;
 use codex_exec_server::ExecServer;
@@ -78,6 +79,12 @@ struct Cli {
     /// base64 it must fit in --max-message-bytes); bigger files are refused, never truncated.
     #[arg(long, default_value_t = DEFAULT_MAX_FS_BYTES)]
     max_fs_bytes: usize,
+
+    /// Most bytes one fs/copy may write (all the files of a tree together); a bigger
+    /// source is refused before anything is written, and a copy whose source grows past
+    /// it stops and removes what it wrote.
+    #[arg(long, default_value_t = DEFAULT_MAX_FS_COPY_BYTES)]
+    max_fs_copy_bytes: u64,
 
     /// File holding the bearer token clients must present (required off loopback).
     /// Without it, the token is taken from CODEX_EXEC_SERVER_TOKEN when that is set, and
@@ -310,6 +317,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         auth_token: auth.token().map(str::to_string),
         file_system: LocalFileSystemConfig {
             max_fs_bytes: cli.max_fs_bytes,
+            max_copy_bytes: cli.max_fs_copy_bytes,
             denied_paths,
             ..LocalFileSystemConfig::default()
         },

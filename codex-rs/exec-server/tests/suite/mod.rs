@@ -4,6 +4,7 @@ mod backpressure;
 mod cli;
 mod environment;
 mod file_system;
+mod fs_copy_limit;
 mod fs_self_protection;
 mod fs_wire;
 mod harness;
