@@ -66,11 +66,15 @@ const INITIAL_BACKOFF: Duration = Duration::from_millis(20);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// How to reach a server.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClientConfig {
-    /// `ws://HOST:PORT`, or `wss://HOST:PORT` for TLS.
+    /// `ws://HOST:PORT`, or `wss://HOST:PORT` for TLS. It may carry the token as its
+    /// `token` query parameter, as in the first line the server prints
+    /// (`ws://127.0.0.1:PORT/?token=HEX`): the client takes it out of the URL and sends it
+    /// only as the bearer header, never in the request line.
     pub url: String,
-    /// Bearer token, if the server requires one.
+    /// Bearer token, if the server requires one. Setting it and a *different* `token` in
+    /// [`ClientConfig::url`] is an error when connecting.
     pub auth_token: Option<String>,
     /// Name sent in `initialize`, for the server's logs.
     pub client_name: String,
@@ -87,8 +91,55 @@ pub struct ClientConfig {
     pub tls_ca_file: Option<PathBuf>,
 }
 
+impl std::fmt::Debug for ClientConfig {
+    /// Like a derived `Debug`, with the token (as a field or in the URL) redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = match crate::auth::split_url_token(&self.url) {
+            Ok((url, Some(_))) => format!("{url} (with a token)"),
+            Ok((url, None)) => url,
+            Err(_) => "<a URL with a malformed token>".to_string(),
+        };
+        f.debug_struct("ClientConfig")
+            .field("url", &url)
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("client_name", &self.client_name)
+            .field("reconnect_timeout", &self.reconnect_timeout)
+            .field("server_timeout", &self.server_timeout)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .finish()
+    }
+}
+
 impl ClientConfig {
-    /// Defaults for `url`: no token, reconnect for up to 30 s.
+    /// This configuration with the `token` query parameter moved out of
+    /// [`ClientConfig::url`] into [`ClientConfig::auth_token`]: the form every connection
+    /// attempt uses, so the token travels only in the `Authorization` header (and no error
+    /// message or log line repeats it). A malformed `token` parameter, or one that differs
+    /// from an `auth_token` set explicitly, is an error.
+    pub fn with_token_from_url(mut self) -> Result<Self, ExecError> {
+        let (url, url_token) = crate::auth::split_url_token(&self.url)
+            .map_err(|err| ExecError::Transport(format!("{err}")))?;
+        let explicit = self.auth_token.take().filter(|token| !token.is_empty());
+        self.auth_token = match (explicit, url_token) {
+            (Some(explicit), Some(in_url)) if explicit != in_url => {
+                return Err(ExecError::Transport(
+                    "the URL's `token` query parameter differs from the auth token given \
+                     explicitly (CODEX_EXEC_SERVER_TOKEN or ClientConfig::auth_token); \
+                     pass one of them"
+                        .to_string(),
+                ));
+            }
+            (Some(token), _) | (None, Some(token)) => Some(token),
+            (None, None) => None,
+        };
+        self.url = url;
+        Ok(self)
+    }
+
+    /// Defaults for `url`: no token (unless `url` carries one), reconnect for up to 30 s.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -148,6 +199,7 @@ struct ClientInner {
 impl ExecServerClient {
     /// Connect, `initialize` a new session and send `initialized`.
     pub async fn connect(config: ClientConfig) -> Result<Self, ExecError> {
+        let config = config.with_token_from_url()?;
         let (ws, init) = open(&config, None).await?;
         let (requests, requests_rx) = mpsc::unbounded_channel();
         let (tracker, tracker_rx) = mpsc::unbounded_channel();

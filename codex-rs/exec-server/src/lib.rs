@@ -7,6 +7,7 @@
 //! The contract lives in `docs/exec-server-protocol.md`.
 #![deny(missing_docs)]
 
+mod auth;
 mod client;
 mod environment;
 mod error;
@@ -19,9 +20,14 @@ mod pty;
 mod remote_file_system;
 mod retention;
 mod sandbox;
+mod self_protection;
 mod server;
 mod tls;
 
+pub use auth::TOKEN_QUERY_PARAMETER;
+pub use auth::UrlTokenError;
+pub use auth::generate_token;
+pub use auth::url_with_token;
 pub use client::ClientConfig;
 pub use client::ExecServerClient;
 pub use client::RemoteProcess;
@@ -41,6 +47,7 @@ pub use file_system::FileSystemError;
 pub use file_system::FileSystemFuture;
 pub use file_system::RemoveOptions;
 pub use local_file_system::DEFAULT_MAX_FS_BYTES;
+pub use local_file_system::DEFAULT_MAX_FS_COPY_BYTES;
 pub use local_file_system::LocalFileSystem;
 pub use local_file_system::LocalFileSystemConfig;
 pub use local_process::DEFAULT_CLOSED_GRACE;

@@ -47,20 +47,10 @@
 //! Without a policy the same walk is used with no checks, so behaviour matches except
 //! that nothing is refused; a dangling symlink is still not followed when writing.
 
-use std::ffi::CString;
-use std::ffi::OsStr;
 use std::ffi::OsString;
-use std::fs::File;
 use std::io;
 use std::io::Read;
 use std::io::Write;
-use std::os::fd::AsRawFd;
-use std::os::fd::FromRawFd;
-use std::os::fd::IntoRawFd;
-use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Component;
 use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -80,10 +70,17 @@ use crate::file_system::RemoveOptions;
 use crate::file_system::validate_path;
 use crate::protocol::DirectoryEntry;
 use crate::protocol::FileMetadata;
+use crate::self_protection::is_own_proc_entry;
+use crate::self_protection::own_proc_denied;
+use crate::self_protection::refuse_server_internal;
+use crate::self_protection::refuse_tree_containing_denied;
 
 /// Default limit of one `fs/readFile` or `fs/writeFile` (8 MiB: as base64 it fits in the
 /// default 16 MiB message).
 pub const DEFAULT_MAX_FS_BYTES: usize = 8 * 1024 * 1024;
+
+/// Default limit of one `fs/copy`: 1 GiB.
+pub const DEFAULT_MAX_FS_COPY_BYTES: u64 = 1024 * 1024 * 1024;
 
 /// Settings of a [`LocalFileSystem`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +89,14 @@ pub struct LocalFileSystemConfig {
     pub max_fs_bytes: usize,
     /// `$TMPDIR` of this environment (writable under `workspaceWrite` unless excluded).
     pub env_tmpdir: Option<AbsolutePathBuf>,
+    /// Most bytes one `copy` may write (the files of a tree, together); a bigger source
+    /// is refused before anything is written, and a copy whose source grows past it while
+    /// it runs stops and removes what it wrote.
+    pub max_copy_bytes: u64,
+    /// Resolved paths (no symlinks in them) that no operation may touch, under any policy
+    /// or none: the server's `--auth-token-file`. The server's own `/proc` entries are
+    /// always refused as well (see `self_protection`).
+    pub denied_paths: Vec<PathBuf>,
 }
 
 impl Default for LocalFileSystemConfig {
@@ -101,6 +106,8 @@ impl Default for LocalFileSystemConfig {
             max_fs_bytes: DEFAULT_MAX_FS_BYTES,
             env_tmpdir: std::env::var_os("TMPDIR")
                 .and_then(|dir| AbsolutePathBuf::try_from_absolute(PathBuf::from(dir)).ok()),
+            max_copy_bytes: DEFAULT_MAX_FS_COPY_BYTES,
+            denied_paths: Vec::new(),
         }
     }
 }
@@ -129,7 +136,11 @@ impl LocalFileSystem {
         let policy = sandbox_policy.cloned();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                let guard = Guard::new(policy.as_ref(), config.env_tmpdir.as_ref())?;
+                let guard = Guard::new(
+                    policy.as_ref(),
+                    config.env_tmpdir.as_ref(),
+                    config.denied_paths.clone(),
+                )?;
                 op(&guard, &config)
             })
             .await
@@ -354,7 +365,7 @@ impl ExecutorFileSystem for LocalFileSystem {
     ) -> FileSystemFuture<'a, ()> {
         let source = source.clone();
         let destination = destination.clone();
-        self.run(sandbox_policy, move |guard, _| {
+        self.run(sandbox_policy, move |guard, config| {
             validate_path(&source)?;
             validate_path(&destination)?;
             let resolved_source = resolve(&source)?.path();
@@ -371,12 +382,16 @@ impl ExecutorFileSystem for LocalFileSystem {
                 .map_err(|err| fs_error(err, &source))?;
             let destination_dir =
                 Dir::open_path(&destination_parent).map_err(|err| fs_error(err, &destination))?;
+            let limit = config.max_copy_bytes;
+            let mut budget = copy::Budget::new(limit);
+            let too_large = |needed: u64| copy::too_large(&source, needed, limit);
             if metadata.is_dir() {
                 if !options.recursive {
                     return Err(FileSystemError::IsADirectory(format!(
                         "`{source}` is a directory; pass recursive to copy it with its contents"
                     )));
                 }
+                refuse_tree_containing_denied(&resolved_source, &guard.denied)?;
                 if resolved_destination.starts_with(&resolved_source) {
                     return Err(FileSystemError::InvalidParams(format!(
                         "cannot copy `{source}` into itself (`{destination}`)"
@@ -385,21 +400,45 @@ impl ExecutorFileSystem for LocalFileSystem {
                 let from = source_dir
                     .open_dir(&source_name)
                     .map_err(|err| fs_error(err, &source))?;
+                // Measured before anything is written.
+                let needed = copy::tree_size(&from, limit).map_err(|err| fs_error(err, &source))?;
+                if needed > limit {
+                    return Err(too_large(needed));
+                }
                 destination_dir
                     .mkdir(&destination_name)
                     .map_err(|err| fs_error(err, &destination))?;
                 let to = destination_dir
                     .open_dir(&destination_name)
                     .map_err(|err| fs_error(err, &destination))?;
-                copy_tree(&from, &to).map_err(|err| fs_error(err, &source))
+                match copy::copy_tree(&from, &to, &mut budget) {
+                    Ok(()) => Ok(()),
+                    Err(err) if copy::is_over_budget(&err) => {
+                        drop(to);
+                        let removed = remove_tree(&destination_dir, &destination_name);
+                        Err(copy::grew_too_large(&source, &destination, limit, removed))
+                    }
+                    Err(err) => Err(fs_error(err, &source)),
+                }
             } else if metadata.is_file() {
-                copy_file(
+                if metadata.len() > limit {
+                    return Err(too_large(metadata.len()));
+                }
+                match copy::copy_file(
                     &source_dir,
                     &source_name,
                     &destination_dir,
                     &destination_name,
-                )
-                .map_err(|err| fs_error(err, &source))
+                    &mut budget,
+                ) {
+                    Ok(()) => Ok(()),
+                    Err(err) if copy::is_over_budget(&err) => {
+                        let removed =
+                            destination_dir.unlink(&destination_name, /*directory*/ false);
+                        Err(copy::grew_too_large(&source, &destination, limit, removed))
+                    }
+                    Err(err) => Err(fs_error(err, &source)),
+                }
             } else {
                 // The resolved source cannot be a symlink unless it changed since: refuse.
                 Err(fs_error(io::Error::from_raw_os_error(libc::ELOOP), &source))
@@ -408,18 +447,24 @@ impl ExecutorFileSystem for LocalFileSystem {
     }
 }
 
-/// The policy bound to no cwd and this machine's `$TMPDIR`, with every root resolved.
+/// The policy bound to no cwd and this machine's `$TMPDIR`, with every root resolved, and
+/// what no policy may reach (see `self_protection`).
 struct Guard {
     access: Option<EffectiveAccess>,
+    denied: Vec<PathBuf>,
 }
 
 impl Guard {
     fn new(
         policy: Option<&SandboxPolicy>,
         env_tmpdir: Option<&AbsolutePathBuf>,
+        denied: Vec<PathBuf>,
     ) -> Result<Self, FileSystemError> {
         let Some(policy) = policy else {
-            return Ok(Self { access: None });
+            return Ok(Self {
+                access: None,
+                denied,
+            });
         };
         // The same binding as a sandboxed process gets: every root resolved once,
         // refused when a sandboxed command could have redirected it, no cwd.
@@ -427,6 +472,7 @@ impl Guard {
             .map_err(|err| FileSystemError::SandboxDenied(err.to_string()))?;
         Ok(Self {
             access: Some(access),
+            denied,
         })
     }
 
@@ -436,6 +482,7 @@ impl Guard {
     }
 
     fn check_read(&self, resolved: &Path) -> Result<(), FileSystemError> {
+        refuse_server_internal(resolved, &self.denied)?;
         let Some(access) = &self.access else {
             return Ok(());
         };
@@ -445,6 +492,7 @@ impl Guard {
     }
 
     fn check_write(&self, resolved: &Path) -> Result<(), FileSystemError> {
+        refuse_server_internal(resolved, &self.denied)?;
         let Some(access) = &self.access else {
             return Ok(());
         };
@@ -457,6 +505,7 @@ impl Guard {
     /// replacing it would take the protected path with it).
     fn check_replace(&self, resolved: &Path) -> Result<(), FileSystemError> {
         self.check_write(resolved)?;
+        refuse_tree_containing_denied(resolved, &self.denied)?;
         let Some(access) = &self.access else {
             return Ok(());
         };
@@ -569,6 +618,9 @@ fn unix_ms(time: SystemTime) -> i64 {
 
 /// One typed error per OS error, naming the path the caller asked for.
 fn fs_error(err: io::Error, path: &AbsolutePathBuf) -> FileSystemError {
+    if is_own_proc_entry(&err) {
+        return own_proc_denied(path);
+    }
     match err.raw_os_error() {
         Some(libc::ENOENT) => {
             FileSystemError::NotFound(format!("`{path}` (or a parent of it) does not exist"))
@@ -590,229 +642,14 @@ fn fs_error(err: io::Error, path: &AbsolutePathBuf) -> FileSystemError {
     }
 }
 
-/// Flags for walking: no symlinks, directories only.
-#[cfg(target_os = "linux")]
-const WALK_FLAGS: libc::c_int =
-    libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-#[cfg(not(target_os = "linux"))]
-const WALK_FLAGS: libc::c_int =
-    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+#[path = "local_file_system_dir.rs"]
+mod dir;
 
-/// Flags to open an entry itself for its metadata, without following a symlink.
-#[cfg(target_os = "linux")]
-const ENTRY_FLAGS: libc::c_int = libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC;
-#[cfg(not(target_os = "linux"))]
-const ENTRY_FLAGS: libc::c_int =
-    libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+use dir::Dir;
+use dir::remove_tree;
 
-fn c_name(name: &OsStr) -> io::Result<CString> {
-    CString::new(name.as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
-}
-
-fn check(result: libc::c_int) -> io::Result<()> {
-    if result < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-/// An open directory; every operation is relative to it and never follows a symlink in
-/// its last step.
-struct Dir {
-    fd: OwnedFd,
-}
-
-impl Dir {
-    fn root() -> io::Result<Dir> {
-        let root = c_name(OsStr::new("/"))?;
-        // SAFETY: a valid C string; the returned descriptor is owned below.
-        let fd = unsafe { libc::open(root.as_ptr(), WALK_FLAGS) };
-        check(fd)?;
-        // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        Ok(Dir {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
-    }
-
-    /// Walk a resolved absolute path from `/`, one component at a time, never following
-    /// a symlink.
-    fn open_path(path: &Path) -> io::Result<Dir> {
-        let mut dir = Dir::root()?;
-        for component in path.components() {
-            match component {
-                Component::RootDir => {}
-                Component::Normal(name) => dir = dir.open_dir(name)?,
-                Component::Prefix(_) | Component::CurDir | Component::ParentDir => {
-                    return Err(io::Error::from(io::ErrorKind::InvalidInput));
-                }
-            }
-        }
-        Ok(dir)
-    }
-
-    fn openat(&self, name: &OsStr, flags: libc::c_int, mode: libc::mode_t) -> io::Result<OwnedFd> {
-        let name = c_name(name)?;
-        // SAFETY: a valid directory descriptor and C string; the result is owned below.
-        let fd = unsafe {
-            libc::openat(
-                self.fd.as_raw_fd(),
-                name.as_ptr(),
-                flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-                libc::c_uint::from(mode),
-            )
-        };
-        check(fd)?;
-        // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    }
-
-    /// Open a subdirectory; a symlink in its place is `ELOOP` (with `O_PATH` Linux reports
-    /// `ENOTDIR` for it, so that case is told apart here).
-    fn open_dir(&self, name: &OsStr) -> io::Result<Dir> {
-        match self.openat(name, WALK_FLAGS, 0) {
-            Ok(fd) => Ok(Dir { fd }),
-            Err(err) if err.raw_os_error() == Some(libc::ENOTDIR) => match self.metadata_of(name) {
-                Ok(metadata) if metadata.file_type().is_symlink() => {
-                    Err(io::Error::from_raw_os_error(libc::ELOOP))
-                }
-                Ok(_) | Err(_) => Err(err),
-            },
-            Err(err) => Err(err),
-        }
-    }
-
-    fn open_file(&self, name: &OsStr, flags: libc::c_int, mode: libc::mode_t) -> io::Result<File> {
-        self.openat(name, flags, mode).map(File::from)
-    }
-
-    /// Metadata of the entry itself (a symlink is reported as a symlink).
-    fn metadata_of(&self, name: &OsStr) -> io::Result<std::fs::Metadata> {
-        File::from(self.openat(name, ENTRY_FLAGS, 0)?).metadata()
-    }
-
-    fn metadata(&self) -> io::Result<std::fs::Metadata> {
-        File::from(self.fd.try_clone()?).metadata()
-    }
-
-    fn mkdir(&self, name: &OsStr) -> io::Result<()> {
-        let name = c_name(name)?;
-        // SAFETY: a valid directory descriptor and C string.
-        check(unsafe { libc::mkdirat(self.fd.as_raw_fd(), name.as_ptr(), 0o777) })
-    }
-
-    fn unlink(&self, name: &OsStr, directory: bool) -> io::Result<()> {
-        let name = c_name(name)?;
-        let flags = if directory { libc::AT_REMOVEDIR } else { 0 };
-        // SAFETY: a valid directory descriptor and C string.
-        check(unsafe { libc::unlinkat(self.fd.as_raw_fd(), name.as_ptr(), flags) })
-    }
-
-    fn read_link(&self, name: &OsStr) -> io::Result<PathBuf> {
-        let name = c_name(name)?;
-        let mut buffer = vec![0u8; 256];
-        loop {
-            // SAFETY: the buffer is valid for `buffer.len()` bytes.
-            let len = unsafe {
-                libc::readlinkat(
-                    self.fd.as_raw_fd(),
-                    name.as_ptr(),
-                    buffer.as_mut_ptr().cast(),
-                    buffer.len(),
-                )
-            };
-            let Ok(len) = usize::try_from(len) else {
-                return Err(io::Error::last_os_error());
-            };
-            if len < buffer.len() {
-                buffer.truncate(len);
-                return Ok(PathBuf::from(OsStr::from_bytes(&buffer)));
-            }
-            buffer.resize(buffer.len() * 2, 0);
-        }
-    }
-
-    fn symlink(&self, target: &Path, name: &OsStr) -> io::Result<()> {
-        let target = c_name(target.as_os_str())?;
-        let name = c_name(name)?;
-        // SAFETY: valid C strings and directory descriptor.
-        check(unsafe { libc::symlinkat(target.as_ptr(), self.fd.as_raw_fd(), name.as_ptr()) })
-    }
-
-    /// Names in this directory, without `.` and `..`.
-    fn entries(&self) -> io::Result<Vec<OsString>> {
-        let fd = self.openat(OsStr::new("."), libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
-        let raw = fd.into_raw_fd();
-        // SAFETY: `raw` is an open directory descriptor; fdopendir takes it over.
-        let stream = unsafe { libc::fdopendir(raw) };
-        if stream.is_null() {
-            let err = io::Error::last_os_error();
-            // SAFETY: fdopendir failed, so `raw` is still ours to close.
-            drop(unsafe { OwnedFd::from_raw_fd(raw) });
-            return Err(err);
-        }
-        let mut names = Vec::new();
-        loop {
-            // SAFETY: `stream` is a valid DIR* until closedir below.
-            let entry = unsafe { libc::readdir(stream) };
-            if entry.is_null() {
-                break;
-            }
-            // SAFETY: readdir returned a valid entry whose name is NUL-terminated.
-            let name = unsafe { std::ffi::CStr::from_ptr((*entry).d_name.as_ptr()) };
-            let name = name.to_bytes();
-            if name != b"." && name != b".." {
-                names.push(OsStr::from_bytes(name).to_os_string());
-            }
-        }
-        // SAFETY: `stream` came from fdopendir and is closed once.
-        unsafe { libc::closedir(stream) };
-        Ok(names)
-    }
-}
-
-/// Remove `name` in `parent` and everything below it, through descriptors (symlinks in
-/// the tree are removed as links, never followed).
-fn remove_tree(parent: &Dir, name: &OsStr) -> io::Result<()> {
-    let dir = parent.open_dir(name)?;
-    for entry in dir.entries()? {
-        if dir.metadata_of(&entry)?.is_dir() {
-            remove_tree(&dir, &entry)?;
-        } else {
-            dir.unlink(&entry, /*directory*/ false)?;
-        }
-    }
-    parent.unlink(name, /*directory*/ true)
-}
-
-fn copy_file(from: &Dir, from_name: &OsStr, to: &Dir, to_name: &OsStr) -> io::Result<()> {
-    let mut source = from.open_file(from_name, libc::O_RDONLY | libc::O_NONBLOCK, 0)?;
-    let mode = source.metadata()?.permissions().mode() & 0o777;
-    let mut destination = to.open_file(
-        to_name,
-        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NONBLOCK,
-        0o600,
-    )?;
-    io::copy(&mut source, &mut destination)?;
-    destination.set_permissions(std::fs::Permissions::from_mode(mode))
-}
-
-/// Copy the contents of `from` into the (new, empty) `to`. Symlinks are recreated with
-/// the same target and never followed; sockets, FIFOs and devices are skipped.
-fn copy_tree(from: &Dir, to: &Dir) -> io::Result<()> {
-    for name in from.entries()? {
-        let file_type = from.metadata_of(&name)?.file_type();
-        if file_type.is_dir() {
-            to.mkdir(&name)?;
-            copy_tree(&from.open_dir(&name)?, &to.open_dir(&name)?)?;
-        } else if file_type.is_file() {
-            copy_file(from, &name, to, &name)?;
-        } else if file_type.is_symlink() {
-            to.symlink(&from.read_link(&name)?, &name)?;
-        }
-    }
-    Ok(())
-}
+#[path = "local_file_system_copy.rs"]
+mod copy;
 
 #[cfg(test)]
 #[path = "local_file_system_tests.rs"]

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use codex_exec_server::DEFAULT_EVENT_QUEUE;
 use codex_exec_server::DEFAULT_MAX_FS_BYTES;
+use codex_exec_server::DEFAULT_MAX_FS_COPY_BYTES;
 use codex_exec_server::DEFAULT_MAX_MESSAGE_BYTES;
 use codex_exec_server::DEFAULT_MAX_RETAINED_BYTES;
 use codex_exec_server::ExecServer;
@@ -22,7 +23,10 @@ use tokio::signal::unix::signal;
 
 /// Run processes for a coding agent over JSON-RPC on WebSocket.
 ///
-/// Prints the bound URL (ws://HOST:PORT, or wss:// with TLS) as the first line on stdout.
+/// Prints the URL to connect to as the first line on stdout: ws://HOST:PORT/?token=HEX with
+/// the secret this server generated at start-up (wss:// with TLS), or just ws://HOST:PORT
+/// when the token came from --auth-token-file or CODEX_EXEC_SERVER_TOKEN, or with --no-auth.
+/// Clients of this crate accept that line as CODEX_EXEC_SERVER_URL as it is.
 #[derive(Debug, Parser)]
 #[command(name = "codex-exec-server", version)]
 struct Cli {
@@ -76,10 +80,42 @@ struct Cli {
     #[arg(long, default_value_t = DEFAULT_MAX_FS_BYTES)]
     max_fs_bytes: usize,
 
+    /// Most bytes one fs/copy may write (all the files of a tree together); a bigger
+    /// source is refused before anything is written, and a copy whose source grows past
+    /// it stops and removes what it wrote.
+    #[arg(long, default_value_t = DEFAULT_MAX_FS_COPY_BYTES)]
+    max_fs_copy_bytes: u64,
+
     /// File holding the bearer token clients must present (required off loopback).
-    /// Without it, the token is taken from CODEX_EXEC_SERVER_TOKEN when that is set.
+    /// Without it, the token is taken from CODEX_EXEC_SERVER_TOKEN when that is set, and
+    /// otherwise generated (256 bits) and printed in the first stdout line's URL.
     #[arg(long)]
     auth_token_file: Option<PathBuf>,
+
+    /// Accept connections without any token. Only on a loopback --listen, and unsafe:
+    /// any local process, including a sandboxed command allowed network access, can then
+    /// drive the server and run unsandboxed commands.
+    #[arg(long, conflicts_with = "auth_token_file")]
+    no_auth: bool,
+}
+
+/// Where the server's token comes from.
+enum Auth {
+    /// From --auth-token-file or CODEX_EXEC_SERVER_TOKEN: the operator hands it out.
+    Configured(String),
+    /// Made here: the first stdout line carries it.
+    Generated(String),
+    /// --no-auth.
+    Disabled,
+}
+
+impl Auth {
+    fn token(&self) -> Option<&str> {
+        match self {
+            Auth::Configured(token) | Auth::Generated(token) => Some(token),
+            Auth::Disabled => None,
+        }
+    }
 }
 
 /// Environment variable holding the bearer token when `--auth-token-file` is not given.
@@ -168,12 +204,28 @@ fn raise_fd_limit() {
     }
 }
 
+/// Same-uid processes that are not root (a command this server runs, among others) may not
+/// read this process's `/proc/PID/environ`, `mem` or `fd/`, nor ptrace it: its environment
+/// and memory hold the token. Commands are unaffected: `execve` makes them dumpable again.
+fn make_non_dumpable() -> anyhow::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl with integer arguments only.
+        let result = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+        if result != 0 {
+            return Err(std::io::Error::last_os_error()).context("prctl(PR_SET_DUMPABLE, 0)");
+        }
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     // First, before any thread exists: started as `codex-linux-sandbox`, this binary is
     // that standalone sandbox (see `dispatch_linux_sandbox`).
     dispatch_linux_sandbox();
     // Parsed before the runtime starts its threads.
     let cli = Cli::parse();
+    make_non_dumpable()?;
     keep_inherited_fds_from_children();
     give_children_default_signal_actions();
     tokio::runtime::Builder::new_multi_thread()
@@ -195,7 +247,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         .init();
     raise_fd_limit();
 
-    let auth_token = match (&cli.auth_token_file, std::env::var(TOKEN_ENV_VAR).ok()) {
+    let configured = match (&cli.auth_token_file, std::env::var(TOKEN_ENV_VAR).ok()) {
         (Some(path), _) => Some(
             std::fs::read_to_string(path)
                 .with_context(|| format!("reading --auth-token-file {}", path.display()))?
@@ -205,7 +257,37 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         (None, Some(token)) if !token.is_empty() => Some(token.trim().to_string()),
         (None, _) => None,
     };
+    // fs/* never touches the token file, by its resolved path.
+    let denied_paths = match &cli.auth_token_file {
+        Some(path) => vec![
+            std::fs::canonicalize(path)
+                .with_context(|| format!("resolving --auth-token-file {}", path.display()))?,
+        ],
+        None => Vec::new(),
+    };
     let listen = parse_listen_url(&cli.listen)?;
+    let auth = match (cli.no_auth, configured) {
+        (true, Some(_)) => anyhow::bail!(
+            "--no-auth contradicts the token in {TOKEN_ENV_VAR}: unset it or drop --no-auth"
+        ),
+        (true, None) if !listen.addr.ip().is_loopback() => anyhow::bail!(
+            "--no-auth is only allowed on a loopback --listen address, not {}",
+            listen.addr
+        ),
+        (true, None) => {
+            tracing::warn!(
+                "--no-auth: any local process, including a sandboxed command that is allowed \
+                 network access, can connect to this server and run unsandboxed commands"
+            );
+            Auth::Disabled
+        }
+        (false, Some(token)) => Auth::Configured(token),
+        // Off loopback the operator must hand out a token: `bind` refuses without one.
+        (false, None) if !listen.addr.ip().is_loopback() => Auth::Disabled,
+        (false, None) => Auth::Generated(
+            codex_exec_server::generate_token().context("generating the auth token")?,
+        ),
+    };
     let tls = match (listen.tls, &cli.tls_cert, &cli.tls_key) {
         (true, Some(cert), Some(key)) => Some(load_tls_config(cert, key)?),
         (true, _, _) => anyhow::bail!(
@@ -232,14 +314,25 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or(cli.max_retained_bytes),
         },
         max_message_bytes: cli.max_message_bytes,
-        auth_token,
+        auth_token: auth.token().map(str::to_string),
         file_system: LocalFileSystemConfig {
             max_fs_bytes: cli.max_fs_bytes,
+            max_copy_bytes: cli.max_fs_copy_bytes,
+            denied_paths,
             ..LocalFileSystemConfig::default()
         },
     };
     let server = ExecServer::bind(config).await?;
-    println!("{}", server.url());
+    // The URL is logged without the token, which goes only to stdout, for the launcher.
+    match &auth {
+        Auth::Generated(token) => {
+            println!(
+                "{}",
+                codex_exec_server::url_with_token(&server.url(), token)
+            );
+        }
+        Auth::Configured(_) | Auth::Disabled => println!("{}", server.url()),
+    }
     tracing::info!("listening on {}", server.url());
 
     let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;

@@ -544,13 +544,6 @@ fn http_response(status: &str, extra_headers: &str, body: &str) -> String {
     )
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// What to do with an HTTP request head.
 enum FrontDoor {
     Respond(String),
@@ -590,7 +583,8 @@ fn front_door(head: &[u8], auth_token: Option<&str>) -> FrontDoor {
             )),
         };
     }
-    if header("origin").is_some() {
+    // `Sec-WebSocket-Origin` is how browsers spelled `Origin` before RFC 6455.
+    if header("origin").is_some() || header("sec-websocket-origin").is_some() {
         return FrontDoor::Respond(http_response(
             "403 Forbidden",
             "",
@@ -598,16 +592,23 @@ fn front_door(head: &[u8], auth_token: Option<&str>) -> FrontDoor {
         ));
     }
     if let Some(token) = auth_token {
-        let presented = header("authorization")
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .unwrap_or_default();
-        if !constant_time_eq(presented.as_bytes(), token.as_bytes()) {
+        // The bearer header if there is one, else the `token` query parameter (what a
+        // client given the URL the server printed sends). A malformed query counts as no
+        // token.
+        let presented = match header("authorization") {
+            Some(value) => value
+                .split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token.trim().to_string()),
+            None => crate::auth::query_token(path).ok().flatten(),
+        }
+        .unwrap_or_default();
+        if !crate::auth::tokens_match(presented.as_bytes(), token.as_bytes()) {
             return FrontDoor::Respond(http_response(
                 "401 Unauthorized",
                 "WWW-Authenticate: Bearer\r\n",
-                "missing or wrong bearer token\n",
+                "missing or wrong token: send `Authorization: Bearer TOKEN` or connect to the URL \
+                 the server printed (`?token=`)\n",
             ));
         }
     }

@@ -27,6 +27,8 @@ fn help_lists_the_flags() {
         "--max-retained-bytes",
         "--auth-token-file",
         "--max-fs-bytes",
+        "--max-fs-copy-bytes",
+        "--no-auth",
         "--tls-cert",
         "--tls-key",
         "CODEX_EXEC_SERVER_TOKEN",

@@ -49,6 +49,7 @@ async fn backends(tmpdir: &Path) -> Backends {
     let local = LocalFileSystem::new(LocalFileSystemConfig {
         max_fs_bytes: MAX_FS_BYTES,
         env_tmpdir: Some(abs(tmpdir)),
+        ..LocalFileSystemConfig::default()
     });
     let limit = MAX_FS_BYTES.to_string();
     let tmpdir = tmpdir.to_str().expect("UTF-8 temp dir");

@@ -21,6 +21,14 @@ use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
+/// `setpriv` arguments that run a command as `nobody` (uid and gid 65534, no groups).
+pub const NOBODY: [&str; 4] = [
+    "setpriv",
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+];
+
 /// How long a server may take to print its URL.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Upper bound for any single expected message or condition.
@@ -28,7 +36,11 @@ pub const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct TestServer {
     child: Child,
+    /// The first line the server printed: `ws://127.0.0.1:PORT/?token=HEX` with the token
+    /// it generated, or `ws://127.0.0.1:PORT` when it was given one (or `--no-auth`).
     pub url: String,
+    /// The token in [`TestServer::url`], if any.
+    pub token: Option<String>,
     /// What the server logged, when started with its stderr captured.
     stderr: Option<std::sync::Arc<std::sync::Mutex<String>>>,
     _home: TempDir,
@@ -49,13 +61,28 @@ impl TestServer {
     /// `wrapper` (which must execute it in its place or kill it when it dies; `env` will
     /// do), and the warnings it logs are kept for [`TestServer::stderr`].
     pub fn start_under(wrapper: &[&str], args: &[&str]) -> Self {
+        Self::start_under_with(wrapper, None, args, &[])
+    }
+
+    /// [`TestServer::start_under`] with `env` for the server (`RUST_LOG` in it overrides
+    /// the `warn` level), and `program` in place of the built binary if given.
+    pub fn start_under_with(
+        wrapper: &[&str],
+        program: Option<&std::path::Path>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let home = tempfile::tempdir().expect("temp home");
         // The warnings are what such tests look for, whatever a developer's RUST_LOG says.
-        let server = Self::command(home.path().to_path_buf(), args, &[("RUST_LOG", "warn")]);
+        let env: Vec<(&str, &str)> = [("RUST_LOG", "warn")]
+            .into_iter()
+            .chain(env.iter().copied())
+            .collect();
+        let server = Self::command(home.path().to_path_buf(), args, &env);
         let mut command = Command::new(wrapper[0]);
         command
             .args(&wrapper[1..])
-            .arg(server.get_program())
+            .arg(program.map_or(server.get_program(), std::path::Path::as_os_str))
             .args(server.get_args());
         for (key, value) in server.get_envs() {
             match value {
@@ -66,6 +93,31 @@ impl TestServer {
         Self::spawn(command, home, /*capture_stderr*/ true)
     }
 
+    /// The server running as the unprivileged user `nobody` (uid and gid 65534, no
+    /// groups), through `setpriv`, from a copy of the binary in a world-readable
+    /// directory (the build's own directory may not be: `/root` is mode 0700). Needs
+    /// root; `None` otherwise. The copy lives as long as the returned directory.
+    pub fn start_as_nobody(args: &[&str], env: &[(&str, &str)]) -> Option<(Self, TempDir)> {
+        use std::os::unix::fs::PermissionsExt;
+
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: starting a server as another user needs root");
+            return None;
+        }
+        let bin = codex_utils_cargo_bin::cargo_bin("codex-exec-server").expect("binary");
+        let dir = tempfile::Builder::new()
+            .prefix("exec-server-nobody")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let copy = dir.path().join("codex-exec-server");
+        std::fs::copy(&bin, &copy).expect("copy the binary");
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let server = Self::start_under_with(&NOBODY, Some(&copy), args, env);
+        Some((server, dir))
+    }
     fn spawn(mut command: Command, home: TempDir, capture_stderr: bool) -> Self {
         let mut child = command
             .stdout(Stdio::piped())
@@ -103,9 +155,13 @@ impl TestServer {
             url.starts_with("ws://") || url.starts_with("wss://"),
             "first stdout line: {url:?}"
         );
+        let token = url
+            .split_once("?token=")
+            .map(|(_, token)| token.to_string());
         Self {
             child,
             url,
+            token,
             stderr,
             _home: home,
         }
@@ -139,7 +195,22 @@ impl TestServer {
     /// `127.0.0.1:PORT`.
     pub fn addr(&self) -> String {
         let addr = self.url.trim_start_matches("wss://");
-        addr.trim_start_matches("ws://").to_string()
+        let addr = addr.trim_start_matches("ws://");
+        addr.split('/').next().unwrap_or(addr).to_string()
+    }
+
+    /// The request target of a hand-written upgrade that the server accepts: `/?token=HEX`
+    /// (or `/` for a server without a generated token).
+    pub fn upgrade_target(&self) -> String {
+        match &self.token {
+            Some(token) => format!("/?token={token}"),
+            None => "/".to_string(),
+        }
+    }
+
+    /// [`TestServer::url`] with `addr` (say, a proxy's) in place of the server's.
+    pub fn url_via(&self, addr: &str) -> String {
+        self.url.replacen(&self.addr(), addr, 1)
     }
 
     pub fn pid(&self) -> u32 {

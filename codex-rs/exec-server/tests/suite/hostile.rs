@@ -254,7 +254,8 @@ async fn client_vanishing_mid_frame_does_not_hurt_the_server() {
         // Hand-rolled upgrade, then half a frame, then gone.
         let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
         let request = format!(
-            "GET / HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            server.upgrade_target(),
             server.addr()
         );
         stream.write_all(request.as_bytes()).await.unwrap();
@@ -288,8 +289,12 @@ fn http(addr: &str, request: &str) -> String {
 }
 
 fn upgrade_request(addr: &str, extra: &str) -> String {
+    upgrade_request_to(addr, "/", extra)
+}
+
+fn upgrade_request_to(addr: &str, target: &str, extra: &str) -> String {
     format!(
-        "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
     )
 }
 
@@ -307,6 +312,25 @@ async fn http_front_door() {
         http(
             &addr,
             &upgrade_request(&addr, "Origin: https://evil.example\r\n")
+        ),
+        "HTTP/1.1 403 Forbidden"
+    );
+    // The spelling browsers used before RFC 6455, refused the same way, token or not.
+    assert_eq!(
+        http(
+            &addr,
+            &upgrade_request(&addr, "Sec-WebSocket-Origin: https://evil.example\r\n")
+        ),
+        "HTTP/1.1 403 Forbidden"
+    );
+    assert_eq!(
+        http(
+            &addr,
+            &upgrade_request_to(
+                &addr,
+                &server.upgrade_target(),
+                "Sec-WebSocket-Origin: https://evil.example\r\n"
+            )
         ),
         "HTTP/1.1 403 Forbidden"
     );

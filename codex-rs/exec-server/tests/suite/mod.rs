@@ -1,8 +1,11 @@
+mod auth;
 mod background_child;
 mod backpressure;
 mod cli;
 mod environment;
 mod file_system;
+mod fs_copy_limit;
+mod fs_self_protection;
 mod fs_wire;
 mod harness;
 mod hostile;

@@ -71,7 +71,7 @@ impl Drop for Proxy {
 async fn three_disconnects_lose_no_byte() {
     let server = TestServer::start();
     let proxy = Proxy::start(server.addr()).await;
-    let client = ExecServerClient::connect(ClientConfig::new(format!("ws://{}", proxy.addr)))
+    let client = ExecServerClient::connect(ClientConfig::new(server.url_via(&proxy.addr)))
         .await
         .unwrap();
     let mut events = client.events();

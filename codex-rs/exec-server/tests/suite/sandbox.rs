@@ -271,6 +271,47 @@ async fn network_on_reaches_a_loopback_listener() {
     );
 }
 
+/// Speaks HTTP to the exec-server on `127.0.0.1:ARGV[0]`: for each further argument, a
+/// WebSocket upgrade to that request target (the first step to `process/start` a command
+/// outside the sandbox); prints the target and the status line of the answer.
+const UPGRADE_CLIENT: &str = r#"
+use IO::Socket::INET;
+my $port = shift @ARGV;
+for my $target (@ARGV) {
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $port, Proto => "tcp")
+        or die "connect: $!";
+    print $s "GET $target HTTP/1.1\r\nHost: 127.0.0.1:$port\r\nUpgrade: websocket\r\n",
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+        "Sec-WebSocket-Version: 13\r\n\r\n";
+    my $line = <$s>;
+    $line =~ s/\r?\n$//;
+    print "$target: $line\n";
+}
+"#;
+
+/// A sandboxed command that may use the network reaches the server's port, but without
+/// the server's token it gets 401, so it cannot drive the server to run a command
+/// outside its sandbox.
+#[tokio::test]
+async fn a_sandboxed_command_with_network_cannot_drive_the_server() {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let port = server.addr().rsplit(':').next().unwrap().to_string();
+    let policy = workspace_write(&[&ws], /*network_access*/ true);
+    let wrong = format!("/?token={}", "0".repeat(64));
+    let argv = ["/usr/bin/perl", "-e", UPGRADE_CLIENT, &port, "/", &wrong];
+
+    let result = run(&mut client, sandboxed("probe", &argv, &ws, &policy)).await;
+
+    assert_eq!(
+        result.stdout,
+        format!("/: HTTP/1.1 401 Unauthorized\n{wrong}: HTTP/1.1 401 Unauthorized\n"),
+        "{result:?}"
+    );
+}
+
 #[tokio::test]
 async fn children_and_background_grandchildren_are_confined_too() {
     let server = TestServer::start();

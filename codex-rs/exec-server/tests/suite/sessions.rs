@@ -280,8 +280,9 @@ fn a_slow_but_moving_upload_is_not_taken_for_silence() {
         .unwrap();
     write!(
         socket,
-        "GET / HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        server.upgrade_target(),
         server.addr()
     )
     .unwrap();
