@@ -22,7 +22,9 @@
 //!   read-write, `.git` / `.codex` / `.agents` / gitdir targets inside writable roots
 //!   read-only again (and impossible to create when absent) — [`build_bwrap_argv`];
 //! - **network off** — a private network namespace (`--unshare-net`) plus a seccomp
-//!   filter refusing every non-`AF_UNIX` socket — [`NetworkFilter`];
+//!   filter refusing every non-`AF_UNIX` socket — [`NetworkFilter`]; on the host
+//!   (`externalSandbox`), the filter also refuses the calls that reach into other
+//!   processes ([`FilterKind::Host`]);
 //! - **processes** — a PID namespace, a new session, no new privileges, and death with
 //!   the parent.
 //!
@@ -63,6 +65,7 @@ pub use launcher::classify_bwrap_run;
 pub use launcher::find_bwrap;
 pub use launcher::inherit_only;
 pub use launcher::probe_proc_mount;
+pub use seccomp::FilterKind;
 pub use seccomp::NetworkFilter;
 pub use seccomp::install_network_seccomp_filter;
 pub use seccomp::set_no_new_privs;
