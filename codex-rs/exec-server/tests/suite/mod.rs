@@ -1,6 +1,7 @@
 mod background_child;
 mod backpressure;
 mod cli;
+mod descriptor_leaks;
 mod environment;
 mod file_system;
 mod fs_wire;
