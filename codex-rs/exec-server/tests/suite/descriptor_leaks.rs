@@ -4,6 +4,7 @@
 
 use codex_exec_server::ClientConfig;
 use codex_exec_server::ExecServerClient;
+use codex_exec_server::LocalProcess;
 use codex_exec_server::RemoteProcess;
 use futures_util::future::join_all;
 use pretty_assertions::assert_eq;
@@ -12,6 +13,15 @@ use super::harness::TestServer;
 use super::harness::cwd;
 use super::harness::read_until_closed;
 use super::harness::typed_start;
+
+/// `ls /proc/self/fd`'s output as one line: "0 1 2 3" (stdio and the directory `ls`
+/// opens to list them), or e.g. "0 1 129 2 3 859" with a leak (`ls` sorts by name).
+fn listed_fds(output: &[u8]) -> String {
+    String::from_utf8_lossy(output)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// Starts of each kind (terminal, plain) per round, and rounds. A terminal pair that was
 /// not created close-on-exec leaked into about one start in two hundred here: one round
@@ -48,11 +58,7 @@ async fn concurrent_starts_never_inherit_each_others_descriptors() {
         }
         let results = join_all(ids.iter().map(|id| read_until_closed(&remote, id))).await;
         for (id, (output, exit_code)) in ids.into_iter().zip(results) {
-            // `ls` sorts by name: "0 1 2 3", or e.g. "0 1 129 2 3 859" with a leak.
-            let fds = String::from_utf8_lossy(&output)
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
+            let fds = listed_fds(&output);
             if (fds.as_str(), exit_code) != ("0 1 2 3", Some(0)) {
                 leaks.push((id, fds, exit_code));
             }
@@ -60,4 +66,28 @@ async fn concurrent_starts_never_inherit_each_others_descriptors() {
     }
 
     assert_eq!(leaks, Vec::new());
+}
+
+/// A library host has no server `main` that marks the descriptors it inherited
+/// close-on-exec; a terminal command, which is forked anyway (for its session and
+/// controlling terminal), still gets only its stdio.
+#[tokio::test]
+async fn a_terminal_command_gets_only_its_stdio_even_from_a_careless_host() {
+    // SAFETY: open with a static NUL-terminated path returns a new descriptor or -1.
+    let careless = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+    assert!(careless > 2, "opened /dev/null without close-on-exec");
+    let local = LocalProcess::default();
+    let dir = cwd();
+    let mut params = typed_start("tty", &["/bin/ls", "/proc/self/fd"], dir.path());
+    params.tty = true;
+
+    local.start(params).await.unwrap();
+    let (output, exit_code) = read_until_closed(&local, "tty").await;
+    // SAFETY: closing the descriptor opened above, used by nothing else.
+    unsafe { libc::close(careless) };
+
+    assert_eq!(
+        (listed_fds(&output), exit_code),
+        ("0 1 2 3".to_string(), Some(0))
+    );
 }
