@@ -23,17 +23,13 @@ const DEFAULT_COLS: u16 = 80;
 /// A new terminal pair, both ends close-on-exec from the start, with the default window
 /// size set on the slave.
 pub(crate) fn open_pty() -> io::Result<Pty> {
-    let (master, slave) = open_pair()?;
-    let winsize = libc::winsize {
+    let mut winsize = libc::winsize {
         ws_row: DEFAULT_ROWS,
         ws_col: DEFAULT_COLS,
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    // SAFETY: TIOCSWINSZ reads one winsize from the pointer, which outlives the call.
-    if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &winsize) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let (master, slave) = open_pair(&mut winsize)?;
     Ok(Pty { master, slave })
 }
 
@@ -43,8 +39,20 @@ const PTY_FLAGS: libc::c_int = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
 
 /// `posix_openpt`, `grantpt`, `unlockpt`, then the peer with `TIOCGPTPEER` (Linux 4.13),
 /// or by its name where that ioctl is unknown; every descriptor close-on-exec when created.
+/// Then `winsize` is set on the slave, as `openpty(3)` does.
 #[cfg(target_os = "linux")]
-fn open_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+fn open_pair(winsize: &mut libc::winsize) -> io::Result<(OwnedFd, OwnedFd)> {
+    let (master, slave) = open_pair_cloexec()?;
+    // SAFETY: TIOCSWINSZ reads one winsize from the pointer, which outlives the call.
+    if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &*winsize) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((master, slave))
+}
+
+/// The pair of [`open_pair`], without the window size.
+#[cfg(target_os = "linux")]
+fn open_pair_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
     // SAFETY: posix_openpt returns a new descriptor or -1; no memory is involved.
     let master = unsafe { libc::posix_openpt(PTY_FLAGS) };
     if master < 0 {
@@ -92,21 +100,21 @@ fn open_peer_by_name(master: &OwnedFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(slave) })
 }
 
-/// Elsewhere `openpty(3)`, then close-on-exec: not atomic, so a command spawned by
-/// another thread at that moment may inherit the pair.
+/// Elsewhere `openpty(3)` (which also sets `winsize`), then close-on-exec: not atomic,
+/// so a command spawned by another thread at that moment may inherit the pair.
 #[cfg(not(target_os = "linux"))]
-fn open_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+fn open_pair(winsize: &mut libc::winsize) -> io::Result<(OwnedFd, OwnedFd)> {
     let mut master: libc::c_int = -1;
     let mut slave: libc::c_int = -1;
-    // SAFETY: openpty writes two fds into the out-params; null name/termios/winsize are
-    // allowed.
+    // SAFETY: openpty writes two fds into the out-params and reads the winsize; a null
+    // name and termios are allowed. (`*mut` where some libcs declare `*const`.)
     let rc = unsafe {
         libc::openpty(
             &mut master,
             &mut slave,
             std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
+            std::ptr::null_mut(),
+            winsize,
         )
     };
     if rc != 0 {
@@ -160,3 +168,7 @@ fn make_controlling_terminal() -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "pty_tests.rs"]
+mod tests;
