@@ -66,8 +66,8 @@ use crate::protocol::TerminateResponse;
 use crate::protocol::WriteParams;
 use crate::protocol::WriteResponse;
 use crate::protocol::WriteStatus;
-use crate::pty::make_controlling_terminal;
 use crate::pty::open_pty;
+use crate::pty::terminal_child_setup;
 use crate::retention::Retention;
 use crate::sandbox::Launch;
 use crate::sandbox::Reaper;
@@ -665,10 +665,10 @@ fn spawn_process(
             .stdin(slave(&pty)?)
             .stdout(slave(&pty)?)
             .stderr(slave(&pty)?);
-        // SAFETY: the closures only call async-signal-safe functions (setsid, ioctl;
-        // then fcntl, prctl, seccomp) and allocate nothing.
+        // SAFETY: the closures only call async-signal-safe functions (setsid, ioctl,
+        // close_range, fcntl; then prctl, seccomp) and allocate nothing.
         unsafe {
-            command.pre_exec(make_controlling_terminal);
+            command.pre_exec(terminal_child_setup());
             if let Some(setup) = confinement.child_setup() {
                 command.pre_exec(setup);
             }

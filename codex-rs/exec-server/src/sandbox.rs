@@ -8,8 +8,9 @@
 //! - **no sandbox** (`dangerFullAccess`, `externalSandbox` with network): the command runs
 //!   as it is;
 //! - **`externalSandbox` without network on Linux**: the command runs as it is, with the
-//!   seccomp network filter installed between `fork` and `exec` — we enforce what we can
-//!   rather than trust the outer sandbox to;
+//!   seccomp network filter installed between `fork` and `exec` (its host variant, which
+//!   also refuses `pidfd_getfd`, `ptrace` and the other calls that reach into the server
+//!   next to it) — we enforce what we can rather than trust the outer sandbox to;
 //! - **Linux** (`readOnly`, `workspaceWrite`): `bwrap` itself, spawned directly with the
 //!   arguments [`codex_linux_sandbox::BwrapLaunch`] builds (bubblewrap installs the seccomp
 //!   filter, and executes the command). Before anything runs: the policy is checked (a
@@ -72,7 +73,10 @@ pub(crate) struct Launch {
 pub(crate) enum Confinement {
     /// Nothing (no sandbox, or one that is all in the command line, like `sandbox-exec`).
     None,
-    /// The seccomp network filter, installed in the child before `exec`.
+    /// The seccomp network filter for a command on the host ([`FilterKind::Host`]),
+    /// installed in the child before `exec`.
+    ///
+    /// [`FilterKind::Host`]: codex_linux_sandbox::FilterKind::Host
     #[cfg(target_os = "linux")]
     SeccompFilter(codex_linux_sandbox::NetworkFilter),
     /// The program is bubblewrap: it inherits its status and seccomp descriptors, and its
@@ -285,8 +289,11 @@ fn unconfined_launch(params: &StartParams, policy: &SandboxPolicy) -> Result<Lau
         SandboxPlan::SeccompOnly => {
             codex_linux_sandbox::check_inherit_only()
                 .map_err(|err| linux_sandbox_error(err, params))?;
-            let filter = codex_linux_sandbox::NetworkFilter::compile()
-                .map_err(|err| linux_sandbox_error(err, params))?;
+            // The command runs on the host, next to the server: the variant that also
+            // refuses `pidfd_getfd`, `ptrace` and the like.
+            let filter =
+                codex_linux_sandbox::NetworkFilter::compile(codex_linux_sandbox::FilterKind::Host)
+                    .map_err(|err| linux_sandbox_error(err, params))?;
             launch.confinement = Confinement::SeccompFilter(filter);
         }
         // `codex-sandboxing` picks bubblewrap for these; never run them unconfined.

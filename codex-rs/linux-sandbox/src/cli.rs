@@ -27,6 +27,7 @@ use codex_protocol::SandboxPolicy;
 use codex_utils_absolute_path::AbsolutePathBuf;
 
 use crate::BwrapOptions;
+use crate::FilterKind;
 use crate::LinuxSandboxError;
 use crate::PlaceholderLease;
 use crate::ProcMount;
@@ -208,7 +209,7 @@ fn run(cli: Cli) -> Result<std::convert::Infallible, LinuxSandboxError> {
         SandboxPlan::SeccompOnly => {
             tracing::debug!("externalSandbox without network: seccomp filter only");
             seccomp::set_no_new_privs()?;
-            seccomp::install_network_seccomp_filter()?;
+            seccomp::install_network_seccomp_filter(FilterKind::Host)?;
             Err(exec_in(&command, Some(&cwd)))
         }
         SandboxPlan::Bwrap => run_in_bwrap(&policy, &cwd, policy_cwd, bwrap.as_deref(), &command),
@@ -322,7 +323,7 @@ fn apply_seccomp_then_exec_command(
 ) -> Result<std::convert::Infallible, LinuxSandboxError> {
     seccomp::set_no_new_privs()?;
     if deny_network {
-        seccomp::install_network_seccomp_filter()?;
+        seccomp::install_network_seccomp_filter(FilterKind::InBubblewrap)?;
     }
     Err(exec_in(command, None))
 }

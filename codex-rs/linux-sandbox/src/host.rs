@@ -42,6 +42,7 @@ use codex_protocol::SandboxPolicy;
 use codex_utils_absolute_path::AbsolutePathBuf;
 
 use crate::BwrapOptions;
+use crate::FilterKind;
 use crate::LinuxSandboxError;
 use crate::NetworkFilter;
 use crate::PlaceholderLease;
@@ -105,7 +106,7 @@ impl BwrapLaunch {
         options.seccomp_fd = if policy.has_full_network_access() {
             None
         } else {
-            let program = NetworkFilter::compile()?;
+            let program = NetworkFilter::compile(FilterKind::InBubblewrap)?;
             let memfd =
                 sealed_memfd(c"codex-seccomp", &program.to_bwrap_bytes()).map_err(io_error)?;
             let fd = memfd.as_raw_fd();

@@ -22,7 +22,9 @@
 //!   read-write, `.git` / `.codex` / `.agents` / gitdir targets inside writable roots
 //!   read-only again (and impossible to create when absent) — [`build_bwrap_argv`];
 //! - **network off** — a private network namespace (`--unshare-net`) plus a seccomp
-//!   filter refusing every non-`AF_UNIX` socket — [`NetworkFilter`];
+//!   filter refusing every non-`AF_UNIX` socket — [`NetworkFilter`]; on the host
+//!   (`externalSandbox`), the filter also refuses the calls that reach into other
+//!   processes ([`FilterKind::Host`]);
 //! - **privileges** — a user namespace of its own with no capabilities (root is mapped
 //!   to `nobody`), nested user namespaces disabled, no new privileges — also when the
 //!   caller is root;
@@ -74,6 +76,7 @@ pub use launcher::find_bwrap;
 pub use launcher::inherit_only;
 pub use launcher::probe_proc_mount;
 pub use placeholder::PlaceholderLease;
+pub use seccomp::FilterKind;
 pub use seccomp::NetworkFilter;
 pub use seccomp::install_network_seccomp_filter;
 pub use seccomp::set_no_new_privs;

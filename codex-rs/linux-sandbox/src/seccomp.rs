@@ -9,6 +9,12 @@
 //! Unix sockets stay allowed: build tools and language servers use them locally, and a
 //! Unix socket reaches only what the filesystem view already exposes.
 //!
+//! Under `externalSandbox` the command also shares the host's PID namespace and user
+//! with whoever started it (the exec-server, which may run as root): without more
+//! rules it could take the server's listening socket or a client's connection with
+//! `pidfd_getfd`, or read and write the server's memory, and so reach the network
+//! through it. The [`FilterKind::Host`] variant refuses those calls too.
+//!
 //! The filter is installed right before the command is executed, never earlier in
 //! bubblewrap (which needs a netlink socket to bring up the loopback of the private
 //! network namespace), and is inherited by every child and kept across `execve`.
@@ -26,15 +32,86 @@ use seccompiler::TargetArch;
 
 use crate::LinuxSandboxError;
 
-/// The syscall-number variants to filter: the native ones and, on x86_64, the x32 ABI
-/// ones (`__X32_SYSCALL_BIT` set). x32 calls pass the architecture check of the filter
-/// (they report `AUDIT_ARCH_X86_64`), so without these a kernel with x32 enabled would
-/// let `socket` through under another number.
+/// The bit that marks an x32 system call on x86_64 (`__X32_SYSCALL_BIT`).
 #[cfg(target_arch = "x86_64")]
-const SYSCALL_ABI_BITS: [i64; 2] = [0, 0x4000_0000];
-/// The syscall-number variants to filter: only the native ones on this architecture.
-#[cfg(not(target_arch = "x86_64"))]
-const SYSCALL_ABI_BITS: [i64; 1] = [0];
+const X32_SYSCALL_BIT: i64 = 0x4000_0000;
+
+/// Calls that reach into another process or around file permissions, refused by the
+/// [`FilterKind::Host`] variant:
+///
+/// - `pidfd_open` + `pidfd_getfd`: take a copy of any descriptor of another process of
+///   the same user (the server's listening socket, a client's connection);
+/// - `ptrace`, `process_vm_readv`, `process_vm_writev`: read or write its memory;
+/// - `kcmp`: compare its descriptors with ours (learn what it holds);
+/// - `open_by_handle_at`: open a file by handle, bypassing path permission checks (it
+///   needs `CAP_DAC_READ_SEARCH`, which a command of a root server has).
+const HOST_DENIED_SYSCALLS: [i64; 7] = [
+    libc::SYS_pidfd_open,
+    libc::SYS_pidfd_getfd,
+    libc::SYS_ptrace,
+    libc::SYS_process_vm_readv,
+    libc::SYS_process_vm_writev,
+    libc::SYS_kcmp,
+    libc::SYS_open_by_handle_at,
+];
+
+/// The io_uring calls, refused by every variant: io_uring can create and connect sockets
+/// without the `socket` syscall.
+const IO_URING_SYSCALLS: [i64; 3] = [
+    libc::SYS_io_uring_setup,
+    libc::SYS_io_uring_enter,
+    libc::SYS_io_uring_register,
+];
+
+/// Every number under which the native call `native` can be made through the filter's
+/// architecture check: itself and, on x86_64, its x32 numbers. x32 calls report
+/// `AUDIT_ARCH_X86_64` like native ones, so without these a kernel with x32 enabled would
+/// let a call through under another number. Most calls have the same number in both ABIs
+/// (plus `__X32_SYSCALL_BIT`); those with compat arguments have an x32-only one
+/// ([`x32_number`]).
+fn syscall_numbers(native: i64) -> Vec<i64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut numbers = vec![native, X32_SYSCALL_BIT | native];
+        if let Some(x32) = x32_number(native) {
+            numbers.push(X32_SYSCALL_BIT | x32);
+        }
+        numbers
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        vec![native]
+    }
+}
+
+/// The x32 number (without `__X32_SYSCALL_BIT`) of a call this filter refuses whose x32
+/// entry differs from the 64-bit one (the `x32` rows of the kernel's
+/// `arch/x86/entry/syscalls/syscall_64.tbl`); `None` for the calls both ABIs share.
+#[cfg(target_arch = "x86_64")]
+fn x32_number(native: i64) -> Option<i64> {
+    match native {
+        libc::SYS_ptrace => Some(521),
+        libc::SYS_process_vm_readv => Some(539),
+        libc::SYS_process_vm_writev => Some(540),
+        _ => None,
+    }
+}
+
+/// Which rules a [`NetworkFilter`] holds, by where the command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterKind {
+    /// A command inside bubblewrap's namespaces (`readOnly`, `workspaceWrite`): the
+    /// network rules only. It has a PID namespace of its own, so `ptrace` and the pidfd
+    /// calls only reach processes of its own sandbox (a debugger there is legitimate),
+    /// and bubblewrap drops every capability.
+    InBubblewrap,
+    /// A command on the host (`externalSandbox` without network), in the PID namespace
+    /// and as the user of the process that started it: the network rules, plus
+    /// refusing the calls that reach into another process or around file permissions
+    /// (`pidfd_open`, `pidfd_getfd`, `ptrace`, `process_vm_readv`, `process_vm_writev`,
+    /// `kcmp`, `open_by_handle_at`).
+    Host,
+}
 
 /// Sets `PR_SET_NO_NEW_PRIVS` on the calling process: neither it nor its children can
 /// gain privileges through setuid binaries or file capabilities. Required before an
@@ -55,7 +132,10 @@ pub fn set_no_new_privs() -> Result<(), LinuxSandboxError> {
 ///
 /// - `socket(2)` and `socketpair(2)` fail with `EPERM` for every domain but `AF_UNIX`;
 /// - `io_uring_setup`, `io_uring_enter` and `io_uring_register` fail with `EPERM`,
-///   because io_uring can create and connect sockets without the `socket` syscall.
+///   because io_uring can create and connect sockets without the `socket` syscall;
+/// - with [`FilterKind::Host`], also `pidfd_open`, `pidfd_getfd`, `ptrace`,
+///   `process_vm_readv`, `process_vm_writev`, `kcmp` and `open_by_handle_at` fail with
+///   `EPERM`.
 ///
 /// System calls of another architecture than the one this binary was built for (i386
 /// calls on x86_64) kill the process, and the x32 numbers of the calls above are
@@ -71,8 +151,8 @@ pub struct NetworkFilter {
 }
 
 impl NetworkFilter {
-    /// Compiles the filter for the architecture this binary was built for.
-    pub fn compile() -> Result<Self, LinuxSandboxError> {
+    /// Compiles the `kind` of filter for the architecture this binary was built for.
+    pub fn compile(kind: FilterKind) -> Result<Self, LinuxSandboxError> {
         let err = |message: String| LinuxSandboxError::Seccomp { message };
         let arch = TargetArch::try_from(std::env::consts::ARCH)
             .map_err(|e| err(format!("unsupported architecture: {e}")))?;
@@ -88,19 +168,19 @@ impl NetworkFilter {
         .map_err(|e| err(e.to_string()))?;
 
         let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-        for abi_bit in SYSCALL_ABI_BITS {
-            rules.insert(abi_bit | libc::SYS_socket, vec![non_unix_domain.clone()]);
-            rules.insert(
-                abi_bit | libc::SYS_socketpair,
-                vec![non_unix_domain.clone()],
-            );
-            for always_denied in [
-                libc::SYS_io_uring_setup,
-                libc::SYS_io_uring_enter,
-                libc::SYS_io_uring_register,
-            ] {
+        for socket_call in [libc::SYS_socket, libc::SYS_socketpair] {
+            for number in syscall_numbers(socket_call) {
+                rules.insert(number, vec![non_unix_domain.clone()]);
+            }
+        }
+        let always_denied: &[i64] = match kind {
+            FilterKind::InBubblewrap => &[],
+            FilterKind::Host => &HOST_DENIED_SYSCALLS,
+        };
+        for &call in IO_URING_SYSCALLS.iter().chain(always_denied) {
+            for number in syscall_numbers(call) {
                 // An empty rule list matches every call of that syscall.
-                rules.insert(abi_bit | always_denied, Vec::new());
+                rules.insert(number, Vec::new());
             }
         }
 
@@ -143,11 +223,15 @@ impl NetworkFilter {
     }
 }
 
-/// Installs the [`NetworkFilter`] on every thread of the calling process. Call
+/// Installs the `kind` of [`NetworkFilter`] on every thread of the calling process. Call
 /// [`set_no_new_privs`] first.
-pub fn install_network_seccomp_filter() -> Result<(), LinuxSandboxError> {
-    let filter = NetworkFilter::compile()?;
+pub fn install_network_seccomp_filter(kind: FilterKind) -> Result<(), LinuxSandboxError> {
+    let filter = NetworkFilter::compile(kind)?;
     seccompiler::apply_filter_all_threads(&filter.program).map_err(|e| LinuxSandboxError::Seccomp {
         message: e.to_string(),
     })
 }
+
+#[cfg(test)]
+#[path = "seccomp_tests.rs"]
+mod tests;

@@ -2,6 +2,7 @@ mod auth;
 mod background_child;
 mod backpressure;
 mod cli;
+mod descriptor_leaks;
 mod environment;
 mod file_system;
 mod fs_copy_limit;

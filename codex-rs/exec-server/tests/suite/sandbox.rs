@@ -468,6 +468,73 @@ async fn external_sandbox_without_network_still_gets_the_seccomp_filter() {
     );
 }
 
+/// Tries, as a command on the host would, to reach into process `$ARGV[0]` (the server):
+/// `pidfd_open` it and `pidfd_getfd` each of its sockets (its listener, the client's
+/// connection), `PTRACE_SEIZE` it (does not stop it; the tracer's exit detaches),
+/// `process_vm_readv` its first mapping and `process_vm_writev` the same bytes back (that
+/// mapping is read-only: `EFAULT` where the call is allowed), `kcmp` a descriptor with it,
+/// and `open_by_handle_at` a made-up handle (`ESTALE` where allowed, as root). One line per
+/// call: `ok` or the errno's name (for `pidfd_getfd`, every distinct outcome).
+const PROCESS_PROBE: &str = r#"
+use strict; use warnings; no warnings "portable"; use Errno; use POSIX ();
+my $pid = $ARGV[0] + 0;
+my %numbers = (x86_64 => [434, 438, 101, 310, 311, 312, 304],
+               aarch64 => [434, 438, 117, 270, 271, 272, 265]);
+my ($pidfd_open, $pidfd_getfd, $ptrace, $vm_readv, $vm_writev, $kcmp, $by_handle) =
+    @{ $numbers{(POSIX::uname())[4]} or die "unknown architecture" };
+sub outcome { return "ok" if $_[0] >= 0; my ($name) = grep { $!{$_} } keys %!; $name }
+sub report { print "$_[0]: $_[1]\n" }
+my $pidfd = syscall($pidfd_open, $pid, 0);
+report("pidfd_open", outcome($pidfd));
+opendir(my $dir, "/proc/$pid/fd") or die "no fds of $pid: $!";
+my @sockets = grep { (readlink("/proc/$pid/fd/$_") // "") =~ /^socket:/ } readdir($dir);
+report("sockets", @sockets ? "found" : "none");
+my %got = map { (outcome(syscall($pidfd_getfd, $pidfd, $_ + 0, 0)) => 1) } @sockets;
+report("pidfd_getfd", join(",", sort keys %got));
+report("ptrace", outcome(syscall($ptrace, 0x4206, $pid, 0, 0)));
+open(my $maps, "<", "/proc/$pid/maps") or die "no maps of $pid: $!";
+my ($start) = <$maps> =~ /^([0-9a-f]+)-/;
+my $buffer = "\0" x 8;
+my $local = pack("QQ", unpack("J", pack("p", $buffer)), 8);
+my $remote = pack("QQ", hex($start), 8);
+report("process_vm_readv", outcome(syscall($vm_readv, $pid, $local, 1, $remote, 1, 0)));
+report("process_vm_writev", outcome(syscall($vm_writev, $pid, $local, 1, $remote, 1, 0)));
+report("kcmp", outcome(syscall($kcmp, $$ + 0, $pid, 0, 0, 0)));
+my $handle = pack("LlQ", 8, 1, 0);
+report("open_by_handle_at", outcome(syscall($by_handle, -100, $handle, 0)));
+"#;
+
+/// What [`PROCESS_PROBE`] prints when every call is refused by the seccomp filter.
+const PROCESS_PROBE_REFUSED: &str = "pidfd_open: EPERM\nsockets: found\n\
+    pidfd_getfd: EPERM\nptrace: EPERM\nprocess_vm_readv: EPERM\nprocess_vm_writev: EPERM\n\
+    kcmp: EPERM\nopen_by_handle_at: EPERM\n";
+
+/// `externalSandbox` runs the command on the host, next to the server and as its user
+/// (root here, with every capability): it must not take the server's listening socket or
+/// a client's connection (`pidfd_getfd`), nor read or write the server's memory, which
+/// would all hand it the network the policy denies.
+#[tokio::test]
+async fn external_sandbox_without_network_cannot_reach_into_the_server() {
+    let server = TestServer::start();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let dir = TestDir::new();
+    let ws = dir.mkdir("ws");
+    let policy = json!({"type": "externalSandbox", "networkAccess": "restricted"});
+    let server_pid = server.pid().to_string();
+    let argv = ["/usr/bin/perl", "-e", PROCESS_PROBE, &server_pid];
+
+    let result = run(&mut client, sandboxed("p", &argv, &ws, &policy)).await;
+
+    assert_eq!(
+        result,
+        Run {
+            stdout: PROCESS_PROBE_REFUSED.to_string(),
+            stderr: String::new(),
+            exit_code: 0,
+        }
+    );
+}
+
 #[tokio::test]
 async fn a_missing_program_fails_to_start_as_it_would_unsandboxed() {
     let server = TestServer::start();
