@@ -47,7 +47,7 @@ impl Who {
         match self {
             Who::Caller => true,
             // SAFETY: geteuid has no preconditions.
-            Who::Nobody => unsafe { libc::geteuid() } == 0,
+            Who::Nobody => (unsafe { libc::geteuid() }) == 0,
         }
     }
 
@@ -55,13 +55,23 @@ impl Who {
     /// `TMPDIR` under Bazel is not reachable for `nobody`). `None` (after saying why)
     /// when this user cannot be had here.
     pub fn server(self, args: &[&str]) -> Option<UserServer> {
+        self.server_with(args, &[])
+    }
+
+    /// [`Who::server`] with `env` for the server (after the `TMPDIR` above, so it may
+    /// override it).
+    pub fn server_with(self, args: &[&str], env: &[(&str, &str)]) -> Option<UserServer> {
         match self {
             Who::Caller => Some(UserServer {
-                server: TestServer::start_with(args, &[]),
+                server: TestServer::start_with(args, env),
                 _binary: None,
             }),
             Who::Nobody => {
-                let (server, binary) = TestServer::start_as_nobody(args, &[("TMPDIR", "/tmp")])?;
+                let env: Vec<(&str, &str)> = [("TMPDIR", "/tmp")]
+                    .into_iter()
+                    .chain(env.iter().copied())
+                    .collect();
+                let (server, binary) = TestServer::start_as_nobody(args, &env)?;
                 Some(UserServer {
                     server,
                     _binary: Some(binary),
@@ -114,11 +124,6 @@ impl UserDir {
         std::fs::write(&path, contents).expect("write");
         self.own(&path);
         path
-    }
-
-    /// `root/relative`, not created.
-    pub fn path(&self, relative: &str) -> PathBuf {
-        self.root.join(relative)
     }
 
     fn own(&self, path: &Path) {
