@@ -56,10 +56,15 @@ impl TrustedBwrap {
             let meta = std::fs::symlink_metadata(item)
                 .map_err(|err| untrusted(item, format!("cannot inspect it: {err}")))?;
             if !is_root(meta.uid()) {
-                return Err(untrusted(
-                    item,
-                    format!("it is owned by uid {}, not root", meta.uid()),
-                ));
+                let reason = match real_root_id() {
+                    Some(_) => format!("it is owned by uid {}, not root", meta.uid()),
+                    None => format!(
+                        "it is owned by uid {}, and in this user namespace root's files cannot \
+                         be told from those of a user mapped to the same id",
+                        meta.uid()
+                    ),
+                };
+                return Err(untrusted(item, reason));
             }
             if meta.mode() & 0o022 != 0 {
                 return Err(untrusted(
@@ -128,32 +133,51 @@ impl TrustedBwrap {
     }
 }
 
-/// Whether `uid` is the real root as far as this process can tell: root's id in this
-/// process's user namespace (0 outside any, 1000 inside one that maps 1000 to root, as
-/// `bwrap --unshare-user --uid 1000` run by root does), or, where root is not mapped at
-/// all, the overflow id its files show as (nobody in the namespace can change those).
+/// Whether files owned by `uid` (as this process sees ids) belong to the real root, who
+/// alone can then change them.
+///
+/// Outside any user namespace that is uid 0. In one, the real root shows as the id it is
+/// mapped to, or as the overflow id when it is not mapped; which one cannot be told from
+/// `uid_map` alone (bubblewrap run by an ordinary user nests two namespaces, and the
+/// parent's root is then that user). The kernel's own sysctl files belong to the real
+/// root, so their owner, as this process sees it, is the answer. When that is the
+/// overflow id and some id of this namespace is mapped to the overflow id too (`nobody`
+/// inside `--uid 65534`), a file shown as overflow may be that user's: nothing is trusted.
 fn is_root(uid: u32) -> bool {
+    real_root_id() == Some(uid)
+}
+
+/// The id the real root has in this process's user namespace, if it can be told apart
+/// from every other user's (see [`is_root`]).
+fn real_root_id() -> Option<u32> {
     let map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
-    // Lines `inside outside count`: root is mapped where an outside range holds 0.
-    let root_inside = map.lines().find_map(|line| {
-        let fields: Vec<u64> = line
-            .split_whitespace()
-            .filter_map(|field| field.parse().ok())
-            .collect();
-        match fields.as_slice() {
-            [inside, 0, count] if *count > 0 => u32::try_from(*inside).ok(),
-            _ => None,
-        }
-    });
-    match root_inside {
-        Some(root) => uid == root,
-        None => {
-            let overflow = std::fs::read_to_string("/proc/sys/kernel/overflowuid")
-                .ok()
-                .and_then(|text| text.trim().parse::<u32>().ok());
-            overflow == Some(uid)
-        }
-    }
+    let inside_ranges: Vec<(u64, u64)> = map
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<u64> = line
+                .split_whitespace()
+                .filter_map(|field| field.parse().ok())
+                .collect();
+            match fields.as_slice() {
+                [inside, _outside, count] => Some((*inside, *count)),
+                _ => None,
+            }
+        })
+        .collect();
+    let Ok(sysctl) = std::fs::metadata("/proc/sys/kernel/overflowuid") else {
+        // No procfs to ask: only the initial namespace's root is certain.
+        return (map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+            .then_some(0);
+    };
+    let root = sysctl.uid();
+    let overflow = std::fs::read_to_string("/proc/sys/kernel/overflowuid")
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok());
+    let ambiguous = overflow == Some(root)
+        && inside_ranges.iter().any(|(inside, count)| {
+            (*inside..inside.saturating_add(*count)).contains(&u64::from(root))
+        });
+    (!ambiguous).then_some(root)
 }
 
 #[cfg(test)]

@@ -104,7 +104,11 @@ pub enum LinuxSandboxError {
     },
     /// `bwrap` exists but cannot set up the sandbox here (no user namespaces, a seccomp
     /// profile of the container that forbids `unshare`, …).
-    #[error("bubblewrap cannot create the sandbox on this host: {}", stderr.trim_end())]
+    #[error(
+        "bubblewrap cannot create the sandbox on this host: {}{}",
+        stderr.trim_end(),
+        user_namespace_hint(stderr)
+    )]
     BwrapNotPermitted {
         /// What bubblewrap printed.
         stderr: String,
@@ -257,6 +261,24 @@ impl LinuxSandboxError {
             | LinuxSandboxError::InvalidEnv { .. }
             | LinuxSandboxError::Placeholder { .. } => crate::SETUP_FAILED_EXIT_CODE,
         }
+    }
+}
+
+/// What to do when bubblewrap's message says user namespaces are refused (the sandbox
+/// always runs in one): on Ubuntu 23.10 and later AppArmor restricts them for
+/// unprivileged users, and `bwrap` then fails in one of these two ways.
+fn user_namespace_hint(stderr: &str) -> &'static str {
+    let refused = stderr.contains("setting up uid map: Permission denied")
+        || stderr.contains("Failed RTM_NEWADDR: Operation not permitted")
+        || stderr.contains("No permissions to create new namespace");
+    if refused {
+        "; unprivileged user namespaces are refused here (Ubuntu >= 23.10 restricts them \
+         through AppArmor): allow them for bwrap with an AppArmor profile \
+         (`profile bwrap /usr/bin/bwrap flags=(unconfined) { userns, }`) or \
+         `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`; on other hosts check \
+         `sysctl user.max_user_namespaces` and `kernel.unprivileged_userns_clone`"
+    } else {
+        ""
     }
 }
 

@@ -143,3 +143,25 @@ fn find_bwrap_without_path_tries_the_usual_places() {
         Err(other) => panic!("unexpected error: {other:?}"),
     }
 }
+
+#[test]
+fn refused_user_namespaces_come_with_what_to_do() {
+    let message = |stderr: &str| {
+        LinuxSandboxError::BwrapNotPermitted {
+            stderr: stderr.to_string(),
+        }
+        .to_string()
+    };
+    let uid_map = message("bwrap: setting up uid map: Permission denied\n");
+    let other = message("bwrap: Can't mount tmpfs: No space left on device\n");
+
+    assert!(
+        uid_map.contains("apparmor_restrict_unprivileged_userns=0"),
+        "{uid_map}"
+    );
+    assert_eq!(
+        other,
+        "bubblewrap cannot create the sandbox on this host: bwrap: Can't mount tmpfs: No space \
+         left on device"
+    );
+}

@@ -119,7 +119,10 @@ fn error_of(response: &Value) -> (String, String) {
     let error = &response["error"];
     assert!(error.is_object(), "expected an error: {response}");
     (
-        error["data"]["kind"].as_str().unwrap_or_default().to_string(),
+        error["data"]["kind"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
         error["message"].as_str().unwrap_or_default().to_string(),
     )
 }
@@ -384,7 +387,10 @@ async fn a_planted_bwrap_is_never_run(who: Who) {
     let fake = planted.path().join("bwrap");
     std::fs::write(
         &fake,
-        format!("#!/bin/sh\ntouch {}\nexec /usr/bin/bwrap \"$@\"\n", marker.display()),
+        format!(
+            "#!/bin/sh\ntouch {}\nexec /usr/bin/bwrap \"$@\"\n",
+            marker.display()
+        ),
     )
     .expect("write");
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -438,7 +444,10 @@ async fn a_planted_bwrap_is_never_run(who: Who) {
 
     let (kind, message) = error_of(&refused);
     assert_eq!(kind, "sandboxUnavailable", "{refused}");
-    assert!(message.contains("which this policy makes writable"), "{message}");
+    assert!(
+        message.contains("which this policy makes writable"),
+        "{message}"
+    );
     assert_eq!(allowed.output, "ran\n");
 }
 
