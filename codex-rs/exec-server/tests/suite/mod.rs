@@ -15,6 +15,8 @@ mod load;
 mod pinned_shells;
 mod reconnect;
 mod sandbox;
+mod sandbox_fs;
 mod sessions;
 mod signals;
 mod tls;
+mod users;
