@@ -78,8 +78,16 @@ impl Who {
                     .expect("tempdir");
                 chmod(bin_dir.path(), 0o755);
                 let bin = bin_dir.path().join("codex-linux-sandbox");
-                std::fs::copy(sandbox_bin(), &bin).expect("copy the binary");
-                chmod(&bin, 0o755);
+                // In a child process: a descriptor of this one writing the copy could be
+                // inherited by a child another test thread forks meanwhile, and running
+                // the copy would then fail with `ETXTBSY` ("Text file busy").
+                let status = Command::new("install")
+                    .arg("--mode=0755")
+                    .arg(sandbox_bin())
+                    .arg(&bin)
+                    .status()
+                    .expect("run install");
+                assert!(status.success(), "install {bin:?}: {status}");
                 let dir = tempfile::tempdir_in("/tmp").expect("tempdir");
                 (dir, bin, Some(bin_dir))
             }
