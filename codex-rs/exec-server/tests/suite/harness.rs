@@ -113,11 +113,11 @@ impl TestServer {
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
             .expect("chmod");
         let copy = dir.path().join("codex-exec-server");
-        std::fs::copy(&bin, &copy).expect("copy the binary");
-        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        copy_executable(&bin, &copy);
         let server = Self::start_under_with(&NOBODY, Some(&copy), args, env);
         Some((server, dir))
     }
+
     fn spawn(mut command: Command, home: TempDir, capture_stderr: bool) -> Self {
         let mut child = command
             .stdout(Stdio::piped())
@@ -151,10 +151,13 @@ impl TestServer {
             .recv_timeout(STARTUP_TIMEOUT)
             .expect("server printed its URL in time");
         let url = line.trim().to_string();
-        assert!(
-            url.starts_with("ws://") || url.starts_with("wss://"),
-            "first stdout line: {url:?}"
-        );
+        if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+            // It died instead: say what it (or its wrapper) logged, once it is gone.
+            let status = child.wait();
+            std::thread::sleep(Duration::from_millis(100));
+            let logged = stderr.as_ref().map(|log| log.lock().expect("log").clone());
+            panic!("first stdout line: {url:?}; exit: {status:?}; stderr: {logged:?}");
+        }
         let token = url
             .split_once("?token=")
             .map(|(_, token)| token.to_string());
@@ -235,6 +238,21 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Copies the executable `from` to `to` (mode 0755) in a child process: a descriptor
+/// of this process writing it could be inherited by a child another test thread forks
+/// meanwhile (tests share the process under `cargo test` and Bazel), and executing the
+/// copy would then fail with `ETXTBSY` ("Text file busy") for as long as that child
+/// has not exec'd.
+pub fn copy_executable(from: &std::path::Path, to: &std::path::Path) {
+    let status = Command::new("install")
+        .arg("--mode=0755")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("run install");
+    assert!(status.success(), "install {from:?} {to:?}: {status}");
 }
 
 /// A temp dir usable as a process cwd.

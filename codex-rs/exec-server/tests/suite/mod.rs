@@ -16,6 +16,7 @@ mod load;
 mod pinned_shells;
 mod reconnect;
 mod sandbox;
+mod sandbox_fs;
 mod sessions;
 mod signals;
 mod tls;

@@ -1,5 +1,8 @@
 //! `process/start` with `sandboxPolicy`, through the real `codex-exec-server` binary, which
-//! runs sandboxed commands under the real `bwrap`.
+//! runs sandboxed commands under the real `bwrap`: the network, the policy checks and the
+//! command's process, each with the server run by the caller and by `nobody` (see
+//! [`super::users`]). What it may read and write is in `sandbox_fs.rs`, with the helpers
+//! here.
 //!
 //! Linux only (the backend is bubblewrap). Needs `bwrap`, `unshare` and `perl` (the
 //! network client, as in codex-linux-sandbox's own tests).
@@ -8,7 +11,6 @@
 use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
-use std::path::PathBuf;
 
 use pretty_assertions::assert_eq;
 use serde_json::Value;
@@ -19,32 +21,27 @@ use super::harness::RawClient;
 use super::harness::TestServer;
 use super::harness::child_env;
 use super::harness::unb64;
+use super::users::NOBODY_ID;
+use super::users::Who;
+use super::users::both_users;
 
-/// A fresh directory (canonical, as policies want resolved paths), removed on drop. Under
-/// Bazel it lives under the test's private `TMPDIR`.
-struct TestDir {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-}
-
-impl TestDir {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path().canonicalize().expect("canonicalize");
-        Self { _dir: dir, root }
-    }
-
-    /// `root/relative`, created as a directory.
-    fn mkdir(&self, relative: &str) -> PathBuf {
-        let path = self.root.join(relative);
-        std::fs::create_dir_all(&path).expect("mkdir");
-        path
-    }
-}
+both_users!(
+    network_off_refuses_tcp_but_allows_unix_sockets,
+    network_on_reaches_a_loopback_listener,
+    a_sandboxed_command_with_network_cannot_drive_the_server,
+    bad_policy_json_is_invalid_params_naming_the_problem,
+    arg0_with_a_sandbox_is_refused_not_dropped,
+    external_sandbox_without_network_still_gets_the_seccomp_filter,
+    external_sandbox_without_network_cannot_reach_into_the_server,
+    a_missing_program_fails_to_start_as_it_would_unsandboxed,
+    the_sandboxed_command_gets_its_own_stdio_and_no_new_privileges,
+    commands_inherit_only_their_stdio_sandboxed_or_not,
+    a_sandbox_that_bubblewrap_cannot_set_up_exits_125_with_its_message,
+);
 
 /// `workspaceWrite` with full reads and neither `/tmp` nor `$TMPDIR` writable (the test
 /// dirs live there, so those would make everything writable).
-fn workspace_write(writable_roots: &[&Path], network_access: bool) -> Value {
+pub(super) fn workspace_write(writable_roots: &[&Path], network_access: bool) -> Value {
     json!({
         "type": "workspaceWrite",
         "writableRoots": writable_roots,
@@ -57,14 +54,14 @@ fn workspace_write(writable_roots: &[&Path], network_access: bool) -> Value {
 
 /// What a finished process printed and how it ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Run {
-    stdout: String,
-    stderr: String,
-    exit_code: i64,
+pub(super) struct Run {
+    pub stdout: String,
+    pub stderr: String,
+    pub exit_code: i64,
 }
 
 /// `process/start` params running `argv` in `cwd` under `policy`.
-fn sandboxed(process_id: &str, argv: &[&str], cwd: &Path, policy: &Value) -> Value {
+pub(super) fn sandboxed(process_id: &str, argv: &[&str], cwd: &Path, policy: &Value) -> Value {
     json!({
         "processId": process_id,
         "argv": argv,
@@ -76,7 +73,7 @@ fn sandboxed(process_id: &str, argv: &[&str], cwd: &Path, policy: &Value) -> Val
 }
 
 /// Starts `params` and reads the process to its end with `process/read`.
-async fn run(client: &mut RawClient, params: Value) -> Run {
+pub(super) async fn run(client: &mut RawClient, params: Value) -> Run {
     let process_id = params["processId"].clone();
     client.ok("process/start", params).await;
     let mut after = 0u64;
@@ -106,7 +103,13 @@ async fn run(client: &mut RawClient, params: Value) -> Run {
     }
 }
 
-async fn sh(client: &mut RawClient, id: &str, cwd: &Path, policy: &Value, script: &str) -> Run {
+pub(super) async fn sh(
+    client: &mut RawClient,
+    id: &str,
+    cwd: &Path,
+    policy: &Value,
+    script: &str,
+) -> Run {
     run(
         client,
         sandboxed(id, &["/bin/sh", "-c", script], cwd, policy),
@@ -115,7 +118,7 @@ async fn sh(client: &mut RawClient, id: &str, cwd: &Path, policy: &Value, script
 }
 
 /// `(code, data.kind, message)` of an error response.
-fn error_of(response: &Value) -> (i64, Option<String>, String) {
+pub(super) fn error_of(response: &Value) -> (i64, Option<String>, String) {
     let error = &response["error"];
     assert!(error.is_object(), "expected an error: {response}");
     (
@@ -123,97 +126,6 @@ fn error_of(response: &Value) -> (i64, Option<String>, String) {
         error["data"]["kind"].as_str().map(str::to_string),
         error["message"].as_str().unwrap_or_default().to_string(),
     )
-}
-
-#[tokio::test]
-async fn writes_only_land_inside_writable_roots() {
-    let server = TestServer::start();
-    let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = TestDir::new();
-    let ws = dir.mkdir("ws");
-    let outside = dir.mkdir("outside");
-    let policy = workspace_write(&[&ws], /*network_access*/ false);
-
-    let result = sh(
-        &mut client,
-        "w",
-        &ws,
-        &policy,
-        &format!(
-            "echo in > in.txt && echo wrote-in; echo out > {}/out.txt && echo wrote-out; exit 0",
-            outside.display()
-        ),
-    )
-    .await;
-
-    assert_eq!(result.stdout, "wrote-in\n", "{result:?}");
-    assert!(
-        result.stderr.contains("Read-only file system"),
-        "{result:?}"
-    );
-    assert_eq!(std::fs::read_to_string(ws.join("in.txt")).unwrap(), "in\n");
-    assert!(!outside.join("out.txt").exists());
-}
-
-#[tokio::test]
-async fn git_dir_inside_a_writable_root_stays_read_only() {
-    let server = TestServer::start();
-    let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = TestDir::new();
-    let ws = dir.mkdir("ws");
-    dir.mkdir("ws/.git");
-    std::fs::write(ws.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
-    let policy = workspace_write(&[&ws], /*network_access*/ false);
-
-    let result = sh(
-        &mut client,
-        "g",
-        &ws,
-        &policy,
-        "echo evil > .git/HEAD || echo refused-head; \
-         mkdir .git/hooks 2>/dev/null || echo refused-hooks; \
-         echo fine > file && echo wrote-file",
-    )
-    .await;
-
-    assert_eq!(
-        result.stdout, "refused-head\nrefused-hooks\nwrote-file\n",
-        "{result:?}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(ws.join(".git/HEAD")).unwrap(),
-        "ref: refs/heads/main\n"
-    );
-    assert!(!ws.join(".git/hooks").exists());
-}
-
-#[tokio::test]
-async fn restricted_reads_hide_files_outside_the_readable_roots() {
-    let server = TestServer::start();
-    let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = TestDir::new();
-    let ws = dir.mkdir("ws");
-    let secret_dir = dir.mkdir("secret");
-    std::fs::write(ws.join("visible.txt"), "visible\n").unwrap();
-    std::fs::write(secret_dir.join("key.txt"), "secret\n").unwrap();
-    let policy = json!({
-        "type": "readOnly",
-        "access": {"type": "restricted", "includePlatformDefaults": true, "readableRoots": [ws]},
-    });
-
-    let result = sh(
-        &mut client,
-        "r",
-        &ws,
-        &policy,
-        &format!(
-            "cat visible.txt; cat {}/key.txt || echo unreadable",
-            secret_dir.display()
-        ),
-    )
-    .await;
-
-    assert_eq!(result.stdout, "visible\nunreadable\n", "{result:?}");
 }
 
 /// Connects to `127.0.0.1:port` and to the Unix socket at `unix_path`, printing one line
@@ -229,15 +141,17 @@ print "unix: ", ($unix ? "connected" : "$!"), "\n";
 "#;
 
 /// Runs the perl client under `policy` against listeners the test holds open (they only
-/// need to accept into the backlog).
-async fn network_probe(policy_network: bool) -> Run {
-    let server = TestServer::start();
+/// need to accept into the backlog). The Unix socket is the user's, as one it made would
+/// be (connecting needs write permission on it).
+async fn network_probe(who: Who, policy_network: bool) -> Option<Run> {
+    let server = who.server(&[])?;
     let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = TestDir::new();
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
     let unix_path = ws.join("server.sock");
     let _unix = UnixListener::bind(&unix_path).unwrap();
+    dir.own(&unix_path);
     let port = tcp.local_addr().unwrap().port().to_string();
     let policy = workspace_write(&[&ws], policy_network);
     let argv = [
@@ -247,12 +161,13 @@ async fn network_probe(policy_network: bool) -> Run {
         &port,
         unix_path.to_str().unwrap(),
     ];
-    run(&mut client, sandboxed("n", &argv, &ws, &policy)).await
+    Some(run(&mut client, sandboxed("n", &argv, &ws, &policy)).await)
 }
 
-#[tokio::test]
-async fn network_off_refuses_tcp_but_allows_unix_sockets() {
-    let result = network_probe(/*policy_network*/ false).await;
+async fn network_off_refuses_tcp_but_allows_unix_sockets(who: Who) {
+    let Some(result) = network_probe(who, /*policy_network*/ false).await else {
+        return;
+    };
 
     // EPERM from the seccomp filter, before the private network namespace would refuse.
     assert_eq!(
@@ -261,9 +176,10 @@ async fn network_off_refuses_tcp_but_allows_unix_sockets() {
     );
 }
 
-#[tokio::test]
-async fn network_on_reaches_a_loopback_listener() {
-    let result = network_probe(/*policy_network*/ true).await;
+async fn network_on_reaches_a_loopback_listener(who: Who) {
+    let Some(result) = network_probe(who, /*policy_network*/ true).await else {
+        return;
+    };
 
     assert_eq!(
         result.stdout, "tcp: connected\nunix: connected\n",
@@ -292,11 +208,12 @@ for my $target (@ARGV) {
 /// A sandboxed command that may use the network reaches the server's port, but without
 /// the server's token it gets 401, so it cannot drive the server to run a command
 /// outside its sandbox.
-#[tokio::test]
-async fn a_sandboxed_command_with_network_cannot_drive_the_server() {
-    let server = TestServer::start();
+async fn a_sandboxed_command_with_network_cannot_drive_the_server(who: Who) {
+    let Some(server) = who.server(&[]) else {
+        return;
+    };
     let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = TestDir::new();
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let port = server.addr().rsplit(':').next().unwrap().to_string();
     let policy = workspace_write(&[&ws], /*network_access*/ true);
@@ -312,82 +229,12 @@ async fn a_sandboxed_command_with_network_cannot_drive_the_server() {
     );
 }
 
-#[tokio::test]
-async fn children_and_background_grandchildren_are_confined_too() {
-    let server = TestServer::start();
+async fn bad_policy_json_is_invalid_params_naming_the_problem(who: Who) {
+    let Some(server) = who.server(&[]) else {
+        return;
+    };
     let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = TestDir::new();
-    let ws = dir.mkdir("ws");
-    let outside = dir.mkdir("outside");
-    let policy = workspace_write(&[&ws], /*network_access*/ false);
-    let target = outside.join("escaped.txt");
-
-    let result = sh(
-        &mut client,
-        "c",
-        &ws,
-        &policy,
-        &format!(
-            "/bin/sh -c 'echo x > {0} || echo child-refused'; \
-             (/bin/sh -c 'echo x > {0} || echo grandchild-refused') & wait",
-            target.display()
-        ),
-    )
-    .await;
-
-    assert_eq!(
-        result.stdout, "child-refused\ngrandchild-refused\n",
-        "{result:?}"
-    );
-    assert!(!target.exists());
-}
-
-#[tokio::test]
-async fn a_missing_writable_root_is_refused_before_anything_runs() {
-    let server = TestServer::start();
-    let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = TestDir::new();
-    let ws = dir.mkdir("ws");
-    let missing = dir.root.join("missing");
-    let marker = ws.join("ran.txt");
-    let policy = workspace_write(&[&ws, &missing], /*network_access*/ false);
-    let script = format!("echo ran > {}", marker.display());
-
-    let response = client
-        .request(
-            "process/start",
-            sandboxed("m", &["/bin/sh", "-c", &script], &ws, &policy),
-        )
-        .await;
-
-    let (code, kind, message) = error_of(&response);
-    assert_eq!(
-        (code, kind.as_deref()),
-        (-32008, Some("sandboxDenied")),
-        "{response}"
-    );
-    assert!(
-        message.contains(&format!("writable root `{}`", missing.display())),
-        "{message}"
-    );
-    assert!(!marker.exists());
-    assert!(!missing.exists());
-    // The id was released: the corrected request can use it.
-    let policy = workspace_write(&[&ws], /*network_access*/ false);
-    let result = run(
-        &mut client,
-        sandboxed("m", &["/bin/sh", "-c", &script], &ws, &policy),
-    )
-    .await;
-    assert_eq!(result.exit_code, 0, "{result:?}");
-    assert!(marker.exists());
-}
-
-#[tokio::test]
-async fn bad_policy_json_is_invalid_params_naming_the_problem() {
-    let server = TestServer::start();
-    let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = TestDir::new();
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
 
     let cases = [
@@ -418,11 +265,12 @@ async fn bad_policy_json_is_invalid_params_naming_the_problem() {
     }
 }
 
-#[tokio::test]
-async fn arg0_with_a_sandbox_is_refused_not_dropped() {
-    let server = TestServer::start();
+async fn arg0_with_a_sandbox_is_refused_not_dropped(who: Who) {
+    let Some(server) = who.server(&[]) else {
+        return;
+    };
     let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = TestDir::new();
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let mut params = sandboxed(
         "a",
@@ -442,11 +290,12 @@ async fn arg0_with_a_sandbox_is_refused_not_dropped() {
     );
 }
 
-#[tokio::test]
-async fn external_sandbox_without_network_still_gets_the_seccomp_filter() {
-    let server = TestServer::start();
+async fn external_sandbox_without_network_still_gets_the_seccomp_filter(who: Who) {
+    let Some(server) = who.server(&[]) else {
+        return;
+    };
     let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = TestDir::new();
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = tcp.local_addr().unwrap().port().to_string();
@@ -474,7 +323,10 @@ async fn external_sandbox_without_network_still_gets_the_seccomp_filter() {
 /// `process_vm_readv` its first mapping and `process_vm_writev` the same bytes back (that
 /// mapping is read-only: `EFAULT` where the call is allowed), `kcmp` a descriptor with it,
 /// and `open_by_handle_at` a made-up handle (`ESTALE` where allowed, as root). One line per
-/// call: `ok` or the errno's name (for `pidfd_getfd`, every distinct outcome).
+/// call: `ok` or the errno's name (for `pidfd_getfd`, every distinct outcome). Where the
+/// server's `/proc` entries cannot be read (it is not dumpable, and the prober is not
+/// root), it says so (`sockets:` and `maps:` lines) and tries descriptors 3 to 31 and the
+/// first page instead.
 const PROCESS_PROBE: &str = r#"
 use strict; use warnings; no warnings "portable"; use Errno; use POSIX ();
 my $pid = $ARGV[0] + 0;
@@ -486,14 +338,23 @@ sub outcome { return "ok" if $_[0] >= 0; my ($name) = grep { $!{$_} } keys %!; $
 sub report { print "$_[0]: $_[1]\n" }
 my $pidfd = syscall($pidfd_open, $pid, 0);
 report("pidfd_open", outcome($pidfd));
-opendir(my $dir, "/proc/$pid/fd") or die "no fds of $pid: $!";
-my @sockets = grep { (readlink("/proc/$pid/fd/$_") // "") =~ /^socket:/ } readdir($dir);
-report("sockets", @sockets ? "found" : "none");
+my @sockets = (3 .. 31);
+if (opendir(my $dir, "/proc/$pid/fd")) {
+    @sockets = grep { (readlink("/proc/$pid/fd/$_") // "") =~ /^socket:/ } readdir($dir);
+    report("sockets", @sockets ? "found" : "none");
+} else {
+    report("sockets", outcome(-1));
+}
 my %got = map { (outcome(syscall($pidfd_getfd, $pidfd, $_ + 0, 0)) => 1) } @sockets;
 report("pidfd_getfd", join(",", sort keys %got));
 report("ptrace", outcome(syscall($ptrace, 0x4206, $pid, 0, 0)));
-open(my $maps, "<", "/proc/$pid/maps") or die "no maps of $pid: $!";
-my ($start) = <$maps> =~ /^([0-9a-f]+)-/;
+my $start = "1000";
+if (open(my $maps, "<", "/proc/$pid/maps")) {
+    ($start) = <$maps> =~ /^([0-9a-f]+)-/;
+    report("maps", "found");
+} else {
+    report("maps", outcome(-1));
+}
 my $buffer = "\0" x 8;
 my $local = pack("QQ", unpack("J", pack("p", $buffer)), 8);
 my $remote = pack("QQ", hex($start), 8);
@@ -504,20 +365,26 @@ my $handle = pack("LlQ", 8, 1, 0);
 report("open_by_handle_at", outcome(syscall($by_handle, -100, $handle, 0)));
 "#;
 
-/// What [`PROCESS_PROBE`] prints when every call is refused by the seccomp filter.
-const PROCESS_PROBE_REFUSED: &str = "pidfd_open: EPERM\nsockets: found\n\
-    pidfd_getfd: EPERM\nptrace: EPERM\nprocess_vm_readv: EPERM\nprocess_vm_writev: EPERM\n\
-    kcmp: EPERM\nopen_by_handle_at: EPERM\n";
+/// What [`PROCESS_PROBE`] prints when every call is refused by the seccomp filter, with
+/// `sockets` and `maps` the outcome of reading the target's `/proc` entries.
+fn process_probe_refused(sockets: &str, maps: &str) -> String {
+    format!(
+        "pidfd_open: EPERM\nsockets: {sockets}\npidfd_getfd: EPERM\nptrace: EPERM\n\
+         maps: {maps}\nprocess_vm_readv: EPERM\nprocess_vm_writev: EPERM\nkcmp: EPERM\n\
+         open_by_handle_at: EPERM\n"
+    )
+}
 
 /// `externalSandbox` runs the command on the host, next to the server and as its user
-/// (root here, with every capability): it must not take the server's listening socket or
-/// a client's connection (`pidfd_getfd`), nor read or write the server's memory, which
-/// would all hand it the network the policy denies.
-#[tokio::test]
-async fn external_sandbox_without_network_cannot_reach_into_the_server() {
-    let server = TestServer::start();
+/// (root here, with every capability; or nobody): it must not take the server's listening
+/// socket or a client's connection (`pidfd_getfd`), nor read or write the server's
+/// memory, which would all hand it the network the policy denies.
+async fn external_sandbox_without_network_cannot_reach_into_the_server(who: Who) {
+    let Some(server) = who.server(&[]) else {
+        return;
+    };
     let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = TestDir::new();
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let policy = json!({"type": "externalSandbox", "networkAccess": "restricted"});
     let server_pid = server.pid().to_string();
@@ -525,21 +392,30 @@ async fn external_sandbox_without_network_cannot_reach_into_the_server() {
 
     let result = run(&mut client, sandboxed("p", &argv, &ws, &policy)).await;
 
+    // Root reads the server's `/proc` entries. Nobody (or a non-root caller) cannot: the
+    // server made itself not dumpable, so the kernel would refuse it all but `pidfd_open`
+    // anyway. The filter refuses every call first, for both.
+    let expected = match who {
+        Who::Caller if who.uid() == 0 => process_probe_refused("found", "found"),
+        Who::Caller => process_probe_refused("EACCES", "EACCES"),
+        Who::Nobody => process_probe_refused("EACCES", "EACCES"),
+    };
     assert_eq!(
         result,
         Run {
-            stdout: PROCESS_PROBE_REFUSED.to_string(),
+            stdout: expected,
             stderr: String::new(),
             exit_code: 0,
         }
     );
 }
 
-#[tokio::test]
-async fn a_missing_program_fails_to_start_as_it_would_unsandboxed() {
-    let server = TestServer::start();
+async fn a_missing_program_fails_to_start_as_it_would_unsandboxed(who: Who) {
+    let Some(server) = who.server(&[]) else {
+        return;
+    };
     let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = TestDir::new();
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let policy = workspace_write(&[&ws], /*network_access*/ false);
     let mut responses = Vec::new();
@@ -565,11 +441,12 @@ async fn a_missing_program_fails_to_start_as_it_would_unsandboxed() {
     assert_eq!(responses[0], responses[1]);
 }
 
-#[tokio::test]
-async fn the_sandboxed_command_gets_its_own_stdio_and_no_new_privileges() {
-    let server = TestServer::start();
+async fn the_sandboxed_command_gets_its_own_stdio_and_no_new_privileges(who: Who) {
+    let Some(server) = who.server(&[]) else {
+        return;
+    };
     let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = TestDir::new();
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let policy = workspace_write(&[&ws], /*network_access*/ false);
 
@@ -578,14 +455,20 @@ async fn the_sandboxed_command_gets_its_own_stdio_and_no_new_privileges() {
         "s",
         &ws,
         &policy,
-        "echo out; echo err >&2; grep NoNewPrivs /proc/self/status; exit 3",
+        "echo out; echo err >&2; grep -E 'NoNewPrivs|CapEff' /proc/self/status; id -u; exit 3",
     )
     .await;
 
+    // Inside, root's command is nobody (root is mapped to it) and nobody's stays nobody
+    // (a non-root developer's keeps its own uid); either way without a capability.
+    let uid_inside = match who {
+        Who::Caller => who.uid_inside(),
+        Who::Nobody => NOBODY_ID,
+    };
     assert_eq!(
         result,
         Run {
-            stdout: "out\nNoNewPrivs:\t1\n".to_string(),
+            stdout: format!("out\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\n{uid_inside}\n"),
             stderr: "err\n".to_string(),
             exit_code: 3,
         }
@@ -595,11 +478,12 @@ async fn the_sandboxed_command_gets_its_own_stdio_and_no_new_privileges() {
 /// A command inherits its stdio and nothing else: not bubblewrap's status and seccomp
 /// descriptors, and not whatever the server itself inherited (under `cargo test`, the
 /// jobserver's pipe).
-#[tokio::test]
-async fn commands_inherit_only_their_stdio_sandboxed_or_not() {
-    let server = TestServer::start();
+async fn commands_inherit_only_their_stdio_sandboxed_or_not(who: Who) {
+    let Some(server) = who.server(&[]) else {
+        return;
+    };
     let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = TestDir::new();
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let policy = workspace_write(&[&ws], /*network_access*/ false);
     // The one descriptor above stderr is the directory `ls` opens to list them.
@@ -620,11 +504,12 @@ async fn commands_inherit_only_their_stdio_sandboxed_or_not() {
     assert_eq!((plain, sandboxed), (expected.clone(), expected));
 }
 
-#[tokio::test]
-async fn a_sandbox_that_bubblewrap_cannot_set_up_exits_125_with_its_message() {
-    let server = TestServer::start();
+async fn a_sandbox_that_bubblewrap_cannot_set_up_exits_125_with_its_message(who: Who) {
+    let Some(server) = who.server(&[]) else {
+        return;
+    };
     let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = TestDir::new();
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     // Only the workspace is readable: `/bin/sh` exists on the host (so the start is
     // accepted) but not in the sandbox, so bubblewrap's own execvp fails.
@@ -645,60 +530,13 @@ async fn a_sandbox_that_bubblewrap_cannot_set_up_exits_125_with_its_message() {
     );
 }
 
-/// Bubblewrap creates a missing `.git` in a writable root as the mount point of its
-/// read-only placeholder, on the host too. Removing it when one sandbox exits would
-/// unmount it in every other sandbox still running there (the kernel detaches mounts on
-/// a removed directory), which could then create `.git`. The last one removes it.
-#[tokio::test]
-async fn a_missing_git_stays_protected_until_the_last_sandbox_using_it_exits() {
-    let server = TestServer::start();
-    let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = TestDir::new();
-    let ws = dir.mkdir("ws");
-    let policy = workspace_write(&[&ws], /*network_access*/ false);
-    let script = "read go; mkdir .git 2>/dev/null && echo created || echo refused; \
-                  touch .git/hook 2>/dev/null && echo wrote || echo refused";
-    for id in ["first", "second"] {
-        let mut params = sandboxed(id, &["/bin/sh", "-c", script], &ws, &policy);
-        params["pipeStdin"] = json!(true);
-        client.ok("process/start", params).await;
-        // The second start must find `.git` existing (the first one's placeholder).
-        super::harness::wait_until(".git placeholder", EVENT_TIMEOUT, || {
-            ws.join(".git").is_dir()
-        })
-        .await;
-    }
-    let go = json!(super::harness::b64(b"go\n"));
-
-    client
-        .ok("process/write", json!({"processId": "first", "chunk": go}))
-        .await;
-    let (first, _) = client.read_all("first").await;
-    assert!(
-        ws.join(".git").is_dir(),
-        "the second sandbox still mounts it"
-    );
-    client
-        .ok("process/write", json!({"processId": "second", "chunk": go}))
-        .await;
-    let (second, _) = client.read_all("second").await;
-
-    assert_eq!(
-        (
-            String::from_utf8_lossy(&first),
-            String::from_utf8_lossy(&second)
-        ),
-        ("refused\nrefused\n".into(), "refused\nrefused\n".into())
-    );
-    assert!(!ws.join(".git").exists(), "removed after the last sandbox");
-}
-
 /// Where a fresh `/proc` cannot be mounted, the server finds out on the first sandboxed
 /// start (one trial run of bubblewrap for the whole server), says so in its log once, and
 /// runs sandboxed commands with an empty `/proc` instead. Provoked for real as in codex-linux-sandbox's
 /// `proc_retry.rs`: the server runs inside an outer bubblewrap that over-mounts part of
 /// its `/proc`, in a new user namespace, where the kernel refuses a new proc mount
 /// (`mnt_too_revealing`), as in containers that mask `/proc` paths.
+// Root only: the outer bubblewrap must run in the initial user namespace, which only root can.
 #[tokio::test]
 async fn where_proc_cannot_be_mounted_sandboxes_run_without_it_and_the_log_says_so() {
     let server = TestServer::start_under(
@@ -725,7 +563,7 @@ async fn where_proc_cannot_be_mounted_sandboxes_run_without_it_and_the_log_says_
         &[],
     );
     let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = TestDir::new();
+    let dir = Who::Caller.dir();
     let ws = dir.mkdir("ws");
     let policy = workspace_write(&[&ws], /*network_access*/ false);
 

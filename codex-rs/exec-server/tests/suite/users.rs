@@ -27,10 +27,12 @@ pub enum Who {
     Nobody,
 }
 
-/// A server run by a [`Who`] (and the copy of the binary `nobody` runs).
+/// A server run by a [`Who`] (and, for `nobody`, the copy of the binary it runs and
+/// the `$HOME` it owns). Fields drop in order: the server dies before its files go.
 pub struct UserServer {
     pub server: TestServer,
     _binary: Option<tempfile::TempDir>,
+    _home: Option<UserDir>,
 }
 
 impl std::ops::Deref for UserServer {
@@ -51,9 +53,28 @@ impl Who {
         }
     }
 
-    /// A server run by this user, with its `$TMPDIR` in `/tmp` (a test's private
-    /// `TMPDIR` under Bazel is not reachable for `nobody`). `None` (after saying why)
-    /// when this user cannot be had here.
+    /// The uid this user's server runs as on the host.
+    pub fn uid(self) -> u32 {
+        match self {
+            // SAFETY: geteuid has no preconditions.
+            Who::Caller => unsafe { libc::geteuid() },
+            Who::Nobody => NOBODY_ID,
+        }
+    }
+
+    /// The uid a sandboxed command of this user's server has inside its sandbox: root
+    /// is mapped to `nobody`, any other user keeps its own.
+    pub fn uid_inside(self) -> u32 {
+        match self.uid() {
+            0 => NOBODY_ID,
+            uid => uid,
+        }
+    }
+
+    /// A server run by this user. `nobody`'s has its `$TMPDIR` and `$HOME` in `/tmp`
+    /// (a test's private `TMPDIR` under Bazel, and the temp `HOME` the harness makes
+    /// there, are below `/root`, which `nobody` cannot reach). `None` (after saying
+    /// why) when this user cannot be had here.
     pub fn server(self, args: &[&str]) -> Option<UserServer> {
         self.server_with(args, &[])
     }
@@ -65,9 +86,16 @@ impl Who {
             Who::Caller => Some(UserServer {
                 server: TestServer::start_with(args, env),
                 _binary: None,
+                _home: None,
             }),
             Who::Nobody => {
-                let env: Vec<(&str, &str)> = [("TMPDIR", "/tmp")]
+                if !self.available() {
+                    eprintln!("not run: switching to nobody needs root");
+                    return None;
+                }
+                let home = self.dir();
+                let home_path = home.root.to_str().expect("UTF-8 temp path");
+                let env: Vec<(&str, &str)> = [("TMPDIR", "/tmp"), ("HOME", home_path)]
                     .into_iter()
                     .chain(env.iter().copied())
                     .collect();
@@ -75,6 +103,7 @@ impl Who {
                 Some(UserServer {
                     server,
                     _binary: Some(binary),
+                    _home: Some(home),
                 })
             }
         }
@@ -126,10 +155,16 @@ impl UserDir {
         path
     }
 
-    fn own(&self, path: &Path) {
+    /// `root/relative`, not created.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    /// Hands `path` (made by the test, say a socket it binds) to the user.
+    pub fn own(&self, path: &Path) {
         if self.who == Who::Nobody {
             std::os::unix::fs::chown(path, Some(NOBODY_ID), Some(NOBODY_ID)).expect("chown");
-            if path.is_dir() {
+            if path.symlink_metadata().expect("stat").is_dir() {
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
                     .expect("chmod");
             }
@@ -142,18 +177,20 @@ macro_rules! both_users {
     ($($name:ident),+ $(,)?) => {
         $(
             mod $name {
+                use $crate::suite::users::Who;
+
                 #[tokio::test]
                 async fn as_caller() {
-                    super::$name(super::Who::Caller).await;
+                    super::$name(Who::Caller).await;
                 }
 
                 #[tokio::test]
                 async fn as_nobody() {
-                    if !super::Who::Nobody.available() {
+                    if !Who::Nobody.available() {
                         eprintln!("not run: switching to nobody needs root");
                         return;
                     }
-                    super::$name(super::Who::Nobody).await;
+                    super::$name(Who::Nobody).await;
                 }
             }
         )+

@@ -5,23 +5,25 @@
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
-use super::harness::TestDir;
-use super::harness::sandbox_bin;
+use super::harness::Who;
+use super::harness::both_users;
 use super::harness::stderr;
 use super::harness::stdout;
 
-#[test]
-fn symlinked_binary_runs_its_seccomp_stage_under_restricted_reads() {
-    let dir = TestDir::new();
+both_users!(symlinked_binary_runs_its_seccomp_stage_under_restricted_reads,);
+
+fn symlinked_binary_runs_its_seccomp_stage_under_restricted_reads(who: Who) {
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let alias = dir.mkdir("alias").join("codex-linux-sandbox");
-    std::os::unix::fs::symlink(sandbox_bin(), &alias).unwrap();
+    std::os::unix::fs::symlink(dir.bin(), &alias).unwrap();
     let policy = json!({
         "type": "readOnly",
         "access": {"type": "restricted", "includePlatformDefaults": true, "readableRoots": []},
     });
 
-    let output = std::process::Command::new(&alias)
+    let output = dir
+        .command(&alias)
         .arg("--sandbox-policy-json")
         .arg(policy.to_string())
         .arg("--cwd")

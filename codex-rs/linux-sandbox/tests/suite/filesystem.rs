@@ -1,35 +1,63 @@
 //! What the sandboxed command may read and write.
 
+use std::os::unix::fs::MetadataExt;
+
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
-use super::harness::TestDir;
-use super::harness::run_sh;
+use super::harness::NOBODY_ID;
+use super::harness::Who;
+use super::harness::both_users;
 use super::harness::stderr;
 use super::harness::stdout;
 use super::harness::workspace_write;
 
-#[test]
-fn writes_inside_writable_roots_succeed_and_outside_fail() {
-    let dir = TestDir::new();
+both_users!(
+    writes_inside_writable_roots_succeed_and_outside_fail,
+    grandchildren_are_confined_too,
+    read_only_policy_writes_nowhere,
+    existing_dot_git_in_a_writable_root_stays_read_only,
+    missing_protected_paths_cannot_be_created_and_leave_nothing_behind,
+    restricted_reads_hide_everything_but_the_readable_roots,
+    restricted_reads_without_platform_defaults_still_run_with_the_system_roots_listed,
+);
+
+fn writes_inside_writable_roots_succeed_and_outside_fail(who: Who) {
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let extra = dir.mkdir("extra");
     let outside = dir.mkdir("outside");
     let policy = workspace_write(&[&extra], /*network_access*/ false);
     let script = format!(
-        "echo cwd > in-cwd.txt && echo extra > {extra}/in-extra.txt && echo wrote-inside; \
+        "id -u; echo cwd > in-cwd.txt && echo extra > {extra}/in-extra.txt && echo wrote-inside; \
          if echo x > {outside}/file; then echo wrote-outside; else echo outside-denied; fi",
         extra = extra.display(),
         outside = outside.display(),
     );
 
-    let output = run_sh(&policy, &ws, &script);
+    let output = dir.run_sh(&policy, &ws, &script);
 
+    // Inside, root is nobody (mapped to it) and nobody stays nobody; a non-root
+    // developer keeps its own uid.
+    let uid_inside = match who {
+        Who::Caller if who.uid() == 0 => NOBODY_ID,
+        Who::Caller => who.uid(),
+        Who::Nobody => NOBODY_ID,
+    };
     assert_eq!(
         stdout(&output),
-        "wrote-inside\noutside-denied\n",
+        format!("{uid_inside}\nwrote-inside\noutside-denied\n"),
         "{}",
         stderr(&output)
+    );
+    // On the host, what it wrote is the caller's (root's) or nobody's.
+    let expected_owner = match who {
+        Who::Caller => who.uid(),
+        Who::Nobody => NOBODY_ID,
+    };
+    assert_eq!(
+        std::fs::metadata(ws.join("in-cwd.txt")).unwrap().uid(),
+        expected_owner
     );
     assert_eq!(
         std::fs::read_to_string(ws.join("in-cwd.txt")).unwrap(),
@@ -47,9 +75,8 @@ fn writes_inside_writable_roots_succeed_and_outside_fail() {
     );
 }
 
-#[test]
-fn grandchildren_are_confined_too() {
-    let dir = TestDir::new();
+fn grandchildren_are_confined_too(who: Who) {
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let outside = dir.mkdir("outside");
     let policy = workspace_write(&[], /*network_access*/ false);
@@ -58,37 +85,35 @@ fn grandchildren_are_confined_too() {
         outside.display()
     );
 
-    let output = run_sh(&policy, &ws, &script);
+    let output = dir.run_sh(&policy, &ws, &script);
 
     assert_eq!(stdout(&output), "confined\n", "{}", stderr(&output));
     assert!(!outside.join("file").exists());
 }
 
-#[test]
-fn read_only_policy_writes_nowhere() {
-    let dir = TestDir::new();
+fn read_only_policy_writes_nowhere(who: Who) {
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let policy = json!({"type": "readOnly", "access": {"type": "fullAccess"}});
 
-    let output = run_sh(&policy, &ws, "echo x > file && echo wrote || echo denied");
+    let output = dir.run_sh(&policy, &ws, "echo x > file && echo wrote || echo denied");
 
     assert_eq!(stdout(&output), "denied\n", "{}", stderr(&output));
     assert!(!ws.join("file").exists());
 }
 
-#[test]
-fn existing_dot_git_in_a_writable_root_stays_read_only() {
-    let dir = TestDir::new();
+fn existing_dot_git_in_a_writable_root_stays_read_only(who: Who) {
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     dir.mkdir("ws/.git/hooks");
-    std::fs::write(ws.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+    dir.write("ws/.git/HEAD", "ref: refs/heads/main\n");
     let policy = workspace_write(&[], /*network_access*/ false);
     let script = "for attempt in 'echo evil > .git/HEAD' 'echo evil > .git/hooks/pre-commit' \
                   'rm -rf .git' 'mv .git moved'; do \
                     if sh -c \"$attempt\" 2>/dev/null; then echo \"allowed: $attempt\"; fi; \
                   done; echo ok > normal.txt && echo done";
 
-    let output = run_sh(&policy, &ws, script);
+    let output = dir.run_sh(&policy, &ws, script);
 
     assert_eq!(stdout(&output), "done\n", "{}", stderr(&output));
     assert_eq!(
@@ -99,9 +124,8 @@ fn existing_dot_git_in_a_writable_root_stays_read_only() {
     assert!(ws.join("normal.txt").exists());
 }
 
-#[test]
-fn missing_protected_paths_cannot_be_created_and_leave_nothing_behind() {
-    let dir = TestDir::new();
+fn missing_protected_paths_cannot_be_created_and_leave_nothing_behind(who: Who) {
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let policy = workspace_write(&[], /*network_access*/ false);
     let script = "for attempt in 'mkdir .git' 'mkdir -p .git/hooks' 'echo x > .git/config' \
@@ -110,7 +134,7 @@ fn missing_protected_paths_cannot_be_created_and_leave_nothing_behind() {
                     if sh -c \"$attempt\" 2>/dev/null; then echo \"allowed: $attempt\"; fi; \
                   done; echo done";
 
-    let output = run_sh(&policy, &ws, script);
+    let output = dir.run_sh(&policy, &ws, script);
 
     assert_eq!(stdout(&output), "done\n", "{}", stderr(&output));
     let left: Vec<String> = std::fs::read_dir(&ws)
@@ -120,14 +144,13 @@ fn missing_protected_paths_cannot_be_created_and_leave_nothing_behind() {
     assert_eq!(left, Vec::<String>::new());
 }
 
-#[test]
-fn restricted_reads_hide_everything_but_the_readable_roots() {
-    let dir = TestDir::new();
+fn restricted_reads_hide_everything_but_the_readable_roots(who: Who) {
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let docs = dir.mkdir("docs");
     let secret = dir.mkdir("secret");
-    std::fs::write(docs.join("a.txt"), "public\n").unwrap();
-    std::fs::write(secret.join("b.txt"), "private\n").unwrap();
+    dir.write("docs/a.txt", "public\n");
+    dir.write("secret/b.txt", "private\n");
     let policy = json!({
         "type": "readOnly",
         "access": {
@@ -143,7 +166,7 @@ fn restricted_reads_hide_everything_but_the_readable_roots() {
         secret = secret.display(),
     );
 
-    let output = run_sh(&policy, &ws, &script);
+    let output = dir.run_sh(&policy, &ws, &script);
 
     assert_eq!(
         stdout(&output),
@@ -153,9 +176,8 @@ fn restricted_reads_hide_everything_but_the_readable_roots() {
     );
 }
 
-#[test]
-fn restricted_reads_without_platform_defaults_still_run_with_the_system_roots_listed() {
-    let dir = TestDir::new();
+fn restricted_reads_without_platform_defaults_still_run_with_the_system_roots_listed(who: Who) {
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let mut roots = vec![ws.clone()];
     for system in ["/usr", "/lib", "/lib64", "/bin"] {
@@ -168,7 +190,7 @@ fn restricted_reads_without_platform_defaults_still_run_with_the_system_roots_li
         "access": {"type": "restricted", "includePlatformDefaults": false, "readableRoots": roots},
     });
 
-    let output = run_sh(
+    let output = dir.run_sh(
         &policy,
         &ws,
         "cat /etc/hostname 2>/dev/null || echo etc-hidden",

@@ -10,11 +10,20 @@ use pretty_assertions::assert_eq;
 use serde_json::Value;
 use serde_json::json;
 
-use super::harness::TestDir;
-use super::harness::sandbox_command;
+use super::harness::UserDir;
+use super::harness::Who;
+use super::harness::both_users;
 use super::harness::stderr;
 use super::harness::stdout;
 use super::harness::workspace_write;
+
+both_users!(
+    network_off_refuses_tcp_to_host_loopback_but_allows_unix_sockets,
+    network_on_reaches_the_host_loopback,
+    external_sandbox_without_network_gets_the_seccomp_filter_but_no_bwrap,
+    external_sandbox_without_network_cannot_reach_into_other_processes,
+    danger_full_access_runs_the_command_directly,
+);
 
 /// Connects to `127.0.0.1:port` and to the Unix socket at `unix_path`, printing one line
 /// per attempt: `tcp: connected` / `tcp: <error>`, `unix: connected` / `unix: <error>`.
@@ -37,10 +46,13 @@ struct Listeners {
 }
 
 impl Listeners {
-    fn new(dir: &Path) -> Self {
+    /// The Unix socket in `dir`'s `relative` directory is the user's, as one it made
+    /// would be (connecting needs write permission on it).
+    fn new(dir: &UserDir, relative: &str) -> Self {
         let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
-        let unix_path = dir.join("server.sock");
+        let unix_path = dir.path(relative).join("server.sock");
         let unix = UnixListener::bind(&unix_path).unwrap();
+        dir.own(&unix_path);
         Self {
             tcp,
             unix_path,
@@ -48,28 +60,28 @@ impl Listeners {
         }
     }
 
-    fn run_client(&self, policy: &Value, cwd: &Path) -> (String, String) {
+    fn run_client(&self, dir: &UserDir, policy: &Value, cwd: &Path) -> (String, String) {
         let port = self.tcp.local_addr().unwrap().port().to_string();
         let unix_path = self.unix_path.to_string_lossy().into_owned();
-        let output = sandbox_command(
-            policy,
-            cwd,
-            &["/usr/bin/perl", "-e", CLIENT, &port, &unix_path],
-        )
-        .output()
-        .unwrap();
+        let output = dir
+            .sandbox_command(
+                policy,
+                cwd,
+                &["/usr/bin/perl", "-e", CLIENT, &port, &unix_path],
+            )
+            .output()
+            .unwrap();
         (stdout(&output), stderr(&output))
     }
 }
 
-#[test]
-fn network_off_refuses_tcp_to_host_loopback_but_allows_unix_sockets() {
-    let dir = TestDir::new();
+fn network_off_refuses_tcp_to_host_loopback_but_allows_unix_sockets(who: Who) {
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
-    let listeners = Listeners::new(&ws);
+    let listeners = Listeners::new(&dir, "ws");
     let policy = workspace_write(&[], /*network_access*/ false);
 
-    let (out, err) = listeners.run_client(&policy, &ws);
+    let (out, err) = listeners.run_client(&dir, &policy, &ws);
 
     // EPERM, not ECONNREFUSED: the seccomp filter refuses the socket itself, before the
     // private network namespace would have refused the connection.
@@ -79,38 +91,37 @@ fn network_off_refuses_tcp_to_host_loopback_but_allows_unix_sockets() {
     );
 }
 
-#[test]
-fn network_on_reaches_the_host_loopback() {
-    let dir = TestDir::new();
+fn network_on_reaches_the_host_loopback(who: Who) {
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
-    let listeners = Listeners::new(&ws);
+    let listeners = Listeners::new(&dir, "ws");
     let policy = workspace_write(&[], /*network_access*/ true);
 
-    let (out, err) = listeners.run_client(&policy, &ws);
+    let (out, err) = listeners.run_client(&dir, &policy, &ws);
 
     assert_eq!(out, "tcp: connected\nunix: connected\n", "{err}");
 }
 
-#[test]
-fn external_sandbox_without_network_gets_the_seccomp_filter_but_no_bwrap() {
-    let dir = TestDir::new();
+fn external_sandbox_without_network_gets_the_seccomp_filter_but_no_bwrap(who: Who) {
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let outside = dir.mkdir("outside");
-    let listeners = Listeners::new(&ws);
+    let listeners = Listeners::new(&dir, "ws");
     let policy = json!({"type": "externalSandbox", "networkAccess": "restricted"});
 
-    let (out, err) = listeners.run_client(&policy, &ws);
-    let write = sandbox_command(
-        &policy,
-        &ws,
-        &[
-            "/bin/sh",
-            "-c",
-            &format!("echo x > {}/file", outside.display()),
-        ],
-    )
-    .output()
-    .unwrap();
+    let (out, err) = listeners.run_client(&dir, &policy, &ws);
+    let write = dir
+        .sandbox_command(
+            &policy,
+            &ws,
+            &[
+                "/bin/sh",
+                "-c",
+                &format!("echo x > {}/file", outside.display()),
+            ],
+        )
+        .output()
+        .unwrap();
 
     assert_eq!(
         out, "tcp: Operation not permitted\nunix: connected\n",
@@ -121,8 +132,9 @@ fn external_sandbox_without_network_gets_the_seccomp_filter_but_no_bwrap() {
     assert!(outside.join("file").exists());
 }
 
-/// Tries, as a command on the host would, to reach into process `$ARGV[0]` (here: this test process):
-/// `pidfd_open` it and `pidfd_getfd` each of its sockets (here: a listener), `PTRACE_SEIZE` it (does not stop it; the tracer's exit detaches),
+/// Tries, as a command on the host would, to reach into process `$ARGV[0]` (here: a
+/// process of the same user holding a listening socket, [`SOCKET_HOLDER`]): `pidfd_open`
+/// it and `pidfd_getfd` each of its sockets, `PTRACE_SEIZE` it (does not stop it; the tracer's exit detaches),
 /// `process_vm_readv` its first mapping and `process_vm_writev` the same bytes back (that
 /// mapping is read-only: `EFAULT` where the call is allowed), `kcmp` a descriptor with it,
 /// and `open_by_handle_at` a made-up handle (`ESTALE` where allowed, as root). One line per
@@ -161,26 +173,65 @@ const PROCESS_PROBE_REFUSED: &str = "pidfd_open: EPERM\nsockets: found\n\
     pidfd_getfd: EPERM\nptrace: EPERM\nprocess_vm_readv: EPERM\nprocess_vm_writev: EPERM\n\
     kcmp: EPERM\nopen_by_handle_at: EPERM\n";
 
-/// `externalSandbox` runs the command on the host, as the user of its caller (root here,
-/// with every capability): it must not take a socket of another process (`pidfd_getfd`)
-/// nor read or write another process's memory, which would hand it the network the
-/// policy denies.
-#[test]
-fn external_sandbox_without_network_cannot_reach_into_other_processes() {
-    let dir = TestDir::new();
-    let ws = dir.mkdir("ws");
-    // A socket of this process for the command to try and take.
-    let _listeners = Listeners::new(&ws);
-    let policy = json!({"type": "externalSandbox", "networkAccess": "restricted"});
-    let target = std::process::id().to_string();
+/// Listens on a loopback port, says `ready`, and waits to be killed.
+const SOCKET_HOLDER: &str = r#"
+use IO::Socket::INET;
+my $listener = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1:0", Proto => "tcp")
+    or die "listen: $!";
+$| = 1;
+print "ready\n";
+sleep 1000;
+"#;
 
-    let output = sandbox_command(
-        &policy,
-        &ws,
-        &["/usr/bin/perl", "-e", PROCESS_PROBE, &target],
-    )
-    .output()
-    .unwrap();
+/// A [`SOCKET_HOLDER`] run by a user, killed on drop.
+struct SocketHolder(std::process::Child);
+
+impl SocketHolder {
+    fn start(dir: &UserDir) -> Self {
+        let mut child = dir
+            .command("/usr/bin/perl")
+            .args(["-e", SOCKET_HOLDER])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line, "ready\n");
+        Self(child)
+    }
+}
+
+impl Drop for SocketHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `externalSandbox` runs the command on the host, as the user of its caller (root here,
+/// with every capability; or nobody): it must not take a socket of another process of
+/// that user (`pidfd_getfd`) nor read or write its memory, which would hand it the
+/// network the policy denies. The target is dumpable, so for `nobody` too only the
+/// filter stands in the way.
+fn external_sandbox_without_network_cannot_reach_into_other_processes(who: Who) {
+    let dir = who.dir();
+    let ws = dir.mkdir("ws");
+    let holder = SocketHolder::start(&dir);
+    let policy = json!({"type": "externalSandbox", "networkAccess": "restricted"});
+    let target = holder.0.id().to_string();
+
+    let output = dir
+        .sandbox_command(
+            &policy,
+            &ws,
+            &["/usr/bin/perl", "-e", PROCESS_PROBE, &target],
+        )
+        .output()
+        .unwrap();
 
     assert_eq!(
         (stdout(&output), stderr(&output), output.status.code()),
@@ -188,14 +239,13 @@ fn external_sandbox_without_network_cannot_reach_into_other_processes() {
     );
 }
 
-#[test]
-fn danger_full_access_runs_the_command_directly() {
-    let dir = TestDir::new();
+fn danger_full_access_runs_the_command_directly(who: Who) {
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
-    let listeners = Listeners::new(&ws);
+    let listeners = Listeners::new(&dir, "ws");
     let policy = json!({"type": "dangerFullAccess"});
 
-    let (out, err) = listeners.run_client(&policy, &ws);
+    let (out, err) = listeners.run_client(&dir, &policy, &ws);
 
     assert_eq!(out, "tcp: connected\nunix: connected\n", "{err}");
 }

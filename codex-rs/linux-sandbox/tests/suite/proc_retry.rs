@@ -10,14 +10,20 @@
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
-use super::harness::TestDir;
-use super::harness::run_sh;
+use super::harness::Who;
+use super::harness::both_users;
 use super::harness::sandbox_bin;
-use super::harness::sandbox_command;
 use super::harness::stderr;
 use super::harness::stdout;
 use super::harness::workspace_write;
 
+both_users!(
+    proc_is_mounted_where_it_is_allowed,
+    a_command_that_prints_bubblewraps_message_and_fails_runs_once,
+    the_command_writes_to_the_callers_stderr_itself,
+);
+
+// Root only: the outer bubblewrap must run in the initial user namespace, which only root can.
 #[test]
 fn proc_mount_refused_retries_without_proc_and_logs_it() {
     let policy = json!({"type": "readOnly", "access": {"type": "fullAccess"}});
@@ -43,10 +49,11 @@ fn proc_mount_refused_retries_without_proc_and_logs_it() {
     assert!(output.status.success());
 }
 
-#[test]
-fn proc_is_mounted_where_it_is_allowed() {
+fn proc_is_mounted_where_it_is_allowed(who: Who) {
+    let dir = who.dir();
     let policy = json!({"type": "readOnly", "access": {"type": "fullAccess"}});
-    let output = std::process::Command::new(sandbox_bin())
+    let output = dir
+        .command(dir.bin())
         .arg("--sandbox-policy-json")
         .arg(policy.to_string())
         .args(["--cwd", "/", "--"])
@@ -67,13 +74,12 @@ fn proc_is_mounted_where_it_is_allowed() {
     assert_eq!(stderr(&output), "");
 }
 
-#[test]
-fn a_command_that_prints_bubblewraps_message_and_fails_runs_once() {
-    let dir = TestDir::new();
+fn a_command_that_prints_bubblewraps_message_and_fails_runs_once(who: Who) {
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let policy = workspace_write(&[], /*network_access*/ false);
 
-    let output = run_sh(
+    let output = dir.run_sh(
         &policy,
         &ws,
         "echo ran >> runs; echo \"bwrap: Can't mount proc on /newroot/proc: Operation not \
@@ -88,22 +94,22 @@ fn a_command_that_prints_bubblewraps_message_and_fails_runs_once() {
     );
 }
 
-#[test]
-fn the_command_writes_to_the_callers_stderr_itself() {
-    let dir = TestDir::new();
+fn the_command_writes_to_the_callers_stderr_itself(who: Who) {
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let log = dir.path("stderr.log");
     let policy = workspace_write(&[], /*network_access*/ false);
 
     // Not through a pipe of the outer stage: the command's fd 2 is the caller's file.
-    let status = sandbox_command(
-        &policy,
-        &ws,
-        &["/bin/sh", "-c", "readlink /proc/self/fd/2 >&2"],
-    )
-    .stderr(std::fs::File::create(&log).unwrap())
-    .status()
-    .unwrap();
+    let status = dir
+        .sandbox_command(
+            &policy,
+            &ws,
+            &["/bin/sh", "-c", "readlink /proc/self/fd/2 >&2"],
+        )
+        .stderr(std::fs::File::create(&log).unwrap())
+        .status()
+        .unwrap();
 
     assert!(status.success());
     assert_eq!(

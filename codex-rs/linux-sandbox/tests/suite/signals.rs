@@ -11,32 +11,34 @@ use std::time::Instant;
 
 use pretty_assertions::assert_eq;
 
-use super::harness::TestDir;
-use super::harness::sandbox_command;
+use super::harness::Who;
+use super::harness::both_users;
 use super::harness::workspace_write;
+
+both_users!(sigterm_is_forwarded_and_placeholders_are_removed,);
 
 /// How long the sandbox may take to die after SIGTERM before the test gives up (a
 /// failure bound, not a performance expectation: it exits in milliseconds).
 const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
-#[test]
-fn sigterm_is_forwarded_and_placeholders_are_removed() {
-    let dir = TestDir::new();
+fn sigterm_is_forwarded_and_placeholders_are_removed(who: Who) {
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let policy = workspace_write(&[], /*network_access*/ false);
-    let mut child = sandbox_command(
-        &policy,
-        &ws,
-        &[
-            "/bin/sh",
-            "-c",
-            "test -d .git && echo started; exec sleep 1000",
-        ],
-    )
-    .stdout(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let mut child = dir
+        .sandbox_command(
+            &policy,
+            &ws,
+            &[
+                "/bin/sh",
+                "-c",
+                "test -d .git && echo started; exec sleep 1000",
+            ],
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
