@@ -23,6 +23,9 @@
 //!   [`codex_sandboxing::seatbelt_policy`] (pure, so it is built and unit-tested everywhere);
 //! - **anything else**: `sandboxUnavailable`, never an unsandboxed run.
 //!
+//! Every start also gets its resource limits here ([`with_limits`]): those the request
+//! asks for, plus, for a sandboxed start on Linux, the defaults for the rest.
+//!
 //! Neither bubblewrap (0.8) nor `sandbox-exec` can give the command a different `argv[0]`,
 //! so `arg0` together with those sandboxes is refused rather than dropped.
 

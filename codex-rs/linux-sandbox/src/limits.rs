@@ -5,8 +5,8 @@
 //! inherits it. A limit above the caller's own hard limit is lowered to that: a process
 //! cannot hand out more than it has.
 //!
-//! What each limit really covers (measured on Linux 6.18, see the crate README, "Resource
-//! limits"):
+//! What each limit really covers (measured on Linux 6.18, see the crate README, "What is
+//! enforced and what is not"):
 //!
 //! - [`ResourceLimits::max_memory_bytes`] is `RLIMIT_DATA` (heap, anonymous and private
 //!   writable mappings of one process), not `RLIMIT_AS`: address-space reservations
