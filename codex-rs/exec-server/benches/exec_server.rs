@@ -92,6 +92,7 @@ fn params(process_id: String, argv: &[&str]) -> StartParams {
         pipe_stdin: false,
         arg0: None,
         sandbox_policy: None,
+        limits: None,
     }
 }
 

@@ -636,12 +636,14 @@ fn spawn_process(
     params: &StartParams,
     launch: Launch,
 ) -> Result<(), ExecError> {
+    let child_setup = launch.child_setup();
     let Launch {
         program,
         args,
         arg0,
         request_env,
         confinement,
+        ..
     } = launch;
     let mut command = Command::new(&program);
     let program = program.to_string_lossy().into_owned();
@@ -666,10 +668,10 @@ fn spawn_process(
             .stdout(slave(&pty)?)
             .stderr(slave(&pty)?);
         // SAFETY: the closures only call async-signal-safe functions (setsid, ioctl,
-        // close_range, fcntl; then prctl, seccomp) and allocate nothing.
+        // close_range, fcntl; then setrlimit, prctl, seccomp) and allocate nothing.
         unsafe {
             command.pre_exec(terminal_child_setup());
-            if let Some(setup) = confinement.child_setup() {
+            if let Some(setup) = child_setup {
                 command.pre_exec(setup);
             }
         }
@@ -704,8 +706,8 @@ fn spawn_process(
             .stderr(Stdio::piped());
         // Only when there is something to do: a `pre_exec` hook makes the spawn a full
         // `fork` instead of `posix_spawn`, which costs a plain start about 0.2 ms.
-        if let Some(setup) = confinement.child_setup() {
-            // SAFETY: as above (fcntl, prctl, seccomp; no allocation).
+        if let Some(setup) = child_setup {
+            // SAFETY: as above (setrlimit, fcntl, prctl, seccomp; no allocation).
             unsafe {
                 command.pre_exec(setup);
             }

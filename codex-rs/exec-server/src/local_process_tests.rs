@@ -44,6 +44,7 @@ async fn write_during_start_reports_starting() {
         pipe_stdin: true,
         arg0: None,
         sandbox_policy: None,
+        limits: None,
     });
     // The id is reserved before the start future runs, so a write now sees `starting`.
     let write = local
@@ -78,6 +79,7 @@ async fn abandoned_start_releases_the_id() {
         pipe_stdin: false,
         arg0: None,
         sandbox_policy: None,
+        limits: None,
     };
     drop(local.start(params.clone()));
     local.start(params).await.unwrap();
@@ -95,6 +97,7 @@ async fn signal_and_terminate_during_start_report_process_starting() {
         pipe_stdin: false,
         arg0: None,
         sandbox_policy: None,
+        limits: None,
     });
     // The id is reserved before the start future runs: the process is starting.
     let signal = local
@@ -140,6 +143,7 @@ async fn a_closed_process_group_is_never_signalled_again() {
             pipe_stdin: false,
             arg0: None,
             sandbox_policy: None,
+            limits: None,
         })
         .await
         .unwrap();
@@ -226,6 +230,7 @@ fn sh_params(process_id: &str, script: &str, tty: bool) -> StartParams {
         pipe_stdin: false,
         arg0: None,
         sandbox_policy: None,
+        limits: None,
     }
 }
 

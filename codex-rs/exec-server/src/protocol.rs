@@ -194,6 +194,10 @@ pub struct InitializeResponse {
     pub capabilities: Capabilities,
 }
 
+#[path = "protocol_limits.rs"]
+mod limits;
+pub use limits::ProcessLimits;
+
 /// `process/start` params.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -218,6 +222,10 @@ pub struct StartParams {
     /// processes"). A policy this server cannot enforce here is refused, never ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox_policy: Option<SandboxPolicy>,
+    /// Resource limits for the command and everything it starts (see the crate README,
+    /// "Resource limits"). Sandboxed starts get defaults for what is left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<ProcessLimits>,
 }
 
 /// `process/start` result.

@@ -23,6 +23,9 @@
 //!   [`codex_sandboxing::seatbelt_policy`] (pure, so it is built and unit-tested everywhere);
 //! - **anything else**: `sandboxUnavailable`, never an unsandboxed run.
 //!
+//! Every start also gets its resource limits here ([`with_limits`]): those the request
+//! asks for, plus, for a sandboxed start on Linux, the defaults for the rest.
+//!
 //! Neither bubblewrap (0.8) nor `sandbox-exec` can give the command a different `argv[0]`,
 //! so `arg0` together with those sandboxes is refused rather than dropped.
 
@@ -39,6 +42,7 @@ use codex_sandboxing::seatbelt_policy;
 use codex_utils_absolute_path::AbsolutePathBuf;
 
 use crate::error::ExecError;
+use crate::protocol::ProcessLimits;
 use crate::protocol::StartParams;
 
 /// Makes the running binary double as `codex-linux-sandbox` when started under that name
@@ -66,6 +70,9 @@ pub(crate) struct Launch {
     pub(crate) request_env: bool,
     /// What confines the process beyond its command line.
     pub(crate) confinement: Confinement,
+    /// The resource limits set in the child before `exec` (see [`with_limits`]).
+    #[cfg(target_os = "linux")]
+    pub(crate) limits: codex_linux_sandbox::ResourceLimits,
 }
 
 /// What a [`Launch`] needs besides its command line.
@@ -85,22 +92,29 @@ pub(crate) enum Confinement {
     Bwrap(codex_linux_sandbox::BwrapLaunch),
 }
 
-impl Confinement {
-    /// What the child must run between `fork` and `exec`, if anything: pass on nothing but
-    /// stdio and bubblewrap's descriptors, and install the filter (async-signal-safe:
-    /// only `close_range`, `fcntl`, `prctl` and `seccomp`; everything it needs is prepared
-    /// here, in the parent).
+impl Launch {
+    /// What the child must run between `fork` and `exec`, if anything: set the resource
+    /// limits, pass on nothing but stdio and bubblewrap's descriptors, and install the
+    /// filter (async-signal-safe: only `setrlimit`, `close_range`, `fcntl`, `prctl` and
+    /// `seccomp`; everything it needs is prepared here, in the parent). `None` for a
+    /// plain start without limits, which keeps the faster `posix_spawn`.
     #[cfg(target_os = "linux")]
     pub(crate) fn child_setup(
         &self,
     ) -> Option<impl FnMut() -> std::io::Result<()> + Send + Sync + 'static> {
-        let (keep_fds, filter) = match self {
-            Confinement::None => return None,
-            Confinement::SeccompFilter(filter) => (Vec::new(), Some(filter.clone())),
-            Confinement::Bwrap(launch) => (launch.child_fds(), None),
+        let limits = self.limits;
+        let (inherit_only, keep_fds, filter) = match &self.confinement {
+            Confinement::None if limits.is_empty() => return None,
+            Confinement::None => (false, Vec::new(), None),
+            Confinement::SeccompFilter(filter) => (true, Vec::new(), Some(filter.clone())),
+            Confinement::Bwrap(launch) => (true, launch.child_fds(), None),
         };
         Some(move || {
-            codex_linux_sandbox::inherit_only(&keep_fds)?;
+            // First, so a failure of what follows cannot leave the child unlimited.
+            limits.apply_in_child()?;
+            if inherit_only {
+                codex_linux_sandbox::inherit_only(&keep_fds)?;
+            }
             if let Some(filter) = &filter {
                 filter.apply_in_child()?;
             }
@@ -113,7 +127,9 @@ impl Confinement {
     pub(crate) fn child_setup(&self) -> Option<fn() -> std::io::Result<()>> {
         None
     }
+}
 
+impl Confinement {
     /// Call right after the spawn (successful or not): closes the parent's copies of what
     /// the child inherited. Keep the result until the process was reaped.
     pub(crate) fn spawned(self) -> Reaper {
@@ -177,6 +193,8 @@ impl Launch {
             arg0: params.arg0.as_ref().map(OsString::from),
             request_env: true,
             confinement: Confinement::None,
+            #[cfg(target_os = "linux")]
+            limits: codex_linux_sandbox::ResourceLimits::default(),
         }
     }
 
@@ -196,6 +214,8 @@ impl Launch {
             arg0: None,
             request_env: true,
             confinement: Confinement::None,
+            #[cfg(target_os = "linux")]
+            limits: codex_linux_sandbox::ResourceLimits::default(),
         })
     }
 }
@@ -212,18 +232,68 @@ fn refuse_arg0(params: &StartParams, wrapper: &str) -> Result<(), ExecError> {
     }
 }
 
-/// What to spawn for `params` (already validated: non-empty argv, absolute cwd).
+/// What to spawn for `params` (already validated: non-empty argv, absolute cwd), with
+/// its resource limits.
 pub(crate) async fn prepare_launch(params: &StartParams) -> Result<Launch, ExecError> {
-    let Some(policy) = &params.sandbox_policy else {
-        return Ok(Launch::direct(params));
-    };
-    let sandbox_type = sandbox_type_for_platform(policy)
-        .map_err(|err| ExecError::SandboxUnavailable(err.to_string()))?;
-    match sandbox_type {
-        SandboxType::None => unconfined_launch(params, policy),
-        SandboxType::LinuxBubblewrap => bubblewrap_launch(params, policy).await,
-        SandboxType::MacosSeatbelt => seatbelt_launch(params, policy),
+    if let Some(limits) = &params.limits {
+        limits.validate().map_err(ExecError::InvalidParams)?;
     }
+    let launch = match &params.sandbox_policy {
+        None => Launch::direct(params),
+        Some(policy) => {
+            let sandbox_type = sandbox_type_for_platform(policy)
+                .map_err(|err| ExecError::SandboxUnavailable(err.to_string()))?;
+            match sandbox_type {
+                SandboxType::None => unconfined_launch(params, policy)?,
+                SandboxType::LinuxBubblewrap => bubblewrap_launch(params, policy).await?,
+                SandboxType::MacosSeatbelt => seatbelt_launch(params, policy)?,
+            }
+        }
+    };
+    with_limits(launch, params.limits.unwrap_or_default())
+}
+
+/// `launch` with the limits to set: those `requested`, and for a sandboxed command
+/// (bubblewrap, or the seccomp filter of `externalSandbox`) the defaults of
+/// [`codex_linux_sandbox::ResourceLimits::sandbox_defaults`] for the rest. A process limit
+/// for a server running as root is refused rather than ignored: Linux does not hold
+/// processes of uid 0 to it (see the README, "Resource limits").
+#[cfg(target_os = "linux")]
+pub(crate) fn with_limits(
+    mut launch: Launch,
+    requested: ProcessLimits,
+) -> Result<Launch, ExecError> {
+    use codex_linux_sandbox::ResourceLimits;
+
+    let requested = ResourceLimits {
+        max_processes: requested.max_processes,
+        max_memory_bytes: requested.max_memory_bytes,
+        max_file_size_bytes: requested.max_file_size_bytes,
+        max_open_files: requested.max_open_files,
+    };
+    if requested.max_processes.is_some() {
+        // SAFETY: getuid cannot fail and touches no memory.
+        ResourceLimits::processes_enforceable(unsafe { libc::getuid() })
+            .map_err(|err| ExecError::SandboxUnavailable(err.to_string()))?;
+    }
+    launch.limits = match launch.confinement {
+        Confinement::None => requested,
+        Confinement::SeccompFilter(_) | Confinement::Bwrap(_) => {
+            requested.or(ResourceLimits::sandbox_defaults())
+        }
+    };
+    Ok(launch)
+}
+
+/// Off Linux there is nothing to enforce limits with: asking for one is refused.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn with_limits(launch: Launch, requested: ProcessLimits) -> Result<Launch, ExecError> {
+    if requested.values().iter().any(Option::is_some) {
+        return Err(ExecError::SandboxUnavailable(
+            "resource limits (`limits`) are only enforced on Linux; drop them".to_string(),
+        ));
+    }
+    Ok(launch)
 }
 
 /// The command's cwd (absolute) and the `$TMPDIR` the policy's rules are applied to: this
@@ -431,6 +501,7 @@ async fn bubblewrap_launch(
         arg0: None,
         request_env: false,
         confinement: Confinement::Bwrap(launch),
+        limits: codex_linux_sandbox::ResourceLimits::default(),
     })
 }
 
@@ -453,7 +524,9 @@ fn linux_sandbox_error(
         | LinuxSandboxError::HelperNotRunnable { .. }
         | LinuxSandboxError::Inspect { .. }
         | LinuxSandboxError::Policy(_) => ExecError::SandboxDenied(message),
-        LinuxSandboxError::InvalidEnv { .. } => ExecError::InvalidParams(message),
+        LinuxSandboxError::InvalidEnv { .. } | LinuxSandboxError::InvalidLimit { .. } => {
+            ExecError::InvalidParams(message)
+        }
         LinuxSandboxError::BwrapMissing { .. }
         | LinuxSandboxError::BwrapNotPermitted { .. }
         | LinuxSandboxError::BwrapSpawn { .. }
@@ -463,7 +536,9 @@ fn linux_sandbox_error(
         | LinuxSandboxError::Seccomp { .. }
         | LinuxSandboxError::BwrapUntrusted { .. }
         | LinuxSandboxError::BwrapChanged { .. }
-        | LinuxSandboxError::Placeholder { .. } => ExecError::SandboxUnavailable(message),
+        | LinuxSandboxError::Placeholder { .. }
+        | LinuxSandboxError::ProcessLimitUnenforceable
+        | LinuxSandboxError::ApplyLimits { .. } => ExecError::SandboxUnavailable(message),
         // The same error an unsandboxed start in a missing cwd gets.
         LinuxSandboxError::MissingCwd { .. } | LinuxSandboxError::Exec { .. } => {
             ExecError::SpawnFailed {

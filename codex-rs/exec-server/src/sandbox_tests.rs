@@ -23,6 +23,7 @@ fn params(cwd: &Path, policy: Option<serde_json::Value>) -> StartParams {
         pipe_stdin: false,
         arg0: None,
         sandbox_policy: policy.map(|value| serde_json::from_value(value).unwrap()),
+        limits: None,
     }
 }
 
@@ -214,4 +215,107 @@ async fn linux_refusals_happen_before_anything_runs() {
         err.to_string(),
         "failed to start `definitely-not-a-program`: No such file or directory (os error 2)"
     );
+}
+
+#[cfg(target_os = "linux")]
+mod limits {
+    use codex_linux_sandbox::ResourceLimits;
+    use pretty_assertions::assert_eq;
+    use serde_json::json;
+
+    use super::params;
+    use super::prepare;
+    use crate::error::ExecError;
+    use crate::protocol::ProcessLimits;
+
+    fn memory(bytes: u64) -> ProcessLimits {
+        ProcessLimits {
+            max_memory_bytes: Some(bytes),
+            ..ProcessLimits::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_plain_start_gets_only_the_limits_it_asks_for() {
+        let cwd = tempfile::tempdir().unwrap();
+        let plain = prepare(&params(cwd.path(), None)).await.unwrap();
+        assert_eq!(plain.limits, ResourceLimits::default());
+        // No hook: the spawn stays `posix_spawn`.
+        assert!(plain.child_setup().is_none());
+
+        let mut asking = params(cwd.path(), Some(json!({"type": "dangerFullAccess"})));
+        asking.limits = Some(memory(64 << 20));
+        let limited = prepare(&asking).await.unwrap();
+        assert_eq!(
+            limited.limits,
+            ResourceLimits {
+                max_memory_bytes: Some(64 << 20),
+                ..ResourceLimits::default()
+            }
+        );
+        assert!(limited.child_setup().is_some());
+    }
+
+    #[tokio::test]
+    async fn sandboxed_starts_get_defaults_a_request_can_override() {
+        let cwd = tempfile::tempdir().unwrap();
+        let external = json!({"type": "externalSandbox", "networkAccess": "restricted"});
+        let defaulted = prepare(&params(cwd.path(), Some(external.clone())))
+            .await
+            .unwrap();
+        assert_eq!(defaulted.limits, ResourceLimits::sandbox_defaults());
+        assert_eq!(
+            defaulted.limits.max_memory_bytes,
+            Some(codex_linux_sandbox::default_memory_bytes())
+        );
+
+        for bytes in [16 << 20, 1 << 45] {
+            let mut asking = params(cwd.path(), Some(external.clone()));
+            asking.limits = Some(ProcessLimits {
+                max_open_files: Some(256),
+                ..memory(bytes)
+            });
+            let launch = prepare(&asking).await.unwrap();
+            assert_eq!(
+                launch.limits,
+                ResourceLimits {
+                    max_memory_bytes: Some(bytes),
+                    max_open_files: Some(256),
+                    ..ResourceLimits::default()
+                }
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn limits_out_of_bounds_and_root_process_limits_are_refused() {
+        let cwd = tempfile::tempdir().unwrap();
+        let mut tiny = params(cwd.path(), None);
+        tiny.limits = Some(memory(4096));
+        match prepare(&tiny).await {
+            Err(ExecError::InvalidParams(message)) => assert_eq!(
+                message,
+                "`limits.maxMemoryBytes` must be an integer from 1048576 to 140737488355328, \
+                 got 4096"
+            ),
+            other => panic!("expected invalid params, got {other:?}"),
+        }
+
+        let mut processes = params(cwd.path(), None);
+        processes.limits = Some(ProcessLimits {
+            max_processes: Some(50),
+            ..ProcessLimits::default()
+        });
+        let result = prepare(&processes).await;
+        // SAFETY: getuid cannot fail.
+        if unsafe { libc::getuid() } == 0 {
+            assert!(
+                matches!(&result, Err(ExecError::SandboxUnavailable(message))
+                    if message.contains("`maxProcesses` cannot be enforced")),
+                "{result:?}"
+            );
+        } else {
+            assert_eq!(result.unwrap().limits.max_processes, Some(50));
+        }
+    }
 }

@@ -31,6 +31,7 @@ use crate::FilterKind;
 use crate::LinuxSandboxError;
 use crate::PlaceholderLease;
 use crate::ProcMount;
+use crate::ResourceLimits;
 use crate::SandboxPlan;
 use crate::TrustedBwrap;
 use crate::build_bwrap_argv;
@@ -109,6 +110,24 @@ struct Cli {
     )]
     stderr_fd: Option<i32>,
 
+    /// Limit processes and threads (RLIMIT_NPROC). Applied inside the sandbox's user
+    /// namespace, so for a bubblewrap policy it counts the sandbox's own processes; refused
+    /// as root, whose processes Linux does not hold to it.
+    #[arg(long, value_name = "N")]
+    max_processes: Option<u64>,
+
+    /// Limit the data memory (heap, anonymous mappings) of each process (RLIMIT_DATA).
+    #[arg(long, value_name = "BYTES")]
+    max_memory: Option<u64>,
+
+    /// Limit the size each process may make a file (RLIMIT_FSIZE).
+    #[arg(long, value_name = "BYTES")]
+    max_file_size: Option<u64>,
+
+    /// Limit the open descriptors of each process (RLIMIT_NOFILE).
+    #[arg(long, value_name = "N")]
+    max_open_files: Option<u64>,
+
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<OsString>,
@@ -175,12 +194,28 @@ fn run(cli: Cli) -> Result<std::convert::Infallible, LinuxSandboxError> {
         apply_seccomp_then_exec,
         deny_network,
         stderr_fd,
+        max_processes,
+        max_memory,
+        max_file_size,
+        max_open_files,
         command,
     } = cli;
+    let limits = ResourceLimits {
+        max_processes,
+        max_memory_bytes: max_memory,
+        max_file_size_bytes: max_file_size,
+        max_open_files,
+    };
+    limits.validate()?;
+    if limits.max_processes.is_some() {
+        // SAFETY: getuid cannot fail and touches no memory.
+        ResourceLimits::processes_enforceable(unsafe { libc::getuid() })?;
+    }
     if apply_seccomp_then_exec {
         if let Some(fd) = stderr_fd {
             restore_stderr(fd);
         }
+        apply_limits(&limits)?;
         return apply_seccomp_then_exec_command(deny_network, &command);
     }
     let (Some(policy_json), Some(cwd)) = (sandbox_policy_json, cwd) else {
@@ -204,15 +239,24 @@ fn run(cli: Cli) -> Result<std::convert::Infallible, LinuxSandboxError> {
     match SandboxPlan::for_policy(&policy) {
         SandboxPlan::Direct => {
             tracing::debug!("policy needs no sandbox; running the command directly");
+            apply_limits(&limits)?;
             Err(exec_in(&command, Some(&cwd)))
         }
         SandboxPlan::SeccompOnly => {
             tracing::debug!("externalSandbox without network: seccomp filter only");
+            apply_limits(&limits)?;
             seccomp::set_no_new_privs()?;
             seccomp::install_network_seccomp_filter(FilterKind::Host)?;
             Err(exec_in(&command, Some(&cwd)))
         }
-        SandboxPlan::Bwrap => run_in_bwrap(&policy, &cwd, policy_cwd, bwrap.as_deref(), &command),
+        SandboxPlan::Bwrap => run_in_bwrap(
+            &policy,
+            &cwd,
+            policy_cwd,
+            bwrap.as_deref(),
+            &limits,
+            &command,
+        ),
     }
 }
 
@@ -223,6 +267,7 @@ fn run_in_bwrap(
     cwd: &AbsolutePathBuf,
     policy_cwd: AbsolutePathBuf,
     bwrap: Option<&Path>,
+    limits: &ResourceLimits,
     command: &[OsString],
 ) -> Result<std::convert::Infallible, LinuxSandboxError> {
     let helper = helper_path()?;
@@ -241,6 +286,10 @@ fn run_in_bwrap(
         inner.push(OsString::from(STDERR_FD_FLAG));
         inner.push(OsString::from(fd.as_raw_fd().to_string()));
     }
+    // Applied by the seccomp stage, inside the sandbox's user namespace: there
+    // RLIMIT_NPROC counts the sandbox's processes only (set on bubblewrap, before the
+    // namespace exists, it would count every process of the user).
+    inner.extend(limit_flags(limits));
     inner.push(OsString::from("--"));
     inner.extend(command.iter().cloned());
 
@@ -326,6 +375,27 @@ fn apply_seccomp_then_exec_command(
         seccomp::install_network_seccomp_filter(FilterKind::InBubblewrap)?;
     }
     Err(exec_in(command, None))
+}
+
+/// Sets `limits` on this process, which then executes the command (or bubblewrap).
+fn apply_limits(limits: &ResourceLimits) -> Result<(), LinuxSandboxError> {
+    limits
+        .apply_in_child()
+        .map_err(|source| LinuxSandboxError::ApplyLimits { source })
+}
+
+/// The flags that ask the seccomp stage for `limits`.
+fn limit_flags(limits: &ResourceLimits) -> Vec<OsString> {
+    [
+        ("--max-processes", limits.max_processes),
+        ("--max-memory", limits.max_memory_bytes),
+        ("--max-file-size", limits.max_file_size_bytes),
+        ("--max-open-files", limits.max_open_files),
+    ]
+    .into_iter()
+    .filter_map(|(flag, value)| value.map(|value| [OsString::from(flag), value.to_string().into()]))
+    .flatten()
+    .collect()
 }
 
 /// Makes `fd` this process's stderr and closes it. On failure (not expected: the outer

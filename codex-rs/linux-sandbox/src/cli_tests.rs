@@ -115,3 +115,61 @@ fn seccomp_stage_takes_only_its_own_flags() {
     ]);
     assert!(deny_without_stage.is_err());
 }
+
+#[test]
+fn limit_flags_parse_and_are_passed_to_the_seccomp_stage() {
+    let cli = Cli::try_parse_from([
+        "codex-linux-sandbox",
+        "--sandbox-policy-json",
+        "{}",
+        "--cwd",
+        "/w",
+        "--max-processes",
+        "50",
+        "--max-memory",
+        "67108864",
+        "--",
+        "ls",
+    ])
+    .expect("parses");
+    assert_eq!(
+        (
+            cli.max_processes,
+            cli.max_memory,
+            cli.max_file_size,
+            cli.max_open_files
+        ),
+        (Some(50), Some(64 << 20), None, None)
+    );
+    let limits = crate::ResourceLimits {
+        max_processes: cli.max_processes,
+        max_memory_bytes: cli.max_memory,
+        max_file_size_bytes: None,
+        max_open_files: Some(64),
+    };
+    assert_eq!(
+        super::limit_flags(&limits),
+        vec![
+            OsString::from("--max-processes"),
+            OsString::from("50"),
+            OsString::from("--max-memory"),
+            OsString::from("67108864"),
+            OsString::from("--max-open-files"),
+            OsString::from("64"),
+        ]
+    );
+    assert!(
+        Cli::try_parse_from([
+            "codex-linux-sandbox",
+            "--apply-seccomp-then-exec",
+            "--max-memory",
+            "67108864",
+            "--",
+            "ls",
+        ])
+        .is_ok()
+    );
+    assert!(
+        Cli::try_parse_from(["codex-linux-sandbox", "--max-processes", "-1", "--", "ls"]).is_err()
+    );
+}

@@ -215,6 +215,33 @@ pub enum LinuxSandboxError {
         /// The underlying error.
         source: io::Error,
     },
+    /// A resource limit is out of its bounds (see [`crate::ResourceLimits::validate`]).
+    #[error("`{name}` must be an integer from {min} to {max}, got {value}")]
+    InvalidLimit {
+        /// The limit's name on the wire (`maxProcesses`, ...).
+        name: &'static str,
+        /// The value asked for.
+        value: u64,
+        /// The smallest value allowed.
+        min: u64,
+        /// The largest value allowed.
+        max: u64,
+    },
+    /// A process limit was asked for a command of root, whose processes Linux never holds
+    /// to `RLIMIT_NPROC` (see [`crate::ResourceLimits::processes_enforceable`]).
+    #[error(
+        "`maxProcesses` cannot be enforced: this runs as root (uid 0), and Linux does not \
+         hold processes of uid 0 to RLIMIT_NPROC, also inside a sandbox without capabilities \
+         (it keeps uid 0 outside its user namespace); run as another user or drop \
+         `maxProcesses`"
+    )]
+    ProcessLimitUnenforceable,
+    /// `setrlimit` refused a resource limit.
+    #[error("cannot set the resource limits: {source}")]
+    ApplyLimits {
+        /// The underlying error.
+        source: io::Error,
+    },
     /// The command itself could not be executed (after the sandbox was set up).
     #[error("cannot execute `{}`: {source}", program.display())]
     Exec {
@@ -259,7 +286,10 @@ impl LinuxSandboxError {
             | LinuxSandboxError::BwrapUntrusted { .. }
             | LinuxSandboxError::BwrapChanged { .. }
             | LinuxSandboxError::InvalidEnv { .. }
-            | LinuxSandboxError::Placeholder { .. } => crate::SETUP_FAILED_EXIT_CODE,
+            | LinuxSandboxError::Placeholder { .. }
+            | LinuxSandboxError::InvalidLimit { .. }
+            | LinuxSandboxError::ApplyLimits { .. }
+            | LinuxSandboxError::ProcessLimitUnenforceable => crate::SETUP_FAILED_EXIT_CODE,
         }
     }
 }

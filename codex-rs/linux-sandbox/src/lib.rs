@@ -29,6 +29,8 @@
 //!   to `nobody`), nested user namespaces disabled, no new privileges — also when the
 //!   caller is root;
 //! - **processes** — a PID namespace, a new session, and death with the parent;
+//! - **resources** — optional `setrlimit` limits ([`ResourceLimits`]): data memory, file
+//!   size, descriptors, and processes (per user, not for root; see the README);
 //! - **the launcher** — bubblewrap trusted once ([`TrustedBwrap`]), run with an empty
 //!   environment, its arguments (the command's environment among them) passed in a
 //!   sealed memory file.
@@ -43,6 +45,7 @@ mod cli;
 mod error;
 mod host;
 mod launcher;
+mod limits;
 mod placeholder;
 mod seccomp;
 
@@ -75,6 +78,14 @@ pub use launcher::classify_bwrap_run;
 pub use launcher::find_bwrap;
 pub use launcher::inherit_only;
 pub use launcher::probe_proc_mount;
+pub use limits::MAX_FILE_SIZE_BYTES;
+pub use limits::MAX_MEMORY_BYTES;
+pub use limits::MAX_OPEN_FILES;
+pub use limits::MAX_PROCESSES_LIMIT;
+pub use limits::MIN_MEMORY_BYTES;
+pub use limits::MIN_OPEN_FILES;
+pub use limits::ResourceLimits;
+pub use limits::default_memory_bytes;
 pub use placeholder::PlaceholderLease;
 pub use seccomp::FilterKind;
 pub use seccomp::NetworkFilter;

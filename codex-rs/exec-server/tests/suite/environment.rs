@@ -52,6 +52,7 @@ fn start(process_id: &str, script: &str, dir: &Path) -> StartParams {
         pipe_stdin: true,
         arg0: None,
         sandbox_policy: None,
+        limits: None,
     }
 }
 

@@ -291,6 +291,7 @@ pub fn typed_start(
         pipe_stdin: false,
         arg0: None,
         sandbox_policy: None,
+        limits: None,
     }
 }
 

@@ -12,6 +12,7 @@ mod fs_wire;
 mod harness;
 mod hostile;
 mod lifecycle;
+mod limits;
 mod load;
 mod pinned_shells;
 mod reconnect;

@@ -134,6 +134,8 @@ pub struct UserDir {
     who: Who,
 }
 
+// Not every suite that runs as both users needs every helper.
+#[allow(dead_code)]
 impl UserDir {
     /// `root/relative`, created as a directory (with its parents) owned by the user.
     pub fn mkdir(&self, relative: &str) -> PathBuf {
