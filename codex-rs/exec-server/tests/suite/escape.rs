@@ -134,7 +134,7 @@ async fn connect(who: Who) -> (super::users::UserServer, RawClient) {
     (server, client)
 }
 
-/// 1. Bubblewrap run by root keeps every capability unless told otherwise: with them, the
+/// Hole 1: Bubblewrap run by root keeps every capability unless told otherwise: with them, the
 /// command remounted `/` read-write, unmounted the read-only `.git`, and read files by
 /// handle. Now it runs as `nobody` in a user namespace of its own, without any
 /// capability, and cannot make another user namespace to gain some there.
@@ -163,7 +163,7 @@ async fn no_capabilities_and_no_way_to_remount(who: Who) {
     assert!(!ws.join(".git/planted").exists());
 }
 
-/// 2. `.git` was protected by a read-only bind of the leaf only; with nested roots
+/// Hole 2: `.git` was protected by a read-only bind of the leaf only; with nested roots
 /// (`[BASE, BASE/proj]`) the command renamed `proj` away and built a new `proj/.git`
 /// with a hook. Every directory between a writable root and a protected path (nested
 /// roots included, and the directories above a worktree's git directory) is now a
@@ -207,7 +207,7 @@ async fn protected_paths_cannot_be_replaced_through_a_parent(who: Who) {
     );
 }
 
-/// 3. Roots were re-resolved on every request: a command that may write a root's parent
+/// Hole 3: Roots were re-resolved on every request: a command that may write a root's parent
 /// swapped the root for a symlink, and later sandboxes and `fs/*` calls granted the
 /// link's target. A root that leads through a symlink in a writable directory (to a place
 /// not writable anyway) is now refused.
@@ -291,7 +291,7 @@ for top in ("/tmp", "/dev/shm", "/run"):
 print(found)
 "#;
 
-/// 4. A sandbox with `networkAccess: true` connected to the server on loopback (no token
+/// Hole 4: A sandbox with `networkAccess: true` connected to the server on loopback (no token
 /// needed) and started an unsandboxed process. The server now requires its generated
 /// token on loopback too, and nothing in the sandbox can read it: not its environment,
 /// no file, no `/proc` entry of the server.
@@ -317,7 +317,7 @@ async fn a_network_sandbox_cannot_drive_the_server_or_find_its_token(who: Who) {
     );
 }
 
-/// 5. The request's environment was bubblewrap's own, so the request's `LD_PRELOAD` ran
+/// Hole 5: The request's environment was bubblewrap's own, so the request's `LD_PRELOAD` ran
 /// code outside the sandbox as the server's user. Bubblewrap now runs with an empty
 /// environment and sets the command's inside (from a memory file, so it does not show
 /// in bubblewrap's world-readable command line either). `LD_DEBUG_OUTPUT` shows which
@@ -372,7 +372,7 @@ async fn the_request_environment_never_reaches_bubblewrap(who: Who) {
     );
 }
 
-/// 6. `bwrap` was looked up in the server's `PATH` on every start, so a sandbox that could
+/// Hole 6: `bwrap` was looked up in the server's `PATH` on every start, so a sandbox that could
 /// write a `PATH` directory planted its own, which the next start ran outside any
 /// sandbox. It is now resolved once, refused unless only root can change it, and refused
 /// when it lies in one of the policy's writable roots.
@@ -451,7 +451,7 @@ async fn a_planted_bwrap_is_never_run(who: Who) {
     assert_eq!(allowed.output, "ran\n");
 }
 
-/// 7. The command's `cwd` became a writable root, and the request's `env.TMPDIR` another.
+/// Hole 7: The command's `cwd` became a writable root, and the request's `env.TMPDIR` another.
 /// What a policy grants is now what it names, plus `/tmp` and the server's own
 /// `$TMPDIR` (the one `fs/*` uses too); and a root inside a protected path is refused.
 async fn request_fields_never_widen_the_policy(who: Who) {
@@ -520,7 +520,7 @@ async fn request_fields_never_widen_the_policy(who: Who) {
     assert!(!ws.join(".git/hooks/pre-commit").exists());
 }
 
-/// 8. `fs/readFile` of `/proc/self/environ` under a full-read policy returned the
+/// Hole 8: `fs/readFile` of `/proc/self/environ` under a full-read policy returned the
 /// server's environment, token included. The server's own `/proc` entries are refused
 /// under every policy and without one.
 async fn fs_never_reads_the_servers_own_proc(who: Who) {
@@ -542,7 +542,7 @@ async fn fs_never_reads_the_servers_own_proc(who: Who) {
     }
 }
 
-/// 9. `externalSandbox` with network restricted runs the command on the host, where it
+/// Hole 9: `externalSandbox` with network restricted runs the command on the host, where it
 /// took the server's listening socket with `pidfd_getfd`. Its seccomp filter now refuses
 /// the calls that reach into other processes.
 async fn external_sandbox_cannot_take_the_servers_descriptors(who: Who) {
@@ -572,7 +572,7 @@ async fn external_sandbox_cannot_take_the_servers_descriptors(who: Who) {
     assert_eq!(result.output, "pidfd_open EPERM\npidfd_getfd EPERM\n");
 }
 
-/// 10. A missing `.git` is protected by a read-only mount on a placeholder directory that
+/// Hole 10: A missing `.git` is protected by a read-only mount on a placeholder directory that
 /// the first sandbox creates on the host. With two servers on one workspace, the first
 /// sandbox to exit removed it, which detached the other server's mount, and that
 /// sandbox could create `.git`. Placeholders are now held with a lock that every process
