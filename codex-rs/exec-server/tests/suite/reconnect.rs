@@ -17,6 +17,7 @@ use super::harness::RawClient;
 use super::harness::TestServer;
 use super::harness::cwd;
 use super::harness::typed_start;
+use super::harness::wait_until;
 
 /// A TCP proxy whose live connections the test can cut at will.
 struct Proxy {
@@ -256,6 +257,21 @@ async fn a_server_that_goes_silent_fails_requests_instead_of_hanging() {
     unsafe {
         libc::kill(pid, libc::SIGSTOP);
     }
+    // kill(2) returns before every thread has stopped: a thread in the middle of its work
+    // could still answer the request below (with `unknownProcess`). Wait until all are.
+    wait_until("every server thread stopped", EVENT_TIMEOUT, || {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|tasks| {
+                tasks.flatten().all(|task| {
+                    std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+                        stat.rsplit_once(") ")
+                            .is_some_and(|(_, rest)| rest.starts_with('T'))
+                    })
+                })
+            })
+            .unwrap_or(false)
+    })
+    .await;
     let read = tokio::time::timeout(
         EVENT_TIMEOUT,
         client.read(codex_exec_server::protocol::ReadParams {
