@@ -249,11 +249,12 @@ async fn spawn_to_exit(
 /// Spawn-to-exit samples `(unsandboxed, sandboxed)`, alternating so both see the same
 /// machine load.
 async fn sandbox_latency(client: &ExecServerClient) -> (Vec<Duration>, Vec<Duration>) {
-    // `workspaceWrite` over the cwd and /tmp with full reads and no network: the usual
-    // policy of a coding agent.
+    // `workspaceWrite` over the cwd (a policy grants only what it names) and /tmp with
+    // full reads and no network: the usual policy of a coding agent.
+    let workspace = std::env::temp_dir().canonicalize().unwrap();
     let policy: SandboxPolicy = serde_json::from_value(serde_json::json!({
         "type": "workspaceWrite",
-        "writableRoots": [],
+        "writableRoots": [workspace],
         "readOnlyAccess": {"type": "fullAccess"},
         "networkAccess": false,
         "excludeTmpdirEnvVar": true,

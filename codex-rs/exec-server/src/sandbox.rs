@@ -463,7 +463,7 @@ async fn bubblewrap_launch(
         policy_cwd: None,
         tmpdir: tmpdir.clone(),
         helper: None,
-        seccomp_fd: None,
+        seccomp_fds: Vec::new(),
         env: params
             .env
             .iter()

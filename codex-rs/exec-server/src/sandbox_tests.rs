@@ -125,7 +125,9 @@ async fn linux_policies_spawn_bubblewrap_itself() {
     let cwd = dir_path.to_str().unwrap();
     // The options are in the memory file `--args` names, so the command's environment
     // stays out of bubblewrap's world-readable command line.
-    let options: Vec<String> = std::fs::read(format!("/proc/self/fd/{}", fds[2]))
+    // Descriptors: the status pipe, the two seccomp programs, the options.
+    assert_eq!(fds.len(), 4, "{fds:?}");
+    let options: Vec<String> = std::fs::read(format!("/proc/self/fd/{}", fds[3]))
         .unwrap()
         .split(|byte| *byte == 0)
         .filter(|arg| !arg.is_empty())
@@ -140,7 +142,7 @@ async fn linux_policies_spawn_bubblewrap_itself() {
         (
             None,
             false,
-            os(&["--args", &fds[2], "--", "/bin/echo", "hi"])
+            os(&["--args", &fds[3], "--", "/bin/echo", "hi"])
         )
     );
     assert_eq!(
@@ -148,15 +150,18 @@ async fn linux_policies_spawn_bubblewrap_itself() {
         ["--json-status-fd".to_string(), fds[0].clone()]
     );
     assert_eq!(
-        options[options.len() - 4..],
-        ["--seccomp", &fds[1], "--chdir", "{}"].map(String::from)
+        options[options.len() - 6..],
+        [
+            "--add-seccomp-fd",
+            &fds[1],
+            "--add-seccomp-fd",
+            &fds[2],
+            "--chdir",
+            "{}"
+        ]
+        .map(String::from)
     );
-    for expected in [
-        "--unshare-net",
-        "--unshare-user",
-        "--disable-userns",
-        "--cap-drop",
-    ] {
+    for expected in ["--unshare-net", "--unshare-user", "--cap-drop"] {
         assert!(options.contains(&expected.to_string()), "{options:?}");
     }
 }

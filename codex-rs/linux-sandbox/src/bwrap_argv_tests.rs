@@ -64,7 +64,7 @@ fn options() -> BwrapOptions {
         policy_cwd: None,
         tmpdir: None,
         helper: None,
-        seccomp_fd: None,
+        seccomp_fds: Vec::new(),
         env: Vec::new(),
     }
 }
@@ -648,7 +648,7 @@ fn helper_symlink_binds_its_target_and_recreates_the_link_when_hidden() {
     };
     let options = BwrapOptions {
         helper: Some(link),
-        seccomp_fd: None,
+        seccomp_fds: Vec::new(),
         ..options()
     };
 

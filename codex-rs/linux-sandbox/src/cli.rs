@@ -300,7 +300,7 @@ fn run_in_bwrap(
             policy_cwd: Some(policy_cwd.clone()),
             tmpdir: tmpdir.clone(),
             helper: Some(helper.clone()),
-            seccomp_fd: None,
+            seccomp_fds: Vec::new(),
             // This process's environment is the command's; bubblewrap gets none.
             env: std::env::vars_os().collect(),
         };
@@ -365,15 +365,14 @@ fn run_with_proc_retry(
     }
 }
 
-/// The seccomp stage: no new privileges, the network filter if asked, then the command.
+/// The seccomp stage: no new privileges, the filter (no new user namespace; no network
+/// if asked), then the command.
 fn apply_seccomp_then_exec_command(
     deny_network: bool,
     command: &[OsString],
 ) -> Result<std::convert::Infallible, LinuxSandboxError> {
     seccomp::set_no_new_privs()?;
-    if deny_network {
-        seccomp::install_network_seccomp_filter(FilterKind::InBubblewrap)?;
-    }
+    seccomp::install_network_seccomp_filter(FilterKind::InBubblewrap { deny_network })?;
     Err(exec_in(command, None))
 }
 

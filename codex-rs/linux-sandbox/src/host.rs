@@ -103,16 +103,16 @@ impl BwrapLaunch {
             OsString::from(status_write.as_raw_fd().to_string()),
         ];
         let mut child_fds = vec![status_write];
-        options.seccomp_fd = if policy.has_full_network_access() {
-            None
-        } else {
-            let program = NetworkFilter::compile(FilterKind::InBubblewrap)?;
-            let memfd =
-                sealed_memfd(c"codex-seccomp", &program.to_bwrap_bytes()).map_err(io_error)?;
-            let fd = memfd.as_raw_fd();
+        // Always: it refuses new user namespaces, and with network off also sockets.
+        let filter = NetworkFilter::compile(FilterKind::InBubblewrap {
+            deny_network: !policy.has_full_network_access(),
+        })?;
+        options.seccomp_fds.clear();
+        for program in filter.to_bwrap_bytes() {
+            let memfd = sealed_memfd(c"codex-seccomp", &program).map_err(io_error)?;
+            options.seccomp_fds.push(memfd.as_raw_fd());
             child_fds.push(memfd);
-            Some(fd)
-        };
+        }
         let argv = build_bwrap_argv(policy, cwd, command, &options)?;
         if let Some(root) = argv.writable.iter().find(|root| program.starts_with(root)) {
             return Err(LinuxSandboxError::BwrapUntrusted {

@@ -100,11 +100,18 @@ fn x32_number(native: i64) -> Option<i64> {
 /// Which rules a [`NetworkFilter`] holds, by where the command runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FilterKind {
-    /// A command inside bubblewrap's namespaces (`readOnly`, `workspaceWrite`): the
-    /// network rules only. It has a PID namespace of its own, so `ptrace` and the pidfd
-    /// calls only reach processes of its own sandbox (a debugger there is legitimate),
-    /// and bubblewrap drops every capability.
-    InBubblewrap,
+    /// A command inside bubblewrap's namespaces (`readOnly`, `workspaceWrite`): no new
+    /// user namespace (`unshare`/`clone` with `CLONE_NEWUSER` fail with `EPERM`, `clone3`,
+    /// whose flags a filter cannot read, with `ENOSYS`, so the C library falls back to
+    /// `clone`), and the network rules when `deny_network`. A user namespace of its own
+    /// would give the command every capability inside it; this is what bubblewrap's
+    /// `--disable-userns` achieves too, at a fifth of a sandbox's start-up time. It has a
+    /// PID namespace of its own, so `ptrace` and the pidfd calls only reach processes of
+    /// its own sandbox (a debugger there is legitimate), and no capability.
+    InBubblewrap {
+        /// Whether to refuse non-Unix sockets and io_uring.
+        deny_network: bool,
+    },
     /// A command on the host (`externalSandbox` without network), in the PID namespace
     /// and as the user of the process that started it: the network rules, plus
     /// refusing the calls that reach into another process or around file permissions
@@ -128,11 +135,14 @@ pub fn set_no_new_privs() -> Result<(), LinuxSandboxError> {
     }
 }
 
-/// The compiled network filter: under it
+/// The compiled filter (one or two programs): under it
 ///
-/// - `socket(2)` and `socketpair(2)` fail with `EPERM` for every domain but `AF_UNIX`;
+/// - `socket(2)` and `socketpair(2)` fail with `EPERM` for every domain but `AF_UNIX`
+///   (network denied: [`FilterKind::Host`], or `InBubblewrap { deny_network: true }`);
 /// - `io_uring_setup`, `io_uring_enter` and `io_uring_register` fail with `EPERM`,
-///   because io_uring can create and connect sockets without the `socket` syscall;
+///   because io_uring can create and connect sockets without the `socket` syscall (same);
+/// - with [`FilterKind::InBubblewrap`], `unshare` and `clone` with `CLONE_NEWUSER` fail
+///   with `EPERM`, and `clone3` with `ENOSYS`;
 /// - with [`FilterKind::Host`], also `pidfd_open`, `pidfd_getfd`, `ptrace`,
 ///   `process_vm_readv`, `process_vm_writev`, `kcmp` and `open_by_handle_at` fail with
 ///   `EPERM`.
@@ -143,11 +153,12 @@ pub fn set_no_new_privs() -> Result<(), LinuxSandboxError> {
 ///
 /// It is installed one of three ways: by the seccomp stage of `codex-linux-sandbox` on
 /// itself ([`install_network_seccomp_filter`]), by bubblewrap right before it executes
-/// the command (`bwrap --seccomp FD`, fed [`NetworkFilter::to_bwrap_bytes`]), or by a
-/// host between `fork` and `exec` ([`NetworkFilter::apply_in_child`]).
+/// the command (`bwrap --add-seccomp-fd FD` per program, fed
+/// [`NetworkFilter::to_bwrap_bytes`]), or by a host between `fork` and `exec`
+/// ([`NetworkFilter::apply_in_child`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkFilter {
-    program: BpfProgram,
+    programs: Vec<BpfProgram>,
 }
 
 impl NetworkFilter {
@@ -156,58 +167,85 @@ impl NetworkFilter {
         let err = |message: String| LinuxSandboxError::Seccomp { message };
         let arch = TargetArch::try_from(std::env::consts::ARCH)
             .map_err(|e| err(format!("unsupported architecture: {e}")))?;
-        let non_unix_domain = SeccompRule::new(vec![
-            SeccompCondition::new(
-                0,
-                SeccompCmpArgLen::Dword,
-                SeccompCmpOp::Ne,
-                libc::AF_UNIX as u64,
-            )
-            .map_err(|e| err(e.to_string()))?,
-        ])
-        .map_err(|e| err(e.to_string()))?;
-
-        let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-        for socket_call in [libc::SYS_socket, libc::SYS_socketpair] {
-            for number in syscall_numbers(socket_call) {
-                rules.insert(number, vec![non_unix_domain.clone()]);
-            }
-        }
-        let always_denied: &[i64] = match kind {
-            FilterKind::InBubblewrap => &[],
-            FilterKind::Host => &HOST_DENIED_SYSCALLS,
+        let (deny_network, in_bubblewrap) = match kind {
+            FilterKind::InBubblewrap { deny_network } => (deny_network, true),
+            FilterKind::Host => (true, false),
         };
-        for &call in IO_URING_SYSCALLS.iter().chain(always_denied) {
-            for number in syscall_numbers(call) {
-                // An empty rule list matches every call of that syscall.
-                rules.insert(number, Vec::new());
+        let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+        if deny_network {
+            let non_unix_domain = SeccompRule::new(vec![
+                SeccompCondition::new(
+                    0,
+                    SeccompCmpArgLen::Dword,
+                    SeccompCmpOp::Ne,
+                    libc::AF_UNIX as u64,
+                )
+                .map_err(|e| err(e.to_string()))?,
+            ])
+            .map_err(|e| err(e.to_string()))?;
+            for socket_call in [libc::SYS_socket, libc::SYS_socketpair] {
+                for number in syscall_numbers(socket_call) {
+                    rules.insert(number, vec![non_unix_domain.clone()]);
+                }
+            }
+            for &call in &IO_URING_SYSCALLS {
+                for number in syscall_numbers(call) {
+                    // An empty rule list matches every call of that syscall.
+                    rules.insert(number, Vec::new());
+                }
             }
         }
-
-        let filter = SeccompFilter::new(
-            rules,
-            SeccompAction::Allow,
-            SeccompAction::Errno(libc::EPERM as u32),
-            arch,
-        )
-        .map_err(|e| err(e.to_string()))?;
-        let program: BpfProgram = filter
-            .try_into()
-            .map_err(|e: seccompiler::BackendError| err(e.to_string()))?;
-        Ok(Self { program })
+        let mut programs = Vec::new();
+        if in_bubblewrap {
+            // `flags` is the first argument of both (an `int` for `unshare`, an
+            // `unsigned long` for `clone`; `CLONE_NEWUSER` lies in the low 32 bits).
+            let new_user_namespace = SeccompRule::new(vec![
+                SeccompCondition::new(
+                    0,
+                    SeccompCmpArgLen::Dword,
+                    SeccompCmpOp::MaskedEq(libc::CLONE_NEWUSER as u64),
+                    libc::CLONE_NEWUSER as u64,
+                )
+                .map_err(|e| err(e.to_string()))?,
+            ])
+            .map_err(|e| err(e.to_string()))?;
+            for call in [libc::SYS_unshare, libc::SYS_clone] {
+                for number in syscall_numbers(call) {
+                    rules.insert(number, vec![new_user_namespace.clone()]);
+                }
+            }
+            let mut clone3 = BTreeMap::new();
+            for number in syscall_numbers(libc::SYS_clone3) {
+                clone3.insert(number, Vec::new());
+            }
+            programs.push(program(clone3, libc::ENOSYS, arch)?);
+        } else {
+            for &call in &HOST_DENIED_SYSCALLS {
+                for number in syscall_numbers(call) {
+                    rules.insert(number, Vec::new());
+                }
+            }
+        }
+        programs.insert(0, program(rules, libc::EPERM, arch)?);
+        Ok(Self { programs })
     }
 
-    /// The program as bubblewrap's `--seccomp FD` reads it: the raw `struct
+    /// Each program as bubblewrap's `--add-seccomp-fd FD` reads it: the raw `struct
     /// sock_filter` array in native byte order.
-    pub fn to_bwrap_bytes(&self) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(self.program.len() * 8);
-        for instruction in &self.program {
-            bytes.extend_from_slice(&instruction.code.to_ne_bytes());
-            bytes.push(instruction.jt);
-            bytes.push(instruction.jf);
-            bytes.extend_from_slice(&instruction.k.to_ne_bytes());
-        }
-        bytes
+    pub fn to_bwrap_bytes(&self) -> Vec<Vec<u8>> {
+        self.programs
+            .iter()
+            .map(|program| {
+                let mut bytes = Vec::with_capacity(program.len() * 8);
+                for instruction in program {
+                    bytes.extend_from_slice(&instruction.code.to_ne_bytes());
+                    bytes.push(instruction.jt);
+                    bytes.push(instruction.jf);
+                    bytes.extend_from_slice(&instruction.k.to_ne_bytes());
+                }
+                bytes
+            })
+            .collect()
     }
 
     /// Sets `PR_SET_NO_NEW_PRIVS` and installs the filter on the calling thread.
@@ -215,11 +253,16 @@ impl NetworkFilter {
     /// forked child before `exec` (`CommandExt::pre_exec`), where the child has one
     /// thread and the filter is kept across `execve`.
     pub fn apply_in_child(&self) -> std::io::Result<()> {
-        match seccompiler::apply_filter(&self.program) {
-            Ok(()) => Ok(()),
-            Err(seccompiler::Error::Prctl(err) | seccompiler::Error::Seccomp(err)) => Err(err),
-            Err(_) => Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
+        for program in &self.programs {
+            match seccompiler::apply_filter(program) {
+                Ok(()) => {}
+                Err(seccompiler::Error::Prctl(err) | seccompiler::Error::Seccomp(err)) => {
+                    return Err(err);
+                }
+                Err(_) => return Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
+            }
         }
+        Ok(())
     }
 }
 
@@ -227,9 +270,32 @@ impl NetworkFilter {
 /// [`set_no_new_privs`] first.
 pub fn install_network_seccomp_filter(kind: FilterKind) -> Result<(), LinuxSandboxError> {
     let filter = NetworkFilter::compile(kind)?;
-    seccompiler::apply_filter_all_threads(&filter.program).map_err(|e| LinuxSandboxError::Seccomp {
-        message: e.to_string(),
-    })
+    for program in &filter.programs {
+        seccompiler::apply_filter_all_threads(program).map_err(|e| LinuxSandboxError::Seccomp {
+            message: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// One program: `rules` answered with `errno`, everything else allowed, and calls of
+/// another architecture killed.
+fn program(
+    rules: BTreeMap<i64, Vec<SeccompRule>>,
+    errno: i32,
+    arch: TargetArch,
+) -> Result<BpfProgram, LinuxSandboxError> {
+    let err = |message: String| LinuxSandboxError::Seccomp { message };
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(errno as u32),
+        arch,
+    )
+    .map_err(|e| err(e.to_string()))?;
+    filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| err(e.to_string()))
 }
 
 #[cfg(test)]

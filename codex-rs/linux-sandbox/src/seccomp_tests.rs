@@ -7,17 +7,43 @@ use super::*;
 fn compared_numbers(filter: &NetworkFilter) -> Vec<i64> {
     const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
     filter
-        .program
+        .programs
         .iter()
+        .flatten()
         .filter(|instruction| instruction.code == JEQ_K)
         .map(|instruction| i64::from(instruction.k))
         .collect()
 }
 
 #[test]
+fn inside_bubblewrap_new_user_namespaces_are_refused_with_or_without_network() {
+    let numbers = |deny_network| {
+        compared_numbers(
+            &NetworkFilter::compile(FilterKind::InBubblewrap { deny_network }).unwrap(),
+        )
+    };
+    let (off, on) = (numbers(true), numbers(false));
+    for call in [libc::SYS_unshare, libc::SYS_clone, libc::SYS_clone3] {
+        assert_eq!(
+            (off.contains(&call), on.contains(&call)),
+            (true, true),
+            "syscall {call}"
+        );
+    }
+    assert_eq!(
+        (
+            off.contains(&libc::SYS_socket),
+            on.contains(&libc::SYS_socket)
+        ),
+        (true, false)
+    );
+}
+
+#[test]
 fn the_host_variant_also_refuses_calls_into_other_processes() {
-    let in_bubblewrap =
-        compared_numbers(&NetworkFilter::compile(FilterKind::InBubblewrap).unwrap());
+    let in_bubblewrap = compared_numbers(
+        &NetworkFilter::compile(FilterKind::InBubblewrap { deny_network: true }).unwrap(),
+    );
     let host = compared_numbers(&NetworkFilter::compile(FilterKind::Host).unwrap());
 
     let host_only: Vec<i64> = HOST_DENIED_SYSCALLS
