@@ -20,7 +20,8 @@
 //! 5. the seccomp-stage executable, read-only at its own path (or, for a symlink, at its
 //!    target's, plus the link);
 //! 6. `--remount-ro /` for an empty root, so nothing can be created outside the roots;
-//! 7. `--seccomp FD` when the caller passes a compiled filter for bubblewrap to install;
+//! 7. `--add-seccomp-fd FD` for each compiled program the caller passes for bubblewrap to
+//!    install;
 //! 8. `--setenv` for each variable of the command's environment.
 //!
 //! The function looks at the filesystem (does each root exist, is a protected path a

@@ -1,6 +1,6 @@
 //! Running bubblewrap from a host that spawns and supervises the sandboxed process
 //! itself (the exec-server), with nothing in between: the host spawns `bwrap` with the
-//! command's stdio, bubblewrap installs the [`NetworkFilter`] (`--seccomp FD`) right
+//! command's stdio, bubblewrap installs the [`NetworkFilter`] (`--add-seccomp-fd FD`) right
 //! before it executes the command, and the host reaps bubblewrap. Compared with going
 //! through `codex-linux-sandbox`, that saves two executions of a large binary per
 //! command (its outer stage and its seccomp stage).
@@ -64,7 +64,7 @@ pub struct BwrapLaunch {
     /// The bubblewrap executable (resolved, trusted, checked unchanged just now).
     pub program: PathBuf,
     /// Its arguments: `--args FD -- COMMAND...`. The options — `--json-status-fd N`, the
-    /// sandbox (with `--seccomp M` when the network is off) and the command's
+    /// sandbox (with `--add-seccomp-fd M` for each filter program) and the command's
     /// environment — are in that sealed memory file, so the environment does not show in
     /// bubblewrap's world-readable `/proc/<pid>/cmdline`.
     pub args: Vec<OsString>,

@@ -358,7 +358,7 @@ fn keep_fds_across_exec(fds: &[RawFd]) -> std::io::Result<()> {
 /// a command under the seccomp filter) passes on stdio and `keep` and nothing else —
 /// not a descriptor the host inherited or opened without close-on-exec, which could
 /// reach around the sandbox (a directory outside the roots, a socket). `keep` are
-/// bubblewrap's `--json-status-fd` and `--seccomp` descriptors, which the host creates
+/// bubblewrap's `--json-status-fd`, `--add-seccomp-fd` and `--args` descriptors, which the host creates
 /// close-on-exec so that no other process it spawns meanwhile inherits them.
 ///
 /// Only `close_range` and `fcntl` calls: async-signal-safe. Needs

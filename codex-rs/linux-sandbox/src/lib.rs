@@ -10,7 +10,7 @@
 //!   bubblewrap's messages apart from the command's output;
 //! - **a host that spawns bubblewrap itself** ([`BwrapLaunch`], used by the
 //!   exec-server): bubblewrap executes the command directly and installs the seccomp
-//!   filter itself (`--seccomp`), so no extra process sits between the host and the
+//!   filter itself (`--add-seccomp-fd`), so no extra process sits between the host and the
 //!   command and none of this crate's code runs in the sandbox.
 //!
 //! The sandbox never depends on the server that asks for it (the server uses the
