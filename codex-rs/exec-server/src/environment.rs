@@ -82,6 +82,8 @@ impl Environment {
 
     /// Like [`Environment::local`], with a configured filesystem.
     pub fn local_with_file_system(local: LocalProcess, file_system: LocalFileSystem) -> Self {
+        // Both sides agree on where the sandbox roots resolved first.
+        let file_system = file_system.with_root_pins(local.root_pins());
         Self {
             exec: Some(EnvironmentExec {
                 backend: Backend::Local(local),

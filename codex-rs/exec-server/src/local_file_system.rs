@@ -116,6 +116,8 @@ impl Default for LocalFileSystemConfig {
 #[derive(Clone, Debug, Default)]
 pub struct LocalFileSystem {
     config: Arc<LocalFileSystemConfig>,
+    /// The session's pins (see [`LocalFileSystem::with_root_pins`]).
+    root_pins: Option<Arc<codex_sandboxing::RootPins>>,
 }
 
 impl LocalFileSystem {
@@ -123,6 +125,18 @@ impl LocalFileSystem {
     pub fn new(config: LocalFileSystemConfig) -> Self {
         Self {
             config: Arc::new(config),
+            root_pins: None,
+        }
+    }
+
+    /// This filesystem, refusing a sandbox root that resolves elsewhere than the first
+    /// time these pins saw it (see [`codex_sandboxing::RootPins`]). The server gives each
+    /// session's filesystem the pins of its processes
+    /// ([`crate::LocalProcess::root_pins`]), so both sides of a session agree.
+    pub fn with_root_pins(&self, root_pins: Arc<codex_sandboxing::RootPins>) -> Self {
+        Self {
+            config: Arc::clone(&self.config),
+            root_pins: Some(root_pins),
         }
     }
 
@@ -133,6 +147,7 @@ impl LocalFileSystem {
         op: impl FnOnce(&Guard, &LocalFileSystemConfig) -> Result<T, FileSystemError> + Send + 'static,
     ) -> FileSystemFuture<'a, T> {
         let config = Arc::clone(&self.config);
+        let root_pins = self.root_pins.clone();
         let policy = sandbox_policy.cloned();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
@@ -140,6 +155,7 @@ impl LocalFileSystem {
                     policy.as_ref(),
                     config.env_tmpdir.as_ref(),
                     config.denied_paths.clone(),
+                    root_pins.as_deref(),
                 )?;
                 op(&guard, &config)
             })
@@ -459,6 +475,7 @@ impl Guard {
         policy: Option<&SandboxPolicy>,
         env_tmpdir: Option<&AbsolutePathBuf>,
         denied: Vec<PathBuf>,
+        root_pins: Option<&codex_sandboxing::RootPins>,
     ) -> Result<Self, FileSystemError> {
         let Some(policy) = policy else {
             return Ok(Self {
@@ -468,8 +485,9 @@ impl Guard {
         };
         // The same binding as a sandboxed process gets: every root resolved once,
         // refused when a sandboxed command could have redirected it, no cwd.
-        let access = codex_sandboxing::bind_policy(policy, /*policy_cwd*/ None, env_tmpdir)
-            .map_err(|err| FileSystemError::SandboxDenied(err.to_string()))?;
+        let access =
+            codex_sandboxing::bind_policy(policy, /*policy_cwd*/ None, env_tmpdir, root_pins)
+                .map_err(|err| FileSystemError::SandboxDenied(err.to_string()))?;
         Ok(Self {
             access: Some(access),
             denied,

@@ -164,6 +164,9 @@ impl Drop for Owner {
 
 struct Inner {
     config: LocalProcessConfig,
+    /// Where the sandbox roots of this backend (a session) resolved the first time; shared
+    /// with its filesystem ([`LocalProcess::root_pins`]).
+    root_pins: Arc<codex_sandboxing::RootPins>,
     processes: Mutex<HashMap<String, Arc<Entry>>>,
     subscriber: Mutex<Option<Arc<EventQueue>>>,
 }
@@ -271,6 +274,7 @@ impl LocalProcess {
     pub fn new(config: LocalProcessConfig) -> Self {
         let inner = Arc::new(Inner {
             config,
+            root_pins: Arc::default(),
             processes: Mutex::new(HashMap::new()),
             subscriber: Mutex::new(None),
         });
@@ -278,6 +282,14 @@ impl LocalProcess {
             _owner: Arc::new(Owner(Arc::downgrade(&inner))),
             inner,
         }
+    }
+
+    /// Where the sandbox roots of this backend resolved the first time it used them: a
+    /// sandboxed start whose root resolves elsewhere now is refused (a command may have
+    /// replaced it with a symlink). Give the same pins to the [`crate::LocalFileSystem`]
+    /// of the same session ([`crate::LocalFileSystem::with_root_pins`]).
+    pub fn root_pins(&self) -> Arc<codex_sandboxing::RootPins> {
+        Arc::clone(&self.inner.root_pins)
     }
 
     /// Start a process. Validation and the reservation of the id happen before this returns
@@ -288,11 +300,12 @@ impl LocalProcess {
         params: StartParams,
     ) -> impl Future<Output = Result<StartResponse, ExecError>> + Send + 'static {
         let reserved = self.reserve(&params);
+        let root_pins = self.root_pins();
         async move {
             let mut reservation = reserved?;
             // The sandbox policy is applied (and refused when it cannot be enforced)
             // before anything runs.
-            let launch = prepare_launch(&params).await?;
+            let launch = prepare_launch(&params, &root_pins).await?;
             spawn_process(&reservation.inner, &reservation.entry, &params, launch)?;
             reservation.committed = true;
             Ok(StartResponse {

@@ -234,7 +234,12 @@ fn refuse_arg0(params: &StartParams, wrapper: &str) -> Result<(), ExecError> {
 
 /// What to spawn for `params` (already validated: non-empty argv, absolute cwd), with
 /// its resource limits.
-pub(crate) async fn prepare_launch(params: &StartParams) -> Result<Launch, ExecError> {
+///
+/// `root_pins` are the session's (see [`codex_sandboxing::RootPins`]).
+pub(crate) async fn prepare_launch(
+    params: &StartParams,
+    root_pins: &std::sync::Arc<codex_sandboxing::RootPins>,
+) -> Result<Launch, ExecError> {
     if let Some(limits) = &params.limits {
         limits.validate().map_err(ExecError::InvalidParams)?;
     }
@@ -245,7 +250,9 @@ pub(crate) async fn prepare_launch(params: &StartParams) -> Result<Launch, ExecE
                 .map_err(|err| ExecError::SandboxUnavailable(err.to_string()))?;
             match sandbox_type {
                 SandboxType::None => unconfined_launch(params, policy)?,
-                SandboxType::LinuxBubblewrap => bubblewrap_launch(params, policy).await?,
+                SandboxType::LinuxBubblewrap => {
+                    bubblewrap_launch(params, policy, root_pins).await?
+                }
                 SandboxType::MacosSeatbelt => seatbelt_launch(params, policy)?,
             }
         }
@@ -335,6 +342,7 @@ pub(crate) fn seatbelt_launch(
             SandboxingError::UnrepresentablePath { .. }
             | SandboxingError::RootThroughWritableSymlink { .. }
             | SandboxingError::Resolve { .. }
+            | SandboxingError::RootChanged { .. }
             | SandboxingError::Policy(_) => ExecError::SandboxDenied(err.to_string()),
         })?;
     match decision {
@@ -387,6 +395,7 @@ fn unconfined_launch(params: &StartParams, _policy: &SandboxPolicy) -> Result<La
 async fn bubblewrap_launch(
     _params: &StartParams,
     _policy: &SandboxPolicy,
+    _root_pins: &std::sync::Arc<codex_sandboxing::RootPins>,
 ) -> Result<Launch, ExecError> {
     Err(ExecError::SandboxUnavailable(
         "the bubblewrap sandbox exists only on Linux".to_string(),
@@ -451,6 +460,7 @@ fn server_bwrap(
 async fn bubblewrap_launch(
     params: &StartParams,
     policy: &SandboxPolicy,
+    root_pins: &std::sync::Arc<codex_sandboxing::RootPins>,
 ) -> Result<Launch, ExecError> {
     use codex_linux_sandbox::BwrapOptions;
     use codex_linux_sandbox::ProcMount;
@@ -469,6 +479,7 @@ async fn bubblewrap_launch(
             .iter()
             .map(|(name, value)| (OsString::from(name), OsString::from(value)))
             .collect(),
+        root_pins: Some(std::sync::Arc::clone(root_pins)),
     };
     codex_linux_sandbox::build_bwrap_argv(policy, &cwd, &command, &options(ProcMount::Mount))
         .map_err(|err| linux_sandbox_error(err, params))?;

@@ -405,6 +405,8 @@ struct Sessions {
 struct Session {
     id: String,
     processes: LocalProcess,
+    /// The server's filesystem with this session's root pins (shared with `processes`).
+    file_system: LocalFileSystem,
     attachment: Mutex<Attachment>,
     /// Current attachment generation; a change wakes (and fails) the previous attachment's
     /// long-polls.
@@ -421,9 +423,11 @@ impl Sessions {
     fn create(&self) -> (Arc<Session>, u64) {
         let id = uuid::Uuid::new_v4().to_string();
         let (generation, _) = watch::channel(1);
+        let processes = LocalProcess::new(self.config.process.clone());
         let session = Arc::new(Session {
             id: id.clone(),
-            processes: LocalProcess::new(self.config.process.clone()),
+            file_system: self.file_system.with_root_pins(processes.root_pins()),
+            processes,
             attachment: Mutex::new(Attachment {
                 generation: 1,
                 attached: true,
@@ -1250,7 +1254,7 @@ impl Connection {
             }
             method::FS_READ_FILE => {
                 let params = params!(ReadFileParams);
-                let fs = self.sessions.file_system.clone();
+                let fs = session.file_system.clone();
                 let future = async move {
                     let data = fs
                         .read_file(&params.path, params.sandbox_policy.as_ref())
@@ -1263,7 +1267,7 @@ impl Connection {
             }
             method::FS_WRITE_FILE => {
                 let params = params!(WriteFileParams);
-                let fs = self.sessions.file_system.clone();
+                let fs = session.file_system.clone();
                 let future = async move {
                     let WriteFileParams {
                         path,
@@ -1279,7 +1283,7 @@ impl Connection {
             }
             method::FS_CREATE_DIRECTORY => {
                 let params = params!(CreateDirectoryParams);
-                let fs = self.sessions.file_system.clone();
+                let fs = session.file_system.clone();
                 let future = async move {
                     let options = CreateDirectoryOptions {
                         recursive: params.recursive.unwrap_or(false),
@@ -1293,7 +1297,7 @@ impl Connection {
             }
             method::FS_GET_METADATA => {
                 let params = params!(GetMetadataParams);
-                let fs = self.sessions.file_system.clone();
+                let fs = session.file_system.clone();
                 let future = async move {
                     fs_result(
                         fs.get_metadata(&params.path, params.sandbox_policy.as_ref())
@@ -1304,7 +1308,7 @@ impl Connection {
             }
             method::FS_READ_DIRECTORY => {
                 let params = params!(ReadDirectoryParams);
-                let fs = self.sessions.file_system.clone();
+                let fs = session.file_system.clone();
                 let future = async move {
                     let entries = fs
                         .read_directory(&params.path, params.sandbox_policy.as_ref())
@@ -1315,7 +1319,7 @@ impl Connection {
             }
             method::FS_REMOVE => {
                 let params = params!(RemoveParams);
-                let fs = self.sessions.file_system.clone();
+                let fs = session.file_system.clone();
                 let future = async move {
                     let options = RemoveOptions {
                         recursive: params.recursive.unwrap_or(false),
@@ -1330,7 +1334,7 @@ impl Connection {
             }
             method::FS_COPY => {
                 let params = params!(CopyParams);
-                let fs = self.sessions.file_system.clone();
+                let fs = session.file_system.clone();
                 let future = async move {
                     let options = CopyOptions {
                         recursive: params.recursive.unwrap_or(false),

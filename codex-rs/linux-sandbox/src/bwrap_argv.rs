@@ -85,7 +85,7 @@ pub enum ProcMount {
 }
 
 /// Settings of [`build_bwrap_argv`] that do not come from the policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct BwrapOptions {
     /// Whether to mount `/proc`.
     pub proc_mount: ProcMount,
@@ -112,6 +112,9 @@ pub struct BwrapOptions {
     /// itself must run with an empty one, or the request's `LD_PRELOAD` would run code
     /// in bubblewrap, outside the sandbox.
     pub env: Vec<(OsString, OsString)>,
+    /// Where the roots of this session resolved the first time
+    /// ([`codex_sandboxing::RootPins`]): a root that resolves elsewhere now is refused.
+    pub root_pins: Option<std::sync::Arc<codex_sandboxing::RootPins>>,
 }
 
 /// The arguments of one `bwrap` invocation (without the `bwrap` program itself).
@@ -195,9 +198,13 @@ pub fn build_bwrap_argv(
             .map_err(|_| LinuxSandboxError::MissingCwd { cwd: cwd.clone() })?,
         _ => return Err(LinuxSandboxError::MissingCwd { cwd: cwd.clone() }),
     };
-    let access =
-        codex_sandboxing::bind_policy(policy, options.policy_cwd.as_ref(), options.tmpdir.as_ref())
-            .map_err(LinuxSandboxError::Policy)?;
+    let access = codex_sandboxing::bind_policy(
+        policy,
+        options.policy_cwd.as_ref(),
+        options.tmpdir.as_ref(),
+        options.root_pins.as_deref(),
+    )
+    .map_err(LinuxSandboxError::Policy)?;
     if !access.can_read(&cwd) {
         return Err(LinuxSandboxError::CwdNotReadable { cwd });
     }

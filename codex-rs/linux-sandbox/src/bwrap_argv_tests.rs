@@ -66,6 +66,7 @@ fn options() -> BwrapOptions {
         helper: None,
         seccomp_fds: Vec::new(),
         env: Vec::new(),
+        root_pins: None,
     }
 }
 

@@ -303,6 +303,8 @@ fn run_in_bwrap(
             seccomp_fds: Vec::new(),
             // This process's environment is the command's; bubblewrap gets none.
             env: std::env::vars_os().collect(),
+            // One run: nothing to compare with.
+            root_pins: None,
         };
         build_bwrap_argv(policy, cwd, &inner, &options)
     };

@@ -408,17 +408,37 @@ pub fn check_inherit_only() -> Result<(), LinuxSandboxError> {
 /// Finds out once whether bubblewrap can build a sandbox on this host, and whether it
 /// may mount a fresh `/proc` there, for hosts that run bubblewrap themselves with the
 /// command's own stdio (so they cannot retry after a failed run without the command's
-/// client seeing bubblewrap's message): it runs `bwrap` with the namespaces and mounts
-/// every sandbox uses and executes `bwrap --version` inside, once with `/proc` and,
-/// only if just that was refused, once without (saying so in a log line).
+/// client seeing bubblewrap's message): it runs `bwrap` with the user namespace, the
+/// other namespaces, the mounts and the seccomp filter every sandbox uses and executes
+/// `bwrap --version` inside, once with `/proc` and, only if just that was refused, once
+/// without (saying so in a log line). A host without user namespaces or seccomp thus
+/// refuses every sandboxed start before anything runs.
 ///
 /// Returns the [`ProcMount`] to build every later sandbox with, or
 /// [`LinuxSandboxError::BwrapNotPermitted`] when no sandbox can be built here.
 pub fn probe_proc_mount(bwrap: &Path) -> Result<ProcMount, LinuxSandboxError> {
     // SAFETY: geteuid cannot fail and touches no memory.
     let user_namespace = crate::user_namespace_args(unsafe { libc::geteuid() });
+    // The filter every sandbox gets: a kernel without seccomp fails here, before any
+    // command would run without it.
+    let filter =
+        crate::NetworkFilter::compile(crate::FilterKind::InBubblewrap { deny_network: true })?;
+    let spawn_error = |source| LinuxSandboxError::BwrapSpawn {
+        bwrap: bwrap.to_path_buf(),
+        source,
+    };
     let run = |proc_mount: &[&str]| -> Result<BwrapOutcome, LinuxSandboxError> {
+        let programs = filter
+            .to_bwrap_bytes()
+            .iter()
+            .map(|program| crate::host::sealed_memfd(c"codex-seccomp", program))
+            .collect::<std::io::Result<Vec<OwnedFd>>>()
+            .map_err(spawn_error)?;
         let mut args: Vec<OsString> = user_namespace.iter().map(OsString::from).collect();
+        for program in &programs {
+            args.push(OsString::from("--add-seccomp-fd"));
+            args.push(OsString::from(program.as_raw_fd().to_string()));
+        }
         args.extend(
             [
                 "--new-session",
@@ -446,6 +466,7 @@ pub fn probe_proc_mount(bwrap: &Path) -> Result<ProcMount, LinuxSandboxError> {
                 options: &args,
                 command_line: &command_line,
             },
+            &programs,
         )
     };
     let not_permitted = |outcome: BwrapOutcome| LinuxSandboxError::BwrapNotPermitted {
@@ -529,6 +550,7 @@ impl<'a> BwrapArgs<'a> {
 fn run_bwrap_captured(
     bwrap: &Path,
     args: BwrapArgs<'_>,
+    inherited: &[OwnedFd],
 ) -> Result<BwrapOutcome, LinuxSandboxError> {
     let spawn_error = |source| LinuxSandboxError::BwrapSpawn {
         bwrap: bwrap.to_path_buf(),
@@ -543,9 +565,12 @@ fn run_bwrap_captured(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    // SAFETY: the closure only calls fcntl (keep_fds_across_exec): async-signal-safe.
+    let mut keep = vec![status_fd, args_raw];
+    keep.extend(inherited.iter().map(AsRawFd::as_raw_fd));
+    // SAFETY: the closure only calls fcntl (keep_fds_across_exec) on a list built before
+    // the fork: async-signal-safe, no allocation.
     unsafe {
-        command.pre_exec(move || keep_fds_across_exec(&[status_fd, args_raw]));
+        command.pre_exec(move || keep_fds_across_exec(&keep));
     }
     let child = command.spawn();
     drop(command);

@@ -173,16 +173,7 @@ impl NetworkFilter {
         };
         let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
         if deny_network {
-            let non_unix_domain = SeccompRule::new(vec![
-                SeccompCondition::new(
-                    0,
-                    SeccompCmpArgLen::Dword,
-                    SeccompCmpOp::Ne,
-                    libc::AF_UNIX as u64,
-                )
-                .map_err(|e| err(e.to_string()))?,
-            ])
-            .map_err(|e| err(e.to_string()))?;
+            let non_unix_domain = first_argument(SeccompCmpOp::Ne, libc::AF_UNIX as u64)?;
             for socket_call in [libc::SYS_socket, libc::SYS_socketpair] {
                 for number in syscall_numbers(socket_call) {
                     rules.insert(number, vec![non_unix_domain.clone()]);
@@ -199,16 +190,10 @@ impl NetworkFilter {
         if in_bubblewrap {
             // `flags` is the first argument of both (an `int` for `unshare`, an
             // `unsigned long` for `clone`; `CLONE_NEWUSER` lies in the low 32 bits).
-            let new_user_namespace = SeccompRule::new(vec![
-                SeccompCondition::new(
-                    0,
-                    SeccompCmpArgLen::Dword,
-                    SeccompCmpOp::MaskedEq(libc::CLONE_NEWUSER as u64),
-                    libc::CLONE_NEWUSER as u64,
-                )
-                .map_err(|e| err(e.to_string()))?,
-            ])
-            .map_err(|e| err(e.to_string()))?;
+            let new_user_namespace = first_argument(
+                SeccompCmpOp::MaskedEq(libc::CLONE_NEWUSER as u64),
+                libc::CLONE_NEWUSER as u64,
+            )?;
             for call in [libc::SYS_unshare, libc::SYS_clone] {
                 for number in syscall_numbers(call) {
                     rules.insert(number, vec![new_user_namespace.clone()]);
@@ -276,6 +261,15 @@ pub fn install_network_seccomp_filter(kind: FilterKind) -> Result<(), LinuxSandb
         })?;
     }
     Ok(())
+}
+
+/// A rule matching calls whose first argument (its low 32 bits) compares to `value` by `op`.
+fn first_argument(op: SeccompCmpOp, value: u64) -> Result<SeccompRule, LinuxSandboxError> {
+    let err = |e: seccompiler::BackendError| LinuxSandboxError::Seccomp {
+        message: e.to_string(),
+    };
+    let condition = SeccompCondition::new(0, SeccompCmpArgLen::Dword, op, value).map_err(err)?;
+    SeccompRule::new(vec![condition]).map_err(err)
 }
 
 /// One program: `rules` answered with `errno`, everything else allowed, and calls of

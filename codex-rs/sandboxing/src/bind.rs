@@ -14,11 +14,16 @@
 //!    link inside `/tmp` to elsewhere in `/tmp` grants nothing new);
 //! 3. binds the policy with the resolved roots ([`SandboxPolicy::effective_access`]),
 //!    protects the git directories `.git` files point to (resolved the same way), and
-//!    refuses a writable root inside a protected path.
+//!    refuses a writable root inside a protected path;
+//! 4. with [`RootPins`] (one per session), refuses a root that resolves elsewhere than it
+//!    did the first time the session used it: a command of one policy may plant a
+//!    symlink where a later policy of the same session names a root, in a directory that
+//!    later policy does not make writable, which step 2 cannot see.
 //!
 //! The result holds only resolved paths, so callers compare resolved paths with it and
 //! hand resolved paths to the kernel: nothing is resolved twice.
 
+use std::collections::BTreeMap;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io;
@@ -40,6 +45,35 @@ const MAX_SYMLINK_HOPS: usize = 40;
 
 /// `/tmp`, a writable root of `workspaceWrite` unless `excludeSlashTmp`.
 const SLASH_TMP: &str = "/tmp";
+
+/// Where each root a session used resolved the first time (see the module docs, step 4).
+/// Share one between the process and filesystem sides of a session.
+#[derive(Debug, Default)]
+pub struct RootPins {
+    first: std::sync::Mutex<BTreeMap<AbsolutePathBuf, AbsolutePathBuf>>,
+}
+
+impl RootPins {
+    /// Records where `root` resolves now, or refuses it if it resolved elsewhere before.
+    fn pin(&self, root: &AbsolutePathBuf, now: &AbsolutePathBuf) -> Result<(), SandboxingError> {
+        let mut first = self
+            .first
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match first.get(root) {
+            Some(before) if before != now => Err(SandboxingError::RootChanged {
+                root: root.as_path().to_path_buf(),
+                first: before.as_path().to_path_buf(),
+                now: now.as_path().to_path_buf(),
+            }),
+            Some(_) => Ok(()),
+            None => {
+                first.insert(root.clone(), now.clone());
+                Ok(())
+            }
+        }
+    }
+}
 
 /// A path resolved from `/`, and the symlinks met on the way.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,11 +141,14 @@ pub fn resolve_recording_links(path: &AbsolutePathBuf) -> io::Result<Resolution>
 ///
 /// Refuses ([`SandboxingError::RootThroughWritableSymlink`]) a root redirected by a
 /// symlink that a sandboxed command could have planted, a writable root inside a
-/// protected path ([`SandboxingError::Policy`]), and a root that cannot be resolved.
+/// protected path ([`SandboxingError::Policy`]), a root that cannot be resolved, and,
+/// with `pins`, a root that resolves elsewhere than the first time
+/// ([`SandboxingError::RootChanged`]).
 pub fn bind_policy(
     policy: &SandboxPolicy,
     policy_cwd: Option<&AbsolutePathBuf>,
     tmpdir: Option<&AbsolutePathBuf>,
+    pins: Option<&RootPins>,
 ) -> Result<EffectiveAccess, SandboxingError> {
     let mut resolver = Resolver::default();
     let policy = match policy {
@@ -201,6 +238,11 @@ pub fn bind_policy(
                 link: link.as_path().to_path_buf(),
                 target: resolution.path.as_path().to_path_buf(),
             });
+        }
+    }
+    if let Some(pins) = pins {
+        for (root, resolution) in &resolutions {
+            pins.pin(root, &resolution.path)?;
         }
     }
     Ok(access)

@@ -78,7 +78,7 @@ fn a_root_swapped_for_a_symlink_inside_a_writable_root_is_refused() {
     symlink(&outside, base.join("proj")).unwrap();
     let policy = workspace_write(&[&base, &base.join("proj")], &[]);
     assert_eq!(
-        bind_policy(&policy, None, None),
+        bind_policy(&policy, None, None, None),
         Err(SandboxingError::RootThroughWritableSymlink {
             root: base.join("proj"),
             link: base.join("proj"),
@@ -94,12 +94,13 @@ fn a_root_swapped_for_a_symlink_inside_a_writable_root_is_refused() {
         exclude_slash_tmp: true,
     };
     assert!(matches!(
-        bind_policy(&tmpdir_policy, None, Some(&abs(&base.join("proj")))),
+        bind_policy(&tmpdir_policy, None, Some(&abs(&base.join("proj"))), None),
         Err(SandboxingError::RootThroughWritableSymlink { .. })
     ));
     assert!(matches!(
         bind_policy(
             &workspace_write(&[&base], &[&base.join("proj")]),
+            None,
             None,
             None
         ),
@@ -117,7 +118,7 @@ fn symlinks_outside_writable_roots_or_within_them_are_followed() {
     // ... and one inside a writable root that stays inside it.
     symlink(base.join("a/real"), base.join("a/inner")).unwrap();
     let policy = workspace_write(&[&links.join("to-base"), &base.join("a/inner")], &[]);
-    let access = bind_policy(&policy, None, None).unwrap();
+    let access = bind_policy(&policy, None, None, None).unwrap();
     assert_eq!(
         writable(&access),
         vec![abs(&base), abs(&base.join("a/real"))]
@@ -130,8 +131,8 @@ fn the_policy_cwd_is_resolved_and_granted_and_no_cwd_grants_nothing() {
     let (_links_dir, links) = temp();
     symlink(&base, links.join("cwd")).unwrap();
     let policy = workspace_write(&[], &[]);
-    let with_cwd = bind_policy(&policy, Some(&abs(&links.join("cwd"))), None).unwrap();
-    let without = bind_policy(&policy, None, None).unwrap();
+    let with_cwd = bind_policy(&policy, Some(&abs(&links.join("cwd"))), None, None).unwrap();
+    let without = bind_policy(&policy, None, None, None).unwrap();
     assert_eq!(
         (writable(&with_cwd), writable(&without)),
         (vec![abs(&base)], vec![])
@@ -144,7 +145,7 @@ fn a_writable_root_inside_a_protected_path_is_refused() {
     std::fs::create_dir_all(base.join(".git/hooks")).unwrap();
     let policy = workspace_write(&[&base, &base.join(".git/hooks")], &[]);
     assert_eq!(
-        bind_policy(&policy, None, None),
+        bind_policy(&policy, None, None, None),
         Err(SandboxingError::Policy(
             SandboxError::RootInsideProtectedPath {
                 root: abs(&base.join(".git/hooks")),
@@ -168,12 +169,44 @@ fn a_gitdir_target_is_protected_at_its_resolved_path() {
     )
     .unwrap();
     let policy = workspace_write(&[&base.join("wt"), &base.join("store")], &[]);
-    let access = bind_policy(&policy, None, None).unwrap();
+    let access = bind_policy(&policy, None, None, None).unwrap();
     assert_eq!(
         [
             access.can_write(&abs(&base.join("store/gd/HEAD"))),
             access.can_write(&abs(&base.join("store/other"))),
         ],
         [false, true]
+    );
+}
+
+#[test]
+fn a_pinned_root_that_resolves_elsewhere_later_is_refused() {
+    // The policy names only `proj`, so the symlink planted in its parent (writable under
+    // another policy of the same session) is not in a directory this policy makes
+    // writable: only the pin notices that `proj` moved.
+    let (_dir, base) = temp();
+    let (_outside_dir, outside) = temp();
+    let proj = base.join("proj");
+    std::fs::create_dir(&proj).unwrap();
+    let policy = workspace_write(&[&proj], &[]);
+    let pins = super::RootPins::default();
+
+    let first = bind_policy(&policy, None, None, Some(&pins)).map(|access| writable(&access));
+    std::fs::remove_dir(&proj).unwrap();
+    symlink(&outside, &proj).unwrap();
+    let unpinned = bind_policy(&policy, None, None, None).map(|access| writable(&access));
+    let pinned = bind_policy(&policy, None, None, Some(&pins));
+
+    assert_eq!(
+        (first, unpinned, pinned.map(|access| writable(&access))),
+        (
+            Ok(vec![abs(&proj)]),
+            Ok(vec![abs(&outside)]),
+            Err(SandboxingError::RootChanged {
+                root: proj.clone(),
+                first: proj.clone(),
+                now: outside.clone(),
+            })
+        )
     );
 }

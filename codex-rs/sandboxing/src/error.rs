@@ -51,6 +51,23 @@ pub enum SandboxingError {
         /// Where the root leads.
         target: PathBuf,
     },
+    /// A root resolves elsewhere than the first time this session used it.
+    #[error(
+        "sandbox root `{}` now leads to `{}`, but led to `{}` when this session first used \
+         it; something replaced it (a symlink planted by a sandboxed command, say). Check \
+         it, then name the real directory in the policy or start a new session",
+        root.display(),
+        now.display(),
+        first.display()
+    )]
+    RootChanged {
+        /// The root as the policy names it.
+        root: PathBuf,
+        /// Where it led the first time.
+        first: PathBuf,
+        /// Where it leads now.
+        now: PathBuf,
+    },
     /// A root of the policy could not be resolved.
     #[error("cannot resolve sandbox root `{}`: {message}", path.display())]
     Resolve {

@@ -27,6 +27,7 @@ mod platform;
 mod seatbelt;
 
 pub use bind::Resolution;
+pub use bind::RootPins;
 pub use bind::bind_policy;
 pub use bind::resolve_recording_links;
 pub use error::PathProblem;

@@ -9,6 +9,7 @@
 //! | 1 | a root server's sandbox kept every capability | [`no_capabilities_and_no_way_to_remount`] |
 //! | 2 | a protected path replaced by renaming its parent | [`protected_paths_cannot_be_replaced_through_a_parent`] |
 //! | 3 | a root swapped for a symlink grants its target later | [`a_root_swapped_for_a_symlink_is_refused_afterwards`] |
+//! | 3b | the same, where the later policy does not make the link's directory writable | [`a_root_that_moved_since_the_session_used_it_is_refused`] |
 //! | 4 | a network sandbox drives the server | [`a_network_sandbox_cannot_drive_the_server_or_find_its_token`] |
 //! | 5 | the request's env in bubblewrap's own environment | [`the_request_environment_never_reaches_bubblewrap`] |
 //! | 6 | a `bwrap` planted in `PATH` or in a writable root | [`a_planted_bwrap_is_never_run`] |
@@ -17,7 +18,11 @@
 //! | 9 | `externalSandbox` takes the server's sockets (`pidfd_getfd`) | [`external_sandbox_cannot_take_the_servers_descriptors`] |
 //! | 10 | two servers, one workspace: a placeholder removed under the other | [`two_servers_keep_a_missing_git_protected`] |
 //! | 11 | terminal descriptors leak to concurrent starts | `descriptor_leaks::concurrent_starts_never_inherit_each_others_descriptors` |
-//! | 12 | `Sec-WebSocket-Origin`, token length, `fs/copy` size, no limits | `hostile::http_front_door`, `auth`, `fs_copy_limit`, `sandbox_limits` |
+//! | 12 | `Sec-WebSocket-Origin`, token length, `fs/copy` size, no limits | `hostile::http_front_door`, `auth`, `fs_copy_limit`, `limits` |
+//!
+//! And the bad input of the issue: a host that cannot give a sandbox its user namespace
+//! refuses every sandboxed start, with the reason, and runs nothing
+//! ([`no_user_namespaces_means_no_sandboxed_start`]).
 #![cfg(target_os = "linux")]
 
 use std::collections::BTreeMap;
@@ -27,6 +32,7 @@ use pretty_assertions::assert_eq;
 use serde_json::Value;
 use serde_json::json;
 
+use super::harness::Printed;
 use super::harness::RawClient;
 use super::harness::unb64;
 use super::users::Who;
@@ -36,6 +42,7 @@ both_users!(
     no_capabilities_and_no_way_to_remount,
     protected_paths_cannot_be_replaced_through_a_parent,
     a_root_swapped_for_a_symlink_is_refused_afterwards,
+    a_root_that_moved_since_the_session_used_it_is_refused,
     a_network_sandbox_cannot_drive_the_server_or_find_its_token,
     the_request_environment_never_reaches_bubblewrap,
     a_planted_bwrap_is_never_run,
@@ -91,27 +98,11 @@ async fn run(client: &mut RawClient, params: Value) -> Run {
 
 /// What process `id` printed on stdout and on stderr, read until it closed.
 async fn read_to_close(client: &mut RawClient, id: &str) -> (String, String) {
-    let mut after = 0;
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    loop {
-        let read = client
-            .ok(
-                "process/read",
-                json!({"processId": id, "afterSeq": after, "waitMs": 5000}),
-            )
-            .await;
-        for chunk in read["chunks"].as_array().expect("chunks") {
-            match chunk["stream"].as_str() {
-                Some("stderr") => stderr.extend(unb64(&chunk["chunk"])),
-                _ => stdout.extend(unb64(&chunk["chunk"])),
-            }
-        }
-        after = read["nextSeq"].as_u64().expect("nextSeq") - 1;
-        if read["closed"] == json!(true) {
-            let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
-            return (text(stdout), text(stderr));
-        }
-    }
+    let printed = client.read_printed(id, async |_| {}).await;
+    (
+        Printed::text(&printed.stdout),
+        Printed::text(&printed.stderr),
+    )
 }
 
 /// `data.kind` and message of an error response.
@@ -252,6 +243,54 @@ async fn a_root_swapped_for_a_symlink_is_refused_afterwards(who: Who) {
         let (kind, message) = error_of(response);
         assert_eq!(kind, "sandboxDenied", "{response}");
         assert!(message.contains("redirected by the symlink"), "{message}");
+    }
+    assert_eq!(std::fs::read_dir(&outside).expect("outside").count(), 0);
+}
+
+/// Hole 3, second form: the later policy names only `proj`, so the symlink a command of
+/// another policy planted in `proj`'s parent does not lie in a directory *that* policy
+/// makes writable. The session remembers where each root led the first time it used it
+/// (for processes and `fs/*` alike) and refuses one that now leads elsewhere.
+async fn a_root_that_moved_since_the_session_used_it_is_refused(who: Who) {
+    let (_server, mut client) = connect(who).await;
+    let dir = who.dir();
+    let base = dir.mkdir("base");
+    let proj = dir.mkdir("base/proj");
+    let outside = dir.mkdir("outside");
+    let narrow = workspace_write(&[&proj], /*network_access*/ false);
+    let wide = workspace_write(&[&base], /*network_access*/ false);
+    let first = run(&mut client, sh_params("first", &proj, &narrow, "echo ok")).await;
+    let swap = format!(
+        "rm -rf {proj} && ln -s {outside} {proj} && echo swapped",
+        proj = proj.display(),
+        outside = outside.display()
+    );
+    let swapped = run(&mut client, sh_params("swap", &base, &wide, &swap)).await;
+
+    let start = client
+        .request(
+            "process/start",
+            sh_params("again", &base, &narrow, "echo x > proj/escaped"),
+        )
+        .await;
+    let write = client
+        .request(
+            "fs/writeFile",
+            json!({"path": proj.join("escaped-fs"), "dataBase64": "eA==", "sandboxPolicy": narrow}),
+        )
+        .await;
+
+    assert_eq!(
+        (first.output, swapped.output),
+        ("ok\n".to_string(), "swapped\n".to_string())
+    );
+    for response in [&start, &write] {
+        let (kind, message) = error_of(response);
+        assert_eq!(kind, "sandboxDenied", "{response}");
+        assert!(
+            message.contains("when this session first used it"),
+            "{message}"
+        );
     }
     assert_eq!(std::fs::read_dir(&outside).expect("outside").count(), 0);
 }
@@ -624,4 +663,65 @@ async fn two_servers_keep_a_missing_git_protected(who: Who) {
             false
         )
     );
+}
+
+/// Where no user namespace can be created (here: the server runs inside an outer
+/// bubblewrap that disables them), every sandboxed start is refused with
+/// `sandboxUnavailable` and bubblewrap's reason, nothing runs, and unsandboxed starts keep
+/// working. There is no weaker fallback (running without the user namespace would give a
+/// root server's command every capability).
+#[tokio::test]
+async fn no_user_namespaces_means_no_sandboxed_start() {
+    use super::harness::TestServer;
+
+    let dir = Who::Caller.dir();
+    let ws = dir.mkdir("ws");
+    let server = TestServer::start_under(
+        &[
+            "bwrap",
+            "--unshare-user",
+            "--disable-userns",
+            "--bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--unshare-pid",
+            "--die-with-parent",
+            "--",
+        ],
+        &[],
+    );
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let marker = ws.join("ran");
+    let policy = workspace_write(&[&ws], /*network_access*/ false);
+
+    let refused = client
+        .request(
+            "process/start",
+            sh_params("s", &ws, &policy, &format!("touch {}", marker.display())),
+        )
+        .await;
+    let plain = run(
+        &mut client,
+        json!({
+            "processId": "plain",
+            "argv": ["/bin/echo", "unsandboxed"],
+            "cwd": ws,
+            "env": env(),
+            "tty": false,
+        }),
+    )
+    .await;
+
+    let (kind, message) = error_of(&refused);
+    assert_eq!(kind, "sandboxUnavailable", "{refused}");
+    assert!(
+        message.contains("bubblewrap cannot create the sandbox on this host"),
+        "{message}"
+    );
+    assert!(!marker.exists());
+    assert_eq!(plain.output, "unsandboxed\n");
 }

@@ -483,21 +483,40 @@ impl RawClient {
 
     /// Read until closed via `process/read` (independent of notifications).
     pub async fn read_all(&mut self, process_id: &str) -> (Vec<u8>, Value) {
+        let printed = self.read_printed(process_id, async |_| {}).await;
+        (printed.all, printed.last)
+    }
+
+    /// Reads `process_id` with `process/read` until it closed, calling `each` with what
+    /// it printed so far after every reply.
+    pub async fn read_printed(
+        &mut self,
+        process_id: &str,
+        mut each: impl AsyncFnMut(&Printed),
+    ) -> Printed {
         let mut after = 0u64;
-        let mut output = Vec::new();
+        let mut printed = Printed::default();
         loop {
             let result = self
                 .ok(
                     "process/read",
-                    json!({"processId": process_id, "afterSeq": after, "waitMs": 5000}),
+                    json!({"processId": process_id, "afterSeq": after, "waitMs": 2000}),
                 )
                 .await;
             for chunk in result["chunks"].as_array().expect("chunks") {
-                output.extend(unb64(&chunk["chunk"]));
+                let bytes = unb64(&chunk["chunk"]);
+                printed.all.extend(&bytes);
+                match chunk["stream"].as_str() {
+                    Some("stderr") => printed.stderr.extend(bytes),
+                    _ => printed.stdout.extend(bytes),
+                }
             }
             after = result["nextSeq"].as_u64().expect("nextSeq") - 1;
-            if result["closed"] == json!(true) {
-                return (output, result);
+            let closed = result["closed"] == json!(true);
+            printed.last = result;
+            each(&printed).await;
+            if closed {
+                return printed;
             }
         }
     }
@@ -552,5 +571,28 @@ async fn read_to_close(
         if read.closed {
             return (output, read.exit_code);
         }
+    }
+}
+
+/// What a process printed, read with [`RawClient::read_printed`].
+#[derive(Debug, Default)]
+pub struct Printed {
+    /// Every chunk, in `seq` order.
+    pub all: Vec<u8>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// The last `process/read` reply (after the process closed: with its `exitCode`).
+    pub last: Value,
+}
+
+impl Printed {
+    /// `bytes` as text (lossily).
+    pub fn text(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+
+    /// The exit code of a closed process.
+    pub fn exit_code(&self) -> i64 {
+        self.last["exitCode"].as_i64().expect("exitCode")
     }
 }

@@ -11,9 +11,9 @@ use pretty_assertions::assert_eq;
 use serde_json::Value;
 use serde_json::json;
 
+use super::harness::Printed;
 use super::harness::RawClient;
 use super::harness::child_env;
-use super::harness::unb64;
 use super::users::Who;
 use super::users::both_users;
 
@@ -55,26 +55,14 @@ async fn read_to_end(
     id: &str,
     mut on_output: impl AsyncFnMut(&str),
 ) -> Run {
-    let mut after = 0u64;
-    let mut output = Vec::new();
-    loop {
-        let result = client
-            .ok(
-                "process/read",
-                json!({"processId": id, "afterSeq": after, "waitMs": 2000}),
-            )
-            .await;
-        for chunk in result["chunks"].as_array().expect("chunks") {
-            output.extend(unb64(&chunk["chunk"]));
-        }
-        on_output(&String::from_utf8_lossy(&output)).await;
-        after = result["nextSeq"].as_u64().expect("nextSeq") - 1;
-        if result["closed"] == json!(true) {
-            return Run {
-                output: String::from_utf8_lossy(&output).into_owned(),
-                exit_code: result["exitCode"].as_i64().expect("exitCode"),
-            };
-        }
+    let printed = client
+        .read_printed(id, async |printed| {
+            on_output(&Printed::text(&printed.all)).await;
+        })
+        .await;
+    Run {
+        output: Printed::text(&printed.all),
+        exit_code: printed.exit_code(),
     }
 }
 

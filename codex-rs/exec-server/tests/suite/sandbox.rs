@@ -17,10 +17,10 @@ use serde_json::Value;
 use serde_json::json;
 
 use super::harness::EVENT_TIMEOUT;
+use super::harness::Printed;
 use super::harness::RawClient;
 use super::harness::TestServer;
 use super::harness::child_env;
-use super::harness::unb64;
 use super::users::NOBODY_ID;
 use super::users::Who;
 use super::users::both_users;
@@ -74,32 +74,13 @@ pub(super) fn sandboxed(process_id: &str, argv: &[&str], cwd: &Path, policy: &Va
 
 /// Starts `params` and reads the process to its end with `process/read`.
 pub(super) async fn run(client: &mut RawClient, params: Value) -> Run {
-    let process_id = params["processId"].clone();
+    let process_id = params["processId"].as_str().expect("processId").to_string();
     client.ok("process/start", params).await;
-    let mut after = 0u64;
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    loop {
-        let result = client
-            .ok(
-                "process/read",
-                json!({"processId": process_id, "afterSeq": after, "waitMs": 5000}),
-            )
-            .await;
-        for chunk in result["chunks"].as_array().expect("chunks") {
-            let bytes = unb64(&chunk["chunk"]);
-            match chunk["stream"].as_str() {
-                Some("stderr") => stderr.extend(bytes),
-                _ => stdout.extend(bytes),
-            }
-        }
-        after = result["nextSeq"].as_u64().expect("nextSeq") - 1;
-        if result["closed"] == json!(true) {
-            return Run {
-                stdout: String::from_utf8_lossy(&stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&stderr).into_owned(),
-                exit_code: result["exitCode"].as_i64().expect("exitCode"),
-            };
-        }
+    let printed = client.read_printed(&process_id, async |_| {}).await;
+    Run {
+        stdout: Printed::text(&printed.stdout),
+        stderr: Printed::text(&printed.stderr),
+        exit_code: printed.exit_code(),
     }
 }
 
