@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-TEST_SUPPORT = {"codex-utils-cargo-bin", "codex-utils-dotslash"}
+TEST_SUPPORT = {"codex-utils-cargo-bin", "codex-utils-dotslash", "codex-utils-test-support"}
 PROTOCOL_FORBIDDEN = {"tokio", "mio", "async-std", "smol", "tokio-tungstenite", "reqwest", "hyper"}
 NEVER_ON_EXEC_SERVER = {"codex-linux-sandbox", "codex-sandboxing"}
 

@@ -13,7 +13,6 @@ use codex_exec_server::RemoteSettings;
 use pretty_assertions::assert_eq;
 
 use super::harness::EVENT_TIMEOUT;
-use super::harness::NOBODY;
 use super::harness::RawClient;
 use super::harness::TestServer;
 use super::harness::wait_until;
@@ -248,8 +247,8 @@ async fn a_same_uid_process_cannot_read_the_servers_environment() {
         .find(|line| line.starts_with("Uid:"))
         .map(|line| line.split_whitespace().nth(1).unwrap_or("").to_string());
 
-    let output = std::process::Command::new(NOBODY[0])
-        .args(&NOBODY[1..])
+    let output = std::process::Command::new(codex_utils_test_support::NOBODY_SETPRIV[0])
+        .args(&codex_utils_test_support::NOBODY_SETPRIV[1..])
         .args(["cat", &environ])
         .output()
         .unwrap();

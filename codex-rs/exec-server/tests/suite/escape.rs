@@ -35,10 +35,14 @@ use serde_json::json;
 use super::harness::Printed;
 use super::harness::RawClient;
 use super::harness::unb64;
-use super::users::Who;
-use super::users::both_users;
+use codex_utils_test_support::Who;
+use codex_utils_test_support::workspace_write;
 
-both_users!(
+use super::users::server;
+use super::users::server_with;
+use codex_utils_test_support::both_users;
+
+both_users!(async
     no_capabilities_and_no_way_to_remount,
     protected_paths_cannot_be_replaced_through_a_parent,
     a_root_swapped_for_a_symlink_is_refused_afterwards,
@@ -51,18 +55,6 @@ both_users!(
     external_sandbox_cannot_take_the_servers_descriptors,
     two_servers_keep_a_missing_git_protected,
 );
-
-/// `workspaceWrite` over `roots` with full reads, neither `/tmp` nor `$TMPDIR`.
-fn workspace_write(roots: &[&Path], network_access: bool) -> Value {
-    json!({
-        "type": "workspaceWrite",
-        "writableRoots": roots,
-        "readOnlyAccess": {"type": "fullAccess"},
-        "networkAccess": network_access,
-        "excludeTmpdirEnvVar": true,
-        "excludeSlashTmp": true,
-    })
-}
 
 fn env() -> BTreeMap<String, String> {
     BTreeMap::from([("PATH".to_string(), "/usr/bin:/bin".to_string())])
@@ -120,7 +112,7 @@ fn error_of(response: &Value) -> (String, String) {
 
 /// A server run by `who` and a client of it.
 async fn connect(who: Who) -> (super::users::UserServer, RawClient) {
-    let server = who.server(&[]).expect("server");
+    let server = server(who, &[]).expect("server");
     let (client, _) = RawClient::initialized(&server.url).await;
     (server, client)
 }
@@ -434,9 +426,7 @@ async fn a_planted_bwrap_is_never_run(who: Who) {
     .expect("write");
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let path = format!("{}:/usr/bin:/bin", planted.path().display());
-    let server = who
-        .server_with(&[], &[("PATH", path.as_str())])
-        .expect("server");
+    let server = server_with(who, &[], &[("PATH", path.as_str())]).expect("server");
     let (mut client, _) = RawClient::initialized(&server.url).await;
     let dir = who.dir();
     let ws = dir.mkdir("ws");
@@ -469,9 +459,7 @@ async fn a_planted_bwrap_is_never_run(who: Who) {
         .expect("chmod");
     std::fs::copy("/usr/bin/bwrap", trusted_dir.path().join("bwrap")).expect("copy bwrap");
     let path = format!("{}:/usr/bin:/bin", trusted_dir.path().display());
-    let server = who
-        .server_with(&[], &[("PATH", path.as_str())])
-        .expect("server");
+    let server = server_with(who, &[], &[("PATH", path.as_str())]).expect("server");
     let (mut client, _) = RawClient::initialized(&server.url).await;
     let inside_a_root = workspace_write(&[&ws, trusted_dir.path()], /*network_access*/ false);
     let ok = workspace_write(&[&ws], /*network_access*/ false);
@@ -497,9 +485,7 @@ async fn request_fields_never_widen_the_policy(who: Who) {
     let dir = who.dir();
     let server_tmp = dir.mkdir("server-tmp");
     let server_tmp_text = server_tmp.display().to_string();
-    let server = who
-        .server_with(&[], &[("TMPDIR", server_tmp_text.as_str())])
-        .expect("server");
+    let server = server_with(who, &[], &[("TMPDIR", server_tmp_text.as_str())]).expect("server");
     let (mut client, _) = RawClient::initialized(&server.url).await;
     let ws = dir.mkdir("ws");
     dir.mkdir("ws/.git/hooks");

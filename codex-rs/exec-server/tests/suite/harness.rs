@@ -21,14 +21,6 @@ use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
-/// `setpriv` arguments that run a command as `nobody` (uid and gid 65534, no groups).
-pub const NOBODY: [&str; 4] = [
-    "setpriv",
-    "--reuid=65534",
-    "--regid=65534",
-    "--clear-groups",
-];
-
 /// How long a server may take to print its URL.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Upper bound for any single expected message or condition.
@@ -97,25 +89,23 @@ impl TestServer {
     /// groups), through `setpriv`, from a copy of the binary in a world-readable
     /// directory (the build's own directory may not be: `/root` is mode 0700). Needs
     /// root; `None` otherwise. The copy lives as long as the returned directory.
-    pub fn start_as_nobody(args: &[&str], env: &[(&str, &str)]) -> Option<(Self, TempDir)> {
-        use std::os::unix::fs::PermissionsExt;
-
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
+    pub fn start_as_nobody(
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Option<(Self, codex_utils_test_support::InstalledCopy)> {
+        if !codex_utils_test_support::Who::Nobody.available() {
             eprintln!("skipped: starting a server as another user needs root");
             return None;
         }
         let bin = codex_utils_cargo_bin::cargo_bin("codex-exec-server").expect("binary");
-        let dir = tempfile::Builder::new()
-            .prefix("exec-server-nobody")
-            .tempdir_in("/tmp")
-            .expect("temp dir");
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
-            .expect("chmod");
-        let copy = dir.path().join("codex-exec-server");
-        copy_executable(&bin, &copy);
-        let server = Self::start_under_with(&NOBODY, Some(&copy), args, env);
-        Some((server, dir))
+        let copy = codex_utils_test_support::installed_copy(&bin);
+        let server = Self::start_under_with(
+            &codex_utils_test_support::NOBODY_SETPRIV,
+            Some(&copy.path),
+            args,
+            env,
+        );
+        Some((server, copy))
     }
 
     fn spawn(mut command: Command, home: TempDir, capture_stderr: bool) -> Self {
@@ -238,21 +228,6 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Copies the executable `from` to `to` (mode 0755) in a child process: a descriptor
-/// of this process writing it could be inherited by a child another test thread forks
-/// meanwhile (tests share the process under `cargo test` and Bazel), and executing the
-/// copy would then fail with `ETXTBSY` ("Text file busy") for as long as that child
-/// has not exec'd.
-pub fn copy_executable(from: &std::path::Path, to: &std::path::Path) {
-    let status = Command::new("install")
-        .arg("--mode=0755")
-        .arg(from)
-        .arg(to)
-        .status()
-        .expect("run install");
-    assert!(status.success(), "install {from:?} {to:?}: {status}");
 }
 
 /// A temp dir usable as a process cwd.

@@ -14,8 +14,10 @@ use serde_json::json;
 use super::harness::Printed;
 use super::harness::RawClient;
 use super::harness::child_env;
-use super::users::Who;
-use super::users::both_users;
+use codex_utils_test_support::Who;
+
+use super::users::server;
+use codex_utils_test_support::both_users;
 
 /// Full reads, no writes, no network: enough for every command here.
 fn read_only() -> Value {
@@ -110,7 +112,7 @@ fn fork_bomb(hold: u32) -> String {
 }
 
 async fn memory_limit_fails_large_allocations_only(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
@@ -125,7 +127,7 @@ async fn memory_limit_fails_large_allocations_only(who: Who) {
         start(
             "large",
             &allocate(256),
-            &dir.root,
+            dir.root(),
             read_only(),
             limits.clone(),
         ),
@@ -136,7 +138,7 @@ async fn memory_limit_fails_large_allocations_only(who: Who) {
         start(
             "small",
             &allocate(16),
-            &dir.root,
+            dir.root(),
             read_only(),
             limits.clone(),
         ),
@@ -145,7 +147,7 @@ async fn memory_limit_fails_large_allocations_only(who: Who) {
     // The same without a sandbox: the limit applies too, only where asked for.
     let plain = run(
         &mut client,
-        start("plain", &allocate(256), &dir.root, Value::Null, limits),
+        start("plain", &allocate(256), dir.root(), Value::Null, limits),
     )
     .await;
 
@@ -162,7 +164,7 @@ async fn memory_limit_fails_large_allocations_only(who: Who) {
 }
 
 async fn sandboxed_starts_get_the_default_limits(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
@@ -173,17 +175,17 @@ async fn sandboxed_starts_get_the_default_limits(who: Who) {
 
     let sandboxed = run(
         &mut client,
-        start("bwrap", show, &dir.root, read_only(), Value::Null),
+        start("bwrap", show, dir.root(), read_only(), Value::Null),
     )
     .await;
     let seccomp_only = run(
         &mut client,
-        start("external", show, &dir.root, external, Value::Null),
+        start("external", show, dir.root(), external, Value::Null),
     )
     .await;
     let plain = run(
         &mut client,
-        start("plain", show, &dir.root, Value::Null, Value::Null),
+        start("plain", show, dir.root(), Value::Null, Value::Null),
     )
     .await;
     let lowered = run(
@@ -191,7 +193,7 @@ async fn sandboxed_starts_get_the_default_limits(who: Who) {
         start(
             "lowered",
             show,
-            &dir.root,
+            dir.root(),
             read_only(),
             json!({"maxMemoryBytes": 1 << 30, "maxOpenFiles": 100, "maxFileSizeBytes": 4096}),
         ),
@@ -231,14 +233,14 @@ async fn sandboxed_starts_get_the_default_limits(who: Who) {
 /// `maxProcesses: 50` is refused before 50 processes, and the server keeps answering
 /// meanwhile. As root, the limit is refused (`sandboxUnavailable`) rather than ignored.
 async fn process_limit_stops_a_fork_bomb(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
     let (mut other, _) = RawClient::initialized(&server.url).await;
     let dir = who.dir();
     let limits = json!({"maxProcesses": 50});
-    let params = start("bomb", &fork_bomb(3), &dir.root, read_only(), limits);
+    let params = start("bomb", &fork_bomb(3), dir.root(), read_only(), limits);
 
     // SAFETY: geteuid has no preconditions.
     let server_is_root = who == Who::Caller && unsafe { libc::geteuid() } == 0;
@@ -267,7 +269,7 @@ async fn process_limit_stops_a_fork_bomb(who: Who) {
                 Duration::from_secs(10),
                 run(
                     &mut other,
-                    start("alive", "echo alive", &dir.root, Value::Null, Value::Null),
+                    start("alive", "echo alive", dir.root(), Value::Null, Value::Null),
                 ),
             )
             .await
@@ -300,7 +302,7 @@ async fn process_limit_stops_a_fork_bomb(who: Who) {
     );
 }
 
-both_users!(
+both_users!(async
     memory_limit_fails_large_allocations_only,
     sandboxed_starts_get_the_default_limits,
     process_limit_stops_a_fork_bomb,
@@ -308,7 +310,7 @@ both_users!(
 
 #[tokio::test]
 async fn bad_limits_are_invalid_params_and_the_server_keeps_serving() {
-    let Some(server) = Who::Caller.server(&[]) else {
+    let Some(server) = server(Who::Caller, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
@@ -331,7 +333,7 @@ async fn bad_limits_are_invalid_params_and_the_server_keeps_serving() {
                 start(
                     &format!("bad-{index}"),
                     "true",
-                    &dir.root,
+                    dir.root(),
                     read_only(),
                     limits.clone(),
                 ),
@@ -350,7 +352,7 @@ async fn bad_limits_are_invalid_params_and_the_server_keeps_serving() {
         start(
             "fine",
             "echo fine",
-            &dir.root,
+            dir.root(),
             read_only(),
             json!({"maxOpenFiles": 64}),
         ),

@@ -21,11 +21,14 @@ use super::harness::Printed;
 use super::harness::RawClient;
 use super::harness::TestServer;
 use super::harness::child_env;
-use super::users::NOBODY_ID;
-use super::users::Who;
-use super::users::both_users;
+use codex_utils_test_support::NOBODY_ID;
+use codex_utils_test_support::Who;
+use codex_utils_test_support::workspace_write;
 
-both_users!(
+use super::users::server;
+use codex_utils_test_support::both_users;
+
+both_users!(async
     network_off_refuses_tcp_but_allows_unix_sockets,
     network_on_reaches_a_loopback_listener,
     a_sandboxed_command_with_network_cannot_drive_the_server,
@@ -38,19 +41,6 @@ both_users!(
     commands_inherit_only_their_stdio_sandboxed_or_not,
     a_sandbox_that_bubblewrap_cannot_set_up_exits_125_with_its_message,
 );
-
-/// `workspaceWrite` with full reads and neither `/tmp` nor `$TMPDIR` writable (the test
-/// dirs live there, so those would make everything writable).
-pub(super) fn workspace_write(writable_roots: &[&Path], network_access: bool) -> Value {
-    json!({
-        "type": "workspaceWrite",
-        "writableRoots": writable_roots,
-        "readOnlyAccess": {"type": "fullAccess"},
-        "networkAccess": network_access,
-        "excludeTmpdirEnvVar": true,
-        "excludeSlashTmp": true,
-    })
-}
 
 /// What a finished process printed and how it ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,7 +115,7 @@ print "unix: ", ($unix ? "connected" : "$!"), "\n";
 /// need to accept into the backlog). The Unix socket is the user's, as one it made would
 /// be (connecting needs write permission on it).
 async fn network_probe(who: Who, policy_network: bool) -> Option<Run> {
-    let server = who.server(&[])?;
+    let server = server(who, &[])?;
     let (mut client, _) = RawClient::initialized(&server.url).await;
     let dir = who.dir();
     let ws = dir.mkdir("ws");
@@ -190,7 +180,7 @@ for my $target (@ARGV) {
 /// the server's token it gets 401, so it cannot drive the server to run a command
 /// outside its sandbox.
 async fn a_sandboxed_command_with_network_cannot_drive_the_server(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
@@ -211,7 +201,7 @@ async fn a_sandboxed_command_with_network_cannot_drive_the_server(who: Who) {
 }
 
 async fn bad_policy_json_is_invalid_params_naming_the_problem(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
@@ -247,7 +237,7 @@ async fn bad_policy_json_is_invalid_params_naming_the_problem(who: Who) {
 }
 
 async fn arg0_with_a_sandbox_is_refused_not_dropped(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
@@ -272,7 +262,7 @@ async fn arg0_with_a_sandbox_is_refused_not_dropped(who: Who) {
 }
 
 async fn external_sandbox_without_network_still_gets_the_seccomp_filter(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
@@ -361,7 +351,7 @@ fn process_probe_refused(sockets: &str, maps: &str) -> String {
 /// socket or a client's connection (`pidfd_getfd`), nor read or write the server's
 /// memory, which would all hand it the network the policy denies.
 async fn external_sandbox_without_network_cannot_reach_into_the_server(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
@@ -392,7 +382,7 @@ async fn external_sandbox_without_network_cannot_reach_into_the_server(who: Who)
 }
 
 async fn a_missing_program_fails_to_start_as_it_would_unsandboxed(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
@@ -423,7 +413,7 @@ async fn a_missing_program_fails_to_start_as_it_would_unsandboxed(who: Who) {
 }
 
 async fn the_sandboxed_command_gets_its_own_stdio_and_no_new_privileges(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
@@ -460,7 +450,7 @@ async fn the_sandboxed_command_gets_its_own_stdio_and_no_new_privileges(who: Who
 /// descriptors, and not whatever the server itself inherited (under `cargo test`, the
 /// jobserver's pipe).
 async fn commands_inherit_only_their_stdio_sandboxed_or_not(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
@@ -486,7 +476,7 @@ async fn commands_inherit_only_their_stdio_sandboxed_or_not(who: Who) {
 }
 
 async fn a_sandbox_that_bubblewrap_cannot_set_up_exits_125_with_its_message(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;

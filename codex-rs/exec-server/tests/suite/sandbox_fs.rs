@@ -15,12 +15,15 @@ use super::sandbox::error_of;
 use super::sandbox::run;
 use super::sandbox::sandboxed;
 use super::sandbox::sh;
-use super::sandbox::workspace_write;
-use super::users::NOBODY_ID;
-use super::users::Who;
-use super::users::both_users;
 
-both_users!(
+use codex_utils_test_support::NOBODY_ID;
+use codex_utils_test_support::Who;
+use codex_utils_test_support::workspace_write;
+
+use super::users::server;
+use codex_utils_test_support::both_users;
+
+both_users!(async
     writes_only_land_inside_writable_roots,
     git_dir_inside_a_writable_root_stays_read_only,
     restricted_reads_hide_files_outside_the_readable_roots,
@@ -30,7 +33,7 @@ both_users!(
 );
 
 async fn writes_only_land_inside_writable_roots(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
@@ -71,7 +74,7 @@ async fn writes_only_land_inside_writable_roots(who: Who) {
 }
 
 async fn git_dir_inside_a_writable_root_stays_read_only(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
@@ -104,7 +107,7 @@ async fn git_dir_inside_a_writable_root_stays_read_only(who: Who) {
 }
 
 async fn restricted_reads_hide_files_outside_the_readable_roots(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
@@ -134,7 +137,7 @@ async fn restricted_reads_hide_files_outside_the_readable_roots(who: Who) {
 }
 
 async fn children_and_background_grandchildren_are_confined_too(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
@@ -165,7 +168,7 @@ async fn children_and_background_grandchildren_are_confined_too(who: Who) {
 }
 
 async fn a_missing_writable_root_is_refused_before_anything_runs(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
@@ -211,7 +214,7 @@ async fn a_missing_writable_root_is_refused_before_anything_runs(who: Who) {
 /// unmount it in every other sandbox still running there (the kernel detaches mounts on
 /// a removed directory), which could then create `.git`. The last one removes it.
 async fn a_missing_git_stays_protected_until_the_last_sandbox_using_it_exits(who: Who) {
-    let Some(server) = who.server(&[]) else {
+    let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;

@@ -5,15 +5,16 @@
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
-use super::harness::Who;
-use super::harness::both_users;
 use super::harness::stderr;
 use super::harness::stdout;
+use super::harness::user_dir;
+use codex_utils_test_support::Who;
+use codex_utils_test_support::both_users;
 
 both_users!(symlinked_binary_runs_its_seccomp_stage_under_restricted_reads,);
 
 fn symlinked_binary_runs_its_seccomp_stage_under_restricted_reads(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let alias = dir.mkdir("alias").join("codex-linux-sandbox");
     std::os::unix::fs::symlink(dir.bin(), &alias).unwrap();

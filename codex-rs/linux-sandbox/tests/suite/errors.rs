@@ -5,11 +5,12 @@ use pretty_assertions::assert_eq;
 use serde_json::json;
 
 use super::harness::SANDBOX_SETUP_FAILED;
-use super::harness::Who;
-use super::harness::both_users;
 use super::harness::stderr;
 use super::harness::stdout;
-use super::harness::workspace_write;
+use super::harness::user_dir;
+use codex_utils_test_support::Who;
+use codex_utils_test_support::both_users;
+use codex_utils_test_support::workspace_write;
 
 both_users!(
     nonexistent_writable_root_is_refused_before_the_command_runs,
@@ -22,7 +23,7 @@ both_users!(
 );
 
 fn nonexistent_writable_root_is_refused_before_the_command_runs(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let missing = dir.path("no-such-root");
     let policy = workspace_write(&[&missing], /*network_access*/ false);
@@ -43,7 +44,7 @@ fn nonexistent_writable_root_is_refused_before_the_command_runs(who: Who) {
 }
 
 fn cwd_outside_the_readable_roots_is_refused(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let docs = dir.mkdir("docs");
     let policy = json!({
@@ -66,7 +67,7 @@ fn cwd_outside_the_readable_roots_is_refused(who: Who) {
 }
 
 fn invalid_policy_json_names_the_field(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let policy = json!({"type": "readOnly"});
 
@@ -82,7 +83,7 @@ fn invalid_policy_json_names_the_field(who: Who) {
 }
 
 fn missing_bwrap_is_reported_with_what_was_searched(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let policy = json!({"type": "readOnly", "access": {"type": "fullAccess"}});
     let missing = dir.path("no-bwrap-here");
@@ -116,7 +117,7 @@ fn bwrap_that_cannot_create_namespaces_is_reported_before_the_command_runs(who: 
     // namespaces disabled, so the sandbox's own bwrap cannot create any namespace.
     // (As nobody this fails today: `is_root` in `src/bwrap_exe.rs` takes the outer
     // bwrap's intermediate root, nobody, for root and refuses the real root's `bwrap`.)
-    let dir = who.dir();
+    let dir = user_dir(who);
     let policy = json!({"type": "readOnly", "access": {"type": "fullAccess"}});
     let output = dir
         .command("bwrap")
@@ -163,7 +164,7 @@ fn bwrap_that_cannot_create_namespaces_is_reported_before_the_command_runs(who: 
 }
 
 fn help_describes_the_command_line(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let output = dir.command(dir.bin()).arg("--help").output().unwrap();
 
     let help = stdout(&output);
@@ -180,7 +181,7 @@ fn help_describes_the_command_line(who: Who) {
 }
 
 fn command_not_found_inside_the_sandbox_exits_127(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let policy = workspace_write(&[], /*network_access*/ false);
 

@@ -5,12 +5,13 @@ use std::os::unix::fs::MetadataExt;
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
-use super::harness::NOBODY_ID;
-use super::harness::Who;
-use super::harness::both_users;
 use super::harness::stderr;
 use super::harness::stdout;
-use super::harness::workspace_write;
+use super::harness::user_dir;
+use codex_utils_test_support::NOBODY_ID;
+use codex_utils_test_support::Who;
+use codex_utils_test_support::both_users;
+use codex_utils_test_support::workspace_write;
 
 both_users!(
     writes_inside_writable_roots_succeed_and_outside_fail,
@@ -23,7 +24,7 @@ both_users!(
 );
 
 fn writes_inside_writable_roots_succeed_and_outside_fail(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let extra = dir.mkdir("extra");
     let outside = dir.mkdir("outside");
@@ -76,7 +77,7 @@ fn writes_inside_writable_roots_succeed_and_outside_fail(who: Who) {
 }
 
 fn grandchildren_are_confined_too(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let outside = dir.mkdir("outside");
     let policy = workspace_write(&[], /*network_access*/ false);
@@ -92,7 +93,7 @@ fn grandchildren_are_confined_too(who: Who) {
 }
 
 fn read_only_policy_writes_nowhere(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let policy = json!({"type": "readOnly", "access": {"type": "fullAccess"}});
 
@@ -103,7 +104,7 @@ fn read_only_policy_writes_nowhere(who: Who) {
 }
 
 fn existing_dot_git_in_a_writable_root_stays_read_only(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     dir.mkdir("ws/.git/hooks");
     dir.write("ws/.git/HEAD", "ref: refs/heads/main\n");
@@ -125,7 +126,7 @@ fn existing_dot_git_in_a_writable_root_stays_read_only(who: Who) {
 }
 
 fn missing_protected_paths_cannot_be_created_and_leave_nothing_behind(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let policy = workspace_write(&[], /*network_access*/ false);
     let script = "for attempt in 'mkdir .git' 'mkdir -p .git/hooks' 'echo x > .git/config' \
@@ -145,7 +146,7 @@ fn missing_protected_paths_cannot_be_created_and_leave_nothing_behind(who: Who) 
 }
 
 fn restricted_reads_hide_everything_but_the_readable_roots(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let docs = dir.mkdir("docs");
     let secret = dir.mkdir("secret");
@@ -177,7 +178,7 @@ fn restricted_reads_hide_everything_but_the_readable_roots(who: Who) {
 }
 
 fn restricted_reads_without_platform_defaults_still_run_with_the_system_roots_listed(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let mut roots = vec![ws.clone()];
     for system in ["/usr", "/lib", "/lib64", "/bin"] {

@@ -11,11 +11,12 @@ use serde_json::Value;
 use serde_json::json;
 
 use super::harness::UserDir;
-use super::harness::Who;
-use super::harness::both_users;
 use super::harness::stderr;
 use super::harness::stdout;
-use super::harness::workspace_write;
+use super::harness::user_dir;
+use codex_utils_test_support::Who;
+use codex_utils_test_support::both_users;
+use codex_utils_test_support::workspace_write;
 
 both_users!(
     network_off_refuses_tcp_to_host_loopback_but_allows_unix_sockets,
@@ -76,7 +77,7 @@ impl Listeners {
 }
 
 fn network_off_refuses_tcp_to_host_loopback_but_allows_unix_sockets(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let listeners = Listeners::new(&dir, "ws");
     let policy = workspace_write(&[], /*network_access*/ false);
@@ -92,7 +93,7 @@ fn network_off_refuses_tcp_to_host_loopback_but_allows_unix_sockets(who: Who) {
 }
 
 fn network_on_reaches_the_host_loopback(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let listeners = Listeners::new(&dir, "ws");
     let policy = workspace_write(&[], /*network_access*/ true);
@@ -103,7 +104,7 @@ fn network_on_reaches_the_host_loopback(who: Who) {
 }
 
 fn external_sandbox_without_network_gets_the_seccomp_filter_but_no_bwrap(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let outside = dir.mkdir("outside");
     let listeners = Listeners::new(&dir, "ws");
@@ -218,7 +219,7 @@ impl Drop for SocketHolder {
 /// network the policy denies. The target is dumpable, so for `nobody` too only the
 /// filter stands in the way.
 fn external_sandbox_without_network_cannot_reach_into_other_processes(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let holder = SocketHolder::start(&dir);
     let policy = json!({"type": "externalSandbox", "networkAccess": "restricted"});
@@ -240,7 +241,7 @@ fn external_sandbox_without_network_cannot_reach_into_other_processes(who: Who) 
 }
 
 fn danger_full_access_runs_the_command_directly(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let listeners = Listeners::new(&dir, "ws");
     let policy = json!({"type": "dangerFullAccess"});

@@ -10,12 +10,13 @@
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
-use super::harness::Who;
-use super::harness::both_users;
 use super::harness::sandbox_bin;
 use super::harness::stderr;
 use super::harness::stdout;
-use super::harness::workspace_write;
+use super::harness::user_dir;
+use codex_utils_test_support::Who;
+use codex_utils_test_support::both_users;
+use codex_utils_test_support::workspace_write;
 
 both_users!(
     proc_is_mounted_where_it_is_allowed,
@@ -50,7 +51,7 @@ fn proc_mount_refused_retries_without_proc_and_logs_it() {
 }
 
 fn proc_is_mounted_where_it_is_allowed(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let policy = json!({"type": "readOnly", "access": {"type": "fullAccess"}});
     let output = dir
         .command(dir.bin())
@@ -75,7 +76,7 @@ fn proc_is_mounted_where_it_is_allowed(who: Who) {
 }
 
 fn a_command_that_prints_bubblewraps_message_and_fails_runs_once(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let policy = workspace_write(&[], /*network_access*/ false);
 
@@ -95,7 +96,7 @@ fn a_command_that_prints_bubblewraps_message_and_fails_runs_once(who: Who) {
 }
 
 fn the_command_writes_to_the_callers_stderr_itself(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let log = dir.path("stderr.log");
     let policy = workspace_write(&[], /*network_access*/ false);

@@ -11,9 +11,11 @@ use std::time::Instant;
 
 use pretty_assertions::assert_eq;
 
-use super::harness::Who;
-use super::harness::both_users;
-use super::harness::workspace_write;
+use codex_utils_test_support::Who;
+
+use super::harness::user_dir;
+use codex_utils_test_support::both_users;
+use codex_utils_test_support::workspace_write;
 
 both_users!(sigterm_is_forwarded_and_placeholders_are_removed,);
 
@@ -23,7 +25,7 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 fn sigterm_is_forwarded_and_placeholders_are_removed(who: Who) {
-    let dir = who.dir();
+    let dir = user_dir(who);
     let ws = dir.mkdir("ws");
     let policy = workspace_write(&[], /*network_access*/ false);
     let mut child = dir
