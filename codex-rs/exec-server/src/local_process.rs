@@ -125,6 +125,10 @@ pub struct LocalProcessConfig {
     /// Bound on chunk bytes held by the subscriber queue; output beyond it is dropped for
     /// that subscriber.
     pub event_queue_bytes: usize,
+    /// Files no sandboxed command may read, whatever its policy lets it read (the
+    /// server's token file, its TLS key): covered by an empty file in every bubblewrap
+    /// sandbox. Resolved paths.
+    pub hidden_paths: Vec<std::path::PathBuf>,
 }
 
 impl Default for LocalProcessConfig {
@@ -134,6 +138,7 @@ impl Default for LocalProcessConfig {
             closed_grace: DEFAULT_CLOSED_GRACE,
             event_queue: DEFAULT_EVENT_QUEUE,
             event_queue_bytes: DEFAULT_EVENT_QUEUE_BYTES,
+            hidden_paths: Vec::new(),
         }
     }
 }
@@ -301,11 +306,12 @@ impl LocalProcess {
     ) -> impl Future<Output = Result<StartResponse, ExecError>> + Send + 'static {
         let reserved = self.reserve(&params);
         let root_pins = self.root_pins();
+        let hidden = self.inner.config.hidden_paths.clone();
         async move {
             let mut reservation = reserved?;
             // The sandbox policy is applied (and refused when it cannot be enforced)
             // before anything runs.
-            let launch = prepare_launch(&params, &root_pins).await?;
+            let launch = prepare_launch(&params, &root_pins, &hidden).await?;
             spawn_process(&reservation.inner, &reservation.entry, &params, launch)?;
             reservation.committed = true;
             Ok(StartResponse {

@@ -257,14 +257,21 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         (None, Some(token)) if !token.is_empty() => Some(token.trim().to_string()),
         (None, _) => None,
     };
-    // fs/* never touches the token file, by its resolved path.
-    let denied_paths = match &cli.auth_token_file {
-        Some(path) => vec![
-            std::fs::canonicalize(path)
-                .with_context(|| format!("resolving --auth-token-file {}", path.display()))?,
-        ],
-        None => Vec::new(),
-    };
+    // The server's secrets, by their resolved paths: fs/* never touches them, and no
+    // sandbox shows them (each is covered by an empty file), whatever the policy reads.
+    let mut secrets = Vec::new();
+    for (flag, path) in [
+        ("--auth-token-file", &cli.auth_token_file),
+        ("--tls-key", &cli.tls_key),
+    ] {
+        if let Some(path) = path {
+            secrets.push(
+                std::fs::canonicalize(path)
+                    .with_context(|| format!("resolving {flag} {}", path.display()))?,
+            );
+        }
+    }
+    let denied_paths = secrets.clone();
     let listen = parse_listen_url(&cli.listen)?;
     let auth = match (cli.no_auth, configured) {
         (true, Some(_)) => anyhow::bail!(
@@ -312,6 +319,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
             event_queue_bytes: cli
                 .notification_queue_bytes
                 .unwrap_or(cli.max_retained_bytes),
+            hidden_paths: secrets,
         },
         max_message_bytes: cli.max_message_bytes,
         auth_token: auth.token().map(str::to_string),

@@ -235,10 +235,12 @@ fn refuse_arg0(params: &StartParams, wrapper: &str) -> Result<(), ExecError> {
 /// What to spawn for `params` (already validated: non-empty argv, absolute cwd), with
 /// its resource limits.
 ///
-/// `root_pins` are the session's (see [`codex_sandboxing::RootPins`]).
+/// `root_pins` are the session's (see [`codex_sandboxing::RootPins`]); `hidden` the
+/// files no sandbox may show ([`crate::LocalProcessConfig::hidden_paths`]).
 pub(crate) async fn prepare_launch(
     params: &StartParams,
     root_pins: &std::sync::Arc<codex_sandboxing::RootPins>,
+    hidden: &[std::path::PathBuf],
 ) -> Result<Launch, ExecError> {
     if let Some(limits) = &params.limits {
         limits.validate().map_err(ExecError::InvalidParams)?;
@@ -251,7 +253,7 @@ pub(crate) async fn prepare_launch(
             match sandbox_type {
                 SandboxType::None => unconfined_launch(params, policy)?,
                 SandboxType::LinuxBubblewrap => {
-                    bubblewrap_launch(params, policy, root_pins).await?
+                    bubblewrap_launch(params, policy, root_pins, hidden).await?
                 }
                 SandboxType::MacosSeatbelt => seatbelt_launch(params, policy)?,
             }
@@ -343,6 +345,7 @@ pub(crate) fn seatbelt_launch(
             | SandboxingError::RootThroughWritableSymlink { .. }
             | SandboxingError::Resolve { .. }
             | SandboxingError::RootChanged { .. }
+            | SandboxingError::GitdirThroughWritableSymlink { .. }
             | SandboxingError::Policy(_) => ExecError::SandboxDenied(err.to_string()),
         })?;
     match decision {
@@ -396,6 +399,7 @@ async fn bubblewrap_launch(
     _params: &StartParams,
     _policy: &SandboxPolicy,
     _root_pins: &std::sync::Arc<codex_sandboxing::RootPins>,
+    _hidden: &[std::path::PathBuf],
 ) -> Result<Launch, ExecError> {
     Err(ExecError::SandboxUnavailable(
         "the bubblewrap sandbox exists only on Linux".to_string(),
@@ -461,6 +465,7 @@ async fn bubblewrap_launch(
     params: &StartParams,
     policy: &SandboxPolicy,
     root_pins: &std::sync::Arc<codex_sandboxing::RootPins>,
+    hidden: &[std::path::PathBuf],
 ) -> Result<Launch, ExecError> {
     use codex_linux_sandbox::BwrapOptions;
     use codex_linux_sandbox::ProcMount;
@@ -480,6 +485,10 @@ async fn bubblewrap_launch(
             .map(|(name, value)| (OsString::from(name), OsString::from(value)))
             .collect(),
         root_pins: Some(std::sync::Arc::clone(root_pins)),
+        hidden: hidden
+            .iter()
+            .filter_map(|path| AbsolutePathBuf::try_from_absolute(path).ok())
+            .collect(),
     };
     codex_linux_sandbox::build_bwrap_argv(policy, &cwd, &command, &options(ProcMount::Mount))
         .map_err(|err| linux_sandbox_error(err, params))?;

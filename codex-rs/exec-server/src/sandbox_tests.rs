@@ -58,7 +58,7 @@ fn command_line(launch: &Launch) -> (OsString, Vec<OsString>, Option<OsString>) 
 }
 
 async fn prepare(params: &StartParams) -> Result<Launch, ExecError> {
-    prepare_launch(params, &std::sync::Arc::default()).await
+    prepare_launch(params, &std::sync::Arc::default(), &[]).await
 }
 
 #[tokio::test]

@@ -115,6 +115,10 @@ pub struct BwrapOptions {
     /// Where the roots of this session resolved the first time
     /// ([`codex_sandboxing::RootPins`]): a root that resolves elsewhere now is refused.
     pub root_pins: Option<std::sync::Arc<codex_sandboxing::RootPins>>,
+    /// Files no sandboxed command may read even where the policy lets it read (the
+    /// host's token file, its TLS key): each one the sandbox would show is covered by
+    /// `/dev/null`, which the sandbox's `nodev` mounts do not let it open.
+    pub hidden: Vec<AbsolutePathBuf>,
 }
 
 /// The arguments of one `bwrap` invocation (without the `bwrap` program itself).
@@ -300,7 +304,13 @@ pub fn build_bwrap_argv(
 
     args.extend(["--dev", "/dev"].map(OsString::from));
     match options.proc_mount {
-        ProcMount::Mount => args.extend(["--proc", "/proc"].map(OsString::from)),
+        // Read-only: a fresh `/proc` still shows the host's `/proc/sys`, and a command of a
+        // root caller (no capabilities, but uid 0 on the host, which is all most sysctl
+        // files ask for) could otherwise write `kernel.core_pattern` and have the kernel
+        // run a program of its choosing as real root.
+        ProcMount::Mount => {
+            args.extend(["--proc", "/proc", "--remount-ro", "/proc"].map(OsString::from));
+        }
         // Hide whatever `/proc` the root bind brought along (the host's, whose
         // `/proc/<pid>/environ` would leak other processes' secrets).
         ProcMount::Skip => {
@@ -367,6 +377,16 @@ pub fn build_bwrap_argv(
                     source,
                 });
             }
+        }
+    }
+
+    for secret in &options.hidden {
+        let shown = std::fs::metadata(secret.as_path()).is_ok_and(|meta| meta.is_file())
+            && access.can_read(secret);
+        if shown {
+            args.push(OsString::from("--ro-bind"));
+            args.push(OsString::from("/dev/null"));
+            args.push(secret.as_path().as_os_str().to_owned());
         }
     }
 

@@ -67,6 +67,7 @@ fn options() -> BwrapOptions {
         seccomp_fds: Vec::new(),
         env: Vec::new(),
         root_pins: None,
+        hidden: Vec::new(),
     }
 }
 
@@ -128,7 +129,7 @@ fn read_only_full_access_binds_root_read_only_without_network() {
             "
                 --new-session --die-with-parent --unshare-pid --unshare-net
                 --ro-bind / /
-                --dev /dev --proc /proc
+                --dev /dev --proc /proc --remount-ro /proc
                 --chdir {}/ws
                 -- sh -c true
             ",
@@ -159,7 +160,7 @@ fn workspace_write_protects_existing_and_missing_subpaths() {
             "
                 --new-session --die-with-parent --unshare-pid
                 --ro-bind / /
-                --dev /dev --proc /proc
+                --dev /dev --proc /proc --remount-ro /proc
                 --bind {}/ws {}/ws
                 --tmpfs {}/ws/.agents
                 --remount-ro {}/ws/.agents
@@ -290,7 +291,7 @@ fn platform_defaults_bind_the_system_roots_this_host_has() {
         "--new-session --die-with-parent --unshare-pid --unshare-net
          --tmpfs /
          {}
-         --dev /dev --proc /proc
+         --dev /dev --proc /proc --remount-ro /proc
          --remount-ro /
          --chdir {{}}/ws
          -- sh -c true",
@@ -331,7 +332,7 @@ fn nested_writable_roots_are_each_a_mount_point_and_every_protected_path_wins() 
         "
             --new-session --die-with-parent --unshare-pid
             --ro-bind / /
-            --dev /dev --proc /proc
+            --dev /dev --proc /proc --remount-ro /proc
             --bind {}/work {}/work
             --bind {}/work/proj {}/work/proj
             --ro-bind {}/work/.agents {}/work/.agents
@@ -423,7 +424,7 @@ fn gitdir_target_inside_a_writable_root_is_protected_and_one_outside_is_not_boun
         "
             --new-session --die-with-parent --unshare-pid
             --ro-bind / /
-            --dev /dev --proc /proc
+            --dev /dev --proc /proc --remount-ro /proc
             --bind {}/other {}/other
             --bind {}/work {}/work
             --bind {}/work/repo {}/work/repo
@@ -661,7 +662,7 @@ fn helper_symlink_binds_its_target_and_recreates_the_link_when_hidden() {
             --new-session --die-with-parent --unshare-pid --unshare-net
             --tmpfs /
             --ro-bind {}/ws {}/ws
-            --dev /dev --proc /proc
+            --dev /dev --proc /proc --remount-ro /proc
             --ro-bind {}/real/codex-exec-server {}/real/codex-exec-server
             --symlink {}/real/codex-exec-server {}/alias/codex-linux-sandbox
             --remount-ro /
@@ -680,7 +681,7 @@ fn helper_symlink_binds_its_target_and_recreates_the_link_when_hidden() {
         "
             --new-session --die-with-parent --unshare-pid --unshare-net
             --ro-bind / /
-            --dev /dev --proc /proc
+            --dev /dev --proc /proc --remount-ro /proc
             --ro-bind {}/real/codex-exec-server {}/real/codex-exec-server
             --chdir {}/ws
             -- sh -c true
@@ -743,7 +744,7 @@ fn the_command_environment_is_set_inside_and_bad_names_are_refused() {
         "
             --new-session --die-with-parent --unshare-pid --unshare-net
             --ro-bind / /
-            --dev /dev --proc /proc
+            --dev /dev --proc /proc --remount-ro /proc
             --setenv LD_PRELOAD /x.so
             --chdir {}/ws
             -- sh -c true

@@ -305,6 +305,7 @@ fn run_in_bwrap(
             env: std::env::vars_os().collect(),
             // One run: nothing to compare with.
             root_pins: None,
+            hidden: Vec::new(),
         };
         build_bwrap_argv(policy, cwd, &inner, &options)
     };

@@ -480,7 +480,7 @@ pub fn probe_proc_mount(bwrap: &Path) -> Result<ProcMount, LinuxSandboxError> {
             }
         },
     };
-    match run(&["--proc", "/proc"])? {
+    match run(&["--proc", "/proc", "--remount-ro", "/proc"])? {
         BwrapOutcome::Finished(status) if status.success() => Ok(ProcMount::Mount),
         BwrapOutcome::SetupFailed(SetupFailure::ProcMountDenied) => {
             match run(&["--tmpfs", "/proc", "--remount-ro", "/proc"])? {

@@ -17,17 +17,25 @@ use std::path::PathBuf;
 /// result is canonicalised when it exists, so it compares equal to the resolved paths
 /// the filesystem layer checks.
 pub fn read_gitdir_pointer_from_disk(dot_git: &Path) -> Option<PathBuf> {
+    let target = read_gitdir_pointer_as_written(dot_git)?;
+    Some(std::fs::canonicalize(&target).unwrap_or(target))
+}
+
+/// [`read_gitdir_pointer_from_disk`] without following symlinks: the pointer joined to
+/// the directory holding `dot_git`, as git will walk it. A caller that must know which
+/// symlinks git follows on the way (a sandboxed command could replace one) resolves it
+/// itself.
+pub fn read_gitdir_pointer_as_written(dot_git: &Path) -> Option<PathBuf> {
     let metadata = std::fs::symlink_metadata(dot_git).ok()?;
     if !metadata.is_file() {
         return None;
     }
     let contents = std::fs::read_to_string(dot_git).ok()?;
     let pointer = parse_gitdir_pointer(&contents)?;
-    let target = match dot_git.parent() {
+    Some(match dot_git.parent() {
         Some(parent) => parent.join(pointer),
         None => pointer,
-    };
-    Some(std::fs::canonicalize(&target).unwrap_or(target))
+    })
 }
 
 /// The path of a `gitdir: <path>` file, trimmed; `None` for any other content.

@@ -29,6 +29,7 @@ pub use access::EffectiveAccess;
 pub use access::ReadAccess;
 pub use error::SandboxError;
 pub use error::WriteDeniedReason;
+pub use gitdir::read_gitdir_pointer_as_written;
 pub use gitdir::read_gitdir_pointer_from_disk;
 pub use platform_defaults::LINUX_DEFAULT_READ_ROOTS;
 pub use platform_defaults::MACOS_DEFAULT_READ_ROOTS;

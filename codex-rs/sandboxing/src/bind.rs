@@ -15,10 +15,11 @@
 //! 3. binds the policy with the resolved roots ([`SandboxPolicy::effective_access`]),
 //!    protects the git directories `.git` files point to (resolved the same way), and
 //!    refuses a writable root inside a protected path;
-//! 4. with [`RootPins`] (one per session), refuses a root that resolves elsewhere than it
-//!    did the first time the session used it: a command of one policy may plant a
-//!    symlink where a later policy of the same session names a root, in a directory that
-//!    later policy does not make writable, which step 2 cannot see.
+//! 4. with [`RootPins`] (one per session), judges links in step 2 against the writable
+//!    roots of *every* policy the session bound so far (a command of an earlier policy
+//!    may have planted a symlink where a later, narrower policy names a root), and
+//!    refuses a root that resolves elsewhere than it did the first time the session
+//!    used it.
 //!
 //! The result holds only resolved paths, so callers compare resolved paths with it and
 //! hand resolved paths to the kernel: nothing is resolved twice.
@@ -35,7 +36,7 @@ use codex_protocol::EffectiveAccess;
 use codex_protocol::ReadOnlyAccess;
 use codex_protocol::SandboxPolicy;
 use codex_protocol::WriteAccess;
-use codex_protocol::read_gitdir_pointer_from_disk;
+use codex_protocol::read_gitdir_pointer_as_written;
 use codex_utils_absolute_path::AbsolutePathBuf;
 
 use crate::SandboxingError;
@@ -46,20 +47,48 @@ const MAX_SYMLINK_HOPS: usize = 40;
 /// `/tmp`, a writable root of `workspaceWrite` unless `excludeSlashTmp`.
 const SLASH_TMP: &str = "/tmp";
 
-/// Where each root a session used resolved the first time (see the module docs, step 4).
+/// What a session has granted so far (see the module docs, step 4): where each root it
+/// used resolved the first time, and every directory any of its policies made writable.
 /// Share one between the process and filesystem sides of a session.
 #[derive(Debug, Default)]
 pub struct RootPins {
-    first: std::sync::Mutex<BTreeMap<AbsolutePathBuf, AbsolutePathBuf>>,
+    state: std::sync::Mutex<PinState>,
+}
+
+#[derive(Debug, Default)]
+struct PinState {
+    first: BTreeMap<AbsolutePathBuf, AbsolutePathBuf>,
+    /// Resolved writable roots of every policy bound so far: a command of any of them may
+    /// have planted a symlink there.
+    granted_writable: Vec<AbsolutePathBuf>,
 }
 
 impl RootPins {
+    fn state(&self) -> std::sync::MutexGuard<'_, PinState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The writable roots this session granted before.
+    fn granted_writable(&self) -> Vec<AbsolutePathBuf> {
+        self.state().granted_writable.clone()
+    }
+
+    /// Records the writable roots of a policy just bound.
+    fn grant(&self, writable: &[&AbsolutePathBuf]) {
+        let mut state = self.state();
+        for root in writable {
+            if !state.granted_writable.contains(root) {
+                state.granted_writable.push((*root).clone());
+            }
+        }
+    }
+
     /// Records where `root` resolves now, or refuses it if it resolved elsewhere before.
     fn pin(&self, root: &AbsolutePathBuf, now: &AbsolutePathBuf) -> Result<(), SandboxingError> {
-        let mut first = self
-            .first
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = self.state();
+        let first = &mut state.first;
         match first.get(root) {
             Some(before) if before != now => Err(SandboxingError::RootChanged {
                 root: root.as_path().to_path_buf(),
@@ -189,35 +218,64 @@ pub fn bind_policy(
     let policy_cwd = policy_cwd.map(|cwd| resolver.one(cwd)).transpose()?;
     let tmpdir = tmpdir.map(|dir| resolver.one(dir)).transpose()?;
     let resolutions = resolver.resolutions;
-    let access = policy
-        .effective_access(policy_cwd.as_ref(), tmpdir.as_ref())
-        .protect_gitdir_targets(|dot_git| {
-            let target = read_gitdir_pointer_from_disk(dot_git)?;
-            let target = dot_git.parent().unwrap_or(dot_git).join(target);
-            let target = AbsolutePathBuf::try_from_absolute(target).ok()?;
-            // An unresolvable target is protected as written.
-            Some(
-                resolve_recording_links(&target)
-                    .map(|resolution| resolution.path)
-                    .unwrap_or(target)
-                    .into_path_buf(),
-            )
-        });
-    access.check_roots().map_err(SandboxingError::Policy)?;
-    let writable: Vec<&AbsolutePathBuf> = match access.write() {
-        WriteAccess::Roots(roots) => roots.iter().map(|root| &root.root).collect(),
+    let access = policy.effective_access(policy_cwd.as_ref(), tmpdir.as_ref());
+    let writable: Vec<AbsolutePathBuf> = match access.write() {
+        WriteAccess::Roots(roots) => roots.iter().map(|root| root.root.clone()).collect(),
         WriteAccess::Everything | WriteAccess::Nothing => Vec::new(),
     };
+    // Where a sandboxed command may have planted a link: this policy's writable roots,
+    // and those of every policy the session bound before (its commands may have run).
+    let session_writable: Vec<AbsolutePathBuf> =
+        pins.map(RootPins::granted_writable).unwrap_or_default();
     let planted_link = |resolution: &Resolution| -> Option<AbsolutePathBuf> {
         resolution
             .links
             .iter()
             .find(|link| {
-                link.parent()
-                    .is_some_and(|dir| writable.iter().any(|root| dir.starts_with(root)))
+                link.parent().is_some_and(|dir| {
+                    writable
+                        .iter()
+                        .chain(&session_writable)
+                        .any(|root| dir.starts_with(root))
+                })
             })
             .cloned()
     };
+    // The git directory a `.git` file names, and the common directory a worktree's git
+    // directory names (hooks and config live there), are protected where they resolve
+    // to; a path git would walk through a replaceable symlink is refused.
+    let gitdir_problem: std::cell::RefCell<Option<SandboxingError>> = Default::default();
+    let follow = |pointer: &Path, written: PathBuf| -> Option<AbsolutePathBuf> {
+        let written = AbsolutePathBuf::try_from_absolute(written).ok()?;
+        match resolve_recording_links(&written) {
+            Ok(resolution) => {
+                if let Some(link) = planted_link(&resolution) {
+                    gitdir_problem.replace(Some(SandboxingError::GitdirThroughWritableSymlink {
+                        pointer: pointer.to_path_buf(),
+                        link: link.into_path_buf(),
+                    }));
+                }
+                Some(resolution.path)
+            }
+            // An unresolvable target is protected as written.
+            Err(_) => Some(written),
+        }
+    };
+    let gitdir_of = |dot_git: &Path| follow(dot_git, read_gitdir_pointer_as_written(dot_git)?);
+    let access = access
+        .protect_gitdir_targets(|dot_git| gitdir_of(dot_git).map(AbsolutePathBuf::into_path_buf))
+        .protect_gitdir_targets(|dot_git| {
+            let gitdir = gitdir_of(dot_git)?;
+            let commondir = gitdir.join("commondir");
+            let common = std::fs::read_to_string(commondir.as_path()).ok()?;
+            follow(commondir.as_path(), gitdir.as_path().join(common.trim()))
+                .map(AbsolutePathBuf::into_path_buf)
+        });
+    if let Some(problem) = gitdir_problem.take() {
+        return Err(problem);
+    }
+    access.check_roots().map_err(SandboxingError::Policy)?;
+    let writable: Vec<&AbsolutePathBuf> = writable.iter().collect();
     // Writable roots reached without such a link: what a redirected root may land in.
     let trusted: Vec<&AbsolutePathBuf> = writable
         .iter()
@@ -244,6 +302,7 @@ pub fn bind_policy(
         for (root, resolution) in &resolutions {
             pins.pin(root, &resolution.path)?;
         }
+        pins.grant(&writable);
     }
     Ok(access)
 }

@@ -210,3 +210,86 @@ fn a_pinned_root_that_resolves_elsewhere_later_is_refused() {
         )
     );
 }
+
+#[test]
+fn a_link_planted_under_an_earlier_policy_of_the_session_is_refused_at_first_use() {
+    // Policy A makes `base` writable; its command plants `base/x -> victim`. Policy B
+    // names only `base/x`, never used before: the link's directory is not writable
+    // under B, but it was under A, in the same session.
+    let (_dir, base) = temp();
+    let (_victim_dir, victim) = temp();
+    let pins = super::RootPins::default();
+    let a = workspace_write(&[&base], &[]);
+    bind_policy(&a, None, None, Some(&pins)).unwrap();
+    symlink(&victim, base.join("x")).unwrap();
+    let b = workspace_write(&[&base.join("x")], &[]);
+
+    let unpinned = bind_policy(&b, None, None, None).map(|access| writable(&access));
+    let pinned = bind_policy(&b, None, None, Some(&pins)).map(|access| writable(&access));
+
+    assert_eq!(
+        (unpinned, pinned),
+        (
+            Ok(vec![abs(&victim)]),
+            Err(SandboxingError::RootThroughWritableSymlink {
+                root: base.join("x"),
+                link: base.join("x"),
+                target: victim.clone(),
+            })
+        )
+    );
+}
+
+#[test]
+fn a_gitdir_named_through_a_replaceable_symlink_is_refused() {
+    // `wt/.git` names its git directory through `wt/lnk`, which the sandbox may replace:
+    // git on the host would then use a git directory (hooks, config) of the command's.
+    let (_dir, base) = temp();
+    std::fs::create_dir_all(base.join("main/.git/worktrees/wt")).unwrap();
+    std::fs::create_dir_all(base.join("wt")).unwrap();
+    symlink(base.join("main/.git"), base.join("wt/lnk")).unwrap();
+    std::fs::write(
+        base.join("wt/.git"),
+        format!("gitdir: {}\n", base.join("wt/lnk/worktrees/wt").display()),
+    )
+    .unwrap();
+    let policy = workspace_write(&[&base.join("wt")], &[]);
+
+    assert_eq!(
+        bind_policy(&policy, None, None, None).map(|access| writable(&access)),
+        Err(SandboxingError::GitdirThroughWritableSymlink {
+            pointer: base.join("wt/.git"),
+            link: base.join("wt/lnk"),
+        })
+    );
+}
+
+#[test]
+fn the_common_directory_of_a_worktree_is_protected_too() {
+    // `base` is writable but not a root of its own, so `base/main/.git` is protected only
+    // as the common directory the worktree's git directory names.
+    let (_dir, base) = temp();
+    std::fs::create_dir_all(base.join("main/.git/worktrees/wt")).unwrap();
+    std::fs::create_dir_all(base.join("main/.git/hooks")).unwrap();
+    std::fs::write(base.join("main/.git/worktrees/wt/commondir"), "../..\n").unwrap();
+    std::fs::create_dir_all(base.join("wt")).unwrap();
+    std::fs::write(
+        base.join("wt/.git"),
+        format!(
+            "gitdir: {}\n",
+            base.join("main/.git/worktrees/wt").display()
+        ),
+    )
+    .unwrap();
+    let policy = workspace_write(&[&base, &base.join("wt")], &[]);
+    let access = bind_policy(&policy, None, None, None).unwrap();
+
+    assert_eq!(
+        [
+            access.can_write(&abs(&base.join("main/.git/hooks/pre-commit"))),
+            access.can_write(&abs(&base.join("main/.git/worktrees/wt/HEAD"))),
+            access.can_write(&abs(&base.join("main/src.rs"))),
+        ],
+        [false, false, true]
+    );
+}

@@ -51,6 +51,21 @@ pub enum SandboxingError {
         /// Where the root leads.
         target: PathBuf,
     },
+    /// A `.git` file names its git directory (or that names its common directory)
+    /// through a symlink in a writable directory: a sandboxed command could replace the
+    /// link and have git on the host use a git directory of its own, hooks and all.
+    #[error(
+        "`{}` leads git through the symlink `{}`, which lies in a writable directory where \
+         a sandboxed command could replace it; point it at the real git directory",
+        pointer.display(),
+        link.display()
+    )]
+    GitdirThroughWritableSymlink {
+        /// The `.git` file (or `commondir` file).
+        pointer: PathBuf,
+        /// The symlink, at its resolved location.
+        link: PathBuf,
+    },
     /// A root resolves elsewhere than the first time this session used it.
     #[error(
         "sandbox root `{}` now leads to `{}`, but led to `{}` when this session first used \

@@ -7,9 +7,11 @@
 //! | # | hole | test |
 //! |---|---|---|
 //! | 1 | a root server's sandbox kept every capability | [`no_capabilities_and_no_way_to_remount`] |
+//! | 1b | a root server's sandbox wrote `/proc/sys` (`core_pattern`: code run as real root) | [`no_writes_to_the_kernels_settings`] |
 //! | 2 | a protected path replaced by renaming its parent | [`protected_paths_cannot_be_replaced_through_a_parent`] |
 //! | 3 | a root swapped for a symlink grants its target later | [`a_root_swapped_for_a_symlink_is_refused_afterwards`] |
 //! | 3b | the same, where the later policy does not make the link's directory writable | [`a_root_that_moved_since_the_session_used_it_is_refused`] |
+//! | 4b | the operator's token file read from a full-read sandbox | [`the_servers_token_file_is_hidden_from_sandboxes`] |
 //! | 4 | a network sandbox drives the server | [`a_network_sandbox_cannot_drive_the_server_or_find_its_token`] |
 //! | 5 | the request's env in bubblewrap's own environment | [`the_request_environment_never_reaches_bubblewrap`] |
 //! | 6 | a `bwrap` planted in `PATH` or in a writable root | [`a_planted_bwrap_is_never_run`] |
@@ -44,6 +46,8 @@ use codex_utils_test_support::both_users;
 
 both_users!(async
     no_capabilities_and_no_way_to_remount,
+    no_writes_to_the_kernels_settings,
+    the_servers_token_file_is_hidden_from_sandboxes,
     protected_paths_cannot_be_replaced_through_a_parent,
     a_root_swapped_for_a_symlink_is_refused_afterwards,
     a_root_that_moved_since_the_session_used_it_is_refused,
@@ -146,6 +150,60 @@ async fn no_capabilities_and_no_way_to_remount(who: Who) {
     assert!(!ws.join(".git/planted").exists());
 }
 
+/// Hole 1, second form (found by review after the fix above): a fresh `/proc` still shows
+/// the host's `/proc/sys`, and a root server's command (no capabilities, but uid 0 on the
+/// host, which is all most sysctl files ask for) wrote `kernel.core_pattern` and had the
+/// kernel run its program as real root on the next crash. `/proc` is now read-only. The
+/// probe writes back the value it read, so even a failure changes nothing.
+async fn no_writes_to_the_kernels_settings(who: Who) {
+    let (_server, mut client) = connect(who).await;
+    let dir = who.dir();
+    let ws = dir.mkdir("ws");
+    let script = "read -r v < /proc/sys/kernel/core_pattern; \
+                  { printf '%s\\n' \"$v\" > /proc/sys/kernel/core_pattern; } 2>/dev/null \
+                    && echo wrote-core-pattern; \
+                  test -w /proc/sysrq-trigger && echo sysrq-writable; \
+                  test -w /proc/sys/vm/drop_caches && echo vm-writable; \
+                  echo end";
+    let policy = workspace_write(&[&ws], /*network_access*/ false);
+
+    let result = run(&mut client, sh_params("sysctl", &ws, &policy, script)).await;
+
+    assert_eq!(result.output, "end\n");
+}
+
+/// Hole 4, second form (found by review): the operator's `--auth-token-file` was readable
+/// from a full-read sandbox, and with it the server could be driven. Every sandbox now
+/// finds `/dev/null` mounted there, on a `nodev` mount: opening it fails.
+async fn the_servers_token_file_is_hidden_from_sandboxes(who: Who) {
+    let dir = who.dir();
+    let token = "operator-token-0123456789abcdef0123456789abcdef";
+    let token_file = dir.write("token", token);
+    std::fs::set_permissions(
+        &token_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod");
+    let token_arg = token_file.display().to_string();
+    let server = server(who, &["--auth-token-file", &token_arg]).expect("server");
+    let (mut client, _) = RawClient::initialized(&format!("{}/?token={token}", server.url)).await;
+    let ws = dir.mkdir("ws");
+    let policy = workspace_write(&[&ws], /*network_access*/ true);
+
+    let result = run(
+        &mut client,
+        sh_params(
+            "steal",
+            &ws,
+            &policy,
+            &format!("cat {token_arg} 2>&1 | sed 's/.*: //'"),
+        ),
+    )
+    .await;
+
+    assert_eq!(result.output, "Permission denied\n");
+}
+
 /// Hole 2: `.git` was protected by a read-only bind of the leaf only; with nested roots
 /// (`[BASE, BASE/proj]`) the command renamed `proj` away and built a new `proj/.git`
 /// with a hook. Every directory between a writable root and a protected path (nested
@@ -239,10 +297,12 @@ async fn a_root_swapped_for_a_symlink_is_refused_afterwards(who: Who) {
     assert_eq!(std::fs::read_dir(&outside).expect("outside").count(), 0);
 }
 
-/// Hole 3, second form: the later policy names only `proj`, so the symlink a command of
-/// another policy planted in `proj`'s parent does not lie in a directory *that* policy
-/// makes writable. The session remembers where each root led the first time it used it
-/// (for processes and `fs/*` alike) and refuses one that now leads elsewhere.
+/// Hole 3, second form: the later policy names only `proj` (or a root never used before),
+/// so the symlink a command of an earlier, wider policy of the same session planted in
+/// its parent does not lie in a directory *that* policy makes writable. The session
+/// remembers every directory its policies made writable, and where each root led the
+/// first time (for processes and `fs/*` alike): a root through a link in any of them is
+/// refused.
 async fn a_root_that_moved_since_the_session_used_it_is_refused(who: Who) {
     let (_server, mut client) = connect(who).await;
     let dir = who.dir();
@@ -252,12 +312,27 @@ async fn a_root_that_moved_since_the_session_used_it_is_refused(who: Who) {
     let narrow = workspace_write(&[&proj], /*network_access*/ false);
     let wide = workspace_write(&[&base], /*network_access*/ false);
     let first = run(&mut client, sh_params("first", &proj, &narrow, "echo ok")).await;
+    let fresh = base.join("fresh");
     let swap = format!(
-        "rm -rf {proj} && ln -s {outside} {proj} && echo swapped",
+        "rm -rf {proj} && ln -s {outside} {proj} && ln -s {outside} {fresh} && echo swapped",
         proj = proj.display(),
-        outside = outside.display()
+        outside = outside.display(),
+        fresh = fresh.display()
     );
     let swapped = run(&mut client, sh_params("swap", &base, &wide, &swap)).await;
+    // A root never used before, behind a link planted under the earlier, wider policy:
+    // that policy's writable roots count for the whole session.
+    let first_use = client
+        .request(
+            "process/start",
+            sh_params(
+                "fresh",
+                &base,
+                &workspace_write(&[&fresh], /*network_access*/ false),
+                "echo x > fresh/escaped",
+            ),
+        )
+        .await;
 
     let start = client
         .request(
@@ -279,11 +354,11 @@ async fn a_root_that_moved_since_the_session_used_it_is_refused(who: Who) {
     for response in [&start, &write] {
         let (kind, message) = error_of(response);
         assert_eq!(kind, "sandboxDenied", "{response}");
-        assert!(
-            message.contains("when this session first used it"),
-            "{message}"
-        );
+        assert!(message.contains("redirected by the symlink"), "{message}");
     }
+    let (kind, message) = error_of(&first_use);
+    assert_eq!(kind, "sandboxDenied", "{first_use}");
+    assert!(message.contains("redirected by the symlink"), "{message}");
     assert_eq!(std::fs::read_dir(&outside).expect("outside").count(), 0);
 }
 
