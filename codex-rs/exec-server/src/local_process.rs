@@ -277,9 +277,19 @@ impl LocalProcess {
     /// A backend with its own, empty process table.
     /// Dropping the last clone kills the processes still running.
     pub fn new(config: LocalProcessConfig) -> Self {
+        Self::with_root_pins(config, Arc::default())
+    }
+
+    /// [`LocalProcess::new`] sharing `root_pins` (see [`LocalProcess::root_pins`]): the
+    /// server gives every session the same, so a symlink planted under one session's
+    /// policy is judged in every other session too.
+    pub fn with_root_pins(
+        config: LocalProcessConfig,
+        root_pins: Arc<codex_sandboxing::RootPins>,
+    ) -> Self {
         let inner = Arc::new(Inner {
             config,
-            root_pins: Arc::default(),
+            root_pins,
             processes: Mutex::new(HashMap::new()),
             subscriber: Mutex::new(None),
         });

@@ -103,17 +103,20 @@ impl Launch {
         &self,
     ) -> Option<impl FnMut() -> std::io::Result<()> + Send + Sync + 'static> {
         let limits = self.limits;
-        let (inherit_only, keep_fds, filter) = match &self.confinement {
+        let (inherit_only, keep_fds, filter, bwrap) = match &self.confinement {
             Confinement::None if limits.is_empty() => return None,
-            Confinement::None => (false, Vec::new(), None),
-            Confinement::SeccompFilter(filter) => (true, Vec::new(), Some(filter.clone())),
-            Confinement::Bwrap(launch) => (true, launch.child_fds(), None),
+            Confinement::None => (false, Vec::new(), None, false),
+            Confinement::SeccompFilter(filter) => (true, Vec::new(), Some(filter.clone()), false),
+            Confinement::Bwrap(launch) => (true, launch.child_fds(), None, true),
         };
         Some(move || {
             // First, so a failure of what follows cannot leave the child unlimited.
             limits.apply_in_child()?;
             if inherit_only {
                 codex_linux_sandbox::inherit_only(&keep_fds)?;
+            }
+            if bwrap {
+                codex_linux_sandbox::private_mounts_for_root()?;
             }
             if let Some(filter) = &filter {
                 filter.apply_in_child()?;
@@ -543,7 +546,8 @@ fn linux_sandbox_error(
         | LinuxSandboxError::UnprotectableMissingPath { .. }
         | LinuxSandboxError::HelperNotRunnable { .. }
         | LinuxSandboxError::Inspect { .. }
-        | LinuxSandboxError::Policy(_) => ExecError::SandboxDenied(message),
+        | LinuxSandboxError::Policy(_)
+        | LinuxSandboxError::SecretInWritableRoot { .. } => ExecError::SandboxDenied(message),
         LinuxSandboxError::InvalidEnv { .. } | LinuxSandboxError::InvalidLimit { .. } => {
             ExecError::InvalidParams(message)
         }

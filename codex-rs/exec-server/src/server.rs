@@ -327,6 +327,7 @@ impl ExecServer {
             tls: config.tls.clone().map(tokio_rustls::TlsAcceptor::from),
             sessions: Arc::new(Sessions {
                 file_system: LocalFileSystem::new(config.file_system.clone()),
+                root_pins: Arc::default(),
                 config,
                 map: Mutex::new(HashMap::new()),
                 expired: Mutex::new(HashMap::new()),
@@ -398,6 +399,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Sessions {
     config: ServerConfig,
     file_system: LocalFileSystem,
+    /// What every session granted (see [`codex_sandboxing::RootPins`]): shared by all, so
+    /// a link planted under one session's policy is judged in the next session too.
+    root_pins: Arc<codex_sandboxing::RootPins>,
     map: Mutex<HashMap<String, Arc<Session>>>,
     expired: Mutex<HashMap<String, Instant>>,
 }
@@ -423,7 +427,8 @@ impl Sessions {
     fn create(&self) -> (Arc<Session>, u64) {
         let id = uuid::Uuid::new_v4().to_string();
         let (generation, _) = watch::channel(1);
-        let processes = LocalProcess::new(self.config.process.clone());
+        let processes =
+            LocalProcess::with_root_pins(self.config.process.clone(), Arc::clone(&self.root_pins));
         let session = Arc::new(Session {
             id: id.clone(),
             file_system: self.file_system.with_root_pins(processes.root_pins()),

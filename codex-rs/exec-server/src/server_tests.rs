@@ -10,6 +10,7 @@ fn sessions(session_ttl: Duration) -> Arc<Sessions> {
     config.session_ttl = session_ttl;
     Arc::new(Sessions {
         file_system: LocalFileSystem::new(config.file_system.clone()),
+        root_pins: Arc::default(),
         config,
         map: Mutex::new(HashMap::new()),
         expired: Mutex::new(HashMap::new()),

@@ -381,6 +381,12 @@ pub fn build_bwrap_argv(
     }
 
     for secret in &options.hidden {
+        if let Some(root) = writable_roots.iter().find(|root| secret.starts_with(root)) {
+            return Err(LinuxSandboxError::SecretInWritableRoot {
+                root: (*root).clone(),
+                secret: secret.as_path().to_path_buf(),
+            });
+        }
         let shown = std::fs::metadata(secret.as_path()).is_ok_and(|meta| meta.is_file())
             && access.can_read(secret);
         if shown {

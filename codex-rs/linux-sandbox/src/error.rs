@@ -242,6 +242,19 @@ pub enum LinuxSandboxError {
         /// The underlying error.
         source: io::Error,
     },
+    /// One of the host's secrets (`BwrapOptions::hidden`) lies in a writable root: the
+    /// command could move it, or a directory above it, out from under its cover.
+    #[error(
+        "refusing a writable root that holds a secret of this host: `{root}` contains \
+         `{}`; keep the server's token file and TLS key out of every writable root",
+        secret.display()
+    )]
+    SecretInWritableRoot {
+        /// The writable root.
+        root: AbsolutePathBuf,
+        /// The secret.
+        secret: PathBuf,
+    },
     /// The command itself could not be executed (after the sandbox was set up).
     #[error("cannot execute `{}`: {source}", program.display())]
     Exec {
@@ -289,7 +302,8 @@ impl LinuxSandboxError {
             | LinuxSandboxError::Placeholder { .. }
             | LinuxSandboxError::InvalidLimit { .. }
             | LinuxSandboxError::ApplyLimits { .. }
-            | LinuxSandboxError::ProcessLimitUnenforceable => crate::SETUP_FAILED_EXIT_CODE,
+            | LinuxSandboxError::ProcessLimitUnenforceable
+            | LinuxSandboxError::SecretInWritableRoot { .. } => crate::SETUP_FAILED_EXIT_CODE,
         }
     }
 }

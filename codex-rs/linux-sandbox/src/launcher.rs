@@ -286,6 +286,7 @@ pub(crate) fn run_bwrap(
     unsafe {
         command.pre_exec(move || {
             libc::sigprocmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut());
+            private_mounts_for_root()?;
             // The status pipe's write end and the arguments are for bubblewrap.
             keep_fds_across_exec(&[status_fd, args_raw])
         });
@@ -367,6 +368,43 @@ fn keep_fds_across_exec(fds: &[RawFd]) -> std::io::Result<()> {
 pub fn inherit_only(keep: &[RawFd]) -> std::io::Result<()> {
     close_range_cloexec(libc::STDERR_FILENO as libc::c_uint + 1, libc::c_uint::MAX)?;
     keep_fds_across_exec(keep)
+}
+
+/// In the `pre_exec` of bubblewrap run by root: a mount namespace of its own whose mounts
+/// are private, so that bubblewrap's sandbox (whose mounts are slaves of the namespace
+/// it starts in) receives no mount the host makes later. Such a mount would appear in the
+/// sandbox with its own, writable options — an automounted `/boot/efi`, a container's
+/// root — and a root caller's command, uid 0 on the host, could write there. Only
+/// `unshare` and `mount`: async-signal-safe. Nothing for other callers, who could not do
+/// it without a user namespace, and whose commands may write only what that user may
+/// write anyway; nor for root without `CAP_SYS_ADMIN` (a container), where the host's
+/// mounts do not propagate in either.
+pub fn private_mounts_for_root() -> std::io::Result<()> {
+    // SAFETY: geteuid, unshare and mount take plain integers and static C strings.
+    unsafe {
+        if libc::geteuid() != 0 {
+            return Ok(());
+        }
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            let err = std::io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(libc::EPERM) => Ok(()),
+                _ => Err(err),
+            };
+        }
+        let private = libc::MS_REC | libc::MS_PRIVATE;
+        if libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            private,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// `close_range(first, last, CLOSE_RANGE_CLOEXEC)`.

@@ -55,6 +55,24 @@ const HOST_DENIED_SYSCALLS: [i64; 7] = [
     libc::SYS_open_by_handle_at,
 ];
 
+/// The calls that set a file's mode, with the index of their mode argument: inside
+/// bubblewrap a mode with the setuid or setgid bit is refused (`EPERM`).
+const MODE_SETTING_SYSCALLS: &[(i64, u8)] = &[
+    (libc::SYS_fchmod, 1),
+    (libc::SYS_fchmodat, 2),
+    (libc::SYS_fchmodat2, 2),
+    (libc::SYS_openat, 3),
+    (libc::SYS_mknodat, 2),
+    #[cfg(target_arch = "x86_64")]
+    (libc::SYS_chmod, 1),
+    #[cfg(target_arch = "x86_64")]
+    (libc::SYS_open, 2),
+    #[cfg(target_arch = "x86_64")]
+    (libc::SYS_creat, 1),
+    #[cfg(target_arch = "x86_64")]
+    (libc::SYS_mknod, 1),
+];
+
 /// The io_uring calls, refused by every variant: io_uring can create and connect sockets
 /// without the `socket` syscall.
 const IO_URING_SYSCALLS: [i64; 3] = [
@@ -199,11 +217,33 @@ impl NetworkFilter {
                     rules.insert(number, vec![new_user_namespace.clone()]);
                 }
             }
-            let mut clone3 = BTreeMap::new();
-            for number in syscall_numbers(libc::SYS_clone3) {
-                clone3.insert(number, Vec::new());
+            // No setuid or setgid file: the command's files belong to the caller on the
+            // host (root, for a root server), so one it marked setuid in a writable root
+            // would make anyone who runs it there that user.
+            for &(call, mode_argument) in MODE_SETTING_SYSCALLS {
+                let special = [libc::S_ISUID, libc::S_ISGID]
+                    .into_iter()
+                    .map(|bit| {
+                        argument(
+                            mode_argument,
+                            SeccompCmpOp::MaskedEq(u64::from(bit)),
+                            u64::from(bit),
+                        )
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                for number in syscall_numbers(call) {
+                    rules.insert(number, special.clone());
+                }
             }
-            programs.push(program(clone3, libc::ENOSYS, arch)?);
+            // Calls whose flags or mode a filter cannot read (they are behind a pointer):
+            // `ENOSYS`, so the C library falls back to the calls above.
+            let mut unreadable = BTreeMap::new();
+            for call in [libc::SYS_clone3, libc::SYS_openat2] {
+                for number in syscall_numbers(call) {
+                    unreadable.insert(number, Vec::new());
+                }
+            }
+            programs.push(program(unreadable, libc::ENOSYS, arch)?);
         } else {
             for &call in &HOST_DENIED_SYSCALLS {
                 for number in syscall_numbers(call) {
@@ -265,10 +305,17 @@ pub fn install_network_seccomp_filter(kind: FilterKind) -> Result<(), LinuxSandb
 
 /// A rule matching calls whose first argument (its low 32 bits) compares to `value` by `op`.
 fn first_argument(op: SeccompCmpOp, value: u64) -> Result<SeccompRule, LinuxSandboxError> {
+    argument(0, op, value)
+}
+
+/// A rule matching calls whose argument `index` (its low 32 bits) compares to `value` by
+/// `op`.
+fn argument(index: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompRule, LinuxSandboxError> {
     let err = |e: seccompiler::BackendError| LinuxSandboxError::Seccomp {
         message: e.to_string(),
     };
-    let condition = SeccompCondition::new(0, SeccompCmpArgLen::Dword, op, value).map_err(err)?;
+    let condition =
+        SeccompCondition::new(index, SeccompCmpArgLen::Dword, op, value).map_err(err)?;
     SeccompRule::new(vec![condition]).map_err(err)
 }
 

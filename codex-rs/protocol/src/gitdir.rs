@@ -38,11 +38,15 @@ pub fn read_gitdir_pointer_as_written(dot_git: &Path) -> Option<PathBuf> {
     })
 }
 
-/// The path of a `gitdir: <path>` file, trimmed; `None` for any other content.
+/// The path of a `gitdir: <path>` file as git reads it (after `gitdir: `, up to the
+/// trailing line ends: leading spaces beyond the first belong to the path); `None` for any
+/// other content. Without the space after the colon git refuses the file; the path is
+/// still returned, which only protects more.
 fn parse_gitdir_pointer(contents: &str) -> Option<PathBuf> {
-    let (key, value) = contents.trim().split_once(':')?;
-    let value = value.trim();
-    if key.trim() != "gitdir" || value.is_empty() || value.contains('\n') {
+    let rest = contents.strip_prefix("gitdir:")?;
+    let value = rest.strip_prefix(' ').unwrap_or(rest);
+    let value = value.trim_end_matches(['\n', '\r']);
+    if value.trim().is_empty() || value.contains('\n') {
         return None;
     }
     Some(PathBuf::from(value))

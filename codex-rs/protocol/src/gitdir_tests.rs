@@ -14,6 +14,18 @@ fn parses_a_gitdir_line() {
 }
 
 #[test]
+fn reads_the_path_as_git_does() {
+    // git takes everything after `gitdir: ` up to the line ends, leading spaces included.
+    assert_eq!(
+        [
+            parse_gitdir_pointer("gitdir:  ../x\r\n"),
+            parse_gitdir_pointer(" gitdir: /a"),
+        ],
+        [Some(PathBuf::from(" ../x")), None]
+    );
+}
+
+#[test]
 fn refuses_anything_but_a_single_gitdir_line() {
     assert_eq!(
         [

@@ -15,11 +15,11 @@
 //! 3. binds the policy with the resolved roots ([`SandboxPolicy::effective_access`]),
 //!    protects the git directories `.git` files point to (resolved the same way), and
 //!    refuses a writable root inside a protected path;
-//! 4. with [`RootPins`] (one per session), judges links in step 2 against the writable
-//!    roots of *every* policy the session bound so far (a command of an earlier policy
-//!    may have planted a symlink where a later, narrower policy names a root), and
-//!    refuses a root that resolves elsewhere than it did the first time the session
-//!    used it.
+//! 4. with [`RootPins`] (one per server: every session shares it), judges links in
+//!    step 2 against the writable roots of *every* policy bound so far (a command of an
+//!    earlier policy, of this session or another, may have planted a symlink where a
+//!    later, narrower policy names a root), and refuses a root that resolves elsewhere
+//!    than it did the first time it was used.
 //!
 //! The result holds only resolved paths, so callers compare resolved paths with it and
 //! hand resolved paths to the kernel: nothing is resolved twice.
@@ -47,9 +47,9 @@ const MAX_SYMLINK_HOPS: usize = 40;
 /// `/tmp`, a writable root of `workspaceWrite` unless `excludeSlashTmp`.
 const SLASH_TMP: &str = "/tmp";
 
-/// What a session has granted so far (see the module docs, step 4): where each root it
-/// used resolved the first time, and every directory any of its policies made writable.
-/// Share one between the process and filesystem sides of a session.
+/// What has been granted so far (see the module docs, step 4): where each root resolved
+/// the first time it was used, and every directory any policy made writable. The
+/// exec-server shares one across all its sessions, processes and `fs/*` alike.
 #[derive(Debug, Default)]
 pub struct RootPins {
     state: std::sync::Mutex<PinState>,
@@ -125,6 +125,13 @@ pub fn resolve_recording_links(path: &AbsolutePathBuf) -> io::Result<Resolution>
     let mut missing = false;
     while let Some(name) = pending.pop_front() {
         if name == ".." {
+            if missing {
+                // The kernel would stop at the missing component; once something is
+                // created there (a symlink, say), `..` leads somewhere else.
+                return Err(io::Error::other(format!(
+                    "`{path}` goes up (`..`) from a directory that does not exist"
+                )));
+            }
             resolved.pop();
             continue;
         }
@@ -257,8 +264,14 @@ pub fn bind_policy(
                 }
                 Some(resolution.path)
             }
-            // An unresolvable target is protected as written.
-            Err(_) => Some(written),
+            // Git could be led elsewhere later: refuse rather than guess.
+            Err(err) => {
+                gitdir_problem.replace(Some(SandboxingError::Resolve {
+                    path: pointer.to_path_buf(),
+                    message: err.to_string(),
+                }));
+                None
+            }
         }
     };
     let gitdir_of = |dot_git: &Path| follow(dot_git, read_gitdir_pointer_as_written(dot_git)?);

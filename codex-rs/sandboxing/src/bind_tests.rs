@@ -293,3 +293,14 @@ fn the_common_directory_of_a_worktree_is_protected_too() {
         [false, false, true]
     );
 }
+
+#[test]
+fn going_up_from_a_missing_directory_is_an_error() {
+    // Once something (a symlink) is created at `nope`, `..` would lead elsewhere: the path
+    // cannot be judged now, so it is refused rather than normalised.
+    // (Paths are normalised when they are parsed; a link's target is not.)
+    let (_dir, base) = temp();
+    symlink("nope/../../elsewhere", base.join("link")).unwrap();
+    let err = resolve_recording_links(&abs(&base.join("link"))).unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+}

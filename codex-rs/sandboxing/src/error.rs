@@ -66,11 +66,13 @@ pub enum SandboxingError {
         /// The symlink, at its resolved location.
         link: PathBuf,
     },
-    /// A root resolves elsewhere than the first time this session used it.
+    /// A root resolves elsewhere than the first time it was used (by this server, or
+    /// whatever shares the [`crate::RootPins`]).
     #[error(
-        "sandbox root `{}` now leads to `{}`, but led to `{}` when this session first used \
-         it; something replaced it (a symlink planted by a sandboxed command, say). Check \
-         it, then name the real directory in the policy or start a new session",
+        "sandbox root `{}` now leads to `{}`, but led to `{}` when it was first used; \
+         something replaced it (a symlink planted by a sandboxed command, say). Check it, \
+         then name the real directory in the policy (or restart the server to accept the \
+         new target)",
         root.display(),
         now.display(),
         first.display()

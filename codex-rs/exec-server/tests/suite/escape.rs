@@ -22,6 +22,10 @@
 //! | 11 | terminal descriptors leak to concurrent starts | `descriptor_leaks::concurrent_starts_never_inherit_each_others_descriptors` |
 //! | 12 | `Sec-WebSocket-Origin`, token length, `fs/copy` size, no limits | `hostile::http_front_door`, `auth`, `fs_copy_limit`, `limits` |
 //!
+//! Found by review, also here: setuid files written by a root server's command
+//! ([`no_setuid_files`]) and host mounts made while a sandbox runs
+//! ([`host_mounts_made_later_do_not_reach_a_running_sandbox`]).
+//!
 //! And the bad input of the issue: a host that cannot give a sandbox its user namespace
 //! refuses every sandboxed start, with the reason, and runs nothing
 //! ([`no_user_namespaces_means_no_sandboxed_start`]).
@@ -47,6 +51,7 @@ use codex_utils_test_support::both_users;
 both_users!(async
     no_capabilities_and_no_way_to_remount,
     no_writes_to_the_kernels_settings,
+    no_setuid_files,
     the_servers_token_file_is_hidden_from_sandboxes,
     protected_paths_cannot_be_replaced_through_a_parent,
     a_root_swapped_for_a_symlink_is_refused_afterwards,
@@ -201,7 +206,24 @@ async fn the_servers_token_file_is_hidden_from_sandboxes(who: Who) {
     )
     .await;
 
+    // A writable root that holds the token would let the command move it (or a directory
+    // above it) out from under its cover: refused.
+    let holding = client
+        .request(
+            "process/start",
+            sh_params(
+                "hold",
+                &ws,
+                &workspace_write(&[dir.root()], /*network_access*/ false),
+                "true",
+            ),
+        )
+        .await;
+
     assert_eq!(result.output, "Permission denied\n");
+    let (kind, message) = error_of(&holding);
+    assert_eq!(kind, "sandboxDenied", "{holding}");
+    assert!(message.contains("holds a secret of this host"), "{message}");
 }
 
 /// Hole 2: `.git` was protected by a read-only bind of the leaf only; with nested roots
@@ -304,7 +326,7 @@ async fn a_root_swapped_for_a_symlink_is_refused_afterwards(who: Who) {
 /// first time (for processes and `fs/*` alike): a root through a link in any of them is
 /// refused.
 async fn a_root_that_moved_since_the_session_used_it_is_refused(who: Who) {
-    let (_server, mut client) = connect(who).await;
+    let (server, mut client) = connect(who).await;
     let dir = who.dir();
     let base = dir.mkdir("base");
     let proj = dir.mkdir("base/proj");
@@ -314,7 +336,8 @@ async fn a_root_that_moved_since_the_session_used_it_is_refused(who: Who) {
     let first = run(&mut client, sh_params("first", &proj, &narrow, "echo ok")).await;
     let fresh = base.join("fresh");
     let swap = format!(
-        "rm -rf {proj} && ln -s {outside} {proj} && ln -s {outside} {fresh} && echo swapped",
+        "rm -rf {proj} && ln -s {outside} {proj} && ln -s {outside} {fresh} \
+         && ln -s {outside} {fresh}-later && echo swapped",
         proj = proj.display(),
         outside = outside.display(),
         fresh = fresh.display()
@@ -356,6 +379,23 @@ async fn a_root_that_moved_since_the_session_used_it_is_refused(who: Who) {
         assert_eq!(kind, "sandboxDenied", "{response}");
         assert!(message.contains("redirected by the symlink"), "{message}");
     }
+    // And in another session of the same server (a reconnecting agent, another client).
+    let (mut later, _) = RawClient::initialized(&server.url).await;
+    let later_fresh = base.join("fresh-later");
+    let other_session = later
+        .request(
+            "process/start",
+            sh_params(
+                "later",
+                &base,
+                &workspace_write(&[&later_fresh], /*network_access*/ false),
+                "echo x > fresh-later/escaped",
+            ),
+        )
+        .await;
+    let (kind, message) = error_of(&other_session);
+    assert_eq!(kind, "sandboxDenied", "{other_session}");
+    assert!(message.contains("redirected by the symlink"), "{message}");
     let (kind, message) = error_of(&first_use);
     assert_eq!(kind, "sandboxDenied", "{first_use}");
     assert!(message.contains("redirected by the symlink"), "{message}");
@@ -785,4 +825,92 @@ async fn no_user_namespaces_means_no_sandboxed_start() {
     );
     assert!(!marker.exists());
     assert_eq!(plain.output, "unsandboxed\n");
+}
+
+/// Found by review: a root server's command is uid 0 on the host, so a file it marked
+/// setuid in a writable root (`cp /bin/bash x; chmod 4755 x`) made any local user who ran it
+/// root. The filter refuses setuid and setgid modes.
+async fn no_setuid_files(who: Who) {
+    let (_server, mut client) = connect(who).await;
+    let dir = who.dir();
+    let ws = dir.mkdir("ws");
+    let script = "cp /bin/true t && { chmod 4755 t || chmod u+s t || chmod 2755 t; } 2>/dev/null \
+                    && echo marked; \
+                  /usr/bin/python3 -c 'import os; os.open(\"u\", os.O_CREAT | os.O_WRONLY, 0o4755)' \
+                    2>/dev/null && echo created; \
+                  echo end";
+    let policy = workspace_write(&[&ws], /*network_access*/ false);
+
+    let result = run(&mut client, sh_params("setuid", &ws, &policy, script)).await;
+
+    use std::os::unix::fs::PermissionsExt;
+    let special = |name: &str| {
+        std::fs::metadata(ws.join(name)).map(|meta| meta.permissions().mode() & 0o6000)
+    };
+    assert_eq!(
+        (result.output, special("t").ok(), special("u").unwrap_or(0)),
+        ("end\n".to_string(), Some(0), 0)
+    );
+}
+
+/// Found by review: bubblewrap makes the sandbox's mounts slaves of the namespace it starts
+/// in, so a mount the host makes later (an automounted `/boot/efi`, a container's root, a
+/// USB stick) appeared inside a running sandbox with its own, writable options, outside
+/// every writable root; a root server's command is uid 0 there. A root server now starts
+/// bubblewrap in a mount namespace of its own with private mounts. Root only: mounting on
+/// the host needs it, and so does the fix.
+#[tokio::test]
+async fn host_mounts_made_later_do_not_reach_a_running_sandbox() {
+    if !Who::Nobody.available() {
+        eprintln!("not run: mounting on the host needs root");
+        return;
+    }
+    let (_server, mut client) = connect(Who::Caller).await;
+    let dir = Who::Caller.dir();
+    let ws = dir.mkdir("ws");
+    let shared = dir.mkdir("shared");
+    let sub = dir.mkdir("shared/sub");
+    let mount = |args: &[&str]| {
+        let status = std::process::Command::new("mount")
+            .args(args)
+            .status()
+            .expect("mount");
+        assert!(status.success(), "mount {args:?}: {status}");
+    };
+    let shared_text = shared.display().to_string();
+    let sub_text = sub.display().to_string();
+    // A shared mount, as systemd makes `/`.
+    mount(&["--bind", &shared_text, &shared_text]);
+    mount(&["--make-shared", &shared_text]);
+    let go = ws.join("go");
+    let script = format!(
+        "echo ready; while [ ! -e {go} ]; do sleep 0.05; done; \
+         {{ echo x > {sub_text}/planted; }} 2>/dev/null && echo wrote || echo refused",
+        go = go.display()
+    );
+    let policy = workspace_write(&[&ws], /*network_access*/ false);
+    client
+        .ok("process/start", sh_params("late", &ws, &policy, &script))
+        .await;
+    let ready = client
+        .ok(
+            "process/read",
+            json!({"processId": "late", "afterSeq": 0, "waitMs": 10000}),
+        )
+        .await;
+    assert_eq!(
+        unb64(&ready["chunks"][0]["chunk"]),
+        b"ready\n".to_vec(),
+        "{ready}"
+    );
+
+    mount(&["-t", "tmpfs", "-o", "mode=0777", "late-mount", &sub_text]);
+    std::fs::write(&go, "").expect("go");
+    let (output, _) = read_to_close(&mut client, "late").await;
+    let planted = sub.join("planted").exists();
+    for target in [&sub_text, &shared_text] {
+        let _ = std::process::Command::new("umount").arg(target).status();
+    }
+
+    assert_eq!((output, planted), ("ready\nrefused\n".to_string(), false));
 }
