@@ -103,11 +103,16 @@ impl Launch {
         &self,
     ) -> Option<impl FnMut() -> std::io::Result<()> + Send + Sync + 'static> {
         let limits = self.limits;
-        let (inherit_only, keep_fds, filter, bwrap) = match &self.confinement {
+        let (inherit_only, keep_fds, filter, private_mounts) = match &self.confinement {
             Confinement::None if limits.is_empty() => return None,
             Confinement::None => (false, Vec::new(), None, false),
             Confinement::SeccompFilter(filter) => (true, Vec::new(), Some(filter.clone()), false),
-            Confinement::Bwrap(launch) => (true, launch.child_fds(), None, true),
+            Confinement::Bwrap(launch) => (
+                true,
+                launch.child_fds(),
+                None,
+                codex_linux_sandbox::needs_private_mounts(),
+            ),
         };
         Some(move || {
             // First, so a failure of what follows cannot leave the child unlimited.
@@ -115,7 +120,7 @@ impl Launch {
             if inherit_only {
                 codex_linux_sandbox::inherit_only(&keep_fds)?;
             }
-            if bwrap {
+            if private_mounts {
                 codex_linux_sandbox::private_mounts_for_root()?;
             }
             if let Some(filter) = &filter {

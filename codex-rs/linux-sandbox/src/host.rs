@@ -104,12 +104,10 @@ impl BwrapLaunch {
         ];
         let mut child_fds = vec![status_write];
         // Always: it refuses new user namespaces, and with network off also sockets.
-        let filter = NetworkFilter::compile(FilterKind::InBubblewrap {
-            deny_network: !policy.has_full_network_access(),
-        })?;
+        let programs = compiled_programs(!policy.has_full_network_access())?;
         options.seccomp_fds.clear();
-        for program in filter.to_bwrap_bytes() {
-            let memfd = sealed_memfd(c"codex-seccomp", &program).map_err(io_error)?;
+        for program in programs {
+            let memfd = sealed_memfd(c"codex-seccomp", program).map_err(io_error)?;
             options.seccomp_fds.push(memfd.as_raw_fd());
             child_fds.push(memfd);
         }
@@ -214,6 +212,23 @@ impl BwrapRun {
             BwrapEnd::Command(status)
         }
     }
+}
+
+/// The bubblewrap filter's programs as bubblewrap reads them, compiled once per process for
+/// each network setting (they depend on nothing else).
+fn compiled_programs(deny_network: bool) -> Result<&'static [Vec<u8>], LinuxSandboxError> {
+    static WITH_NETWORK: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    static WITHOUT_NETWORK: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    let cell = if deny_network {
+        &WITHOUT_NETWORK
+    } else {
+        &WITH_NETWORK
+    };
+    if let Some(programs) = cell.get() {
+        return Ok(programs);
+    }
+    let compiled = NetworkFilter::compile(FilterKind::InBubblewrap { deny_network })?;
+    Ok(cell.get_or_init(|| compiled.to_bwrap_bytes()))
 }
 
 /// A memory file holding `bytes`, positioned at its start, sealed against changes and

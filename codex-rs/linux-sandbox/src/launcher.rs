@@ -272,6 +272,7 @@ pub(crate) fn run_bwrap(
             libc::sigprocmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut());
         }
     };
+    let private_mounts = needs_private_mounts();
     let (mut command, args_fd) = match bwrap_reporting_to(bwrap, status_fd, &args) {
         Ok(built) => built,
         Err(source) => {
@@ -286,7 +287,9 @@ pub(crate) fn run_bwrap(
     unsafe {
         command.pre_exec(move || {
             libc::sigprocmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut());
-            private_mounts_for_root()?;
+            if private_mounts {
+                private_mounts_for_root()?;
+            }
             // The status pipe's write end and the arguments are for bubblewrap.
             keep_fds_across_exec(&[status_fd, args_raw])
         });
@@ -370,15 +373,36 @@ pub fn inherit_only(keep: &[RawFd]) -> std::io::Result<()> {
     keep_fds_across_exec(keep)
 }
 
-/// In the `pre_exec` of bubblewrap run by root: a mount namespace of its own whose mounts
-/// are private, so that bubblewrap's sandbox (whose mounts are slaves of the namespace
-/// it starts in) receives no mount the host makes later. Such a mount would appear in the
-/// sandbox with its own, writable options — an automounted `/boot/efi`, a container's
-/// root — and a root caller's command, uid 0 on the host, could write there. Only
-/// `unshare` and `mount`: async-signal-safe. Nothing for other callers, who could not do
-/// it without a user namespace, and whose commands may write only what that user may
-/// write anyway; nor for root without `CAP_SYS_ADMIN` (a container), where the host's
-/// mounts do not propagate in either.
+/// Whether bubblewrap run now by this process should start in a private mount namespace
+/// ([`private_mounts_for_root`]): the process is root, and some mount of its namespace
+/// takes part in propagation (`shared:` or `master:` in `/proc/self/mountinfo`, as on
+/// systemd hosts), so a mount the host makes later could reach a running sandbox. Reads a
+/// file: call it in the parent, before the spawn. When `mountinfo` cannot be read, yes.
+pub fn needs_private_mounts() -> bool {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        return false;
+    }
+    match std::fs::read_to_string("/proc/self/mountinfo") {
+        Ok(mountinfo) => mountinfo.lines().any(|line| {
+            line.split(' ')
+                .skip(6)
+                .take_while(|field| *field != "-")
+                .any(|field| field.starts_with("shared:") || field.starts_with("master:"))
+        }),
+        Err(_) => true,
+    }
+}
+
+/// In the `pre_exec` of bubblewrap run by root, where [`needs_private_mounts`] says so: a
+/// mount namespace of its own whose mounts are private, so that bubblewrap's sandbox
+/// (whose mounts are slaves of the namespace it starts in) receives no mount the host
+/// makes later. Such a mount would appear in the sandbox with its own, writable options —
+/// an automounted `/boot/efi`, a container's root — and a root caller's command, uid 0 on
+/// the host, could write there. Only `unshare` and `mount`: async-signal-safe. Nothing
+/// for other callers, who could not do it without a user namespace, and whose commands
+/// may write only what that user may write anyway; nor for root without `CAP_SYS_ADMIN`
+/// (a container), where the host's mounts do not propagate in either.
 pub fn private_mounts_for_root() -> std::io::Result<()> {
     // SAFETY: geteuid, unshare and mount take plain integers and static C strings.
     unsafe {

@@ -77,6 +77,7 @@ pub use launcher::check_inherit_only;
 pub use launcher::classify_bwrap_run;
 pub use launcher::find_bwrap;
 pub use launcher::inherit_only;
+pub use launcher::needs_private_mounts;
 pub use launcher::private_mounts_for_root;
 pub use launcher::probe_proc_mount;
 pub use limits::MAX_FILE_SIZE_BYTES;
