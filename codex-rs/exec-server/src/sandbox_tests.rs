@@ -125,9 +125,10 @@ async fn linux_policies_spawn_bubblewrap_itself() {
     let cwd = dir_path.to_str().unwrap();
     // The options are in the memory file `--args` names, so the command's environment
     // stays out of bubblewrap's world-readable command line.
-    // Descriptors: the status pipe, the two seccomp programs, the options.
-    assert_eq!(fds.len(), 4, "{fds:?}");
-    let options: Vec<String> = std::fs::read(format!("/proc/self/fd/{}", fds[3]))
+    // Descriptors: the status pipe, the two seccomp programs, the pinned sources of the
+    // binds (here the workspace), the options.
+    assert_eq!(fds.len(), 5, "{fds:?}");
+    let options: Vec<String> = std::fs::read(format!("/proc/self/fd/{}", fds[4]))
         .unwrap()
         .split(|byte| *byte == 0)
         .filter(|arg| !arg.is_empty())
@@ -142,7 +143,7 @@ async fn linux_policies_spawn_bubblewrap_itself() {
         (
             None,
             false,
-            os(&["--args", &fds[3], "--", "/bin/echo", "hi"])
+            os(&["--args", &fds[4], "--", "/bin/echo", "hi"])
         )
     );
     assert_eq!(
@@ -160,6 +161,14 @@ async fn linux_policies_spawn_bubblewrap_itself() {
             "{}"
         ]
         .map(String::from)
+    );
+    let bind = options
+        .iter()
+        .position(|option| option == "--bind-fd")
+        .expect("a pinned bind");
+    assert_eq!(
+        options[bind + 1..bind + 3],
+        [fds[3].clone(), "{}".to_string()]
     );
     for expected in ["--unshare-net", "--unshare-user", "--cap-drop"] {
         assert!(options.contains(&expected.to_string()), "{options:?}");

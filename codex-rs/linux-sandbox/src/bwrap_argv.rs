@@ -29,6 +29,8 @@
 
 use std::ffi::OsString;
 use std::io;
+use std::os::fd::AsRawFd;
+use std::os::fd::OwnedFd;
 use std::os::fd::RawFd;
 use std::path::Path;
 
@@ -181,6 +183,32 @@ pub fn build_bwrap_argv(
     command: &[OsString],
     options: &BwrapOptions,
 ) -> Result<BwrapArgv, LinuxSandboxError> {
+    build(policy, cwd, command, options, /*pins*/ None)
+}
+
+/// [`build_bwrap_argv`] with the sources of the readable roots, writable roots and
+/// protected paths pinned by descriptor (`--bind-fd`, `--ro-bind-fd`): what bubblewrap
+/// mounts is the directory checked here, even if a concurrently running command swaps
+/// the path for a symlink before bubblewrap gets to it. The descriptors are returned; they
+/// must reach bubblewrap (keep them open, and inheritable, until it was spawned).
+pub fn build_bwrap_argv_pinned(
+    policy: &SandboxPolicy,
+    cwd: &AbsolutePathBuf,
+    command: &[OsString],
+    options: &BwrapOptions,
+) -> Result<(BwrapArgv, Vec<OwnedFd>), LinuxSandboxError> {
+    let mut pins = Vec::new();
+    let argv = build(policy, cwd, command, options, Some(&mut pins))?;
+    Ok((argv, pins))
+}
+
+fn build(
+    policy: &SandboxPolicy,
+    cwd: &AbsolutePathBuf,
+    command: &[OsString],
+    options: &BwrapOptions,
+    mut pins: Option<&mut Vec<OwnedFd>>,
+) -> Result<BwrapArgv, LinuxSandboxError> {
     match policy {
         SandboxPolicy::DangerFullAccess => {
             return Err(LinuxSandboxError::NotABwrapPolicy {
@@ -275,7 +303,18 @@ pub fn build_bwrap_argv(
                         .iter()
                         .any(|other| other != root && root.starts_with(other));
                 if !covered {
-                    bind(&mut args, "--ro-bind", root.as_path());
+                    // Platform defaults are named as is (`/bin`, a link to `usr/bin` on a
+                    // merged-/usr system, in `/`, which only root may change); every other
+                    // root is already resolved.
+                    let source = if is_platform_default(root) {
+                        std::fs::canonicalize(root.as_path())
+                            .ok()
+                            .and_then(|real| AbsolutePathBuf::try_from_absolute(real).ok())
+                            .unwrap_or_else(|| (*root).clone())
+                    } else {
+                        (*root).clone()
+                    };
+                    bind_source(&mut args, "--ro-bind", &source, root, pins.as_deref_mut())?;
                 }
             }
             // Roots are bound where they resolve to; a root the policy names through a
@@ -345,7 +384,7 @@ pub fn build_bwrap_argv(
     rw_mounts.sort();
     rw_mounts.dedup();
     for dir in &rw_mounts {
-        bind(&mut args, "--bind", dir.as_path());
+        bind_source(&mut args, "--bind", dir, dir, pins.as_deref_mut())?;
     }
 
     let mut placeholders = Vec::new();
@@ -360,7 +399,7 @@ pub fn build_bwrap_argv(
                 push_placeholder(&mut args, path);
                 placeholders.push((*path).clone());
             }
-            Ok(_) => bind(&mut args, "--ro-bind", path.as_path()),
+            Ok(_) => bind_source(&mut args, "--ro-bind", path, path, pins.as_deref_mut())?,
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
                 let parent_exists = path.parent().is_some_and(|p| p.as_path().is_dir());
                 if !parent_exists {
@@ -489,6 +528,32 @@ fn push_placeholder(args: &mut Vec<OsString>, path: &AbsolutePathBuf) {
 pub(crate) fn is_placeholder(metadata: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::PermissionsExt;
     metadata.is_dir() && metadata.permissions().mode() & 0o7777 == PLACEHOLDER_MODE
+}
+
+/// Appends `op dest dest`, or with `pins`, `op-fd FD dest` with `source` (the resolved
+/// `dest`) opened without following symlinks (see [`crate::pin`]) and its descriptor
+/// added to `pins`.
+fn bind_source(
+    args: &mut Vec<OsString>,
+    op: &str,
+    source: &AbsolutePathBuf,
+    dest: &AbsolutePathBuf,
+    pins: Option<&mut Vec<OwnedFd>>,
+) -> Result<(), LinuxSandboxError> {
+    let Some(pins) = pins else {
+        bind(args, op, dest.as_path());
+        return Ok(());
+    };
+    let fd =
+        crate::pin::open_pinned(source.as_path()).map_err(|err| LinuxSandboxError::Inspect {
+            path: source.as_path().to_path_buf(),
+            source: err,
+        })?;
+    args.push(OsString::from(format!("{op}-fd")));
+    args.push(OsString::from(fd.as_raw_fd().to_string()));
+    args.push(dest.as_path().as_os_str().to_owned());
+    pins.push(fd);
+    Ok(())
 }
 
 /// Appends `op path path`.

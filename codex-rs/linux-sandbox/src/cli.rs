@@ -34,7 +34,7 @@ use crate::ProcMount;
 use crate::ResourceLimits;
 use crate::SandboxPlan;
 use crate::TrustedBwrap;
-use crate::build_bwrap_argv;
+use crate::build_bwrap_argv_pinned;
 use crate::launcher;
 use crate::launcher::BwrapOutcome;
 use crate::launcher::SetupFailure;
@@ -307,10 +307,10 @@ fn run_in_bwrap(
             root_pins: None,
             hidden: Vec::new(),
         };
-        build_bwrap_argv(policy, cwd, &inner, &options)
+        build_bwrap_argv_pinned(policy, cwd, &inner, &options)
     };
-    let with_proc = build(ProcMount::Mount)?;
-    let without_proc = build(ProcMount::Skip)?;
+    let (with_proc, with_proc_pins) = build(ProcMount::Mount)?;
+    let (without_proc, without_proc_pins) = build(ProcMount::Skip)?;
     let trusted = TrustedBwrap::locate(bwrap, std::env::var_os("PATH").as_deref())?;
     let bwrap = trusted.verify()?;
     if let Some(root) = with_proc
@@ -326,8 +326,8 @@ fn run_in_bwrap(
     let lease = PlaceholderLease::acquire(&with_proc.placeholders)?;
     let result = run_with_proc_retry(
         bwrap,
-        launcher::BwrapArgs::of(&with_proc),
-        launcher::BwrapArgs::of(&without_proc),
+        launcher::BwrapArgs::of(&with_proc, &with_proc_pins),
+        launcher::BwrapArgs::of(&without_proc, &without_proc_pins),
     );
     lease.release();
     drop(stderr_copy);

@@ -47,7 +47,7 @@ use crate::LinuxSandboxError;
 use crate::NetworkFilter;
 use crate::PlaceholderLease;
 use crate::TrustedBwrap;
-use crate::build_bwrap_argv;
+use crate::build_bwrap_argv_pinned;
 use crate::launcher;
 
 /// A bubblewrap invocation for a host to spawn: run [`BwrapLaunch::program`] with
@@ -111,7 +111,9 @@ impl BwrapLaunch {
             options.seccomp_fds.push(memfd.as_raw_fd());
             child_fds.push(memfd);
         }
-        let argv = build_bwrap_argv(policy, cwd, command, &options)?;
+        // Sources pinned by descriptor: bubblewrap mounts what was checked here.
+        let (argv, pins) = build_bwrap_argv_pinned(policy, cwd, command, &options)?;
+        child_fds.extend(pins);
         if let Some(root) = argv.writable.iter().find(|root| program.starts_with(root)) {
             return Err(LinuxSandboxError::BwrapUntrusted {
                 path: program,

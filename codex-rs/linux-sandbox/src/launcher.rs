@@ -281,6 +281,8 @@ pub(crate) fn run_bwrap(
         }
     };
     let args_raw = args_fd.as_raw_fd();
+    let mut keep = vec![status_fd, args_raw];
+    keep.extend(args.inherited.iter().map(AsRawFd::as_raw_fd));
     command.stderr(Stdio::from(stderr_write));
     // SAFETY: the closure only calls sigprocmask and fcntl (keep_fds_across_exec),
     // which are async-signal-safe, on values copied into it.
@@ -290,8 +292,9 @@ pub(crate) fn run_bwrap(
             if private_mounts {
                 private_mounts_for_root()?;
             }
-            // The status pipe's write end and the arguments are for bubblewrap.
-            keep_fds_across_exec(&[status_fd, args_raw])
+            // The status pipe's write end, the arguments and what they name are for
+            // bubblewrap.
+            keep_fds_across_exec(&keep)
         });
     }
     let spawned = command.spawn();
@@ -527,8 +530,8 @@ pub fn probe_proc_mount(bwrap: &Path) -> Result<ProcMount, LinuxSandboxError> {
             BwrapArgs {
                 options: &args,
                 command_line: &command_line,
+                inherited: &programs,
             },
-            &programs,
         )
     };
     let not_permitted = |outcome: BwrapOutcome| LinuxSandboxError::BwrapNotPermitted {
@@ -594,15 +597,18 @@ fn bwrap_reporting_to(
 pub(crate) struct BwrapArgs<'a> {
     pub(crate) options: &'a [OsString],
     pub(crate) command_line: &'a [OsString],
+    /// Descriptors the options name (pinned sources, seccomp programs), to inherit.
+    pub(crate) inherited: &'a [OwnedFd],
 }
 
 impl<'a> BwrapArgs<'a> {
-    /// Splits `argv` where its options end.
-    pub(crate) fn of(argv: &'a crate::BwrapArgv) -> Self {
+    /// Splits `argv` where its options end; `inherited` are the descriptors they name.
+    pub(crate) fn of(argv: &'a crate::BwrapArgv, inherited: &'a [OwnedFd]) -> Self {
         let (options, command_line) = argv.args.split_at(argv.options_end);
         Self {
             options,
             command_line,
+            inherited,
         }
     }
 }
@@ -612,7 +618,6 @@ impl<'a> BwrapArgs<'a> {
 fn run_bwrap_captured(
     bwrap: &Path,
     args: BwrapArgs<'_>,
-    inherited: &[OwnedFd],
 ) -> Result<BwrapOutcome, LinuxSandboxError> {
     let spawn_error = |source| LinuxSandboxError::BwrapSpawn {
         bwrap: bwrap.to_path_buf(),
@@ -628,7 +633,7 @@ fn run_bwrap_captured(
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut keep = vec![status_fd, args_raw];
-    keep.extend(inherited.iter().map(AsRawFd::as_raw_fd));
+    keep.extend(args.inherited.iter().map(AsRawFd::as_raw_fd));
     // SAFETY: the closure only calls fcntl (keep_fds_across_exec) on a list built before
     // the fork: async-signal-safe, no allocation.
     unsafe {

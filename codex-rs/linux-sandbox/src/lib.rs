@@ -46,6 +46,7 @@ mod error;
 mod host;
 mod launcher;
 mod limits;
+mod pin;
 mod placeholder;
 mod seccomp;
 
@@ -61,6 +62,7 @@ pub use bwrap_argv::PLACEHOLDER_MODE;
 pub use bwrap_argv::ProcMount;
 pub use bwrap_argv::SandboxPlan;
 pub use bwrap_argv::build_bwrap_argv;
+pub use bwrap_argv::build_bwrap_argv_pinned;
 pub use bwrap_argv::user_namespace_args;
 pub use bwrap_exe::TrustedBwrap;
 pub use cli::CODEX_LINUX_SANDBOX_ARG0;
