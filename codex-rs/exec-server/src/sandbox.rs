@@ -105,13 +105,23 @@ impl Launch {
         let limits = self.limits;
         let (inherit_only, keep_fds, filter, private_mounts) = match &self.confinement {
             Confinement::None if limits.is_empty() => return None,
-            Confinement::None => (false, Vec::new(), None, false),
-            Confinement::SeccompFilter(filter) => (true, Vec::new(), Some(filter.clone()), false),
+            Confinement::None => (
+                false,
+                Vec::new(),
+                None,
+                codex_linux_sandbox::PrivateMounts::NotNeeded,
+            ),
+            Confinement::SeccompFilter(filter) => (
+                true,
+                Vec::new(),
+                Some(filter.clone()),
+                codex_linux_sandbox::PrivateMounts::NotNeeded,
+            ),
             Confinement::Bwrap(launch) => (
                 true,
                 launch.child_fds(),
                 None,
-                codex_linux_sandbox::needs_private_mounts(),
+                codex_linux_sandbox::PrivateMounts::for_this_process(),
             ),
         };
         Some(move || {
@@ -120,9 +130,7 @@ impl Launch {
             if inherit_only {
                 codex_linux_sandbox::inherit_only(&keep_fds)?;
             }
-            if private_mounts {
-                codex_linux_sandbox::private_mounts_for_root()?;
-            }
+            private_mounts.apply()?;
             if let Some(filter) = &filter {
                 filter.apply_in_child()?;
             }

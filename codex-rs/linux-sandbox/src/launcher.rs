@@ -272,7 +272,7 @@ pub(crate) fn run_bwrap(
             libc::sigprocmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut());
         }
     };
-    let private_mounts = needs_private_mounts();
+    let private_mounts = PrivateMounts::for_this_process();
     let (mut command, args_fd) = match bwrap_reporting_to(bwrap, status_fd, &args) {
         Ok(built) => built,
         Err(source) => {
@@ -289,9 +289,7 @@ pub(crate) fn run_bwrap(
     unsafe {
         command.pre_exec(move || {
             libc::sigprocmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut());
-            if private_mounts {
-                private_mounts_for_root()?;
-            }
+            private_mounts.apply()?;
             // The status pipe's write end, the arguments and what they name are for
             // bubblewrap.
             keep_fds_across_exec(&keep)
@@ -376,16 +374,11 @@ pub fn inherit_only(keep: &[RawFd]) -> std::io::Result<()> {
     keep_fds_across_exec(keep)
 }
 
-/// Whether bubblewrap run now by this process should start in a private mount namespace
-/// ([`private_mounts_for_root`]): the process is root, and some mount of its namespace
-/// takes part in propagation (`shared:` or `master:` in `/proc/self/mountinfo`, as on
-/// systemd hosts), so a mount the host makes later could reach a running sandbox. Reads a
-/// file: call it in the parent, before the spawn. When `mountinfo` cannot be read, yes.
-pub fn needs_private_mounts() -> bool {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    if unsafe { libc::geteuid() } != 0 {
-        return false;
-    }
+/// Whether a mount the host makes while a sandbox runs could reach it: some mount of this
+/// process's namespace takes part in propagation (`shared:` or `master:` in
+/// `/proc/self/mountinfo`, as on systemd hosts; bubblewrap makes the sandbox's mounts
+/// slaves of the namespace it starts in). When `mountinfo` cannot be read, yes.
+fn host_mounts_propagate() -> bool {
     match std::fs::read_to_string("/proc/self/mountinfo") {
         Ok(mountinfo) => mountinfo.lines().any(|line| {
             line.split(' ')
@@ -397,41 +390,133 @@ pub fn needs_private_mounts() -> bool {
     }
 }
 
-/// In the `pre_exec` of bubblewrap run by root, where [`needs_private_mounts`] says so: a
-/// mount namespace of its own whose mounts are private, so that bubblewrap's sandbox
-/// (whose mounts are slaves of the namespace it starts in) receives no mount the host
-/// makes later. Such a mount would appear in the sandbox with its own, writable options —
-/// an automounted `/boot/efi`, a container's root — and a root caller's command, uid 0 on
-/// the host, could write there. Only `unshare` and `mount`: async-signal-safe. Nothing
-/// for other callers, who could not do it without a user namespace, and whose commands
-/// may write only what that user may write anyway; nor for root without `CAP_SYS_ADMIN`
-/// (a container), where the host's mounts do not propagate in either.
-pub fn private_mounts_for_root() -> std::io::Result<()> {
-    // SAFETY: geteuid, unshare and mount take plain integers and static C strings.
-    unsafe {
-        if libc::geteuid() != 0 {
-            return Ok(());
+/// Where bubblewrap starts, so that a mount the host makes while the sandbox runs (an
+/// automounted `/boot/efi`, a container's root, a USB stick) does not appear inside it
+/// with its own, writable options: a mount namespace of its own whose mounts are private.
+/// Decide in the parent ([`PrivateMounts::for_this_process`]), apply in `pre_exec`
+/// ([`PrivateMounts::apply`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivateMounts {
+    /// Nothing to do: no mount of this namespace propagates.
+    NotNeeded,
+    /// Root: a new mount namespace, its mounts made private.
+    MountNamespace,
+    /// Another user, who may make a mount namespace only in a user namespace of its own:
+    /// one that maps this user (and group) to itself, so bubblewrap, run as the same user
+    /// there, builds the sandbox exactly as on the host. Where creating it is refused
+    /// (Ubuntu allows user namespaces to bubblewrap alone), bubblewrap starts as before.
+    UserNamespace {
+        /// `"UID UID 1\n"`.
+        uid_map: MapLine,
+        /// `"GID GID 1\n"`.
+        gid_map: MapLine,
+    },
+}
+
+/// One line of a `uid_map` or `gid_map`, formatted before the fork.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapLine {
+    bytes: [u8; 40],
+    len: usize,
+}
+
+impl MapLine {
+    fn identity(id: u32) -> Self {
+        let text = format!("{id} {id} 1\n");
+        let mut bytes = [0u8; 40];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        Self {
+            bytes,
+            len: text.len(),
         }
-        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+    }
+}
+
+impl PrivateMounts {
+    /// What this process must do before running bubblewrap (reads `mountinfo`: call it
+    /// before the spawn).
+    pub fn for_this_process() -> Self {
+        if !host_mounts_propagate() {
+            return PrivateMounts::NotNeeded;
+        }
+        // SAFETY: geteuid, getuid and getgid cannot fail and touch no memory.
+        let (euid, uid, gid) = unsafe { (libc::geteuid(), libc::getuid(), libc::getgid()) };
+        if euid == 0 {
+            PrivateMounts::MountNamespace
+        } else {
+            PrivateMounts::UserNamespace {
+                uid_map: MapLine::identity(uid),
+                gid_map: MapLine::identity(gid),
+            }
+        }
+    }
+
+    /// In the `pre_exec` of bubblewrap: only `unshare`, `open`, `write`, `close` and
+    /// `mount` calls, async-signal-safe. Root without `CAP_SYS_ADMIN` (a container, where
+    /// host mounts do not propagate in either) and a user refused a user namespace start
+    /// bubblewrap as before.
+    pub fn apply(&self) -> std::io::Result<()> {
+        let flags = match self {
+            PrivateMounts::NotNeeded => return Ok(()),
+            PrivateMounts::MountNamespace => libc::CLONE_NEWNS,
+            PrivateMounts::UserNamespace { .. } => libc::CLONE_NEWUSER | libc::CLONE_NEWNS,
+        };
+        // SAFETY: unshare takes plain flags.
+        if unsafe { libc::unshare(flags) } != 0 {
             let err = std::io::Error::last_os_error();
             return match err.raw_os_error() {
-                Some(libc::EPERM) => Ok(()),
+                Some(libc::EPERM | libc::ENOSPC | libc::EUSERS) => Ok(()),
                 _ => Err(err),
             };
         }
-        let private = libc::MS_REC | libc::MS_PRIVATE;
-        if libc::mount(
-            std::ptr::null(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            private,
-            std::ptr::null(),
-        ) != 0
-        {
+        if let PrivateMounts::UserNamespace { uid_map, gid_map } = self {
+            // A host that made itself non-dumpable (the exec-server does, to keep its
+            // token from same-user processes) owns its `/proc/self` files as root, so it
+            // could not write its maps. This child is about to execute bubblewrap, which
+            // resets the flag anyway.
+            // SAFETY: prctl with plain integers.
+            unsafe {
+                libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0);
+            }
+            write_proc_self(c"/proc/self/setgroups", b"deny")?;
+            write_proc_self(c"/proc/self/uid_map", &uid_map.bytes[..uid_map.len])?;
+            write_proc_self(c"/proc/self/gid_map", &gid_map.bytes[..gid_map.len])?;
+        }
+        // SAFETY: mount with a static path and null pointers for what it ignores.
+        let made_private = unsafe {
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            )
+        };
+        if made_private != 0 {
             return Err(std::io::Error::last_os_error());
         }
+        Ok(())
     }
-    Ok(())
+}
+
+/// Writes `bytes` to `path` in one `write` (async-signal-safe).
+fn write_proc_self(path: &std::ffi::CStr, bytes: &[u8]) -> std::io::Result<()> {
+    // SAFETY: open with a NUL-terminated path; write from a buffer we own; close what we
+    // opened.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let written = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+        let result = if written == bytes.len() as isize {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        };
+        libc::close(fd);
+        result
+    }
 }
 
 /// `close_range(first, last, CLOSE_RANGE_CLOEXEC)`.
@@ -634,10 +719,16 @@ fn run_bwrap_captured(
         .stderr(Stdio::piped());
     let mut keep = vec![status_fd, args_raw];
     keep.extend(args.inherited.iter().map(AsRawFd::as_raw_fd));
-    // SAFETY: the closure only calls fcntl (keep_fds_across_exec) on a list built before
-    // the fork: async-signal-safe, no allocation.
+    // The trial run starts where every sandbox will.
+    let private_mounts = PrivateMounts::for_this_process();
+    // SAFETY: the closure only calls unshare, open, write, close, mount (apply) and fcntl
+    // (keep_fds_across_exec) on values built before the fork: async-signal-safe, no
+    // allocation.
     unsafe {
-        command.pre_exec(move || keep_fds_across_exec(&keep));
+        command.pre_exec(move || {
+            private_mounts.apply()?;
+            keep_fds_across_exec(&keep)
+        });
     }
     let child = command.spawn();
     drop(command);
