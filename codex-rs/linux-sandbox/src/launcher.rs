@@ -395,92 +395,48 @@ fn host_mounts_propagate() -> bool {
 /// with its own, writable options: a mount namespace of its own whose mounts are private.
 /// Decide in the parent ([`PrivateMounts::for_this_process`]), apply in `pre_exec`
 /// ([`PrivateMounts::apply`]).
+///
+/// Only root can make that namespace without a user namespace of its own. A non-root
+/// server would have to make one in the forked child, which must then be dumpable to
+/// write its maps while it still holds a copy of the server's memory (its token): a
+/// same-user process could stop it and read that. So a non-root server's bubblewrap
+/// starts in the server's mount namespace, and later host mounts do reach its sandboxes
+/// (writable only as far as that user may write); see `THREAT_MODEL.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrivateMounts {
-    /// Nothing to do: no mount of this namespace propagates.
+    /// Nothing to do: no mount of this namespace propagates, or this process is not root.
     NotNeeded,
     /// Root: a new mount namespace, its mounts made private.
     MountNamespace,
-    /// Another user, who may make a mount namespace only in a user namespace of its own:
-    /// one that maps this user (and group) to itself, so bubblewrap, run as the same user
-    /// there, builds the sandbox exactly as on the host. Where creating it is refused
-    /// (Ubuntu allows user namespaces to bubblewrap alone), bubblewrap starts as before.
-    UserNamespace {
-        /// `"UID UID 1\n"`.
-        uid_map: MapLine,
-        /// `"GID GID 1\n"`.
-        gid_map: MapLine,
-    },
-}
-
-/// One line of a `uid_map` or `gid_map`, formatted before the fork.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MapLine {
-    bytes: [u8; 40],
-    len: usize,
-}
-
-impl MapLine {
-    fn identity(id: u32) -> Self {
-        let text = format!("{id} {id} 1\n");
-        let mut bytes = [0u8; 40];
-        bytes[..text.len()].copy_from_slice(text.as_bytes());
-        Self {
-            bytes,
-            len: text.len(),
-        }
-    }
 }
 
 impl PrivateMounts {
     /// What this process must do before running bubblewrap (reads `mountinfo`: call it
     /// before the spawn).
     pub fn for_this_process() -> Self {
-        if !host_mounts_propagate() {
-            return PrivateMounts::NotNeeded;
-        }
-        // SAFETY: geteuid, getuid and getgid cannot fail and touch no memory.
-        let (euid, uid, gid) = unsafe { (libc::geteuid(), libc::getuid(), libc::getgid()) };
-        if euid == 0 {
+        // SAFETY: geteuid cannot fail and touches no memory.
+        if unsafe { libc::geteuid() } == 0 && host_mounts_propagate() {
             PrivateMounts::MountNamespace
         } else {
-            PrivateMounts::UserNamespace {
-                uid_map: MapLine::identity(uid),
-                gid_map: MapLine::identity(gid),
-            }
+            PrivateMounts::NotNeeded
         }
     }
 
-    /// In the `pre_exec` of bubblewrap: only `unshare`, `open`, `write`, `close` and
-    /// `mount` calls, async-signal-safe. Root without `CAP_SYS_ADMIN` (a container, where
-    /// host mounts do not propagate in either) and a user refused a user namespace start
-    /// bubblewrap as before.
+    /// In the `pre_exec` of bubblewrap: only `unshare` and `mount` calls,
+    /// async-signal-safe. Root without `CAP_SYS_ADMIN` (a container, where host mounts do
+    /// not propagate in either) starts bubblewrap as before.
     pub fn apply(&self) -> std::io::Result<()> {
-        let flags = match self {
+        match self {
             PrivateMounts::NotNeeded => return Ok(()),
-            PrivateMounts::MountNamespace => libc::CLONE_NEWNS,
-            PrivateMounts::UserNamespace { .. } => libc::CLONE_NEWUSER | libc::CLONE_NEWNS,
-        };
+            PrivateMounts::MountNamespace => {}
+        }
         // SAFETY: unshare takes plain flags.
-        if unsafe { libc::unshare(flags) } != 0 {
+        if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
             let err = std::io::Error::last_os_error();
             return match err.raw_os_error() {
-                Some(libc::EPERM | libc::ENOSPC | libc::EUSERS) => Ok(()),
+                Some(libc::EPERM) => Ok(()),
                 _ => Err(err),
             };
-        }
-        if let PrivateMounts::UserNamespace { uid_map, gid_map } = self {
-            // A host that made itself non-dumpable (the exec-server does, to keep its
-            // token from same-user processes) owns its `/proc/self` files as root, so it
-            // could not write its maps. This child is about to execute bubblewrap, which
-            // resets the flag anyway.
-            // SAFETY: prctl with plain integers.
-            unsafe {
-                libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0);
-            }
-            write_proc_self(c"/proc/self/setgroups", b"deny")?;
-            write_proc_self(c"/proc/self/uid_map", &uid_map.bytes[..uid_map.len])?;
-            write_proc_self(c"/proc/self/gid_map", &gid_map.bytes[..gid_map.len])?;
         }
         // SAFETY: mount with a static path and null pointers for what it ignores.
         let made_private = unsafe {
@@ -496,26 +452,6 @@ impl PrivateMounts {
             return Err(std::io::Error::last_os_error());
         }
         Ok(())
-    }
-}
-
-/// Writes `bytes` to `path` in one `write` (async-signal-safe).
-fn write_proc_self(path: &std::ffi::CStr, bytes: &[u8]) -> std::io::Result<()> {
-    // SAFETY: open with a NUL-terminated path; write from a buffer we own; close what we
-    // opened.
-    unsafe {
-        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let written = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
-        let result = if written == bytes.len() as isize {
-            Ok(())
-        } else {
-            Err(std::io::Error::last_os_error())
-        };
-        libc::close(fd);
-        result
     }
 }
 
@@ -721,7 +657,7 @@ fn run_bwrap_captured(
     keep.extend(args.inherited.iter().map(AsRawFd::as_raw_fd));
     // The trial run starts where every sandbox will.
     let private_mounts = PrivateMounts::for_this_process();
-    // SAFETY: the closure only calls unshare, open, write, close, mount (apply) and fcntl
+    // SAFETY: the closure only calls unshare, mount (apply) and fcntl
     // (keep_fds_across_exec) on values built before the fork: async-signal-safe, no
     // allocation.
     unsafe {

@@ -74,7 +74,6 @@ pub use host::BwrapLaunch;
 pub use host::BwrapRun;
 pub use host::find_program;
 pub use launcher::BwrapOutcome;
-pub use launcher::MapLine;
 pub use launcher::PrivateMounts;
 pub use launcher::SetupFailure;
 pub use launcher::check_inherit_only;
