@@ -7,11 +7,11 @@
 //! | # | hole | test |
 //! |---|---|---|
 //! | 1 | a root server's sandbox kept every capability | [`no_capabilities_and_no_way_to_remount`] |
-//! | 1b | a root server's sandbox wrote `/proc/sys` (`core_pattern`: code run as real root) | [`no_writes_to_the_kernels_settings`] |
+//! | 1b | a root server's sandbox wrote `/proc/sys` (`core_pattern`: code run as real root) | `escape_review::no_writes_to_the_kernels_settings` |
 //! | 2 | a protected path replaced by renaming its parent | [`protected_paths_cannot_be_replaced_through_a_parent`] |
 //! | 3 | a root swapped for a symlink grants its target later | [`a_root_swapped_for_a_symlink_is_refused_afterwards`] |
 //! | 3b | the same, where the later policy does not make the link's directory writable | [`a_root_that_moved_since_the_session_used_it_is_refused`] |
-//! | 4b | the operator's token file read from a full-read sandbox | [`the_servers_token_file_is_hidden_from_sandboxes`] |
+//! | 4b | the operator's token file read from a full-read sandbox | `escape_review::the_servers_token_file_is_hidden_from_sandboxes` |
 //! | 4 | a network sandbox drives the server | [`a_network_sandbox_cannot_drive_the_server_or_find_its_token`] |
 //! | 5 | the request's env in bubblewrap's own environment | [`the_request_environment_never_reaches_bubblewrap`] |
 //! | 6 | a `bwrap` planted in `PATH` or in a writable root | [`a_planted_bwrap_is_never_run`] |
@@ -22,13 +22,13 @@
 //! | 11 | terminal descriptors leak to concurrent starts | `descriptor_leaks::concurrent_starts_never_inherit_each_others_descriptors` |
 //! | 12 | `Sec-WebSocket-Origin`, token length, `fs/copy` size, no limits | `hostile::http_front_door`, `auth`, `fs_copy_limit`, `limits` |
 //!
-//! Found by review, also here: setuid files written by a root server's command
-//! ([`no_setuid_files`]) and host mounts made while a sandbox runs
-//! ([`host_mounts_made_later_do_not_reach_a_running_sandbox`]).
+//! Found by review, in `escape_review.rs`: setuid files written by a root server's
+//! command (`no_setuid_files`) and host mounts made while a sandbox runs
+//! (`host_mounts_made_later_do_not_reach_a_running_sandbox`).
 //!
 //! And the bad input of the issue: a host that cannot give a sandbox its user namespace
 //! refuses every sandboxed start, with the reason, and runs nothing
-//! ([`no_user_namespaces_means_no_sandboxed_start`]).
+//! (`escape_review::no_user_namespaces_means_no_sandboxed_start`).
 #![cfg(target_os = "linux")]
 
 use std::collections::BTreeMap;
@@ -50,9 +50,6 @@ use codex_utils_test_support::both_users;
 
 both_users!(async
     no_capabilities_and_no_way_to_remount,
-    no_writes_to_the_kernels_settings,
-    no_setuid_files,
-    the_servers_token_file_is_hidden_from_sandboxes,
     protected_paths_cannot_be_replaced_through_a_parent,
     a_root_swapped_for_a_symlink_is_refused_afterwards,
     a_root_that_moved_since_the_session_used_it_is_refused,
@@ -65,12 +62,12 @@ both_users!(async
     two_servers_keep_a_missing_git_protected,
 );
 
-fn env() -> BTreeMap<String, String> {
+pub(super) fn env() -> BTreeMap<String, String> {
     BTreeMap::from([("PATH".to_string(), "/usr/bin:/bin".to_string())])
 }
 
 /// `process/start` params for `/bin/sh -c script` in `cwd` under `policy`.
-fn sh_params(id: &str, cwd: &Path, policy: &Value, script: &str) -> Value {
+pub(super) fn sh_params(id: &str, cwd: &Path, policy: &Value, script: &str) -> Value {
     json!({
         "processId": id,
         "argv": ["/bin/sh", "-c", script],
@@ -83,12 +80,12 @@ fn sh_params(id: &str, cwd: &Path, policy: &Value, script: &str) -> Value {
 
 /// What a finished process printed (stdout and stderr together).
 #[derive(Debug)]
-struct Run {
-    output: String,
+pub(super) struct Run {
+    pub(super) output: String,
 }
 
 /// Starts `params` and reads the process until it closed.
-async fn run(client: &mut RawClient, params: Value) -> Run {
+pub(super) async fn run(client: &mut RawClient, params: Value) -> Run {
     let id = params["processId"].as_str().expect("processId").to_string();
     client.ok("process/start", params).await;
     let (stdout, stderr) = read_to_close(client, &id).await;
@@ -98,7 +95,7 @@ async fn run(client: &mut RawClient, params: Value) -> Run {
 }
 
 /// What process `id` printed on stdout and on stderr, read until it closed.
-async fn read_to_close(client: &mut RawClient, id: &str) -> (String, String) {
+pub(super) async fn read_to_close(client: &mut RawClient, id: &str) -> (String, String) {
     let printed = client.read_printed(id, async |_| {}).await;
     (
         Printed::text(&printed.stdout),
@@ -107,7 +104,7 @@ async fn read_to_close(client: &mut RawClient, id: &str) -> (String, String) {
 }
 
 /// `data.kind` and message of an error response.
-fn error_of(response: &Value) -> (String, String) {
+pub(super) fn error_of(response: &Value) -> (String, String) {
     let error = &response["error"];
     assert!(error.is_object(), "expected an error: {response}");
     (
@@ -120,7 +117,7 @@ fn error_of(response: &Value) -> (String, String) {
 }
 
 /// A server run by `who` and a client of it.
-async fn connect(who: Who) -> (super::users::UserServer, RawClient) {
+pub(super) async fn connect(who: Who) -> (super::users::UserServer, RawClient) {
     let server = server(who, &[]).expect("server");
     let (client, _) = RawClient::initialized(&server.url).await;
     (server, client)
@@ -153,77 +150,6 @@ async fn no_capabilities_and_no_way_to_remount(who: Who) {
          CapBnd:0000000000000000\nCapAmb:0000000000000000\n65534\n65534\nend\n"
     );
     assert!(!ws.join(".git/planted").exists());
-}
-
-/// Hole 1, second form (found by review after the fix above): a fresh `/proc` still shows
-/// the host's `/proc/sys`, and a root server's command (no capabilities, but uid 0 on the
-/// host, which is all most sysctl files ask for) wrote `kernel.core_pattern` and had the
-/// kernel run its program as real root on the next crash. `/proc` is now read-only. The
-/// probe writes back the value it read, so even a failure changes nothing.
-async fn no_writes_to_the_kernels_settings(who: Who) {
-    let (_server, mut client) = connect(who).await;
-    let dir = who.dir();
-    let ws = dir.mkdir("ws");
-    let script = "read -r v < /proc/sys/kernel/core_pattern; \
-                  { printf '%s\\n' \"$v\" > /proc/sys/kernel/core_pattern; } 2>/dev/null \
-                    && echo wrote-core-pattern; \
-                  test -w /proc/sysrq-trigger && echo sysrq-writable; \
-                  test -w /proc/sys/vm/drop_caches && echo vm-writable; \
-                  echo end";
-    let policy = workspace_write(&[&ws], /*network_access*/ false);
-
-    let result = run(&mut client, sh_params("sysctl", &ws, &policy, script)).await;
-
-    assert_eq!(result.output, "end\n");
-}
-
-/// Hole 4, second form (found by review): the operator's `--auth-token-file` was readable
-/// from a full-read sandbox, and with it the server could be driven. Every sandbox now
-/// finds `/dev/null` mounted there, on a `nodev` mount: opening it fails.
-async fn the_servers_token_file_is_hidden_from_sandboxes(who: Who) {
-    let dir = who.dir();
-    let token = "operator-token-0123456789abcdef0123456789abcdef";
-    let token_file = dir.write("token", token);
-    std::fs::set_permissions(
-        &token_file,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .expect("chmod");
-    let token_arg = token_file.display().to_string();
-    let server = server(who, &["--auth-token-file", &token_arg]).expect("server");
-    let (mut client, _) = RawClient::initialized(&format!("{}/?token={token}", server.url)).await;
-    let ws = dir.mkdir("ws");
-    let policy = workspace_write(&[&ws], /*network_access*/ true);
-
-    let result = run(
-        &mut client,
-        sh_params(
-            "steal",
-            &ws,
-            &policy,
-            &format!("cat {token_arg} 2>&1 | sed 's/.*: //'"),
-        ),
-    )
-    .await;
-
-    // A writable root that holds the token would let the command move it (or a directory
-    // above it) out from under its cover: refused.
-    let holding = client
-        .request(
-            "process/start",
-            sh_params(
-                "hold",
-                &ws,
-                &workspace_write(&[dir.root()], /*network_access*/ false),
-                "true",
-            ),
-        )
-        .await;
-
-    assert_eq!(result.output, "Permission denied\n");
-    let (kind, message) = error_of(&holding);
-    assert_eq!(kind, "sandboxDenied", "{holding}");
-    assert!(message.contains("holds a secret of this host"), "{message}");
 }
 
 /// Hole 2: `.git` was protected by a read-only bind of the leaf only; with nested roots
@@ -764,154 +690,4 @@ async fn two_servers_keep_a_missing_git_protected(who: Who) {
             false
         )
     );
-}
-
-/// Where no user namespace can be created (here: the server runs inside an outer
-/// bubblewrap that disables them), every sandboxed start is refused with
-/// `sandboxUnavailable` and bubblewrap's reason, nothing runs, and unsandboxed starts keep
-/// working. There is no weaker fallback (running without the user namespace would give a
-/// root server's command every capability).
-#[tokio::test]
-async fn no_user_namespaces_means_no_sandboxed_start() {
-    use super::harness::TestServer;
-
-    let dir = Who::Caller.dir();
-    let ws = dir.mkdir("ws");
-    let server = TestServer::start_under(
-        &[
-            "bwrap",
-            "--unshare-user",
-            "--disable-userns",
-            "--bind",
-            "/",
-            "/",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--unshare-pid",
-            "--die-with-parent",
-            "--",
-        ],
-        &[],
-    );
-    let (mut client, _) = RawClient::initialized(&server.url).await;
-    let marker = ws.join("ran");
-    let policy = workspace_write(&[&ws], /*network_access*/ false);
-
-    let refused = client
-        .request(
-            "process/start",
-            sh_params("s", &ws, &policy, &format!("touch {}", marker.display())),
-        )
-        .await;
-    let plain = run(
-        &mut client,
-        json!({
-            "processId": "plain",
-            "argv": ["/bin/echo", "unsandboxed"],
-            "cwd": ws,
-            "env": env(),
-            "tty": false,
-        }),
-    )
-    .await;
-
-    let (kind, message) = error_of(&refused);
-    assert_eq!(kind, "sandboxUnavailable", "{refused}");
-    assert!(
-        message.contains("bubblewrap cannot create the sandbox on this host"),
-        "{message}"
-    );
-    assert!(!marker.exists());
-    assert_eq!(plain.output, "unsandboxed\n");
-}
-
-/// Found by review: a root server's command is uid 0 on the host, so a file it marked
-/// setuid in a writable root (`cp /bin/bash x; chmod 4755 x`) made any local user who ran it
-/// root. The filter refuses setuid and setgid modes.
-async fn no_setuid_files(who: Who) {
-    let (_server, mut client) = connect(who).await;
-    let dir = who.dir();
-    let ws = dir.mkdir("ws");
-    let script = "cp /bin/true t && { chmod 4755 t || chmod u+s t || chmod 2755 t; } 2>/dev/null \
-                    && echo marked; \
-                  /usr/bin/python3 -c 'import os; os.open(\"u\", os.O_CREAT | os.O_WRONLY, 0o4755)' \
-                    2>/dev/null && echo created; \
-                  echo end";
-    let policy = workspace_write(&[&ws], /*network_access*/ false);
-
-    let result = run(&mut client, sh_params("setuid", &ws, &policy, script)).await;
-
-    use std::os::unix::fs::PermissionsExt;
-    let special = |name: &str| {
-        std::fs::metadata(ws.join(name)).map(|meta| meta.permissions().mode() & 0o6000)
-    };
-    assert_eq!(
-        (result.output, special("t").ok(), special("u").unwrap_or(0)),
-        ("end\n".to_string(), Some(0), 0)
-    );
-}
-
-/// Found by review: bubblewrap makes the sandbox's mounts slaves of the namespace it starts
-/// in, so a mount the host makes later (an automounted `/boot/efi`, a container's root, a
-/// USB stick) appeared inside a running sandbox with its own, writable options, outside
-/// every writable root; a root server's command is uid 0 there. A root server now starts
-/// bubblewrap in a mount namespace of its own with private mounts wherever host mounts
-/// propagate. Root only: mounting on the host needs it, and so does the fix (a non-root
-/// server cannot make that namespace without exposing its memory; see the threat model).
-#[tokio::test]
-async fn host_mounts_made_later_do_not_reach_a_running_sandbox() {
-    if !Who::Nobody.available() {
-        eprintln!("not run: mounting on the host needs root");
-        return;
-    }
-    let (_server, mut client) = connect(Who::Caller).await;
-    let dir = Who::Caller.dir();
-    let ws = dir.mkdir("ws");
-    let shared = dir.mkdir("shared");
-    let sub = dir.mkdir("shared/sub");
-    let mount = |args: &[&str]| {
-        let status = std::process::Command::new("mount")
-            .args(args)
-            .status()
-            .expect("mount");
-        assert!(status.success(), "mount {args:?}: {status}");
-    };
-    let shared_text = shared.display().to_string();
-    let sub_text = sub.display().to_string();
-    // A shared mount, as systemd makes `/`.
-    mount(&["--bind", &shared_text, &shared_text]);
-    mount(&["--make-shared", &shared_text]);
-    let go = ws.join("go");
-    let script = format!(
-        "echo ready; while [ ! -e {go} ]; do sleep 0.05; done; \
-         {{ echo x > {sub_text}/planted; }} 2>/dev/null && echo wrote || echo refused",
-        go = go.display()
-    );
-    let policy = workspace_write(&[&ws], /*network_access*/ false);
-    client
-        .ok("process/start", sh_params("late", &ws, &policy, &script))
-        .await;
-    let ready = client
-        .ok(
-            "process/read",
-            json!({"processId": "late", "afterSeq": 0, "waitMs": 10000}),
-        )
-        .await;
-    assert_eq!(
-        unb64(&ready["chunks"][0]["chunk"]),
-        b"ready\n".to_vec(),
-        "{ready}"
-    );
-
-    mount(&["-t", "tmpfs", "-o", "mode=0777", "late-mount", &sub_text]);
-    std::fs::write(&go, "").expect("go");
-    let (output, _) = read_to_close(&mut client, "late").await;
-    let planted = sub.join("planted").exists();
-    for target in [&sub_text, &shared_text] {
-        let _ = std::process::Command::new("umount").arg(target).status();
-    }
-
-    assert_eq!((output, planted), ("ready\nrefused\n".to_string(), false));
 }

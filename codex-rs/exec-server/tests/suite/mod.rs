@@ -5,6 +5,7 @@ mod cli;
 mod descriptor_leaks;
 mod environment;
 mod escape;
+mod escape_review;
 mod file_system;
 mod fs_copy_limit;
 mod fs_self_protection;
