@@ -341,10 +341,10 @@ for target in sys.argv[2:]:
 "#;
 
 /// A Python scan for the token given in two halves (so no command line holds it whole):
-/// prints how many `/proc` entries (environments, command lines) and readable files under
-/// `/tmp`, `/dev/shm` and `/run` contain it.
+/// prints how many `/proc` entries (environments, command lines) and readable regular files
+/// under `/tmp`, `/dev/shm` and `/run` contain it.
 const TOKEN_SCAN: &str = r#"
-import os, sys
+import os, stat, sys
 token = (sys.argv[1] + sys.argv[2]).encode()
 found = 0
 for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -356,8 +356,11 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
 for top in ("/tmp", "/dev/shm", "/run"):
     for root, dirs, files in os.walk(top):
         for name in files:
+            path = os.path.join(root, name)
             try:
-                found += token in open(os.path.join(root, name), "rb").read(1 << 20)
+                # Regular files only: opening a FIFO another process made would block.
+                if stat.S_ISREG(os.lstat(path).st_mode):
+                    found += token in open(path, "rb").read(1 << 20)
             except OSError:
                 pass
 print(found)
@@ -378,7 +381,7 @@ async fn a_network_sandbox_cannot_drive_the_server_or_find_its_token(who: Who) {
     let (first_half, second_half) = token.split_at(token.len() / 2);
     let script = format!(
         "/usr/bin/python3 -c '{UPGRADE_PROBE}' {port} / {wrong}; \
-         /usr/bin/python3 -c '{TOKEN_SCAN}' {first_half} {second_half}; echo end"
+         timeout 60 /usr/bin/python3 -c '{TOKEN_SCAN}' {first_half} {second_half}; echo end"
     );
 
     let result = run(&mut client, sh_params("callback", &ws, &policy, &script)).await;
