@@ -31,7 +31,6 @@
 //! (`escape_review::no_user_namespaces_means_no_sandboxed_start`).
 #![cfg(target_os = "linux")]
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use pretty_assertions::assert_eq;
@@ -40,10 +39,12 @@ use serde_json::json;
 
 use super::harness::Printed;
 use super::harness::RawClient;
+use super::harness::child_env;
 use super::harness::unb64;
 use codex_utils_test_support::Who;
 use codex_utils_test_support::workspace_write;
 
+use super::sandbox::sandboxed;
 use super::users::server;
 use super::users::server_with;
 use codex_utils_test_support::both_users;
@@ -62,20 +63,9 @@ both_users!(async
     two_servers_keep_a_missing_git_protected,
 );
 
-pub(super) fn env() -> BTreeMap<String, String> {
-    BTreeMap::from([("PATH".to_string(), "/usr/bin:/bin".to_string())])
-}
-
 /// `process/start` params for `/bin/sh -c script` in `cwd` under `policy`.
 pub(super) fn sh_params(id: &str, cwd: &Path, policy: &Value, script: &str) -> Value {
-    json!({
-        "processId": id,
-        "argv": ["/bin/sh", "-c", script],
-        "cwd": cwd,
-        "env": env(),
-        "tty": false,
-        "sandboxPolicy": policy,
-    })
+    sandboxed(id, &["/bin/sh", "-c", script], cwd, policy)
 }
 
 /// What a finished process printed (stdout and stderr together).
@@ -631,7 +621,7 @@ async fn external_sandbox_cannot_take_the_servers_descriptors(who: Who) {
         "processId": "external",
         "argv": ["/usr/bin/python3", "-c", probe],
         "cwd": ws,
-        "env": env(),
+        "env": child_env(),
         "tty": false,
         "sandboxPolicy": {"type": "externalSandbox", "networkAccess": "restricted"},
     });

@@ -12,12 +12,12 @@ use codex_utils_test_support::both_users;
 use codex_utils_test_support::workspace_write;
 
 use super::escape::connect;
-use super::escape::env;
 use super::escape::error_of;
 use super::escape::read_to_close;
 use super::escape::run;
 use super::escape::sh_params;
 use super::harness::RawClient;
+use super::harness::child_env;
 use super::harness::unb64;
 use super::users::server;
 
@@ -143,7 +143,7 @@ async fn no_user_namespaces_means_no_sandboxed_start() {
             "processId": "plain",
             "argv": ["/bin/echo", "unsandboxed"],
             "cwd": ws,
-            "env": env(),
+            "env": child_env(),
             "tty": false,
         }),
     )
