@@ -7,9 +7,11 @@
 //! 3. the server's resident memory (VmRSS) with 1000 idle processes, per process;
 //! 4. spawn-to-exit latency (p50/p99) of `/bin/true` through the server with a
 //!    `workspaceWrite` sandbox policy vs without one (Linux: bubblewrap + seccomp),
-//!    interleaved in the same run.
+//!    interleaved in the same run, and the floor under it: `bwrap` with the same mounts and
+//!    namespaces started by the benchmark itself vs `/bin/true` alone.
 //!
-//! It prints figures and ratios; it asserts nothing about timing.
+//! It prints figures and ratios; it asserts nothing about timing. Name sections to run only
+//! them: `cargo bench -p codex-exec-server --bench exec_server -- sandbox`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -246,13 +248,11 @@ async fn spawn_to_exit(
     elapsed
 }
 
-/// Spawn-to-exit samples `(unsandboxed, sandboxed)`, alternating so both see the same
-/// machine load.
-async fn sandbox_latency(client: &ExecServerClient) -> (Vec<Duration>, Vec<Duration>) {
-    // `workspaceWrite` over the cwd (a policy grants only what it names) and /tmp with
-    // full reads and no network: the usual policy of a coding agent.
+/// `workspaceWrite` over the temporary directory with full reads and no network: the
+/// usual policy of a coding agent.
+fn bench_policy() -> SandboxPolicy {
     let workspace = std::env::temp_dir().canonicalize().unwrap();
-    let policy: SandboxPolicy = serde_json::from_value(serde_json::json!({
+    serde_json::from_value(serde_json::json!({
         "type": "workspaceWrite",
         "writableRoots": [workspace],
         "readOnlyAccess": {"type": "fullAccess"},
@@ -260,7 +260,64 @@ async fn sandbox_latency(client: &ExecServerClient) -> (Vec<Duration>, Vec<Durat
         "excludeTmpdirEnvVar": true,
         "excludeSlashTmp": false,
     }))
-    .unwrap();
+    .unwrap()
+}
+
+/// Spawn-to-exit samples `(plain, bubblewrap)` of `/bin/true` run directly by this
+/// process (no server), bubblewrap with the mounts and namespaces [`bench_policy`] gets
+/// from the server (without its seccomp filter and status pipe): what bubblewrap itself
+/// costs on this machine, the floor under the server's sandboxed figure.
+#[cfg(target_os = "linux")]
+fn bubblewrap_alone_latency() -> (Vec<Duration>, Vec<Duration>) {
+    use codex_linux_sandbox::BwrapOptions;
+    use codex_linux_sandbox::PlaceholderLease;
+    use codex_linux_sandbox::ProcMount;
+    use codex_utils_absolute_path::AbsolutePathBuf;
+
+    let cwd =
+        AbsolutePathBuf::try_from_absolute(std::env::temp_dir().canonicalize().unwrap()).unwrap();
+    let options = BwrapOptions {
+        proc_mount: ProcMount::Mount,
+        policy_cwd: None,
+        tmpdir: None,
+        helper: None,
+        seccomp_fds: Vec::new(),
+        env: Vec::new(),
+        root_pins: None,
+        hidden: Vec::new(),
+    };
+    let command = [std::ffi::OsString::from("/bin/true")];
+    let argv =
+        codex_linux_sandbox::build_bwrap_argv(&bench_policy(), &cwd, &command, &options).unwrap();
+    let lease = PlaceholderLease::acquire(&argv.placeholders).unwrap();
+    let bwrap = codex_linux_sandbox::find_bwrap(None, std::env::var_os("PATH").as_deref()).unwrap();
+    let run = |program: &std::path::Path, args: &[std::ffi::OsString]| {
+        let started = Instant::now();
+        let status = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{program:?} {args:?}: {status}");
+        started.elapsed()
+    };
+    let (mut plain, mut sandboxed) = (Vec::new(), Vec::new());
+    for i in 0..LATENCY_WARMUP + SANDBOX_SAMPLES {
+        let a = run(std::path::Path::new("/bin/true"), &[]);
+        let b = run(&bwrap, &argv.args);
+        if i >= LATENCY_WARMUP {
+            plain.push(a);
+            sandboxed.push(b);
+        }
+    }
+    lease.release();
+    (plain, sandboxed)
+}
+
+/// Spawn-to-exit samples `(unsandboxed, sandboxed)`, alternating so both see the same
+/// machine load.
+async fn sandbox_latency(client: &ExecServerClient) -> (Vec<Duration>, Vec<Duration>) {
+    let policy = bench_policy();
     let mut events = client.events();
     let (mut plain, mut sandboxed) = (Vec::new(), Vec::new());
     for i in 0..LATENCY_WARMUP + SANDBOX_SAMPLES {
@@ -306,11 +363,41 @@ async fn idle_memory() -> (u64, u64) {
     (before, after)
 }
 
+/// The sections of the benchmark, in the order they run; `cargo bench ... -- NAME...`
+/// runs only the named ones (all by default).
+const SECTIONS: [&str; 4] = ["latency", "throughput", "sandbox", "memory"];
+
 #[tokio::main]
 async fn main() {
-    // `cargo bench` passes `--bench`; nothing to parse.
+    // `cargo bench` passes `--bench`; any other argument names a section to run.
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    if let Some(unknown) = wanted
+        .iter()
+        .find(|name| !SECTIONS.contains(&name.as_str()))
+    {
+        eprintln!("unknown section `{unknown}`; the sections are {SECTIONS:?}");
+        std::process::exit(2);
+    }
+    let run = |name: &str| wanted.is_empty() || wanted.iter().any(|wanted| wanted == name);
     println!("codex-exec-server benchmark (baseline measured in the same run)\n");
+    if run("latency") {
+        latency_section().await;
+    }
+    if run("throughput") {
+        throughput_section().await;
+    }
+    if run("sandbox") {
+        sandbox_section().await;
+    }
+    if run("memory") {
+        memory_section().await;
+    }
+}
 
+async fn latency_section() {
     let server = Server::start(&[]);
     let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
         .await
@@ -337,10 +424,9 @@ async fn main() {
         ms(r50) - ms(l50),
         ms(r99) - ms(l99)
     );
+}
 
-    drop(client);
-    drop(server);
-
+async fn throughput_section() {
     let local_time = throughput_local().await;
     let mib = STREAM_BYTES as f64 / (1024.0 * 1024.0);
     let local_rate = mib / local_time.as_secs_f64();
@@ -380,7 +466,9 @@ async fn main() {
         );
     }
     println!("  (goal: through exec-server >= 50 % of the pipe)\n");
+}
 
+async fn sandbox_section() {
     {
         let server = Server::start(&[]);
         let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
@@ -411,7 +499,36 @@ async fn main() {
             ms(s99) - ms(p99)
         );
     }
+    #[cfg(target_os = "linux")]
+    {
+        let (mut plain, mut bwrap) = bubblewrap_alone_latency();
+        plain.sort();
+        bwrap.sort();
+        let (p50, p99) = (percentile(&plain, 0.5), percentile(&plain, 0.99));
+        let (b50, b99) = (percentile(&bwrap, 0.5), percentile(&bwrap, 0.99));
+        println!(
+            "the floor: /bin/true run by this process, bubblewrap alone with the same mounts \
+             and namespaces vs none ({SANDBOX_SAMPLES} samples each, interleaved):"
+        );
+        println!(
+            "  /bin/true              p50 {:7.3} ms   p99 {:7.3} ms",
+            ms(p50),
+            ms(p99)
+        );
+        println!(
+            "  bwrap ... /bin/true    p50 {:7.3} ms   p99 {:7.3} ms",
+            ms(b50),
+            ms(b99)
+        );
+        println!(
+            "  bubblewrap's own cost  p50 {:+7.3} ms   p99 {:+7.3} ms\n",
+            ms(b50) - ms(p50),
+            ms(b99) - ms(p99)
+        );
+    }
+}
 
+async fn memory_section() {
     let (before, after) = idle_memory().await;
     println!("resident memory of the server with {IDLE_PROCESSES} idle `sleep 1000` processes:");
     println!("  before {before} KiB, after {after} KiB");
