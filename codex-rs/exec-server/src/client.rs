@@ -35,10 +35,11 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tracing::debug;
 use tracing::warn;
 
+use codex_file_system::FileSystemError;
+
 use crate::error::ExecError;
 use crate::exec_process::ExecProcess;
 use crate::exec_process::ProcessEvents;
-use crate::file_system::FileSystemError;
 use crate::protocol::Capabilities;
 use crate::protocol::ClosedNotification;
 use crate::protocol::ExitedNotification;
@@ -277,7 +278,7 @@ impl ExecServerClient {
         let raw = send_request(&self.inner.requests, method_name, params, retryable)
             .await
             .map_err(|err| match err {
-                ReplyError::Rpc(err) => FileSystemError::from_rpc_error(err),
+                ReplyError::Rpc(err) => crate::fs_error::fs_error_from_rpc(err),
                 ReplyError::Transport(message) => FileSystemError::Transport(message),
             })?;
         serde_json::from_str(&raw).map_err(|err| {

@@ -14,15 +14,16 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use codex_file_system::ExecutorFileSystem;
+use codex_file_system::FileSystemError;
+use codex_file_system::LocalFileSystem;
+
 use crate::client::ClientConfig;
 use crate::client::ExecServerClient;
 use crate::client::RemoteProcess;
 use crate::error::ExecError;
 use crate::exec_process::ExecProcess;
 use crate::exec_process::ProcessEvents;
-use crate::file_system::ExecutorFileSystem;
-use crate::file_system::FileSystemError;
-use crate::local_file_system::LocalFileSystem;
 use crate::local_process::LocalProcess;
 use crate::protocol::Capabilities;
 use crate::protocol::ReadParams;

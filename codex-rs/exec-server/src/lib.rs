@@ -3,7 +3,7 @@
 //! The crate holds the wire protocol ([`protocol`]), the server that speaks it over
 //! WebSocket, a client with automatic reconnect and resume, and the [`Environment`] that lets
 //! agent code run processes and filesystem operations without knowing whether they run
-//! locally or remotely: both backends implement [`ExecProcess`] and [`ExecutorFileSystem`].
+//! locally or remotely: both backends implement [`ExecProcess`] and `codex_file_system::ExecutorFileSystem`.
 //! The contract lives in `docs/exec-server-protocol.md`.
 #![deny(missing_docs)]
 
@@ -12,15 +12,13 @@ mod client;
 mod environment;
 mod error;
 mod exec_process;
-mod file_system;
-mod local_file_system;
+mod fs_error;
 mod local_process;
 pub mod protocol;
 mod pty;
 mod remote_file_system;
 mod retention;
 mod sandbox;
-mod self_protection;
 mod server;
 mod tls;
 
@@ -40,16 +38,6 @@ pub use environment::RemoteSettings;
 pub use error::ExecError;
 pub use exec_process::ExecProcess;
 pub use exec_process::ProcessEvents;
-pub use file_system::CopyOptions;
-pub use file_system::CreateDirectoryOptions;
-pub use file_system::ExecutorFileSystem;
-pub use file_system::FileSystemError;
-pub use file_system::FileSystemFuture;
-pub use file_system::RemoveOptions;
-pub use local_file_system::DEFAULT_MAX_FS_BYTES;
-pub use local_file_system::DEFAULT_MAX_FS_COPY_BYTES;
-pub use local_file_system::LocalFileSystem;
-pub use local_file_system::LocalFileSystemConfig;
 pub use local_process::DEFAULT_CLOSED_GRACE;
 pub use local_process::DEFAULT_EVENT_QUEUE;
 pub use local_process::DEFAULT_EVENT_QUEUE_BYTES;

@@ -301,8 +301,8 @@ impl LocalProcess {
 
     /// Where the sandbox roots of this backend resolved the first time it used them: a
     /// sandboxed start whose root resolves elsewhere now is refused (a command may have
-    /// replaced it with a symlink). Give the same pins to the [`crate::LocalFileSystem`]
-    /// of the same session ([`crate::LocalFileSystem::with_root_pins`]).
+    /// replaced it with a symlink). Give the same pins to the [`codex_file_system::LocalFileSystem`]
+    /// of the same session ([`codex_file_system::LocalFileSystem::with_root_pins`]).
     pub fn root_pins(&self) -> Arc<codex_sandboxing::RootPins> {
         Arc::clone(&self.inner.root_pins)
     }

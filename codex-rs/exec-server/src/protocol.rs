@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use codex_file_system::DirectoryEntry;
 use codex_protocol::SandboxPolicy;
 use codex_utils_absolute_path::AbsolutePathBuf;
 
@@ -574,24 +575,6 @@ pub struct GetMetadataParams {
     pub sandbox_policy: Option<SandboxPolicy>,
 }
 
-/// `fs/getMetadata` result: the path itself, a final symlink not followed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FileMetadata {
-    /// It is a directory.
-    pub is_directory: bool,
-    /// It is a regular file.
-    pub is_file: bool,
-    /// It is a symbolic link (then `isDirectory` and `isFile` are false).
-    pub is_symlink: bool,
-    /// Size in bytes (of the link itself for a symlink).
-    pub size: u64,
-    /// Creation time in ms since the Unix epoch; 0 where the filesystem does not record it.
-    pub created_at_ms: i64,
-    /// Last modification time in ms since the Unix epoch.
-    pub modified_at_ms: i64,
-}
-
 /// `fs/readDirectory` params.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -601,18 +584,6 @@ pub struct ReadDirectoryParams {
     /// Check the access against this policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox_policy: Option<SandboxPolicy>,
-}
-
-/// One entry of a directory (symlinks are neither directories nor files here).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DirectoryEntry {
-    /// The entry's name (not a path).
-    pub file_name: String,
-    /// It is a directory.
-    pub is_directory: bool,
-    /// It is a regular file.
-    pub is_file: bool,
 }
 
 /// `fs/readDirectory` result.
@@ -692,6 +663,7 @@ impl RpcError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use codex_file_system::FileMetadata;
     use pretty_assertions::assert_eq;
 
     #[test]

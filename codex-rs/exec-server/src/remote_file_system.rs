@@ -1,23 +1,23 @@
 //! `RemoteFileSystem`: [`ExecutorFileSystem`] over an [`ExecServerClient`]. Every call is
-//! one `fs/*` request; the server's [`crate::LocalFileSystem`] does the work and its typed
+//! one `fs/*` request; the server's [`codex_file_system::LocalFileSystem`] does the work and its typed
 //! errors come back unchanged. Nothing is checked or read on this machine except the
 //! paths' form (absolute, UTF-8, no NUL), which is refused the same way locally.
 
+use codex_file_system::CopyOptions;
+use codex_file_system::CreateDirectoryOptions;
+use codex_file_system::DirectoryEntry;
+use codex_file_system::ExecutorFileSystem;
+use codex_file_system::FileMetadata;
+use codex_file_system::FileSystemFuture;
+use codex_file_system::RemoveOptions;
+use codex_file_system::validate_path;
 use codex_protocol::SandboxPolicy;
 use codex_utils_absolute_path::AbsolutePathBuf;
 
 use crate::client::ExecServerClient;
-use crate::file_system::CopyOptions;
-use crate::file_system::CreateDirectoryOptions;
-use crate::file_system::ExecutorFileSystem;
-use crate::file_system::FileSystemFuture;
-use crate::file_system::RemoveOptions;
-use crate::file_system::validate_path;
 use crate::protocol::CopyParams;
 use crate::protocol::CreateDirectoryParams;
-use crate::protocol::DirectoryEntry;
 use crate::protocol::EmptyResponse;
-use crate::protocol::FileMetadata;
 use crate::protocol::GetMetadataParams;
 use crate::protocol::ReadDirectoryParams;
 use crate::protocol::ReadDirectoryResponse;

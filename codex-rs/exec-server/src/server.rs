@@ -52,15 +52,16 @@ use tracing::debug;
 use tracing::info;
 use tracing::warn;
 
+use codex_file_system::CopyOptions;
+use codex_file_system::CreateDirectoryOptions;
+use codex_file_system::ExecutorFileSystem;
+use codex_file_system::FileSystemError;
+use codex_file_system::LocalFileSystem;
+use codex_file_system::LocalFileSystemConfig;
+use codex_file_system::RemoveOptions;
+
 use crate::error::ExecError;
 use crate::exec_process::ProcessEvents;
-use crate::file_system::CopyOptions;
-use crate::file_system::CreateDirectoryOptions;
-use crate::file_system::ExecutorFileSystem;
-use crate::file_system::FileSystemError;
-use crate::file_system::RemoveOptions;
-use crate::local_file_system::LocalFileSystem;
-use crate::local_file_system::LocalFileSystemConfig;
 use crate::local_process::LocalProcess;
 use crate::local_process::LocalProcessConfig;
 use crate::protocol::Capabilities;
@@ -1401,7 +1402,7 @@ impl Connection {
 /// An `fs/*` result in the shape [`Connection::reply_later`] sends: the typed error becomes
 /// its exact wire error.
 fn fs_result<T>(result: Result<T, FileSystemError>) -> Result<T, ExecError> {
-    result.map_err(|err| ExecError::Rpc(err.to_rpc_error()))
+    result.map_err(|err| ExecError::Rpc(crate::fs_error::fs_error_to_rpc(&err)))
 }
 
 #[cfg(test)]

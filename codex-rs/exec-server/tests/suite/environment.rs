@@ -313,7 +313,7 @@ async fn disabled_environment_runs_nothing() {
     assert!(matches!(disabled.exec(), Err(ExecError::Disabled)));
     assert!(matches!(
         disabled.file_system(),
-        Err(codex_exec_server::FileSystemError::Disabled)
+        Err(codex_file_system::FileSystemError::Disabled)
     ));
 }
 

@@ -7,15 +7,15 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use codex_exec_server::CopyOptions;
-use codex_exec_server::CreateDirectoryOptions;
 use codex_exec_server::Environment;
-use codex_exec_server::ExecutorFileSystem;
-use codex_exec_server::FileSystemError;
-use codex_exec_server::LocalFileSystem;
-use codex_exec_server::LocalFileSystemConfig;
-use codex_exec_server::RemoveOptions;
-use codex_exec_server::protocol::DirectoryEntry;
+use codex_file_system::CopyOptions;
+use codex_file_system::CreateDirectoryOptions;
+use codex_file_system::DirectoryEntry;
+use codex_file_system::ExecutorFileSystem;
+use codex_file_system::FileSystemError;
+use codex_file_system::LocalFileSystem;
+use codex_file_system::LocalFileSystemConfig;
+use codex_file_system::RemoveOptions;
 use codex_protocol::ReadOnlyAccess;
 use codex_protocol::SandboxPolicy;
 use codex_utils_absolute_path::AbsolutePathBuf;
@@ -35,7 +35,9 @@ fn abs(path: impl AsRef<Path>) -> AbsolutePathBuf {
 fn kind<T: Debug>(result: Result<T, FileSystemError>) -> Result<T, String> {
     result.map_err(|err| match err {
         FileSystemError::InvalidParams(_) => "invalidParams".to_string(),
-        other => other.kind().unwrap_or_else(|| format!("other: {other}")),
+        other => other
+            .kind()
+            .map_or_else(|| format!("other: {other}"), str::to_string),
     })
 }
 
@@ -374,7 +376,7 @@ async fn symlinks_out_of_a_root_are_outside() {
             .read_file(&fx.at("file_link_gone"), policy)
             .await
             .unwrap_err();
-        assert_eq!(err.kind().as_deref(), Some("notFound"), "{name}");
+        assert_eq!(err.kind(), Some("notFound"), "{name}");
         let err = fs
             .read_file(&fx.at("dir_link/secret"), policy)
             .await
@@ -611,10 +613,9 @@ async fn restricted_reads_with_and_without_platform_defaults() {
         let bare = restricted(false);
         let defaults = restricted(true);
         let full = read_only(ReadOnlyAccess::FullAccess);
-        let is_dir = |result: Result<
-            codex_exec_server::protocol::FileMetadata,
-            FileSystemError,
-        >| { kind(result.map(|metadata| metadata.is_directory)) };
+        let is_dir = |result: Result<codex_file_system::FileMetadata, FileSystemError>| {
+            kind(result.map(|metadata| metadata.is_directory))
+        };
         let usr = abs("/usr");
         let outcome = (
             kind(fs.read_file(&fx.at("r.txt"), Some(&bare)).await),

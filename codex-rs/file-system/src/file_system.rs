@@ -1,9 +1,10 @@
-//! The `ExecutorFileSystem` trait: the filesystem seam beside [`crate::ExecProcess`].
+//! The `ExecutorFileSystem` trait: filesystem operations on the machine where an
+//! environment's processes run.
 //!
-//! [`crate::LocalFileSystem`] does the work on this machine (and backs the server's `fs/*`
-//! handlers); [`crate::RemoteFileSystem`] sends the same calls to an exec-server. Both take
-//! the same arguments, check them the same way and report the same [`FileSystemError`]s
-//! (code, `data.kind` and message), so a caller cannot tell them apart.
+//! [`crate::LocalFileSystem`] does the work on this machine (and backs an exec-server's
+//! `fs/*` handlers); `codex-exec-server`'s `RemoteFileSystem` sends the same calls to an
+//! exec-server. Both take the same arguments, check them the same way and report the same
+//! [`FileSystemError`]s (same variant, same message), so a caller cannot tell them apart.
 //!
 //! The trait returns boxed futures so it can be used as `Arc<dyn ExecutorFileSystem>`.
 
@@ -13,14 +14,43 @@ use std::pin::Pin;
 use codex_protocol::SandboxPolicy;
 use codex_utils_absolute_path::AbsolutePathBuf;
 
-use crate::protocol::DirectoryEntry;
-use crate::protocol::FileMetadata;
-use crate::protocol::RpcError;
-use crate::protocol::error_code;
+use serde::Deserialize;
+use serde::Serialize;
 
 /// The future every [`ExecutorFileSystem`] method returns.
 pub type FileSystemFuture<'a, T> =
     Pin<Box<dyn Future<Output = Result<T, FileSystemError>> + Send + 'a>>;
+
+/// What [`ExecutorFileSystem::get_metadata`] reports (`fs/getMetadata` on the wire): the
+/// path itself, a final symlink not followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileMetadata {
+    /// It is a directory.
+    pub is_directory: bool,
+    /// It is a regular file.
+    pub is_file: bool,
+    /// It is a symbolic link (then `isDirectory` and `isFile` are false).
+    pub is_symlink: bool,
+    /// Size in bytes (of the link itself for a symlink).
+    pub size: u64,
+    /// Creation time in ms since the Unix epoch; 0 where the filesystem does not record it.
+    pub created_at_ms: i64,
+    /// Last modification time in ms since the Unix epoch.
+    pub modified_at_ms: i64,
+}
+
+/// One entry of a directory (symlinks are neither directories nor files here).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DirectoryEntry {
+    /// The entry's name (not a path).
+    pub file_name: String,
+    /// It is a directory.
+    pub is_directory: bool,
+    /// It is a regular file.
+    pub is_file: bool,
+}
 
 /// Options of [`ExecutorFileSystem::create_directory`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -149,71 +179,56 @@ pub enum FileSystemError {
     #[error("exec-server connection failed: {0}")]
     Transport(String),
     /// The server answered with an error this client has no variant for.
-    #[error("exec-server error {}: {}", .0.code, .0.message)]
-    Rpc(RpcError),
+    #[error("exec-server error {code}: {message}")]
+    Remote {
+        /// The JSON-RPC error code.
+        code: i64,
+        /// The server's message.
+        message: String,
+    },
 }
 
 impl FileSystemError {
-    /// The JSON-RPC error this maps to on the wire.
-    pub fn to_rpc_error(&self) -> RpcError {
-        let (code, kind) = match self {
-            FileSystemError::InvalidParams(_) => (error_code::INVALID_PARAMS, None),
-            FileSystemError::SandboxDenied(_) => {
-                (error_code::SANDBOX_DENIED, Some("sandboxDenied"))
-            }
-            FileSystemError::NotFound(_) => (error_code::NOT_FOUND, Some("notFound")),
-            FileSystemError::AlreadyExists(_) => {
-                (error_code::ALREADY_EXISTS, Some("alreadyExists"))
-            }
-            FileSystemError::NotADirectory(_) => {
-                (error_code::NOT_A_DIRECTORY, Some("notADirectory"))
-            }
-            FileSystemError::IsADirectory(_) => (error_code::IS_A_DIRECTORY, Some("isADirectory")),
-            FileSystemError::DirectoryNotEmpty(_) => {
-                (error_code::DIRECTORY_NOT_EMPTY, Some("directoryNotEmpty"))
-            }
-            FileSystemError::TooLarge(_) => (error_code::TOO_LARGE, Some("tooLarge")),
-            FileSystemError::Io(_) => (error_code::IO_ERROR, Some("ioError")),
-            FileSystemError::Rpc(err) => return err.clone(),
-            FileSystemError::Disabled | FileSystemError::Transport(_) => {
-                (error_code::INTERNAL_ERROR, None)
-            }
-        };
-        RpcError::with_kind(code, self.to_string(), kind)
-    }
-
-    /// The wire `data.kind` (`sandboxDenied`, `notFound`, ...), if any.
-    pub fn kind(&self) -> Option<String> {
-        self.to_rpc_error().kind().map(str::to_string)
-    }
-
-    /// Rebuild the typed error a server reported.
-    pub(crate) fn from_rpc_error(err: RpcError) -> Self {
-        let message = err.message.clone();
-        match err.kind() {
-            Some("sandboxDenied") => FileSystemError::SandboxDenied(message),
-            Some("notFound") => FileSystemError::NotFound(message),
-            Some("alreadyExists") => FileSystemError::AlreadyExists(message),
-            Some("notADirectory") => FileSystemError::NotADirectory(message),
-            Some("isADirectory") => FileSystemError::IsADirectory(message),
-            Some("directoryNotEmpty") => FileSystemError::DirectoryNotEmpty(message),
-            Some("tooLarge") => FileSystemError::TooLarge(message),
-            Some("ioError") => FileSystemError::Io(message),
-            _ if err.code == error_code::INVALID_PARAMS => FileSystemError::InvalidParams(
-                message
-                    .strip_prefix("invalid params: ")
-                    .unwrap_or(&message)
-                    .to_string(),
-            ),
-            _ => FileSystemError::Rpc(err),
+    /// The kind a server reports this error with (`data.kind` on the exec-server wire:
+    /// `sandboxDenied`, `notFound`, ...); `None` for errors without one.
+    pub fn kind(&self) -> Option<&'static str> {
+        match self {
+            FileSystemError::SandboxDenied(_) => Some("sandboxDenied"),
+            FileSystemError::NotFound(_) => Some("notFound"),
+            FileSystemError::AlreadyExists(_) => Some("alreadyExists"),
+            FileSystemError::NotADirectory(_) => Some("notADirectory"),
+            FileSystemError::IsADirectory(_) => Some("isADirectory"),
+            FileSystemError::DirectoryNotEmpty(_) => Some("directoryNotEmpty"),
+            FileSystemError::TooLarge(_) => Some("tooLarge"),
+            FileSystemError::Io(_) => Some("ioError"),
+            FileSystemError::InvalidParams(_)
+            | FileSystemError::Disabled
+            | FileSystemError::Transport(_)
+            | FileSystemError::Remote { .. } => None,
         }
+    }
+
+    /// The error a server reported with `kind` and `message` (the inverse of
+    /// [`FileSystemError::kind`]); `None` for a kind this crate has no variant for.
+    pub fn from_kind(kind: &str, message: String) -> Option<Self> {
+        Some(match kind {
+            "sandboxDenied" => FileSystemError::SandboxDenied(message),
+            "notFound" => FileSystemError::NotFound(message),
+            "alreadyExists" => FileSystemError::AlreadyExists(message),
+            "notADirectory" => FileSystemError::NotADirectory(message),
+            "isADirectory" => FileSystemError::IsADirectory(message),
+            "directoryNotEmpty" => FileSystemError::DirectoryNotEmpty(message),
+            "tooLarge" => FileSystemError::TooLarge(message),
+            "ioError" => FileSystemError::Io(message),
+            _ => return None,
+        })
     }
 }
 
 /// Refuses paths the wire cannot carry or no file can have: not UTF-8, or with a NUL
 /// byte. Both backends call this first, so they refuse the same paths with the same
 /// message.
-pub(crate) fn validate_path(path: &AbsolutePathBuf) -> Result<&str, FileSystemError> {
+pub fn validate_path(path: &AbsolutePathBuf) -> Result<&str, FileSystemError> {
     let Some(text) = path.as_path().to_str() else {
         return Err(FileSystemError::InvalidParams(format!(
             "path `{}` is not valid UTF-8; the exec-server protocol carries paths as JSON strings",

@@ -63,13 +63,13 @@ use codex_utils_absolute_path::AbsolutePathBuf;
 
 use crate::file_system::CopyOptions;
 use crate::file_system::CreateDirectoryOptions;
+use crate::file_system::DirectoryEntry;
 use crate::file_system::ExecutorFileSystem;
+use crate::file_system::FileMetadata;
 use crate::file_system::FileSystemError;
 use crate::file_system::FileSystemFuture;
 use crate::file_system::RemoveOptions;
 use crate::file_system::validate_path;
-use crate::protocol::DirectoryEntry;
-use crate::protocol::FileMetadata;
 use crate::self_protection::is_own_proc_entry;
 use crate::self_protection::own_proc_denied;
 use crate::self_protection::refuse_server_internal;
@@ -132,7 +132,7 @@ impl LocalFileSystem {
     /// This filesystem, refusing a sandbox root that resolves elsewhere than the first
     /// time these pins saw it (see [`codex_sandboxing::RootPins`]). The server gives each
     /// session's filesystem the pins of its processes
-    /// ([`crate::LocalProcess::root_pins`]), so both sides of a session agree.
+    /// (`codex-exec-server`'s `LocalProcess::root_pins`), so both sides of a session agree.
     pub fn with_root_pins(&self, root_pins: Arc<codex_sandboxing::RootPins>) -> Self {
         Self {
             config: Arc::clone(&self.config),

@@ -39,7 +39,7 @@ fn fixture() -> (tempfile::TempDir, AbsolutePathBuf, AbsolutePathBuf) {
     (base, root, outside)
 }
 
-fn kind(result: Result<(), FileSystemError>) -> Option<String> {
+fn kind(result: Result<(), FileSystemError>) -> Option<&'static str> {
     result.err().and_then(|err| err.kind())
 }
 
@@ -59,7 +59,7 @@ fn a_directory_swapped_for_a_symlink_between_check_and_use_is_refused() {
 
     assert_eq!(
         kind(write_resolved(&resolved, &target, b"pwned")),
-        Some("sandboxDenied".to_string())
+        Some("sandboxDenied")
     );
     assert!(!outside.join("new.txt").as_path().exists());
 }
@@ -78,7 +78,7 @@ fn a_file_swapped_for_a_symlink_between_check_and_use_is_refused() {
 
     assert_eq!(
         kind(write_resolved(&resolved, &target, b"pwned")),
-        Some("sandboxDenied".to_string())
+        Some("sandboxDenied")
     );
     assert_eq!(
         std::fs::read_to_string(outside.join("secret")).unwrap(),
