@@ -273,7 +273,10 @@ impl ExecServerClient {
             .map_err(|err| FileSystemError::InvalidParams(format!("serializing params: {err}")))?;
         let retryable = matches!(
             method_name,
-            method::FS_READ_FILE | method::FS_GET_METADATA | method::FS_READ_DIRECTORY
+            method::FS_READ_FILE
+                | method::FS_GET_METADATA
+                | method::FS_READ_DIRECTORY
+                | method::FS_CHECK_WRITE
         );
         let raw = send_request(&self.inner.requests, method_name, params, retryable)
             .await

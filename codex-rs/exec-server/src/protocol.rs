@@ -60,6 +60,9 @@ pub mod method {
     pub const FS_REMOVE: &str = "fs/remove";
     /// Copy a file or directory tree.
     pub const FS_COPY: &str = "fs/copy";
+    /// Check that a path could be written, without writing (see
+    /// `codex_file_system::ExecutorFileSystem::check_write`).
+    pub const FS_CHECK_WRITE: &str = "fs/checkWrite";
 }
 
 /// Standard JSON-RPC error codes and the application codes of this server.
@@ -564,6 +567,17 @@ pub struct CreateDirectoryParams {
     pub sandbox_policy: Option<SandboxPolicy>,
 }
 
+/// `fs/checkWrite` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckWriteParams {
+    /// Absolute path that would be written, replaced or removed.
+    pub path: AbsolutePathBuf,
+    /// Check the access against this policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_policy: Option<SandboxPolicy>,
+}
+
 /// `fs/getMetadata` params.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -813,6 +827,13 @@ mod tests {
                 recursive: Some(true),
                 force: Some(false),
                 sandbox_policy: None,
+            },
+        );
+        round_trip(
+            serde_json::json!({"path": "/w/x", "sandboxPolicy": {"type": "dangerFullAccess"}}),
+            CheckWriteParams {
+                path: abs("/w/x"),
+                sandbox_policy: Some(SandboxPolicy::DangerFullAccess),
             },
         );
         round_trip(

@@ -15,6 +15,7 @@ use codex_protocol::SandboxPolicy;
 use codex_utils_absolute_path::AbsolutePathBuf;
 
 use crate::client::ExecServerClient;
+use crate::protocol::CheckWriteParams;
 use crate::protocol::CopyParams;
 use crate::protocol::CreateDirectoryParams;
 use crate::protocol::EmptyResponse;
@@ -153,6 +154,25 @@ impl ExecutorFileSystem for RemoteFileSystem {
                 sandbox_policy: sandbox_policy.cloned(),
             };
             let EmptyResponse {} = self.client.fs_request(method::FS_REMOVE, &params).await?;
+            Ok(())
+        })
+    }
+
+    fn check_write<'a>(
+        &'a self,
+        path: &'a AbsolutePathBuf,
+        sandbox_policy: Option<&'a SandboxPolicy>,
+    ) -> FileSystemFuture<'a, ()> {
+        Box::pin(async move {
+            validate_path(path)?;
+            let params = CheckWriteParams {
+                path: path.clone(),
+                sandbox_policy: sandbox_policy.cloned(),
+            };
+            let EmptyResponse {} = self
+                .client
+                .fs_request(method::FS_CHECK_WRITE, &params)
+                .await?;
             Ok(())
         })
     }

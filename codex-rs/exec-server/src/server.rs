@@ -65,6 +65,7 @@ use crate::exec_process::ProcessEvents;
 use crate::local_process::LocalProcess;
 use crate::local_process::LocalProcessConfig;
 use crate::protocol::Capabilities;
+use crate::protocol::CheckWriteParams;
 use crate::protocol::CopyParams;
 use crate::protocol::CreateDirectoryParams;
 use crate::protocol::EmptyResponse;
@@ -1333,6 +1334,17 @@ impl Connection {
                     };
                     let result = fs
                         .remove(&params.path, options, params.sandbox_policy.as_ref())
+                        .await;
+                    fs_result(result.map(|()| EmptyResponse {}))
+                };
+                self.reply_later(id, &session, generation, future);
+            }
+            method::FS_CHECK_WRITE => {
+                let params = params!(CheckWriteParams);
+                let fs = session.file_system.clone();
+                let future = async move {
+                    let result = fs
+                        .check_write(&params.path, params.sandbox_policy.as_ref())
                         .await;
                     fs_result(result.map(|()| EmptyResponse {}))
                 };

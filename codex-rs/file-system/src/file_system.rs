@@ -129,6 +129,19 @@ pub trait ExecutorFileSystem: Send + Sync {
         sandbox_policy: Option<&'a SandboxPolicy>,
     ) -> FileSystemFuture<'a, ()>;
 
+    /// Check, without changing anything, that `path` could be written, replaced or removed
+    /// (`fs/checkWrite`): the policy is checked as [`ExecutorFileSystem::write_file`] and
+    /// [`ExecutorFileSystem::remove`] check it (a final symlink is checked both as itself
+    /// and at its target), and the host must let this process write there (an existing
+    /// file must be writable, and so must the nearest existing directory on its way: a
+    /// read-only mount or a directory without write permission is refused). What
+    /// verifies a change of several files before writing the first one (apply-patch).
+    fn check_write<'a>(
+        &'a self,
+        path: &'a AbsolutePathBuf,
+        sandbox_policy: Option<&'a SandboxPolicy>,
+    ) -> FileSystemFuture<'a, ()>;
+
     /// Copy a file, or with `recursive` a directory tree (`fs/copy`). Symlinks inside a
     /// copied tree are recreated as symlinks, never followed.
     fn copy<'a>(

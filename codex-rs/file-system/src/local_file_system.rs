@@ -372,6 +372,27 @@ impl ExecutorFileSystem for LocalFileSystem {
         })
     }
 
+    fn check_write<'a>(
+        &'a self,
+        path: &'a AbsolutePathBuf,
+        sandbox_policy: Option<&'a SandboxPolicy>,
+    ) -> FileSystemFuture<'a, ()> {
+        let path = path.clone();
+        self.run(sandbox_policy, move |guard, _| {
+            validate_path(&path)?;
+            let (parent, name) = resolve_entry(&path)?;
+            let entry = parent.join(&name);
+            guard.check_replace(&entry)?;
+            // A write follows a final symlink: its target must be writable too.
+            let resolved = resolve(&path)?;
+            let target = resolved.path();
+            if target != entry {
+                guard.check_write(&target)?;
+            }
+            host_writable(&resolved).map_err(|err| fs_error(err, &path))
+        })
+    }
+
     fn copy<'a>(
         &'a self,
         source: &'a AbsolutePathBuf,
@@ -556,6 +577,41 @@ impl Resolved {
         let mut path = self.existing.clone();
         path.extend(&self.missing);
         path
+    }
+}
+
+/// Whether this process may write what `resolved` names: the file itself when it exists
+/// (not a directory: apply-patch never writes one), and the directory it is (or would
+/// be) created in, or the nearest existing directory on the way to it. Checked with the
+/// effective ids (`AT_EACCESS`), so a read-only mount (`EROFS`) and missing permission
+/// (`EACCES`) show up here rather than halfway through a change.
+fn host_writable(resolved: &Resolved) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+
+    let access = |path: &Path| -> io::Result<()> {
+        let path = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidInput, err))?;
+        // SAFETY: a NUL-terminated path and plain flags; faccessat only reads them.
+        let status =
+            unsafe { libc::faccessat(libc::AT_FDCWD, path.as_ptr(), libc::W_OK, libc::AT_EACCESS) };
+        if status == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    };
+    if resolved.missing.is_empty() {
+        // The whole path exists: the entry itself, then the directory it lives in.
+        let path = &resolved.existing;
+        if !path.is_dir() {
+            access(path)?;
+        }
+        match path.parent() {
+            Some(parent) => access(parent),
+            None => Ok(()),
+        }
+    } else {
+        access(&resolved.existing)
     }
 }
 

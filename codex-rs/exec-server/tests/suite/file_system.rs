@@ -27,12 +27,12 @@ use super::harness::TestServer;
 /// A small limit, so the size checks need no big files.
 const MAX_FS_BYTES: usize = 1024;
 
-fn abs(path: impl AsRef<Path>) -> AbsolutePathBuf {
+pub(super) fn abs(path: impl AsRef<Path>) -> AbsolutePathBuf {
     AbsolutePathBuf::try_from_absolute(path.as_ref()).expect("absolute")
 }
 
 /// `Ok(value)` or the error's wire kind (`invalidParams` for -32602).
-fn kind<T: Debug>(result: Result<T, FileSystemError>) -> Result<T, String> {
+pub(super) fn kind<T: Debug>(result: Result<T, FileSystemError>) -> Result<T, String> {
     result.map_err(|err| match err {
         FileSystemError::InvalidParams(_) => "invalidParams".to_string(),
         other => other
@@ -41,13 +41,13 @@ fn kind<T: Debug>(result: Result<T, FileSystemError>) -> Result<T, String> {
     })
 }
 
-struct Backends {
+pub(super) struct Backends {
     _server: TestServer,
-    list: Vec<(&'static str, Arc<dyn ExecutorFileSystem>)>,
+    pub(super) list: Vec<(&'static str, Arc<dyn ExecutorFileSystem>)>,
 }
 
 /// Local and remote, both with `MAX_FS_BYTES` and `$TMPDIR` = `tmpdir`.
-async fn backends(tmpdir: &Path) -> Backends {
+pub(super) async fn backends(tmpdir: &Path) -> Backends {
     let local = LocalFileSystem::new(LocalFileSystemConfig {
         max_fs_bytes: MAX_FS_BYTES,
         env_tmpdir: Some(abs(tmpdir)),
@@ -69,14 +69,14 @@ async fn backends(tmpdir: &Path) -> Backends {
 
 /// `base/root` (the writable root of the policies below) and `base/outside`, with
 /// `outside/secret` = "secret".
-struct Fixture {
+pub(super) struct Fixture {
     _base: TempDir,
-    root: AbsolutePathBuf,
-    outside: AbsolutePathBuf,
+    pub(super) root: AbsolutePathBuf,
+    pub(super) outside: AbsolutePathBuf,
 }
 
 impl Fixture {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let base = tempfile::tempdir().expect("temp dir");
         let canonical = std::fs::canonicalize(base.path()).expect("canonical temp dir");
         let root = abs(canonical.join("root"));
@@ -92,13 +92,13 @@ impl Fixture {
     }
 
     /// `path` relative to the root.
-    fn at(&self, path: &str) -> AbsolutePathBuf {
+    pub(super) fn at(&self, path: &str) -> AbsolutePathBuf {
         self.root.join(path)
     }
 }
 
 /// Writes only under `roots`, reads only there too; no temp directories.
-fn workspace(roots: &[&AbsolutePathBuf]) -> SandboxPolicy {
+pub(super) fn workspace(roots: &[&AbsolutePathBuf]) -> SandboxPolicy {
     SandboxPolicy::WorkspaceWrite {
         writable_roots: roots.iter().map(|root| (*root).clone()).collect(),
         read_only_access: ReadOnlyAccess::Restricted {

@@ -7,6 +7,7 @@ mod environment;
 mod escape;
 mod escape_review;
 mod file_system;
+mod fs_check_write;
 mod fs_copy_limit;
 mod fs_self_protection;
 mod fs_wire;
