@@ -285,6 +285,7 @@ fn bubblewrap_alone_latency() -> (Vec<Duration>, Vec<Duration>) {
         env: Vec::new(),
         root_pins: None,
         hidden: Vec::new(),
+        arg0: None,
     };
     let command = [std::ffi::OsString::from("/bin/true")];
     let argv =

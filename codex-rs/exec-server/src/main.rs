@@ -223,6 +223,9 @@ fn main() -> anyhow::Result<()> {
     // First, before any thread exists: started as `codex-linux-sandbox`, this binary is
     // that standalone sandbox (see `dispatch_linux_sandbox`).
     dispatch_linux_sandbox();
+    // Started as `apply_patch` or `applypatch` (`process/start` with that `arg0` and this
+    // executable as the program), it applies the patch in its argument and exits.
+    codex_apply_patch::arg0_dispatch();
     // Parsed before the runtime starts its threads.
     let cli = Cli::parse();
     make_non_dumpable()?;

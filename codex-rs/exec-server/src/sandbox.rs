@@ -26,8 +26,11 @@
 //! Every start also gets its resource limits here ([`with_limits`]): those the request
 //! asks for, plus, for a sandboxed start on Linux, the defaults for the rest.
 //!
-//! Neither bubblewrap (0.8) nor `sandbox-exec` can give the command a different `argv[0]`,
-//! so `arg0` together with those sandboxes is refused rather than dropped.
+//! `sandbox-exec` cannot give the command a different `argv[0]`, so `arg0` together with
+//! Seatbelt is refused rather than dropped. Bubblewrap (0.8) cannot either, so under it the
+//! program is bound at `/dev/.codex-arg0/ARG0` inside the sandbox and run from there (see
+//! `codex_linux_sandbox::BwrapOptions::arg0`): `argv[0]` is that path, whose file name is
+//! the requested `arg0`; an `arg0` with a `/` is refused.
 
 use std::ffi::OsString;
 use std::process::ExitStatus;
@@ -486,7 +489,6 @@ async fn bubblewrap_launch(
     use codex_linux_sandbox::BwrapOptions;
     use codex_linux_sandbox::ProcMount;
 
-    refuse_arg0(params, "bubblewrap")?;
     let (cwd, tmpdir) = cwd_and_tmpdir(params)?;
     let command: Vec<OsString> = params.argv.iter().map(OsString::from).collect();
     let options = |proc_mount| BwrapOptions {
@@ -505,6 +507,7 @@ async fn bubblewrap_launch(
             .iter()
             .filter_map(|path| AbsolutePathBuf::try_from_absolute(path).ok())
             .collect(),
+        arg0: params.arg0.as_ref().map(OsString::from),
     };
     codex_linux_sandbox::build_bwrap_argv(policy, &cwd, &command, &options(ProcMount::Mount))
         .map_err(|err| linux_sandbox_error(err, params))?;
@@ -561,9 +564,10 @@ fn linux_sandbox_error(
         | LinuxSandboxError::Inspect { .. }
         | LinuxSandboxError::Policy(_)
         | LinuxSandboxError::SecretInWritableRoot { .. } => ExecError::SandboxDenied(message),
-        LinuxSandboxError::InvalidEnv { .. } | LinuxSandboxError::InvalidLimit { .. } => {
-            ExecError::InvalidParams(message)
-        }
+        LinuxSandboxError::InvalidEnv { .. }
+        | LinuxSandboxError::InvalidLimit { .. }
+        | LinuxSandboxError::InvalidArg0 { .. } => ExecError::InvalidParams(message),
+        LinuxSandboxError::Arg0ProgramNotReadable { .. } => ExecError::SandboxDenied(message),
         LinuxSandboxError::BwrapMissing { .. }
         | LinuxSandboxError::BwrapNotPermitted { .. }
         | LinuxSandboxError::BwrapSpawn { .. }

@@ -610,8 +610,11 @@ fn host_writable(resolved: &Resolved) -> io::Result<()> {
             Some(parent) => access(parent),
             None => Ok(()),
         }
-    } else {
+    } else if resolved.existing.is_dir() {
         access(&resolved.existing)
+    } else {
+        // `existing/missing...` needs `existing` to be a directory.
+        Err(io::Error::from_raw_os_error(libc::ENOTDIR))
     }
 }
 

@@ -33,6 +33,7 @@ use std::os::fd::AsRawFd;
 use std::os::fd::OwnedFd;
 use std::os::fd::RawFd;
 use std::path::Path;
+use std::path::PathBuf;
 
 use codex_protocol::PLATFORM_DEFAULT_READ_ROOTS;
 use codex_protocol::ReadAccess;
@@ -121,7 +122,20 @@ pub struct BwrapOptions {
     /// host's token file, its TLS key): each one the sandbox would show is covered by
     /// `/dev/null`, which the sandbox's `nodev` mounts do not let it open.
     pub hidden: Vec<AbsolutePathBuf>,
+    /// Run the command under this name (its `argv[0]`). Bubblewrap (0.8) cannot set
+    /// `argv[0]` itself: it executes `argv[0]`. So the program (`command[0]`, looked up
+    /// on the command's `PATH` as bubblewrap would) is bound read-only at
+    /// [`ARG0_DIR`]`/NAME`, inside the sandbox's own `/dev`, and run from there: the
+    /// command sees `argv[0]` = `/dev/.codex-arg0/NAME`, whose file name is `NAME`, which
+    /// is what programs that dispatch on their name (`apply_patch`, busybox) look at.
+    /// `NAME` must be a plain file name, and the program readable under the policy.
+    pub arg0: Option<OsString>,
 }
+
+/// Where a command run under another name ([`BwrapOptions::arg0`]) is bound: in the
+/// sandbox's private `/dev` (a tmpfs bubblewrap makes for each sandbox), so nothing on the
+/// host, and nothing another sandbox can write, is involved.
+pub const ARG0_DIR: &str = "/dev/.codex-arg0";
 
 /// The arguments of one `bwrap` invocation (without the `bwrap` program itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -455,6 +469,15 @@ fn build(
             bind(&mut args, "--ro-bind", helper.as_path());
         }
     }
+    let command_line = match &options.arg0 {
+        Some(arg0) => {
+            let as_named = bind_as_arg0(&mut args, arg0, command, &cwd, options, &access, pins)?;
+            std::iter::once(as_named)
+                .chain(command[1..].iter().cloned())
+                .collect()
+        }
+        None => command.to_vec(),
+    };
     if empty_root {
         args.extend(["--remount-ro", "/"].map(OsString::from));
     }
@@ -481,13 +504,71 @@ fn build(
     args.push(cwd.as_path().as_os_str().to_owned());
     let options_end = args.len();
     args.push(OsString::from("--"));
-    args.extend(command.iter().cloned());
+    args.extend(command_line);
     Ok(BwrapArgv {
         args,
         options_end,
         placeholders,
         writable: writable_roots.into_iter().cloned().collect(),
     })
+}
+
+/// Binds the program of `command` read-only at `ARG0_DIR/arg0` (see
+/// [`BwrapOptions::arg0`]) and returns the path to run it by.
+fn bind_as_arg0(
+    args: &mut Vec<OsString>,
+    arg0: &OsString,
+    command: &[OsString],
+    cwd: &AbsolutePathBuf,
+    options: &BwrapOptions,
+    access: &codex_protocol::EffectiveAccess,
+    pins: Option<&mut Vec<OwnedFd>>,
+) -> Result<OsString, LinuxSandboxError> {
+    let name = arg0.as_encoded_bytes();
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') || name.contains(&0)
+    {
+        return Err(LinuxSandboxError::InvalidArg0 {
+            arg0: arg0.to_string_lossy().into_owned(),
+        });
+    }
+    let path_env = options
+        .env
+        .iter()
+        .find(|(name, _)| name == "PATH")
+        .map(|(_, value)| value.as_os_str());
+    let program = crate::find_program(&command[0], path_env, cwd.as_path()).map_err(|source| {
+        LinuxSandboxError::Exec {
+            program: PathBuf::from(&command[0]),
+            source,
+        }
+    })?;
+    let resolved = std::fs::canonicalize(&program)
+        .ok()
+        .and_then(|real| AbsolutePathBuf::try_from_absolute(real).ok())
+        .ok_or_else(|| LinuxSandboxError::Exec {
+            program: program.clone(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        })?;
+    if !access.can_read(&resolved) {
+        return Err(LinuxSandboxError::Arg0ProgramNotReadable {
+            program: resolved.into_path_buf(),
+        });
+    }
+    let dest =
+        AbsolutePathBuf::try_from_absolute(Path::new(ARG0_DIR).join(arg0)).map_err(|_| {
+            LinuxSandboxError::InvalidArg0 {
+                arg0: arg0.to_string_lossy().into_owned(),
+            }
+        })?;
+    match pins {
+        Some(pins) => bind_source(args, "--ro-bind", &resolved, &dest, Some(pins))?,
+        None => {
+            args.push(OsString::from("--ro-bind"));
+            args.push(resolved.as_path().as_os_str().to_owned());
+            args.push(dest.as_path().as_os_str().to_owned());
+        }
+    }
+    Ok(dest.into_path_buf().into_os_string())
 }
 
 /// The roots `policy` names itself (readable and writable), as written.

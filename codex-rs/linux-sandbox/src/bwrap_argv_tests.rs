@@ -68,6 +68,7 @@ fn options() -> BwrapOptions {
         env: Vec::new(),
         root_pins: None,
         hidden: Vec::new(),
+        arg0: None,
     }
 }
 

@@ -306,6 +306,8 @@ fn run_in_bwrap(
             // One run: nothing to compare with.
             root_pins: None,
             hidden: Vec::new(),
+            // The command runs under the name it was given.
+            arg0: None,
         };
         build_bwrap_argv_pinned(policy, cwd, &inner, &options)
     };

@@ -255,6 +255,27 @@ pub enum LinuxSandboxError {
         /// The secret.
         secret: PathBuf,
     },
+    /// The `arg0` asked for cannot be the name of a file (bubblewrap runs the command from
+    /// a file of that name, see [`crate::BwrapOptions::arg0`]).
+    #[error(
+        "arg0 `{arg0}` cannot be used with a bubblewrap sandbox: it must be a plain file name \
+         (no `/`, not `.` or `..`, not empty)"
+    )]
+    InvalidArg0 {
+        /// The arg0 as given.
+        arg0: String,
+    },
+    /// The program to run under another name is not readable under the policy: binding it
+    /// into the sandbox would show what the policy hides.
+    #[error(
+        "`{}` is not readable under this sandbox policy, so it cannot be run under another \
+         name (`arg0`); add its directory to `readableRoots`",
+        program.display()
+    )]
+    Arg0ProgramNotReadable {
+        /// The program, resolved.
+        program: PathBuf,
+    },
     /// The command itself could not be executed (after the sandbox was set up).
     #[error("cannot execute `{}`: {source}", program.display())]
     Exec {
@@ -277,6 +298,8 @@ impl LinuxSandboxError {
                 _ => 126,
             },
             LinuxSandboxError::NotABwrapPolicy { .. }
+            | LinuxSandboxError::InvalidArg0 { .. }
+            | LinuxSandboxError::Arg0ProgramNotReadable { .. }
             | LinuxSandboxError::EmptyCommand
             | LinuxSandboxError::CwdNotAbsolute { .. }
             | LinuxSandboxError::MissingCwd { .. }

@@ -56,6 +56,7 @@ mod seccomp;
 /// [`BwrapEnd::SetupFailed`] run.
 pub const SETUP_FAILED_EXIT_CODE: i32 = 125;
 
+pub use bwrap_argv::ARG0_DIR;
 pub use bwrap_argv::BwrapArgv;
 pub use bwrap_argv::BwrapOptions;
 pub use bwrap_argv::PLACEHOLDER_MODE;

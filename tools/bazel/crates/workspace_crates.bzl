@@ -6,13 +6,60 @@ TRIPLE = "x86_64-unknown-linux-gnu"
 
 WORKSPACE_CRATES = {
     "codex-rs/apply-patch": {
-        "bins": {},
+        "bins": {
+            "apply_patch": {
+                "aliases": {},
+                "deps": [
+                    "//codex-rs/apply-patch:apply-patch",
+                    "//codex-rs/file-system:file-system",
+                    "//codex-rs/protocol:protocol",
+                    "//codex-rs/utils/absolute-path:absolute-path",
+                    "@crates//:clap-4.6.9",
+                    "@crates//:futures-util-0.3.34",
+                    "@crates//:thiserror-2.0.21",
+                    "@crates//:tokio-1.54.1",
+                ],
+                "edition": "2024",
+                "features": [],
+                "proc_macro_deps": [],
+                "root": "src/main.rs",
+                "test": {
+                    "aliases": {},
+                    "deps": [
+                        "//codex-rs/apply-patch:apply-patch",
+                        "//codex-rs/exec-server:exec-server",
+                        "//codex-rs/file-system:file-system",
+                        "//codex-rs/protocol:protocol",
+                        "//codex-rs/utils/absolute-path:absolute-path",
+                        "//codex-rs/utils/cargo-bin:cargo-bin",
+                        "//codex-rs/utils/test-support:test-support",
+                        "@crates//:clap-4.6.9",
+                        "@crates//:futures-util-0.3.34",
+                        "@crates//:pretty_assertions-1.4.1",
+                        "@crates//:proptest-1.12.0",
+                        "@crates//:tempfile-3.27.0",
+                        "@crates//:thiserror-2.0.21",
+                        "@crates//:tokio-1.54.1",
+                    ],
+                    "edition": "2024",
+                    "features": [],
+                    "proc_macro_deps": [],
+                    "root": "src/main.rs",
+                },
+            },
+        },
         "lib": {
             "aliases": {},
             "build_script": None,
             "crate_name": "codex_apply_patch",
             "deps": [
+                "//codex-rs/file-system:file-system",
+                "//codex-rs/protocol:protocol",
+                "//codex-rs/utils/absolute-path:absolute-path",
+                "@crates//:clap-4.6.9",
+                "@crates//:futures-util-0.3.34",
                 "@crates//:thiserror-2.0.21",
+                "@crates//:tokio-1.54.1",
             ],
             "edition": "2024",
             "features": [],
@@ -23,9 +70,19 @@ WORKSPACE_CRATES = {
         "lib_test": {
             "aliases": {},
             "deps": [
+                "//codex-rs/exec-server:exec-server",
+                "//codex-rs/file-system:file-system",
+                "//codex-rs/protocol:protocol",
+                "//codex-rs/utils/absolute-path:absolute-path",
+                "//codex-rs/utils/cargo-bin:cargo-bin",
+                "//codex-rs/utils/test-support:test-support",
+                "@crates//:clap-4.6.9",
+                "@crates//:futures-util-0.3.34",
                 "@crates//:pretty_assertions-1.4.1",
                 "@crates//:proptest-1.12.0",
+                "@crates//:tempfile-3.27.0",
                 "@crates//:thiserror-2.0.21",
+                "@crates//:tokio-1.54.1",
             ],
             "edition": "2024",
             "features": [],
@@ -50,7 +107,31 @@ WORKSPACE_CRATES = {
             "CARGO_PKG_VERSION_PATCH": "0",
             "CARGO_PKG_VERSION_PRE": "",
         },
-        "tests": {},
+        "tests": {
+            "all": {
+                "aliases": {},
+                "deps": [
+                    "//codex-rs/apply-patch:apply-patch",
+                    "//codex-rs/exec-server:exec-server",
+                    "//codex-rs/file-system:file-system",
+                    "//codex-rs/protocol:protocol",
+                    "//codex-rs/utils/absolute-path:absolute-path",
+                    "//codex-rs/utils/cargo-bin:cargo-bin",
+                    "//codex-rs/utils/test-support:test-support",
+                    "@crates//:clap-4.6.9",
+                    "@crates//:futures-util-0.3.34",
+                    "@crates//:pretty_assertions-1.4.1",
+                    "@crates//:proptest-1.12.0",
+                    "@crates//:tempfile-3.27.0",
+                    "@crates//:thiserror-2.0.21",
+                    "@crates//:tokio-1.54.1",
+                ],
+                "edition": "2024",
+                "features": [],
+                "proc_macro_deps": [],
+                "root": "tests/all.rs",
+            },
+        },
         "version": "0.1.0",
     },
     "codex-rs/exec-server": {
@@ -58,6 +139,7 @@ WORKSPACE_CRATES = {
             "codex-exec-server": {
                 "aliases": {},
                 "deps": [
+                    "//codex-rs/apply-patch:apply-patch",
                     "//codex-rs/exec-server:exec-server",
                     "//codex-rs/file-system:file-system",
                     "//codex-rs/linux-sandbox:linux-sandbox",
@@ -91,6 +173,7 @@ WORKSPACE_CRATES = {
                 "test": {
                     "aliases": {},
                     "deps": [
+                        "//codex-rs/apply-patch:apply-patch",
                         "//codex-rs/exec-server:exec-server",
                         "//codex-rs/file-system:file-system",
                         "//codex-rs/linux-sandbox:linux-sandbox",
@@ -134,6 +217,7 @@ WORKSPACE_CRATES = {
             "build_script": None,
             "crate_name": "codex_exec_server",
             "deps": [
+                "//codex-rs/apply-patch:apply-patch",
                 "//codex-rs/file-system:file-system",
                 "//codex-rs/linux-sandbox:linux-sandbox",
                 "//codex-rs/protocol:protocol",
@@ -168,6 +252,7 @@ WORKSPACE_CRATES = {
         "lib_test": {
             "aliases": {},
             "deps": [
+                "//codex-rs/apply-patch:apply-patch",
                 "//codex-rs/file-system:file-system",
                 "//codex-rs/linux-sandbox:linux-sandbox",
                 "//codex-rs/protocol:protocol",
@@ -225,6 +310,7 @@ WORKSPACE_CRATES = {
             "all": {
                 "aliases": {},
                 "deps": [
+                    "//codex-rs/apply-patch:apply-patch",
                     "//codex-rs/exec-server:exec-server",
                     "//codex-rs/file-system:file-system",
                     "//codex-rs/linux-sandbox:linux-sandbox",

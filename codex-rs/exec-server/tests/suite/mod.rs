@@ -1,3 +1,4 @@
+mod apply_patch;
 mod auth;
 mod background_child;
 mod backpressure;

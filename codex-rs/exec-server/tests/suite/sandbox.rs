@@ -33,7 +33,7 @@ both_users!(async
     network_on_reaches_a_loopback_listener,
     a_sandboxed_command_with_network_cannot_drive_the_server,
     bad_policy_json_is_invalid_params_naming_the_problem,
-    arg0_with_a_sandbox_is_refused_not_dropped,
+    arg0_with_a_sandbox_names_the_command_and_shows_nothing_hidden,
     external_sandbox_without_network_still_gets_the_seccomp_filter,
     external_sandbox_without_network_cannot_reach_into_the_server,
     a_missing_program_fails_to_start_as_it_would_unsandboxed,
@@ -236,29 +236,63 @@ async fn bad_policy_json_is_invalid_params_naming_the_problem(who: Who) {
     }
 }
 
-async fn arg0_with_a_sandbox_is_refused_not_dropped(who: Who) {
+/// Bubblewrap cannot set `argv[0]`, so the program is bound at `/dev/.codex-arg0/ARG0` in the
+/// sandbox and run from there: its file name is the requested name. A name with a `/` is
+/// invalid, and a program the policy does not let the command read is not shown to it
+/// under another name.
+async fn arg0_with_a_sandbox_names_the_command_and_shows_nothing_hidden(who: Who) {
     let Some(server) = server(who, &[]) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
     let dir = who.dir();
     let ws = dir.mkdir("ws");
-    let mut params = sandboxed(
-        "a",
-        &["/bin/true"],
-        &ws,
-        &workspace_write(&[&ws], /*network_access*/ false),
+    let policy = workspace_write(&[&ws], /*network_access*/ false);
+    let mut params = sandboxed("a", &["cat", "/proc/self/cmdline"], &ws, &policy);
+    params["arg0"] = json!("named-cat");
+
+    let ran = run(&mut client, params).await;
+
+    assert_eq!(
+        ran,
+        Run {
+            stdout: "/dev/.codex-arg0/named-cat\0/proc/self/cmdline\0".to_string(),
+            stderr: String::new(),
+            exit_code: 0,
+        }
     );
-    params["arg0"] = json!("alias");
 
+    let mut params = sandboxed("b", &["/bin/true"], &ws, &policy);
+    params["arg0"] = json!("a/b");
     let response = client.request("process/start", params).await;
+    let (code, kind, message) = error_of(&response);
+    assert_eq!((code, kind), (-32602, None), "{response}");
+    assert!(message.contains("plain file name"), "{message}");
 
-    let (code, kind, _) = error_of(&response);
+    // Reads restricted to the workspace (and the platform defaults): a program elsewhere
+    // is not bound in under another name.
+    let hidden_dir = dir.mkdir("hidden");
+    let hidden = hidden_dir.join("tool");
+    std::fs::copy("/bin/true", &hidden).unwrap();
+    dir.own(&hidden);
+    let restricted = json!({
+        "type": "workspaceWrite",
+        "writableRoots": [ws],
+        "readOnlyAccess": {"type": "restricted", "includePlatformDefaults": true, "readableRoots": []},
+        "networkAccess": false,
+        "excludeTmpdirEnvVar": true,
+        "excludeSlashTmp": true,
+    });
+    let mut params = sandboxed("c", &[hidden.to_str().unwrap()], &ws, &restricted);
+    params["arg0"] = json!("alias");
+    let response = client.request("process/start", params).await;
+    let (code, kind, message) = error_of(&response);
     assert_eq!(
         (code, kind.as_deref()),
-        (-32007, Some("sandboxUnavailable")),
+        (-32008, Some("sandboxDenied")),
         "{response}"
     );
+    assert!(message.contains("not readable"), "{message}");
 }
 
 async fn external_sandbox_without_network_still_gets_the_seccomp_filter(who: Who) {

@@ -19,6 +19,17 @@ pub struct UserServer {
     _home: Option<UserDir>,
 }
 
+impl UserServer {
+    /// The executable this server runs (for `nobody`, its world-readable copy): what a
+    /// `process/start` names to run the server's binary under another name.
+    pub fn binary(&self) -> std::path::PathBuf {
+        match &self._binary {
+            Some(copy) => copy.path.clone(),
+            None => codex_utils_cargo_bin::cargo_bin("codex-exec-server").expect("binary"),
+        }
+    }
+}
+
 impl std::ops::Deref for UserServer {
     type Target = TestServer;
 

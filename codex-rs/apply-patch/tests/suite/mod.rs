@@ -1,0 +1,5 @@
+mod backends;
+mod file_system;
+mod partial;
+mod scenarios;
+mod tree;
