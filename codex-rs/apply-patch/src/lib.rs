@@ -52,3 +52,5 @@ pub use error::ApplyPatchError;
 #[cfg(test)]
 #[path = "proptest_tests.rs"]
 mod proptest_tests;
+#[cfg(test)]
+mod test_support;

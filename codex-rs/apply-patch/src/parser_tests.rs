@@ -1,23 +1,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use crate::test_support::chunk;
 use pretty_assertions::assert_eq;
 
 fn s(text: &str) -> String {
     text.to_string()
-}
-
-fn strings(lines: &[&str]) -> Vec<String> {
-    lines.iter().map(|line| line.to_string()).collect()
-}
-
-fn chunk(context: Option<&str>, old: &[&str], new: &[&str], eof: bool) -> UpdateFileChunk {
-    UpdateFileChunk {
-        change_context: context.map(str::to_string),
-        old_lines: strings(old),
-        new_lines: strings(new),
-        is_end_of_file: eof,
-    }
 }
 
 fn update(path: &str, chunks: Vec<UpdateFileChunk>) -> Hunk {

@@ -1,20 +1,8 @@
 use super::*;
 use crate::parser::Hunk;
 use crate::parser::parse_patch;
+use crate::test_support::chunk;
 use pretty_assertions::assert_eq;
-
-fn strings(lines: &[&str]) -> Vec<String> {
-    lines.iter().map(|line| line.to_string()).collect()
-}
-
-fn chunk(context: Option<&str>, old: &[&str], new: &[&str], eof: bool) -> UpdateFileChunk {
-    UpdateFileChunk {
-        change_context: context.map(str::to_string),
-        old_lines: strings(old),
-        new_lines: strings(new),
-        is_end_of_file: eof,
-    }
-}
 
 /// Chunks of the single update in `body` (the lines between the update
 /// header and `*** End Patch`).

@@ -271,22 +271,11 @@ fn bench_policy() -> SandboxPolicy {
 fn bubblewrap_alone_latency() -> (Vec<Duration>, Vec<Duration>) {
     use codex_linux_sandbox::BwrapOptions;
     use codex_linux_sandbox::PlaceholderLease;
-    use codex_linux_sandbox::ProcMount;
     use codex_utils_absolute_path::AbsolutePathBuf;
 
     let cwd =
         AbsolutePathBuf::try_from_absolute(std::env::temp_dir().canonicalize().unwrap()).unwrap();
-    let options = BwrapOptions {
-        proc_mount: ProcMount::Mount,
-        policy_cwd: None,
-        tmpdir: None,
-        helper: None,
-        seccomp_fds: Vec::new(),
-        env: Vec::new(),
-        root_pins: None,
-        hidden: Vec::new(),
-        arg0: None,
-    };
+    let options = BwrapOptions::default();
     let command = [std::ffi::OsString::from("/bin/true")];
     let argv =
         codex_linux_sandbox::build_bwrap_argv(&bench_policy(), &cwd, &command, &options).unwrap();

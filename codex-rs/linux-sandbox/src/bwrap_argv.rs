@@ -78,17 +78,20 @@ impl SandboxPlan {
 }
 
 /// Whether to mount a fresh `/proc` in the sandbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ProcMount {
     /// `--proc /proc`: the default, a `/proc` that shows only the sandbox's processes.
+    #[default]
     Mount,
     /// An empty read-only `/proc`, for hosts (some containers) where mounting a fresh
     /// one is refused; the host's `/proc` is never exposed instead.
     Skip,
 }
 
-/// Settings of [`build_bwrap_argv`] that do not come from the policy.
-#[derive(Debug, Clone)]
+/// Settings of [`build_bwrap_argv`] that do not come from the policy. The default mounts
+/// `/proc`, binds no policy cwd, no `$TMPDIR`, no helper, no seccomp program, sets no
+/// environment, pins no roots, hides nothing and keeps the command's name.
+#[derive(Debug, Clone, Default)]
 pub struct BwrapOptions {
     /// Whether to mount `/proc`.
     pub proc_mount: ProcMount,

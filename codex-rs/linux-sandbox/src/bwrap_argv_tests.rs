@@ -59,17 +59,7 @@ fn workspace_write(
 }
 
 fn options() -> BwrapOptions {
-    BwrapOptions {
-        proc_mount: ProcMount::Mount,
-        policy_cwd: None,
-        tmpdir: None,
-        helper: None,
-        seccomp_fds: Vec::new(),
-        env: Vec::new(),
-        root_pins: None,
-        hidden: Vec::new(),
-        arg0: None,
-    }
+    BwrapOptions::default()
 }
 
 /// [`options`] with the policy bound to `cwd` (writable under `workspaceWrite`).

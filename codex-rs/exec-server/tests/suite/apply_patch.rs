@@ -4,6 +4,8 @@
 //! the caller and by `nobody`.
 #![cfg(target_os = "linux")]
 
+use std::path::PathBuf;
+
 use pretty_assertions::assert_eq;
 use serde_json::Value;
 use serde_json::json;
@@ -12,7 +14,9 @@ use super::harness::RawClient;
 use super::harness::child_env;
 use super::sandbox::Run;
 use super::sandbox::run;
+use super::users::UserServer;
 use super::users::server;
+use codex_utils_test_support::UserDir;
 use codex_utils_test_support::Who;
 use codex_utils_test_support::both_users;
 use codex_utils_test_support::workspace_write;
@@ -43,15 +47,43 @@ fn start(
     params
 }
 
-async fn apply_patch_by_arg0_edits_files_on_the_server(who: Who) {
-    let Some(server) = server(who, &[]) else {
-        return;
-    };
-    let binary = server.binary();
-    let binary = binary.to_str().expect("UTF-8 path");
-    let (mut client, _) = RawClient::initialized(&server.url).await;
+/// A server run by `who`, a client of it, and a workspace `dir/ws` that `who` owns.
+struct Setup {
+    _server: UserServer,
+    /// The server's executable (what `argv[0]` names to run it as `apply_patch`).
+    binary: String,
+    client: RawClient,
+    dir: UserDir,
+    ws: PathBuf,
+}
+
+async fn setup(who: Who) -> Option<Setup> {
+    let server = server(who, &[])?;
+    let binary = server.binary().to_str().expect("UTF-8 path").to_string();
+    let (client, _) = RawClient::initialized(&server.url).await;
     let dir = who.dir();
     let ws = dir.mkdir("ws");
+    Some(Setup {
+        _server: server,
+        binary,
+        client,
+        dir,
+        ws,
+    })
+}
+
+async fn apply_patch_by_arg0_edits_files_on_the_server(who: Who) {
+    let Some(Setup {
+        _server,
+        binary,
+        mut client,
+        dir,
+        ws,
+    }) = setup(who).await
+    else {
+        return;
+    };
+    let binary = binary.as_str();
     dir.write("ws/a.txt", "one\ntwo\nthree\n");
     let patch = "*** Begin Patch\n*** Update File: a.txt\n@@\n one\n-two\n+2\n three\n\
                  *** Add File: sub/new.txt\n+hello\n*** End Patch\n";
@@ -93,14 +125,17 @@ async fn apply_patch_by_arg0_edits_files_on_the_server(who: Who) {
 /// Verification inside the sandbox sees its read-only mounts: a patch that would also
 /// write outside the writable root, or into `.git`, is refused before its first write.
 async fn a_sandboxed_apply_patch_cannot_write_outside_its_roots_and_writes_nothing(who: Who) {
-    let Some(server) = server(who, &[]) else {
+    let Some(Setup {
+        _server,
+        binary,
+        mut client,
+        dir,
+        ws,
+    }) = setup(who).await
+    else {
         return;
     };
-    let binary = server.binary();
-    let binary = binary.to_str().expect("UTF-8 path");
-    let (mut client, _) = RawClient::initialized(&server.url).await;
-    let dir = who.dir();
-    let ws = dir.mkdir("ws");
+    let binary = binary.as_str();
     dir.mkdir("ws/.git");
     dir.write("ws/a.txt", "a\n");
     dir.write("outside.txt", "outside\n");
