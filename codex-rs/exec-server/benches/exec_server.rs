@@ -95,6 +95,7 @@ fn params(process_id: String, argv: &[&str]) -> StartParams {
         arg0: None,
         sandbox_policy: None,
         limits: None,
+        output_mode: codex_exec_server::protocol::OutputMode::Pace,
     }
 }
 

@@ -90,6 +90,11 @@ pub struct ClientConfig {
     /// built-in web PKI roots (Mozilla's, from `webpki-roots`), for a server whose
     /// certificate a private CA (or the server itself) signed.
     pub tls_ca_file: Option<PathBuf>,
+    /// Ask for `process/output` notifications (default `true`): the event stream
+    /// ([`ExecServerClient::events`]) then carries output. Set `false` for a client that
+    /// reads output with `read` only: paced processes (`outputMode: "pace"`) then go on as
+    /// its reads go past their output, and the stream carries only `exited` and `closed`.
+    pub output_notifications: bool,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -110,6 +115,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("reconnect_timeout", &self.reconnect_timeout)
             .field("server_timeout", &self.server_timeout)
             .field("tls_ca_file", &self.tls_ca_file)
+            .field("output_notifications", &self.output_notifications)
             .finish()
     }
 }
@@ -149,6 +155,7 @@ impl ClientConfig {
             reconnect_timeout: Duration::from_secs(30),
             server_timeout: Duration::from_secs(60),
             tls_ca_file: None,
+            output_notifications: true,
         }
     }
 }
@@ -441,6 +448,7 @@ async fn open_once(
     let params = InitializeParams {
         client_name: config.client_name.clone(),
         resume_session_id: resume_session_id.map(str::to_string),
+        output_notifications: config.output_notifications,
     };
     let frame = json!({
         "jsonrpc": JSONRPC_VERSION, "id": 0, "method": method::INITIALIZE, "params": params,

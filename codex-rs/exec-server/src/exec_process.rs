@@ -90,7 +90,15 @@ pub(crate) struct EventQueue {
     notify: Notify,
     capacity: usize,
     max_bytes: usize,
+    /// Called with each event the subscriber takes: `LocalProcess` counts its output as
+    /// delivered then, which lets a paced process go on.
+    on_taken: Option<TakenHook>,
+    /// Whether output events are queued at all (lifecycle events always are).
+    output: bool,
 }
+
+/// See [`EventQueue::on_taken`].
+pub(crate) type TakenHook = Box<dyn Fn(&ProcessEvent) + Send + Sync>;
 
 fn chunk_len(event: &ProcessEvent) -> usize {
     match event {
@@ -112,6 +120,8 @@ struct QueueState {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Pushed {
     Queued,
+    /// An output event for a subscriber that takes lifecycle events only.
+    NotWanted,
     DroppedFull,
     DroppedClosed,
 }
@@ -128,7 +138,21 @@ impl EventQueue {
             notify: Notify::new(),
             capacity: capacity.max(1),
             max_bytes,
+            on_taken: None,
+            output: true,
         }
+    }
+
+    /// This queue, without output events when `output` is false.
+    pub(crate) fn with_output(mut self, output: bool) -> Self {
+        self.output = output;
+        self
+    }
+
+    /// This queue, calling `hook` with every event the subscriber takes.
+    pub(crate) fn on_taken(mut self, hook: TakenHook) -> Self {
+        self.on_taken = Some(hook);
+        self
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, QueueState> {
@@ -137,15 +161,22 @@ impl EventQueue {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub(crate) fn push(&self, event: ProcessEvent) -> Pushed {
+    /// Queues `event`. Output that is `droppable` (`outputMode: "drop"`) is dropped when
+    /// the queue is full; other output is always queued (its producer is paced, which
+    /// bounds it), and so are lifecycle events.
+    pub(crate) fn push(&self, event: ProcessEvent, droppable: bool) -> Pushed {
         let mut state = self.state();
         if state.closed {
             return Pushed::DroppedClosed;
         }
-        let droppable = match &event {
+        let is_output = match &event {
             ProcessEvent::Output(_) | ProcessEvent::Gap { .. } => true,
             ProcessEvent::Exited(_) | ProcessEvent::Closed(_) => false,
         };
+        if is_output && !self.output {
+            return Pushed::NotWanted;
+        }
+        let droppable = droppable && is_output;
         let process_id = event.process_id().to_string();
         let len = chunk_len(&event);
         let full = state.events.len() >= self.capacity
@@ -168,6 +199,14 @@ impl EventQueue {
     }
 
     async fn recv(&self) -> Option<ProcessEvent> {
+        let event = self.take().await;
+        if let (Some(event), Some(hook)) = (&event, &self.on_taken) {
+            hook(event);
+        }
+        event
+    }
+
+    async fn take(&self) -> Option<ProcessEvent> {
         loop {
             let notified = self.notify.notified();
             {
@@ -258,9 +297,15 @@ mod tests {
             process_id: "p".to_string(),
             seq: 3,
         });
-        assert_eq!(queue.push(output(1)), Pushed::Queued);
-        assert_eq!(queue.push(output(2)), Pushed::DroppedFull);
-        assert_eq!(queue.push(closed.clone()), Pushed::Queued);
+        assert_eq!(queue.push(output(1), /*droppable*/ true), Pushed::Queued);
+        assert_eq!(
+            queue.push(output(2), /*droppable*/ true),
+            Pushed::DroppedFull
+        );
+        assert_eq!(
+            queue.push(closed.clone(), /*droppable*/ true),
+            Pushed::Queued
+        );
         let mut events = ProcessEvents::queue(Arc::clone(&queue));
         assert_eq!(events.recv().await, Some(output(1)));
         // Output 2 was superseded by a newer queued event of its process.
@@ -272,9 +317,15 @@ mod tests {
     #[tokio::test]
     async fn newest_dropped_output_is_queued_when_room_appears() {
         let queue = Arc::new(EventQueue::new(1, usize::MAX));
-        assert_eq!(queue.push(output(1)), Pushed::Queued);
-        assert_eq!(queue.push(output(2)), Pushed::DroppedFull);
-        assert_eq!(queue.push(output(3)), Pushed::DroppedFull);
+        assert_eq!(queue.push(output(1), /*droppable*/ true), Pushed::Queued);
+        assert_eq!(
+            queue.push(output(2), /*droppable*/ true),
+            Pushed::DroppedFull
+        );
+        assert_eq!(
+            queue.push(output(3), /*droppable*/ true),
+            Pushed::DroppedFull
+        );
         let mut events = ProcessEvents::queue(Arc::clone(&queue));
         assert_eq!(events.recv().await, Some(output(1)));
         // The process went quiet: its newest dropped output still arrives, revealing the

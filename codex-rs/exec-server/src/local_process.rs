@@ -38,6 +38,7 @@ use tokio::io::AsyncWrite;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Child;
 use tokio::process::Command;
+use tokio::sync::Notify;
 use tokio::sync::mpsc;
 use tokio::sync::oneshot;
 use tokio::sync::watch;
@@ -51,6 +52,7 @@ use crate::exec_process::ProcessEvents;
 use crate::exec_process::Pushed;
 use crate::protocol::ClosedNotification;
 use crate::protocol::ExitedNotification;
+use crate::protocol::OutputMode;
 use crate::protocol::OutputNotification;
 use crate::protocol::OutputStream;
 use crate::protocol::ProcessEvent;
@@ -181,6 +183,81 @@ struct Entry {
     state: Mutex<EntryState>,
     /// Carries the log's `next_seq` so long-polls wake on new events.
     seq_tx: watch::Sender<u64>,
+    /// `outputMode: "pace"`: the subscriber queue never drops this process's output.
+    paced: bool,
+    /// Pace mode: where the output readers pause.
+    pace_limits: PaceLimits,
+    /// Wakes paused output readers when output was delivered (or pacing released).
+    room: Notify,
+}
+
+/// Pace mode: output readers stop reading while the process's undelivered output (retained
+/// and in flight to the log) reaches `bytes`, or its undelivered chunks reach `chunks`.
+#[derive(Clone, Copy, Debug)]
+struct PaceLimits {
+    bytes: usize,
+    chunks: usize,
+}
+
+impl PaceLimits {
+    /// Half the retention window may be undelivered; the other half keeps output the
+    /// client was sent but may not have received when its connection broke, for the
+    /// resume. The chunk bound keeps the per-chunk bookkeeping of many tiny writes
+    /// (a few dozen bytes each) within about a third of the window.
+    fn for_config(config: &LocalProcessConfig) -> Self {
+        let bytes = (config.max_retained_bytes / 2).max(1);
+        Self {
+            bytes,
+            chunks: (bytes / 256).max(config.event_queue).max(1),
+        }
+    }
+}
+
+impl Entry {
+    /// Whether the output readers may read on: always in drop mode (or once released),
+    /// and in pace mode while the undelivered output is below the limits.
+    fn has_room(&self) -> bool {
+        let state = lock(&self.state);
+        match state.log.undelivered() {
+            None => true,
+            Some((bytes, chunks)) => {
+                bytes + state.in_flight < self.pace_limits.bytes && chunks < self.pace_limits.chunks
+            }
+        }
+    }
+
+    /// Waits until [`Entry::has_room`].
+    async fn wait_for_room(&self) {
+        loop {
+            // Created before the check, so a delivery in between still wakes it.
+            let notified = self.room.notified();
+            if self.has_room() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Output through `seq` reached the client (a read after it): a paused process may go
+    /// on.
+    fn delivered_through(&self, seq: u64) {
+        if lock(&self.state).log.delivered_through(seq) {
+            self.room.notify_waiters();
+        }
+    }
+
+    /// The output chunk `seq` reached the client (its notification was taken).
+    fn delivered_one(&self, seq: u64) {
+        if lock(&self.state).log.delivered_one(seq) {
+            self.room.notify_waiters();
+        }
+    }
+
+    /// Stop pacing (the session ends): paused readers go on, the log drops old output.
+    fn release(&self) {
+        lock(&self.state).log.release();
+        self.room.notify_waiters();
+    }
 }
 
 struct EntryState {
@@ -190,6 +267,8 @@ struct EntryState {
     reaped: bool,
     /// Reaped and every output pipe at EOF (`closed` is emitted right after this is set).
     closed: bool,
+    /// Output bytes read from the process and not yet in `log` (pace mode accounting).
+    in_flight: usize,
     stdin: Option<mpsc::UnboundedSender<StdinOp>>,
     /// `writeId`s of accepted writes. Kept as long as the entry (not only as long as stdin),
     /// so a retry is answered `accepted` even after the process exited and stdin closed.
@@ -355,14 +434,18 @@ impl LocalProcess {
         let entry = Arc::new(Entry {
             id: params.process_id.clone(),
             state: Mutex::new(EntryState {
-                log: Retention::new(self.inner.config.max_retained_bytes),
+                log: Retention::with_mode(self.inner.config.max_retained_bytes, params.output_mode),
                 pgid: None,
                 reaped: false,
                 closed: false,
+                in_flight: 0,
                 stdin: None,
                 accepted_writes: HashSet::new(),
             }),
             seq_tx,
+            paced: params.output_mode == OutputMode::Pace,
+            pace_limits: PaceLimits::for_config(&self.inner.config),
+            room: Notify::new(),
         });
         processes.insert(params.process_id.clone(), Arc::clone(&entry));
         Ok(Reservation {
@@ -388,6 +471,8 @@ impl LocalProcess {
         async move {
             let entry = entry?;
             let after_seq = params.after_seq.unwrap_or(0);
+            // The reader has everything through `after_seq`.
+            entry.delivered_through(after_seq);
             let max_bytes = params
                 .max_bytes
                 .unwrap_or(DEFAULT_READ_BYTES)
@@ -510,10 +595,33 @@ impl LocalProcess {
     /// previous one (whose stream then ends). The queue is bounded: events that do not fit
     /// are dropped for this subscriber; use `read` to recover.
     pub fn events(&self) -> ProcessEvents {
-        let queue = Arc::new(EventQueue::new(
-            self.inner.config.event_queue,
-            self.inner.config.event_queue_bytes,
-        ));
+        self.subscribe(/*output*/ true)
+    }
+
+    /// Like [`LocalProcess::events`], but only `exited` and `closed`: for a subscriber that
+    /// takes output with `read`, which alone then counts as its delivery (pace mode).
+    pub fn lifecycle_events(&self) -> ProcessEvents {
+        self.subscribe(/*output*/ false)
+    }
+
+    fn subscribe(&self, output: bool) -> ProcessEvents {
+        let inner = Arc::downgrade(&self.inner);
+        let queue = Arc::new(
+            EventQueue::new(
+                self.inner.config.event_queue,
+                self.inner.config.event_queue_bytes,
+            )
+            .with_output(output)
+            .on_taken(Box::new(move |event| {
+                // Output the subscriber took is delivered: its process may go on.
+                if let (ProcessEvent::Output(output), Some(inner)) = (event, inner.upgrade()) {
+                    let entry = lock(&inner.processes).get(&output.process_id).cloned();
+                    if let Some(entry) = entry {
+                        entry.delivered_one(output.seq);
+                    }
+                }
+            })),
+        );
         if let Some(previous) = lock(&self.inner.subscriber).replace(Arc::clone(&queue)) {
             previous.close();
         }
@@ -586,11 +694,13 @@ impl Inner {
     fn kill_all(&self) {
         let entries: Vec<_> = lock(&self.processes).values().cloned().collect();
         for entry in entries {
-            let state = lock(&entry.state);
-            match state.signal_target() {
+            match lock(&entry.state).signal_target() {
                 SignalTarget::Group { pgid, .. } => kill_group(pgid, libc::SIGKILL),
                 SignalTarget::Starting | SignalTarget::Closed => {}
             }
+            // Nobody will take the output any more: let the readers drain the pipes to
+            // their end instead of waiting for a delivery.
+            entry.release();
         }
     }
 
@@ -609,8 +719,9 @@ impl Inner {
     fn forward(&self, entry: &Entry, msg: Option<ReaderMsg>) -> bool {
         match msg {
             Some(ReaderMsg::Data(stream, chunk)) => {
-                self.emit(entry, |log| {
-                    let seq = log.push_output(stream, chunk.clone());
+                self.emit(entry, |state| {
+                    state.in_flight = state.in_flight.saturating_sub(chunk.len());
+                    let seq = state.log.push_output(stream, chunk.clone());
                     ProcessEvent::Output(OutputNotification {
                         process_id: entry.id.clone(),
                         seq,
@@ -631,17 +742,17 @@ impl Inner {
 
     /// Append an event to the log under the entry lock and hand it to the subscriber.
     /// Only the process's sequencer calls this, so events leave in `seq` order.
-    fn emit(&self, entry: &Entry, build: impl FnOnce(&mut Retention) -> ProcessEvent) {
+    fn emit(&self, entry: &Entry, build: impl FnOnce(&mut EntryState) -> ProcessEvent) {
         let (event, next_seq) = {
             let mut state = lock(&entry.state);
-            let event = build(&mut state.log);
+            let event = build(&mut state);
             (event, state.log.next_seq())
         };
         entry.seq_tx.send_replace(next_seq);
         let subscriber = lock(&self.subscriber).clone();
         if let Some(subscriber) = subscriber {
-            match subscriber.push(event) {
-                Pushed::Queued | Pushed::DroppedClosed => {}
+            match subscriber.push(event, /*droppable*/ !entry.paced) {
+                Pushed::Queued | Pushed::NotWanted | Pushed::DroppedClosed => {}
                 Pushed::DroppedFull => debug!(
                     process_id = entry.id,
                     "subscriber queue full; output dropped for it (recoverable via process/read)"
@@ -716,7 +827,7 @@ fn spawn_process(
             .try_clone()
             .map_err(|err| spawn_failed(&program, err))?;
         let reader = tokio::fs::File::from_std(std::fs::File::from(master));
-        tokio::spawn(pump(reader, OutputStream::Pty, tx));
+        tokio::spawn(pump(reader, OutputStream::Pty, tx, Arc::clone(entry)));
         let writer = tokio::fs::File::from_std(std::fs::File::from(writer));
         (
             child,
@@ -754,10 +865,15 @@ fn spawn_process(
             grow_pipe(fd);
         }
         if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(pump(stdout, OutputStream::Stdout, tx.clone()));
+            tokio::spawn(pump(
+                stdout,
+                OutputStream::Stdout,
+                tx.clone(),
+                Arc::clone(entry),
+            ));
         }
         if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(pump(stderr, OutputStream::Stderr, tx));
+            tokio::spawn(pump(stderr, OutputStream::Stderr, tx, Arc::clone(entry)));
         }
         let stdin = child
             .stdin
@@ -823,18 +939,23 @@ fn exit_drain(pgid: Option<i32>) -> Duration {
     }
 }
 
-/// Read one output stream until EOF and hand chunks to the sequencer.
+/// Read one output stream until EOF and hand chunks to the sequencer. In pace mode it
+/// waits before each read until the process's undelivered output is below its limits, so
+/// a process whose client does not keep up blocks on a full pipe.
 async fn pump<R: AsyncRead + Unpin>(
     mut reader: R,
     stream: OutputStream,
     tx: mpsc::Sender<ReaderMsg>,
+    entry: Arc<Entry>,
 ) {
     let mut capacity = INITIAL_READ_BUFFER;
     let mut buf = BytesMut::with_capacity(capacity);
     loop {
+        entry.wait_for_room().await;
         match reader.read_buf(&mut buf).await {
             Ok(0) => break,
             Ok(n) => {
+                lock(&entry.state).in_flight += n;
                 if n == capacity && capacity < MAX_READ_BUFFER {
                     capacity = (capacity * 2).min(MAX_READ_BUFFER);
                 }
@@ -954,6 +1075,12 @@ async fn sequence(
         tokio::select! {
             msg = rx.recv() => pipes_open = inner.forward(&entry, msg),
             () = &mut drain => {
+                if !entry.has_room() {
+                    // Paced: the readers wait for the client, not for the pipes. Output
+                    // still in them comes before `exited`, as for any process.
+                    drain.as_mut().reset(tokio::time::Instant::now() + bound);
+                    continue;
+                }
                 debug!(
                     process_id = entry.id,
                     ?bound,
@@ -966,10 +1093,10 @@ async fn sequence(
     // The process is gone: later writes answer `stdinClosed` at once, and dropping the
     // sender lets the stdin writer task end.
     lock(&entry.state).stdin = None;
-    inner.emit(&entry, |log| {
+    inner.emit(&entry, |state| {
         ProcessEvent::Exited(ExitedNotification {
             process_id: entry.id.clone(),
-            seq: log.push_exited(exit_code),
+            seq: state.log.push_exited(exit_code),
             exit_code,
         })
     });
@@ -979,10 +1106,10 @@ async fn sequence(
     }
     // From here on the group is never signalled again (see `EntryState::signal_target`).
     lock(&entry.state).closed = true;
-    inner.emit(&entry, |log| {
+    inner.emit(&entry, |state| {
         ProcessEvent::Closed(ClosedNotification {
             process_id: entry.id.clone(),
-            seq: log.push_closed(),
+            seq: state.log.push_closed(),
         })
     });
     debug!(process_id = entry.id, exit_code, "process closed");

@@ -10,6 +10,7 @@ use pretty_assertions::assert_eq;
 use super::EXIT_DRAIN;
 use super::EXIT_DRAIN_EMPTY_GROUP;
 use super::LocalProcess;
+use super::LocalProcessConfig;
 use super::exit_drain;
 use super::lock;
 use crate::error::ExecError;
@@ -45,6 +46,7 @@ async fn write_during_start_reports_starting() {
         arg0: None,
         sandbox_policy: None,
         limits: None,
+        output_mode: crate::protocol::OutputMode::Pace,
     });
     // The id is reserved before the start future runs, so a write now sees `starting`.
     let write = local
@@ -80,6 +82,7 @@ async fn abandoned_start_releases_the_id() {
         arg0: None,
         sandbox_policy: None,
         limits: None,
+        output_mode: crate::protocol::OutputMode::Pace,
     };
     drop(local.start(params.clone()));
     local.start(params).await.unwrap();
@@ -98,6 +101,7 @@ async fn signal_and_terminate_during_start_report_process_starting() {
         arg0: None,
         sandbox_policy: None,
         limits: None,
+        output_mode: crate::protocol::OutputMode::Pace,
     });
     // The id is reserved before the start future runs: the process is starting.
     let signal = local
@@ -144,6 +148,7 @@ async fn a_closed_process_group_is_never_signalled_again() {
             arg0: None,
             sandbox_policy: None,
             limits: None,
+            output_mode: crate::protocol::OutputMode::Pace,
         })
         .await
         .unwrap();
@@ -231,6 +236,7 @@ fn sh_params(process_id: &str, script: &str, tty: bool) -> StartParams {
         arg0: None,
         sandbox_policy: None,
         limits: None,
+        output_mode: crate::protocol::OutputMode::Pace,
     }
 }
 
@@ -440,4 +446,55 @@ async fn a_daemon_outside_the_group_gets_the_long_exit_drain() {
             },
         )
     );
+}
+
+/// Pace mode without a subscriber or reader: the process is paused once half the
+/// retention window is undelivered, and nothing is dropped.
+#[tokio::test]
+async fn pace_mode_pauses_an_unread_process_without_dropping() {
+    let local = LocalProcess::new(LocalProcessConfig {
+        max_retained_bytes: 1 << 20,
+        ..LocalProcessConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut params = sh_params(
+        "flood",
+        "head -c 8388608 /dev/zero; touch finished",
+        /*tty*/ false,
+    );
+    params.cwd = dir.path().to_path_buf();
+    local.start(params).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!dir.path().join("finished").exists(), "paused");
+    let (output, _) = read_all_of(&local, "flood").await;
+    assert_eq!(output, 8 << 20);
+    assert!(dir.path().join("finished").exists());
+}
+
+/// Reads `process_id` until closed; panics on a gap. Returns the byte count and the last
+/// reply.
+pub(crate) async fn read_all_of(local: &LocalProcess, process_id: &str) -> (usize, ReadResponse) {
+    let mut after = 0;
+    let mut bytes = 0;
+    loop {
+        let read = local
+            .read(ReadParams {
+                process_id: process_id.to_string(),
+                after_seq: Some(after),
+                max_bytes: None,
+                wait_ms: Some(5_000),
+            })
+            .await
+            .unwrap();
+        assert_eq!(read.gap, None);
+        bytes += read
+            .chunks
+            .iter()
+            .map(|c| c.chunk.as_bytes().len())
+            .sum::<usize>();
+        after = read.next_seq - 1;
+        if read.closed {
+            return (bytes, read);
+        }
+    }
 }

@@ -176,6 +176,23 @@ pub struct InitializeParams {
     /// Resume (and take over) this session instead of creating a new one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_session_id: Option<String>,
+    /// Send `process/output` notifications on this connection (default). A client that
+    /// reads output with `process/read` only sets `false`: then output counts as delivered
+    /// only when a read passes it, so paced processes wait for its reads (with
+    /// notifications, output the client threw away would count as delivered, and a slow
+    /// read loop could fall more than the retention window behind). Lifecycle
+    /// notifications (`process/exited`, `process/closed`) are sent either way.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub output_notifications: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 /// What a server (or an [`crate::Environment`]) can do.
@@ -230,6 +247,32 @@ pub struct StartParams {
     /// "Resource limits"). Sandboxed starts get defaults for what is left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<ProcessLimits>,
+    /// What happens to output the client does not take in time (see [`OutputMode`]).
+    #[serde(default, skip_serializing_if = "OutputMode::is_pace")]
+    pub output_mode: OutputMode,
+}
+
+/// `process/start`'s `outputMode`: what the server does when a process writes output
+/// faster than the client takes it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OutputMode {
+    /// Lossless (the default): once the output not yet delivered to the client reaches
+    /// half the retention window, the server stops reading the process's output, so the
+    /// process blocks on its next write (as with a full pipe) until the client catches up,
+    /// with notifications or `process/read`. Nothing is dropped while the session exists.
+    #[default]
+    Pace,
+    /// Never block the process: output beyond the retention window drops the oldest
+    /// retained output, and a client that falls behind sees a `gap`.
+    Drop,
+}
+
+impl OutputMode {
+    /// Whether this is [`OutputMode::Pace`] (the default, left out on the wire).
+    pub fn is_pace(&self) -> bool {
+        matches!(self, OutputMode::Pace)
+    }
 }
 
 /// `process/start` result.

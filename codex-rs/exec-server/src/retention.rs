@@ -17,6 +17,7 @@ use bytes::Bytes;
 use crate::protocol::ByteChunk;
 use crate::protocol::Gap;
 use crate::protocol::OutputChunk;
+use crate::protocol::OutputMode;
 use crate::protocol::OutputStream;
 use crate::protocol::ReadResponse;
 
@@ -29,6 +30,9 @@ struct Retained {
     seq: u64,
     stream: OutputStream,
     chunk: Bytes,
+    /// Pace mode: the client has it (a notification with it was taken, or a read went past
+    /// it).
+    delivered: bool,
 }
 
 /// The event log of one process.
@@ -51,10 +55,27 @@ pub(crate) struct Retention {
     exited: Option<(u64, i32)>,
     closed: bool,
     failure: Option<String>,
+    /// Pace mode (`outputMode: "pace"`): every chunk with a seq `<= delivered_through`
+    /// reached the client (later ones may have too, one by one: see
+    /// [`Retention::delivered_one`]). Output that did not is never dropped (the process is
+    /// paused instead, see `local_process`). `None`: drop mode, where the oldest output goes
+    /// whatever it is.
+    delivered_through: Option<u64>,
+    /// Bytes and chunks of retained output after `delivered_through` (pace mode only).
+    undelivered_bytes: usize,
+    undelivered_chunks: usize,
 }
 
 impl Retention {
+    /// A log that drops the oldest output beyond `max_bytes` (`outputMode: "drop"`).
+    #[cfg(test)]
     pub(crate) fn new(max_bytes: usize) -> Self {
+        Self::with_mode(max_bytes, OutputMode::Drop)
+    }
+
+    /// A log for `mode`: under [`OutputMode::Pace`] undelivered output is never dropped
+    /// (the log may then hold more than `max_bytes` until it is delivered).
+    pub(crate) fn with_mode(max_bytes: usize, mode: OutputMode) -> Self {
         Self {
             max_bytes,
             chunks: VecDeque::new(),
@@ -67,7 +88,95 @@ impl Retention {
             exited: None,
             closed: false,
             failure: None,
+            delivered_through: match mode {
+                OutputMode::Pace => Some(0),
+                OutputMode::Drop => None,
+            },
+            undelivered_bytes: 0,
+            undelivered_chunks: 0,
         }
+    }
+
+    /// Pace mode: bytes and chunks of output not yet delivered; `None` in drop mode (or
+    /// once released).
+    pub(crate) fn undelivered(&self) -> Option<(usize, usize)> {
+        self.delivered_through
+            .map(|_| (self.undelivered_bytes, self.undelivered_chunks))
+    }
+
+    /// Everything through `seq` reached the client (a read after it). Returns whether this
+    /// delivered something new (so a paused process may go on). Delivered output is
+    /// dropped again once the log is over its budget.
+    pub(crate) fn delivered_through(&mut self, seq: u64) -> bool {
+        let Some(through) = self.delivered_through else {
+            return false;
+        };
+        let seq = seq.min(self.next_seq - 1);
+        if seq <= through {
+            return false;
+        }
+        let start = self.chunks.partition_point(|c| c.seq <= through);
+        let mut changed = false;
+        for index in start..self.chunks.len() {
+            if self.chunks[index].seq > seq {
+                break;
+            }
+            changed |= self.mark_delivered(index);
+        }
+        self.delivered_through = Some(seq);
+        self.advance_delivered();
+        self.trim();
+        changed
+    }
+
+    /// The chunk `seq` reached the client (its notification was taken). Only that chunk:
+    /// one lost before it (with a replaced subscriber) stays undelivered until a read
+    /// passes it.
+    pub(crate) fn delivered_one(&mut self, seq: u64) -> bool {
+        if self.delivered_through.is_none() {
+            return false;
+        }
+        let index = self.chunks.partition_point(|c| c.seq < seq);
+        if self.chunks.get(index).is_none_or(|c| c.seq != seq) || !self.mark_delivered(index) {
+            return false;
+        }
+        self.advance_delivered();
+        self.trim();
+        true
+    }
+
+    fn mark_delivered(&mut self, index: usize) -> bool {
+        let retained = &mut self.chunks[index];
+        if retained.delivered {
+            return false;
+        }
+        retained.delivered = true;
+        self.undelivered_bytes -= retained.chunk.len();
+        self.undelivered_chunks -= 1;
+        true
+    }
+
+    /// Moves `delivered_through` over the delivered chunks right after it.
+    fn advance_delivered(&mut self) {
+        let Some(mut through) = self.delivered_through else {
+            return;
+        };
+        let start = self.chunks.partition_point(|c| c.seq <= through);
+        for retained in self.chunks.iter().skip(start) {
+            if !retained.delivered {
+                break;
+            }
+            through = retained.seq;
+        }
+        self.delivered_through = Some(through);
+    }
+
+    /// Stop pacing (the session is ending): from now on the log drops as in drop mode.
+    pub(crate) fn release(&mut self) {
+        self.delivered_through = None;
+        self.undelivered_bytes = 0;
+        self.undelivered_chunks = 0;
+        self.trim();
     }
 
     /// Seq the next event will get (one past the last event so far).
@@ -84,8 +193,32 @@ impl Retention {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.retained_bytes += chunk.len();
-        self.chunks.push_back(Retained { seq, stream, chunk });
+        if self.delivered_through.is_some() {
+            self.undelivered_bytes += chunk.len();
+            self.undelivered_chunks += 1;
+        }
+        self.chunks.push_back(Retained {
+            seq,
+            stream,
+            chunk,
+            delivered: false,
+        });
+        self.trim();
+        seq
+    }
+
+    /// Drops the oldest output while the log is over its budget, but never output that was
+    /// not delivered yet in pace mode.
+    fn trim(&mut self) {
         while self.retained_bytes > self.max_bytes {
+            let pinned = match (self.chunks.front(), self.delivered_through) {
+                (Some(oldest), Some(through)) => oldest.seq > through,
+                (Some(_), None) => false,
+                (None, _) => true,
+            };
+            if pinned {
+                break;
+            }
             let Some(old) = self.chunks.pop_front() else {
                 break;
             };
@@ -105,7 +238,6 @@ impl Retention {
                 self.index_base += 1;
             }
         }
-        seq
     }
 
     /// Record the exit; returns its seq.

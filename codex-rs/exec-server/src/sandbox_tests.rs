@@ -24,6 +24,7 @@ fn params(cwd: &Path, policy: Option<serde_json::Value>) -> StartParams {
         arg0: None,
         sandbox_policy: policy.map(|value| serde_json::from_value(value).unwrap()),
         limits: None,
+        output_mode: crate::protocol::OutputMode::Pace,
     }
 }
 

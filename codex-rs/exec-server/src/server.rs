@@ -1398,7 +1398,12 @@ impl Connection {
             resumed = params.resume_session_id.is_some(),
             "initialize"
         );
-        let _ = self.out.send(WriterMsg::Events(session.processes.events()));
+        let events = if params.output_notifications {
+            session.processes.events()
+        } else {
+            session.processes.lifecycle_events()
+        };
+        let _ = self.out.send(WriterMsg::Events(events));
         let response = InitializeResponse {
             session_id: session.id.clone(),
             capabilities: Capabilities {

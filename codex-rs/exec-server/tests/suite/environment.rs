@@ -53,6 +53,7 @@ fn start(process_id: &str, script: &str, dir: &Path) -> StartParams {
         arg0: None,
         sandbox_policy: None,
         limits: None,
+        output_mode: codex_exec_server::protocol::OutputMode::Pace,
     }
 }
 

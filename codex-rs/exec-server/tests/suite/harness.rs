@@ -267,7 +267,14 @@ pub fn typed_start(
         arg0: None,
         sandbox_policy: None,
         limits: None,
+        output_mode: codex_exec_server::protocol::OutputMode::Pace,
     }
+}
+
+/// `params` (of `process/start`) with `outputMode: "drop"`.
+pub fn drop_mode(mut params: Value) -> Value {
+    params["outputMode"] = Value::from("drop");
+    params
 }
 
 pub fn b64(data: &[u8]) -> String {
@@ -330,10 +337,22 @@ impl RawClient {
 
     /// Connect and run the handshake; returns the client and the session id.
     pub async fn initialized(url: &str) -> (Self, String) {
+        Self::initialized_with(url, json!({"clientName": "test"})).await
+    }
+
+    /// [`RawClient::initialized`] for a client that reads output with `process/read`
+    /// only (`outputNotifications: false`): paced processes wait for its reads.
+    pub async fn initialized_reader(url: &str) -> (Self, String) {
+        Self::initialized_with(
+            url,
+            json!({"clientName": "reader", "outputNotifications": false}),
+        )
+        .await
+    }
+
+    async fn initialized_with(url: &str, params: Value) -> (Self, String) {
         let mut client = Self::connect(url).await;
-        let response = client
-            .request("initialize", json!({"clientName": "test"}))
-            .await;
+        let response = client.request("initialize", params).await;
         let session_id = response["result"]["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("initialize failed: {response}"))

@@ -14,6 +14,7 @@ use super::harness::EVENT_TIMEOUT;
 use super::harness::RawClient;
 use super::harness::TestServer;
 use super::harness::cwd;
+use super::harness::drop_mode;
 use super::harness::pid_alive;
 use super::harness::read_until_closed;
 use super::harness::start_params;
@@ -59,20 +60,20 @@ async fn a_thousand_concurrent_processes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stalled_client_does_not_block_others() {
+async fn a_stalled_client_of_a_drop_mode_process_blocks_nothing() {
     let server = TestServer::start();
     let dir = cwd();
-    // The flooding client starts a process that writes 256 MiB and then never reads its
-    // socket again.
+    // The flooding client starts a process (`outputMode: "drop"`) that writes 256 MiB and
+    // then never reads its socket again.
     let (mut flood, flood_session) = RawClient::initialized(&server.url).await;
     flood
         .ok(
             "process/start",
-            start_params(
+            drop_mode(start_params(
                 "flood",
                 "echo $$ > flood.pid; exec head -c 268435456 /dev/zero",
                 dir.path(),
-            ),
+            )),
         )
         .await;
     let pid_file = dir.path().join("flood.pid");

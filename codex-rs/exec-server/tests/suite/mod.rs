@@ -17,6 +17,7 @@ mod hostile;
 mod lifecycle;
 mod limits;
 mod load;
+mod pacing;
 mod pinned_shells;
 mod reconnect;
 mod sandbox;

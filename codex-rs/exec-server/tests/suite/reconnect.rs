@@ -143,9 +143,9 @@ async fn three_disconnects_lose_no_byte() {
 
 #[tokio::test]
 async fn stalled_client_learns_of_dropped_output_from_a_quiet_process() {
-    // The client does not read while a process writes 64 MiB and then stays alive without
-    // writing, so its one-slot notification queue overflows and the newest output is
-    // dropped. When it reads again, it must still receive a notification carrying the
+    // The client does not read while a process (`outputMode: "drop"`) writes 64 MiB and
+    // then stays alive without writing, so its one-slot notification queue overflows and
+    // the newest output is dropped. When it reads again, it must still receive a notification carrying the
     // process's last output seq (revealing the hole), without waiting for an exit.
     let server = TestServer::start_with(&["--notification-queue", "1"], &[]);
     let (mut client, _) = RawClient::initialized(&server.url).await;
@@ -153,11 +153,11 @@ async fn stalled_client_learns_of_dropped_output_from_a_quiet_process() {
     client
         .ok(
             "process/start",
-            super::harness::start_params(
+            super::harness::drop_mode(super::harness::start_params(
                 "burst",
                 "head -c 67108864 /dev/zero; touch finished; exec sleep 1000",
                 dir.path(),
-            ),
+            )),
         )
         .await;
     let finished = dir.path().join("finished");
