@@ -77,11 +77,15 @@ bench-build:
     tools/ci/bench-build.sh
 
 # All benchmarks.
-bench: bench-exec-server bench-build
+bench: bench-exec-server bench-apply-patch bench-build
 
 # exec-server latency, throughput and memory against a local baseline.
 bench-exec-server:
     cargo bench -p codex-exec-server --bench exec_server
+
+# apply_patch of a 2,000-hunk patch, local and through exec-server, against `git apply`.
+bench-apply-patch:
+    cargo bench -p codex-apply-patch --bench apply_patch
 
 # Seed DotSlash's cache with the pinned test shells (offline).
 seed-test-shells:

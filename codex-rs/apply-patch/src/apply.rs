@@ -107,11 +107,13 @@ impl AppliedPatch {
 /// One write of a verified patch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Step {
-    /// Create the parent directories (when missing) and write the file.
+    /// Write the file, after creating its missing parent directories when `new` (an
+    /// update in place has its directory already: one round trip less remotely).
     Write {
         path: AbsolutePathBuf,
         display: String,
         contents: Vec<u8>,
+        new: bool,
     },
     /// Remove the file.
     Remove {
@@ -208,8 +210,9 @@ impl VerifiedPatch {
                         path,
                         display,
                         contents,
+                        new,
                     } => {
-                        if let Some(parent) = path.parent() {
+                        if let Some(parent) = path.parent().filter(|_| new) {
                             let options = CreateDirectoryOptions { recursive: true };
                             target
                                 .fs
@@ -330,6 +333,7 @@ async fn verify_operation(
                     path: path.clone(),
                     display: display.clone(),
                     contents: contents.into_bytes(),
+                    new: true,
                 }],
                 change: FileChange {
                     kind: ChangeKind::Added,
@@ -369,6 +373,7 @@ async fn verify_operation(
                         path: path.clone(),
                         display: display.clone(),
                         contents: updated.into_bytes(),
+                        new: false,
                     }],
                     change: FileChange {
                         kind: ChangeKind::Modified,
@@ -391,6 +396,7 @@ async fn verify_operation(
                         path: to.clone(),
                         display: to_display.clone(),
                         contents: updated.into_bytes(),
+                        new: true,
                     },
                     Step::Remove { path, display },
                 ],

@@ -98,7 +98,7 @@ WORKSPACE_CRATES = {
             "CARGO_PKG_LICENSE": "Apache-2.0",
             "CARGO_PKG_LICENSE_FILE": "",
             "CARGO_PKG_NAME": "codex-apply-patch",
-            "CARGO_PKG_README": "",
+            "CARGO_PKG_README": "README.md",
             "CARGO_PKG_REPOSITORY": "",
             "CARGO_PKG_RUST_VERSION": "1.85",
             "CARGO_PKG_VERSION": "0.1.0",
