@@ -3,7 +3,9 @@
 //! Measures, in one run, the server against a local baseline measured in the same run:
 //! 1. spawn-to-first-output latency (p50/p99) of `/bin/echo` through the server vs a direct
 //!    `tokio::process` spawn;
-//! 2. streaming 1 GiB through the server vs through a local pipe;
+//! 2. streaming 1 GiB through the server (notifications, and a `process/read` loop; both
+//!    lossless) vs through a local pipe, `outputMode: "drop"`, and a client that stops
+//!    reading beside one that streams (`exec_server/streaming.rs`);
 //! 3. the server's resident memory (VmRSS) with 1000 idle processes, per process;
 //! 4. spawn-to-exit latency (p50/p99) of `/bin/true` through the server with a
 //!    `workspaceWrite` sandbox policy vs without one (Linux: bubblewrap + seccomp),
@@ -38,6 +40,9 @@ const STREAM_BYTES: u64 = 1 << 30;
 const IDLE_PROCESSES: usize = 1000;
 const SANDBOX_SAMPLES: usize = 300;
 const EVENT_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[path = "exec_server/streaming.rs"]
+mod streaming;
 
 struct Server {
     child: Child,
@@ -174,56 +179,6 @@ async fn latency_server(client: &ExecServerClient) -> Vec<Duration> {
         }
     }
     samples
-}
-
-async fn throughput_local() -> Duration {
-    let started = Instant::now();
-    let mut child = tokio::process::Command::new("head")
-        .args(["-c", &STREAM_BYTES.to_string(), "/dev/zero"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = stdout.read(&mut buf).await.unwrap();
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-    }
-    child.wait().await.unwrap();
-    assert_eq!(total, STREAM_BYTES);
-    started.elapsed()
-}
-
-async fn throughput_server(client: &ExecServerClient) -> (Duration, u64) {
-    let mut events = client.events();
-    let started = Instant::now();
-    client
-        .start(params(
-            "stream".to_string(),
-            &["head", "-c", &STREAM_BYTES.to_string(), "/dev/zero"],
-        ))
-        .await
-        .unwrap();
-    let mut total = 0u64;
-    let mut gaps = 0u64;
-    loop {
-        match next_event(&mut events).await {
-            ProcessEvent::Output(n) if n.process_id == "stream" => {
-                total += n.chunk.as_bytes().len() as u64
-            }
-            ProcessEvent::Gap { process_id, gap } if process_id == "stream" => {
-                gaps += gap.dropped_bytes
-            }
-            ProcessEvent::Closed(n) if n.process_id == "stream" => break,
-            _ => {}
-        }
-    }
-    assert_eq!(total + gaps, STREAM_BYTES);
-    (started.elapsed(), gaps)
 }
 
 /// `start` → `exited` of one `/bin/true` with `policy`.
@@ -378,7 +333,7 @@ async fn main() {
         latency_section().await;
     }
     if run("throughput") {
-        throughput_section().await;
+        streaming::section().await;
     }
     if run("sandbox") {
         sandbox_section().await;
@@ -415,48 +370,6 @@ async fn latency_section() {
         ms(r50) - ms(l50),
         ms(r99) - ms(l99)
     );
-}
-
-async fn throughput_section() {
-    let local_time = throughput_local().await;
-    let mib = STREAM_BYTES as f64 / (1024.0 * 1024.0);
-    let local_rate = mib / local_time.as_secs_f64();
-    println!("streaming 1 GiB (head -c 1G /dev/zero), client reading notifications:");
-    println!(
-        "  local pipe                      {local_rate:8.1} MiB/s  ({:.2} s)",
-        local_time.as_secs_f64()
-    );
-    // Throughput: retention (and so the per-connection queue bound, which defaults to it)
-    // larger than the stream, so every byte reaches the client.
-    {
-        let server = Server::start(&["--max-retained-bytes", &(2u64 << 30).to_string()]);
-        let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
-            .await
-            .unwrap();
-        let (time, gap_bytes) = throughput_server(&client).await;
-        let rate = mib / time.as_secs_f64();
-        println!(
-            "  through exec-server             {rate:8.1} MiB/s  ({:.2} s, {:.1} % of the pipe; {gap_bytes} bytes lost)",
-            time.as_secs_f64(),
-            100.0 * rate / local_rate
-        );
-    }
-    // The server never applies back-pressure to a process: with the default 16 MiB
-    // retention, a burst faster than the client becomes a reported gap.
-    {
-        let server = Server::start(&[]);
-        let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
-            .await
-            .unwrap();
-        let (time, gap_bytes) = throughput_server(&client).await;
-        println!(
-            "  default 16 MiB retention: burst over in {:.2} s; {:.1} MiB delivered, {:.1} MiB reported as gap",
-            time.as_secs_f64(),
-            (STREAM_BYTES - gap_bytes) as f64 / (1024.0 * 1024.0),
-            gap_bytes as f64 / (1024.0 * 1024.0)
-        );
-    }
-    println!("  (goal: through exec-server >= 50 % of the pipe)\n");
 }
 
 async fn sandbox_section() {

@@ -485,12 +485,17 @@ impl LocalProcess {
                 seq_rx.borrow_and_update();
                 let response = lock(&entry.state).log.read(after_seq, max_bytes);
                 let has_new = response.next_seq > after_seq + 1;
+                if deadline.is_none() || has_new || response.closed {
+                    // What the reply carries is delivered once it is on its way, as a
+                    // notification is: the process need not wait for the next read (the
+                    // other half of the window keeps it for a reader whose connection
+                    // broke with the reply in flight).
+                    entry.delivered_through(response.next_seq - 1);
+                    return Ok(response);
+                }
                 let Some(deadline) = deadline else {
                     return Ok(response);
                 };
-                if has_new || response.closed {
-                    return Ok(response);
-                }
                 match tokio::time::timeout_at(deadline, seq_rx.changed()).await {
                     Ok(Ok(())) => continue,
                     Ok(Err(_)) | Err(_) => return Ok(response),

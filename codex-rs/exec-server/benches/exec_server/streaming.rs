@@ -1,0 +1,288 @@
+//! Section `throughput` of the benchmark: 1 GiB through the server, every byte delivered,
+//! against a local pipe read by the same process; and a stalled client beside a streaming
+//! one.
+
+use std::time::Duration;
+use std::time::Instant;
+
+use base64::Engine;
+use codex_exec_server::ClientConfig;
+use codex_exec_server::ExecServerClient;
+use codex_exec_server::protocol::OutputMode;
+use codex_exec_server::protocol::ProcessEvent;
+use codex_exec_server::protocol::ReadParams;
+use futures_util::SinkExt;
+use futures_util::StreamExt;
+use serde_json::Value;
+use serde_json::json;
+use tokio::io::AsyncReadExt;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use super::STREAM_BYTES;
+use super::Server;
+use super::next_event;
+use super::params;
+
+const MIB: f64 = 1024.0 * 1024.0;
+/// What the stalled client's process writes.
+const STALLED_BYTES: u64 = 256 << 20;
+
+/// `head -c STREAM_BYTES /dev/zero` read through a pipe by this process.
+async fn local_pipe() -> Duration {
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new("head")
+        .args(["-c", &STREAM_BYTES.to_string(), "/dev/zero"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = stdout.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+    }
+    child.wait().await.unwrap();
+    assert_eq!(total, STREAM_BYTES);
+    started.elapsed()
+}
+
+/// `bytes` of `head` through `client`'s notifications: (time, bytes received, bytes
+/// reported lost).
+async fn through_notifications(
+    client: &ExecServerClient,
+    process_id: &str,
+    bytes: u64,
+    mode: OutputMode,
+) -> (Duration, u64, u64) {
+    let mut events = client.events();
+    let started = Instant::now();
+    let mut start = params(
+        process_id.to_string(),
+        &["head", "-c", &bytes.to_string(), "/dev/zero"],
+    );
+    start.output_mode = mode;
+    client.start(start).await.unwrap();
+    let (mut received, mut lost) = (0u64, 0u64);
+    loop {
+        match next_event(&mut events).await {
+            ProcessEvent::Output(n) if n.process_id == process_id => {
+                received += n.chunk.as_bytes().len() as u64
+            }
+            ProcessEvent::Gap {
+                process_id: id,
+                gap,
+            } if id == process_id => lost += gap.dropped_bytes,
+            ProcessEvent::Closed(n) if n.process_id == process_id => break,
+            _ => {}
+        }
+    }
+    (started.elapsed(), received, lost)
+}
+
+/// `STREAM_BYTES` of `head` read with a `process/read` loop by a client that asked for no
+/// output notifications: (time, bytes received, bytes reported lost).
+async fn through_reads(url: &str) -> (Duration, u64, u64) {
+    let mut config = ClientConfig::new(url);
+    config.output_notifications = false;
+    let client = ExecServerClient::connect(config).await.unwrap();
+    let started = Instant::now();
+    client
+        .start(params(
+            "reads".to_string(),
+            &["head", "-c", &STREAM_BYTES.to_string(), "/dev/zero"],
+        ))
+        .await
+        .unwrap();
+    let (mut received, mut lost, mut after) = (0u64, 0u64, 0u64);
+    loop {
+        let read = client
+            .read(ReadParams {
+                process_id: "reads".to_string(),
+                after_seq: Some(after),
+                max_bytes: Some(8 << 20),
+                wait_ms: Some(10_000),
+            })
+            .await
+            .unwrap();
+        lost += read.gap.map_or(0, |gap| gap.dropped_bytes);
+        received += read
+            .chunks
+            .iter()
+            .map(|chunk| chunk.chunk.as_bytes().len() as u64)
+            .sum::<u64>();
+        after = read.next_seq - 1;
+        if read.closed {
+            return (started.elapsed(), received, lost);
+        }
+    }
+}
+
+fn rate(bytes: u64, time: Duration) -> f64 {
+    bytes as f64 / MIB / time.as_secs_f64()
+}
+
+pub(crate) async fn section() {
+    let pipe = local_pipe().await;
+    let pipe_rate = rate(STREAM_BYTES, pipe);
+    println!("streaming 1 GiB (head -c 1G /dev/zero), default server flags:");
+    println!(
+        "  local pipe, read by this process    {pipe_rate:8.1} MiB/s  ({:.2} s)",
+        pipe.as_secs_f64()
+    );
+    let server = Server::start(&[]);
+    let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
+        .await
+        .unwrap();
+    let (time, received, lost) =
+        through_notifications(&client, "notify", STREAM_BYTES, OutputMode::Pace).await;
+    println!(
+        "  notifications (Rust client)         {:8.1} MiB/s  ({:.2} s, {:.2} of the pipe; {} bytes lost)",
+        rate(received, time),
+        time.as_secs_f64(),
+        rate(received, time) / pipe_rate,
+        STREAM_BYTES - received + lost
+    );
+    let (time, received, lost) = through_reads(&server.url).await;
+    println!(
+        "  process/read loop (Rust client)     {:8.1} MiB/s  ({:.2} s, {:.2} of the pipe; {} bytes lost)",
+        rate(received, time),
+        time.as_secs_f64(),
+        rate(received, time) / pipe_rate,
+        STREAM_BYTES - received + lost
+    );
+    let (time, received, lost) =
+        through_notifications(&client, "drop", STREAM_BYTES, OutputMode::Drop).await;
+    println!(
+        "  outputMode \"drop\" (never blocks the process): over in {:.2} s; {:.1} MiB delivered, \
+         {:.1} MiB reported as gap",
+        time.as_secs_f64(),
+        received as f64 / MIB,
+        lost as f64 / MIB
+    );
+    println!("  (goal: pace loses 0 bytes both ways, at >= 0.5 of the pipe)\n");
+    stalled_beside_streaming(&server, &client).await;
+}
+
+/// A client that stops reading its socket after starting a 256 MiB writer, while another
+/// session streams 256 MiB: the first process is paused (alive, not done), the second
+/// streams at full speed; then the first client reads again and gets every byte.
+async fn stalled_beside_streaming(server: &Server, client: &ExecServerClient) {
+    let dir = tempfile::tempdir().unwrap();
+    let rss_before = server.rss_kib();
+    let (mut stalled, _) = raw_session(&server.url).await;
+    let script = format!("echo $$ > pid; head -c {STALLED_BYTES} /dev/zero; touch done",);
+    let mut start =
+        serde_json::to_value(params("stalled".to_string(), &["/bin/sh", "-c", &script])).unwrap();
+    start["cwd"] = json!(dir.path());
+    send(&mut stalled, 2, "process/start", start).await;
+    // From here on nothing is read from `stalled`.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (time, received, _) =
+        through_notifications(client, "beside", STALLED_BYTES, OutputMode::Pace).await;
+    let (alone, _, _) =
+        through_notifications(client, "alone", STALLED_BYTES, OutputMode::Pace).await;
+    let pid: i32 = std::fs::read_to_string(dir.path().join("pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: signal 0 only checks that the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    let done = dir.path().join("done").exists();
+    println!("a client that stops reading after starting `head -c 256M`, beside another session:");
+    println!(
+        "  the other session's 256 MiB         {:8.1} MiB/s  ({:.2} of the same stream with no stalled client)",
+        rate(received, time),
+        alone.as_secs_f64() / time.as_secs_f64()
+    );
+    println!(
+        "  the stalled client's process        {} and {}; server RSS {} KiB (before: {rss_before} KiB)",
+        if alive { "alive" } else { "NOT ALIVE" },
+        if done {
+            "FINISHED (not paused)"
+        } else {
+            "paused"
+        },
+        server.rss_kib()
+    );
+    let (received, took) = drain(&mut stalled, "stalled").await;
+    println!(
+        "  once it reads again                 {:.1} MiB of {} MiB received in {:.2} s, {} bytes lost\n",
+        received as f64 / MIB,
+        STALLED_BYTES >> 20,
+        took.as_secs_f64(),
+        STALLED_BYTES - received
+    );
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket session driven by hand (the Rust client would keep reading its socket).
+async fn raw_session(url: &str) -> (Ws, String) {
+    let (base, token) = match url.split_once("/?token=") {
+        Some((base, token)) => (base.to_string(), Some(token.to_string())),
+        None => (url.to_string(), None),
+    };
+    let mut request = base.into_client_request().unwrap();
+    if let Some(token) = token {
+        request
+            .headers_mut()
+            .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    send(&mut ws, 1, "initialize", json!({"clientName": "stalled"})).await;
+    let reply = loop {
+        let Some(Ok(Message::Text(text))) = ws.next().await else {
+            panic!("initialize");
+        };
+        let value: Value = serde_json::from_str(text.as_str()).unwrap();
+        if value["id"] == json!(1) {
+            break value;
+        }
+    };
+    let notification = json!({"jsonrpc": "2.0", "method": "initialized", "params": {}});
+    ws.send(Message::text(notification.to_string()))
+        .await
+        .unwrap();
+    let session = reply["result"]["sessionId"].as_str().unwrap().to_string();
+    (ws, session)
+}
+
+async fn send(ws: &mut Ws, id: u64, method: &str, params: Value) {
+    let frame = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    ws.send(Message::text(frame.to_string())).await.unwrap();
+}
+
+/// Reads `ws` until `process_id` closed: (output bytes received, time taken).
+async fn drain(ws: &mut Ws, process_id: &str) -> (u64, Duration) {
+    let started = Instant::now();
+    let mut received = 0u64;
+    while let Some(Ok(message)) = ws.next().await {
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let value: Value = serde_json::from_str(text.as_str()).unwrap();
+        if value["params"]["processId"] != json!(process_id) {
+            continue;
+        }
+        match value["method"].as_str() {
+            Some("process/output") => {
+                let chunk = value["params"]["chunk"].as_str().unwrap();
+                received += base64::engine::general_purpose::STANDARD
+                    .decode(chunk)
+                    .unwrap()
+                    .len() as u64;
+            }
+            Some("process/closed") => break,
+            _ => {}
+        }
+    }
+    (received, started.elapsed())
+}
