@@ -168,7 +168,7 @@ pub struct BwrapArgv {
 /// the seccomp filter every sandbox gets ([`crate::FilterKind::InBubblewrap`]; cheaper
 /// than bubblewrap's `--disable-userns`, which costs a fifth of a start). Root is mapped to `nobody` (65534) inside, so the command also does not
 /// *look* privileged to the tools it runs; any other caller keeps its ids.
-pub fn user_namespace_args(euid: u32) -> Vec<&'static str> {
+pub(crate) fn user_namespace_args(euid: u32) -> Vec<&'static str> {
     let mut args = vec!["--unshare-user", "--cap-drop", "ALL"];
     if euid == 0 {
         args.extend(["--uid", NOBODY, "--gid", NOBODY]);
@@ -182,7 +182,7 @@ const NOBODY: &str = "65534";
 /// The mode of a placeholder directory (sticky, owner read and search, nothing else):
 /// how a placeholder left by another process (or by a crash) is told from a directory a
 /// person made. Nobody makes an empty `.git` with exactly this mode.
-pub const PLACEHOLDER_MODE: u32 = 0o1500;
+pub(crate) const PLACEHOLDER_MODE: u32 = 0o1500;
 
 /// Builds the `bwrap` arguments that run `command` in `cwd` under `policy`.
 ///
@@ -208,7 +208,7 @@ pub fn build_bwrap_argv(
 /// mounts is the directory checked here, even if a concurrently running command swaps
 /// the path for a symlink before bubblewrap gets to it. The descriptors are returned; they
 /// must reach bubblewrap (keep them open, and inheritable, until it was spawned).
-pub fn build_bwrap_argv_pinned(
+pub(crate) fn build_bwrap_argv_pinned(
     policy: &SandboxPolicy,
     cwd: &AbsolutePathBuf,
     command: &[OsString],

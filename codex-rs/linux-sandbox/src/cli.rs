@@ -34,14 +34,14 @@ use crate::ProcMount;
 use crate::ResourceLimits;
 use crate::SandboxPlan;
 use crate::TrustedBwrap;
-use crate::build_bwrap_argv_pinned;
+use crate::bwrap_argv::build_bwrap_argv_pinned;
 use crate::launcher;
 use crate::launcher::BwrapOutcome;
 use crate::launcher::SetupFailure;
 use crate::seccomp;
 
 /// The name under which an executable acts as the sandbox (see [`arg0_dispatch`]).
-pub const CODEX_LINUX_SANDBOX_ARG0: &str = "codex-linux-sandbox";
+pub(crate) const CODEX_LINUX_SANDBOX_ARG0: &str = "codex-linux-sandbox";
 
 /// The flag of the internal seccomp stage.
 const APPLY_SECCOMP_FLAG: &str = "--apply-seccomp-then-exec";

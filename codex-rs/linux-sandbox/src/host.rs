@@ -47,7 +47,7 @@ use crate::LinuxSandboxError;
 use crate::NetworkFilter;
 use crate::PlaceholderLease;
 use crate::TrustedBwrap;
-use crate::build_bwrap_argv_pinned;
+use crate::bwrap_argv::build_bwrap_argv_pinned;
 use crate::launcher;
 
 /// A bubblewrap invocation for a host to spawn: run [`BwrapLaunch::program`] with
@@ -79,7 +79,7 @@ pub struct BwrapLaunch {
 
 impl BwrapLaunch {
     /// Builds the invocation that runs `command` in `cwd` under `policy` (see
-    /// [`build_bwrap_argv`] for what is checked before anything runs), with `options`
+    /// [`crate::build_bwrap_argv`] for what is checked before anything runs), with `options`
     /// (the `/proc` mount [`crate::probe_proc_mount`] found, the policy's cwd, the host's
     /// `$TMPDIR`, the command's environment; the seccomp descriptor is filled in here).
     /// Refuses to run `bwrap` if it changed since it was trusted, or if it lies in one of

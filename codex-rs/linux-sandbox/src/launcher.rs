@@ -68,7 +68,7 @@ pub fn find_bwrap(
 /// Why bubblewrap failed before it executed the seccomp stage (so before the user's
 /// command could run).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SetupFailure {
+pub(crate) enum SetupFailure {
     /// Everything works except mounting a fresh `/proc` (some containers forbid it).
     ProcMountDenied,
     /// The sandbox was built, but the seccomp stage could not be executed inside it
@@ -86,7 +86,7 @@ pub enum SetupFailure {
 
 /// How one run of bubblewrap ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BwrapOutcome {
+pub(crate) enum BwrapOutcome {
     /// Bubblewrap executed the seccomp stage (so the user's command may have run), or
     /// it was killed by a signal, or it succeeded: exit as it did, never run it again.
     Finished(ExitStatus),
@@ -108,7 +108,7 @@ pub enum BwrapOutcome {
 /// report, or a status stream that is not valid JSON — is
 /// [`BwrapOutcome::Finished`]: when in doubt, the command is assumed to have run, so it
 /// is never retried.
-pub fn classify_bwrap_run(status: ExitStatus, json_status: &[u8], stderr: &str) -> BwrapOutcome {
+pub(crate) fn classify_bwrap_run(status: ExitStatus, json_status: &[u8], stderr: &str) -> BwrapOutcome {
     if !nothing_ran(status, json_status) {
         return BwrapOutcome::Finished(status);
     }
@@ -504,7 +504,7 @@ pub fn check_inherit_only() -> Result<(), LinuxSandboxError> {
 /// [`LinuxSandboxError::BwrapNotPermitted`] when no sandbox can be built here.
 pub fn probe_proc_mount(bwrap: &Path) -> Result<ProcMount, LinuxSandboxError> {
     // SAFETY: geteuid cannot fail and touches no memory.
-    let user_namespace = crate::user_namespace_args(unsafe { libc::geteuid() });
+    let user_namespace = crate::bwrap_argv::user_namespace_args(unsafe { libc::geteuid() });
     // The filter every sandbox gets: a kernel without seccomp fails here, before any
     // command would run without it.
     let filter =

@@ -26,7 +26,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use codex_utils_absolute_path::AbsolutePathBuf;
 
 use crate::LinuxSandboxError;
-use crate::PLACEHOLDER_MODE;
+use crate::bwrap_argv::PLACEHOLDER_MODE;
 use crate::bwrap_argv::is_placeholder;
 
 /// How often acquiring one placeholder is retried when another process removed it

@@ -4,7 +4,7 @@ use codex_utils_absolute_path::AbsolutePathBuf;
 use pretty_assertions::assert_eq;
 
 use super::PlaceholderLease;
-use crate::PLACEHOLDER_MODE;
+use crate::bwrap_argv::PLACEHOLDER_MODE;
 
 fn fixture() -> (tempfile::TempDir, AbsolutePathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");

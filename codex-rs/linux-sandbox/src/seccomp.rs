@@ -141,7 +141,7 @@ pub enum FilterKind {
 /// Sets `PR_SET_NO_NEW_PRIVS` on the calling process: neither it nor its children can
 /// gain privileges through setuid binaries or file capabilities. Required before an
 /// unprivileged process may install a seccomp filter.
-pub fn set_no_new_privs() -> Result<(), LinuxSandboxError> {
+pub(crate) fn set_no_new_privs() -> Result<(), LinuxSandboxError> {
     // SAFETY: prctl with PR_SET_NO_NEW_PRIVS takes plain integers and touches no memory.
     let result = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
     if result == 0 {
@@ -170,7 +170,7 @@ pub fn set_no_new_privs() -> Result<(), LinuxSandboxError> {
 /// filtered too, so neither goes around the rules.
 ///
 /// It is installed one of three ways: by the seccomp stage of `codex-linux-sandbox` on
-/// itself ([`install_network_seccomp_filter`]), by bubblewrap right before it executes
+/// itself (`install_network_seccomp_filter`), by bubblewrap right before it executes
 /// the command (`bwrap --add-seccomp-fd FD` per program, fed
 /// [`NetworkFilter::to_bwrap_bytes`]), or by a host between `fork` and `exec`
 /// ([`NetworkFilter::apply_in_child`]).
@@ -293,7 +293,7 @@ impl NetworkFilter {
 
 /// Installs the `kind` of [`NetworkFilter`] on every thread of the calling process. Call
 /// [`set_no_new_privs`] first.
-pub fn install_network_seccomp_filter(kind: FilterKind) -> Result<(), LinuxSandboxError> {
+pub(crate) fn install_network_seccomp_filter(kind: FilterKind) -> Result<(), LinuxSandboxError> {
     let filter = NetworkFilter::compile(kind)?;
     for program in &filter.programs {
         seccompiler::apply_filter_all_threads(program).map_err(|e| LinuxSandboxError::Seccomp {
