@@ -108,7 +108,11 @@ pub(crate) enum BwrapOutcome {
 /// report, or a status stream that is not valid JSON — is
 /// [`BwrapOutcome::Finished`]: when in doubt, the command is assumed to have run, so it
 /// is never retried.
-pub(crate) fn classify_bwrap_run(status: ExitStatus, json_status: &[u8], stderr: &str) -> BwrapOutcome {
+pub(crate) fn classify_bwrap_run(
+    status: ExitStatus,
+    json_status: &[u8],
+    stderr: &str,
+) -> BwrapOutcome {
     if !nothing_ran(status, json_status) {
         return BwrapOutcome::Finished(status);
     }
@@ -514,14 +518,14 @@ pub fn probe_proc_mount(bwrap: &Path) -> Result<ProcMount, LinuxSandboxError> {
         source,
     };
     let run = |proc_mount: &[&str]| -> Result<BwrapOutcome, LinuxSandboxError> {
-        let programs = filter
+        let mut inherited = filter
             .to_bwrap_bytes()
             .iter()
             .map(|program| crate::host::sealed_memfd(c"codex-seccomp", program))
             .collect::<std::io::Result<Vec<OwnedFd>>>()
             .map_err(spawn_error)?;
         let mut args: Vec<OsString> = user_namespace.iter().map(OsString::from).collect();
-        for program in &programs {
+        for program in &inherited {
             args.push(OsString::from("--add-seccomp-fd"));
             args.push(OsString::from(program.as_raw_fd().to_string()));
         }
@@ -531,15 +535,23 @@ pub fn probe_proc_mount(bwrap: &Path) -> Result<ProcMount, LinuxSandboxError> {
                 "--die-with-parent",
                 "--unshare-pid",
                 "--unshare-net",
-                "--ro-bind",
-                "/",
-                "/",
-                "--dev",
-                "/dev",
             ]
-            .iter()
-            .chain(proc_mount)
             .map(OsString::from),
+        );
+        // The root is bound by descriptor, as every sandbox binds its roots: a bubblewrap
+        // without `--ro-bind-fd` fails here, not at every start.
+        let root = crate::pin::open_pinned(Path::new("/")).map_err(spawn_error)?;
+        args.extend([
+            OsString::from("--ro-bind-fd"),
+            OsString::from(root.as_raw_fd().to_string()),
+            OsString::from("/"),
+        ]);
+        inherited.push(root);
+        args.extend(
+            ["--dev", "/dev"]
+                .iter()
+                .chain(proc_mount)
+                .map(OsString::from),
         );
         let command_line = [
             OsString::from("--"),
@@ -551,7 +563,7 @@ pub fn probe_proc_mount(bwrap: &Path) -> Result<ProcMount, LinuxSandboxError> {
             BwrapArgs {
                 options: &args,
                 command_line: &command_line,
-                inherited: &programs,
+                inherited: &inherited,
             },
         )
     };

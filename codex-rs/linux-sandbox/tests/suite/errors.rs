@@ -197,3 +197,37 @@ fn command_not_found_inside_the_sandbox_exits_127(who: Who) {
          directory (os error 2)\n"
     );
 }
+
+/// The trial run binds the root by descriptor (`--ro-bind-fd`), as every sandbox binds its
+/// roots: a bubblewrap without it is refused by the trial run, before anything runs, not
+/// at every start. The fake bubblewrap logs the options it was given (on its command line
+/// and in its `--args` descriptor) and fails as an old bubblewrap would.
+#[test]
+fn the_trial_run_binds_by_descriptor() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("bwrap");
+    let log = dir.path().join("bwrap.log");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {log}\nprev=\nfor a; do\n  \
+             if [ \"$prev\" = --args ]; then tr '\\0' '\\n' < /proc/self/fd/$a >> {log}; fi\n  \
+             prev=$a\ndone\necho 'bwrap: Unknown option --ro-bind-fd' >&2\nexit 1\n",
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    let err = codex_linux_sandbox::probe_proc_mount(&fake).unwrap_err();
+
+    assert!(
+        err.to_string().contains("Unknown option --ro-bind-fd"),
+        "{err}"
+    );
+    let options = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        options.lines().any(|line| line == "--ro-bind-fd"),
+        "{options}"
+    );
+}
