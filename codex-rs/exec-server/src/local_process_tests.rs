@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use pretty_assertions::assert_eq;
 
-use super::EXIT_DRAIN;
-use super::EXIT_DRAIN_EMPTY_GROUP;
 use super::LocalProcess;
 use super::LocalProcessConfig;
-use super::exit_drain;
 use super::lock;
+use super::tasks::EXIT_DRAIN;
+use super::tasks::EXIT_DRAIN_EMPTY_GROUP;
+use super::tasks::exit_drain;
 use crate::error::ExecError;
 use crate::protocol::ByteChunk;
 use crate::protocol::OutputChunk;

@@ -136,5 +136,5 @@ mod limit {
 }
 
 #[cfg(test)]
-#[path = "protocol_limits_tests.rs"]
+#[path = "limits_tests.rs"]
 mod tests;

@@ -1,0 +1,152 @@
+//! Opening a connection: TCP, TLS for `wss://` ([`tls_connector`]), the WebSocket upgrade
+//! with the bearer token, and the `initialize` / `initialized` handshake ([`open`]),
+//! bounded in time.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::SinkExt;
+use futures_util::StreamExt;
+use serde_json::Value;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+use crate::error::ExecError;
+use crate::protocol::InitializeParams;
+use crate::protocol::InitializeResponse;
+use crate::protocol::JSONRPC_VERSION;
+use crate::protocol::RpcError;
+use crate::protocol::method;
+
+use super::ClientConfig;
+use super::Ws;
+
+/// How long one attempt to connect (TCP, TLS, WebSocket upgrade and `initialize`) may
+/// take before it counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The TLS connector for `wss://`: rustls on *ring* (named, not left to crate features),
+/// trusting exactly the certificates in the PEM file `ca_file`, or else Mozilla's roots.
+fn tls_connector(ca_file: Option<&Path>) -> Result<tokio_tungstenite::Connector, ExecError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Some(path) => {
+            let error = |message: String| {
+                ExecError::Transport(format!("TLS CA file `{}`: {message}", path.display()))
+            };
+            for certificate in crate::tls::read_pem_certificates(path).map_err(error)? {
+                roots
+                    .add(certificate)
+                    .map_err(|err| error(err.to_string()))?;
+            }
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|err| ExecError::Transport(format!("TLS set-up: {err}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_tungstenite::Connector::Rustls(Arc::new(config)))
+}
+
+/// Connect and run the handshake.
+pub(super) async fn open(
+    config: &ClientConfig,
+    resume_session_id: Option<&str>,
+) -> Result<(Ws, InitializeResponse), ExecError> {
+    tokio::time::timeout(CONNECT_TIMEOUT, open_once(config, resume_session_id))
+        .await
+        .unwrap_or_else(|_| {
+            Err(ExecError::Transport(format!(
+                "connecting to {} took longer than {CONNECT_TIMEOUT:?}",
+                config.url
+            )))
+        })
+}
+
+/// One attempt of [`open`], without its time limit.
+async fn open_once(
+    config: &ClientConfig,
+    resume_session_id: Option<&str>,
+) -> Result<(Ws, InitializeResponse), ExecError> {
+    let mut request = config
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|err| ExecError::Transport(format!("invalid URL `{}`: {err}", config.url)))?;
+    if let Some(token) = &config.auth_token {
+        let value = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|err| ExecError::Transport(format!("invalid auth token: {err}")))?;
+        request.headers_mut().insert("authorization", value);
+    }
+    let connector = if config.url.starts_with("wss://") {
+        Some(tls_connector(config.tls_ca_file.as_deref())?)
+    } else if config.tls_ca_file.is_some() {
+        return Err(ExecError::Transport(format!(
+            "a TLS CA file is set but `{}` is not a wss:// URL; the connection (and any \
+             token) would go unencrypted",
+            config.url
+        )));
+    } else {
+        None
+    };
+    let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+        request, None, /*disable_nagle*/ true, connector,
+    )
+    .await
+    .map_err(|err| ExecError::Transport(format!("connecting to {}: {err}", config.url)))?;
+    let params = InitializeParams {
+        client_name: config.client_name.clone(),
+        resume_session_id: resume_session_id.map(str::to_string),
+        output_notifications: config.output_notifications,
+    };
+    let frame = json!({
+        "jsonrpc": JSONRPC_VERSION, "id": 0, "method": method::INITIALIZE, "params": params,
+    });
+    let transport = |err: tokio_tungstenite::tungstenite::Error| {
+        ExecError::Transport(format!("initialize failed: {err}"))
+    };
+    ws.send(Message::text(frame.to_string()))
+        .await
+        .map_err(transport)?;
+    let response = loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => {
+                let value: Value = serde_json::from_str(text.as_str())
+                    .map_err(|err| ExecError::Transport(format!("bad initialize reply: {err}")))?;
+                if value.get("id") == Some(&json!(0)) {
+                    break value;
+                }
+            }
+            Some(Ok(_)) => {}
+            Some(Err(err)) => return Err(transport(err)),
+            None => {
+                return Err(ExecError::Transport(
+                    "connection closed during initialize".to_string(),
+                ));
+            }
+        }
+    };
+    if let Some(error) = response.get("error") {
+        let error: RpcError = serde_json::from_value(error.clone())
+            .map_err(|err| ExecError::Transport(format!("bad initialize error: {err}")))?;
+        let session = resume_session_id.unwrap_or_default().to_string();
+        return Err(match error.kind() {
+            Some("sessionExpired") => ExecError::SessionExpired(session),
+            Some("unknownSession") => ExecError::UnknownSession(session),
+            _ => ExecError::Rpc(error),
+        });
+    }
+    let init: InitializeResponse =
+        serde_json::from_value(response.get("result").cloned().unwrap_or(Value::Null))
+            .map_err(|err| ExecError::Transport(format!("bad initialize result: {err}")))?;
+    let initialized = json!({"jsonrpc": JSONRPC_VERSION, "method": method::INITIALIZED});
+    ws.send(Message::text(initialized.to_string()))
+        .await
+        .map_err(transport)?;
+    Ok((ws, init))
+}

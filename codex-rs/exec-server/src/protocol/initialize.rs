@@ -1,0 +1,53 @@
+//! The `initialize` handshake: [`InitializeParams`], [`InitializeResponse`] and the
+//! server's [`Capabilities`].
+
+use serde::Deserialize;
+use serde::Serialize;
+
+/// `initialize` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InitializeParams {
+    /// Free-form name of the client, for logs.
+    pub client_name: String,
+    /// Resume (and take over) this session instead of creating a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_session_id: Option<String>,
+    /// Send `process/output` notifications on this connection (default). A client that
+    /// reads output with `process/read` only sets `false`: then output counts as delivered
+    /// only when a read passes it, so paced processes wait for its reads (with
+    /// notifications, output the client threw away would count as delivered, and a slow
+    /// read loop could fall more than the retention window behind). Lifecycle
+    /// notifications (`process/exited`, `process/closed`) are sent either way.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub output_notifications: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+/// What a server (or an [`crate::Environment`]) can do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Capabilities {
+    /// Processes can be started.
+    pub exec: bool,
+    /// `fs/*` methods are available.
+    pub filesystem: bool,
+}
+
+/// `initialize` result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InitializeResponse {
+    /// The (new or resumed) session id, a random UUID.
+    pub session_id: String,
+    /// What this server offers.
+    pub capabilities: Capabilities,
+}

@@ -1,0 +1,362 @@
+//! The `process/*` methods: their params and results, the notifications
+//! (`process/output`, `process/exited`, `process/closed`) and [`ProcessEvent`], the event
+//! type both backends deliver.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use codex_protocol::SandboxPolicy;
+use serde::Deserialize;
+use serde::Serialize;
+
+use super::ByteChunk;
+use super::JSONRPC_VERSION;
+use super::ProcessLimits;
+use super::method;
+
+/// `process/start` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartParams {
+    /// Client-chosen id, unique within the session.
+    pub process_id: String,
+    /// Program and arguments; the program is looked up in `env`'s `PATH` when it has no `/`.
+    pub argv: Vec<String>,
+    /// Absolute working directory.
+    pub cwd: PathBuf,
+    /// The complete environment; nothing is inherited.
+    pub env: BTreeMap<String, String>,
+    /// Run under a pseudo-terminal.
+    pub tty: bool,
+    /// Give the process a stdin pipe (without a tty); otherwise stdin is `/dev/null`.
+    #[serde(default)]
+    pub pipe_stdin: bool,
+    /// Override `argv[0]` as seen by the program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arg0: Option<String>,
+    /// Run the command confined by this policy (see the crate README, "Sandboxed
+    /// processes"). A policy this server cannot enforce here is refused, never ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_policy: Option<SandboxPolicy>,
+    /// Resource limits for the command and everything it starts (see the crate README,
+    /// "Resource limits"). Sandboxed starts get defaults for what is left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<ProcessLimits>,
+    /// What happens to output the client does not take in time (see [`OutputMode`]).
+    #[serde(default, skip_serializing_if = "OutputMode::is_pace")]
+    pub output_mode: OutputMode,
+}
+
+/// `process/start`'s `outputMode`: what the server does when a process writes output
+/// faster than the client takes it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OutputMode {
+    /// Lossless (the default): once the output not yet delivered to the client reaches
+    /// half the retention window, the server stops reading the process's output, so the
+    /// process blocks on its next write (as with a full pipe) until the client catches up,
+    /// with notifications or `process/read`. Nothing is dropped while the session exists.
+    #[default]
+    Pace,
+    /// Never block the process: output beyond the retention window drops the oldest
+    /// retained output, and a client that falls behind sees a `gap`.
+    Drop,
+}
+
+impl OutputMode {
+    /// Whether this is [`OutputMode::Pace`] (the default, left out on the wire).
+    pub fn is_pace(&self) -> bool {
+        matches!(self, OutputMode::Pace)
+    }
+}
+
+/// `process/start` result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StartResponse {
+    /// The id the process was started under.
+    pub process_id: String,
+}
+
+/// `process/read` params.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReadParams {
+    /// The process.
+    pub process_id: String,
+    /// Return events with `seq` greater than this (0 or absent: from the start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_seq: Option<u64>,
+    /// Upper bound on chunk bytes in the reply (at least one chunk is always returned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<usize>,
+    /// Long-poll: wait up to this many milliseconds for something new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
+}
+
+/// Which stream a chunk came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OutputStream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+    /// The pseudo-terminal (tty processes have only this stream).
+    Pty,
+}
+
+/// One retained output chunk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OutputChunk {
+    /// Event sequence number.
+    pub seq: u64,
+    /// Source stream.
+    pub stream: OutputStream,
+    /// The bytes.
+    pub chunk: ByteChunk,
+}
+
+/// Output that was dropped from the retention buffer before it was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Gap {
+    /// First dropped `seq`.
+    pub from_seq: u64,
+    /// Last dropped `seq` (inclusive).
+    pub to_seq: u64,
+    /// Bytes lost in that range.
+    pub dropped_bytes: u64,
+}
+
+/// `process/read` result.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReadResponse {
+    /// Retained chunks with `seq > afterSeq`, in order.
+    pub chunks: Vec<OutputChunk>,
+    /// One past the last event covered by this reply; read on with `afterSeq = nextSeq - 1`.
+    pub next_seq: u64,
+    /// The process has exited and this reply reaches (or is past) its `exited` event; a
+    /// reply cut short by `maxBytes` before it says `false`.
+    pub exited: bool,
+    /// Exit code (128 + signal when killed by a signal).
+    pub exit_code: Option<i32>,
+    /// All output was drained after exit and this reply reaches the last event; nothing
+    /// more will come. (A reply from before `exited`, when output follows `exited`, ends at
+    /// `exited` with `closed: false`; read on from `nextSeq`.)
+    pub closed: bool,
+    /// A failure of the server while running the process (I/O error), if any.
+    pub failure: Option<String>,
+    /// Output after `afterSeq` that is no longer retained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap: Option<Gap>,
+}
+
+/// `process/write` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WriteParams {
+    /// The process.
+    pub process_id: String,
+    /// Bytes for stdin.
+    pub chunk: ByteChunk,
+    /// Idempotency key: a repeated id is answered `accepted` and not written twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_id: Option<String>,
+}
+
+/// Outcome of a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WriteStatus {
+    /// Written (or already written under the same `writeId`).
+    Accepted,
+    /// No such process.
+    UnknownProcess,
+    /// The process has no stdin, or it was closed.
+    StdinClosed,
+    /// The process is still being started; retry.
+    Starting,
+}
+
+/// `process/write` result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WriteResponse {
+    /// What happened.
+    pub status: WriteStatus,
+}
+
+/// Signals a client may send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ProcessSignal {
+    /// SIGINT.
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+    /// SIGHUP.
+    Hangup,
+    /// SIGKILL.
+    Kill,
+}
+
+/// `process/signal` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignalParams {
+    /// The process.
+    pub process_id: String,
+    /// Which signal to send to its process group.
+    pub signal: ProcessSignal,
+}
+
+/// `process/signal` result (empty object).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalResponse {}
+
+/// `process/terminate` params.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TerminateParams {
+    /// The process.
+    pub process_id: String,
+}
+
+/// `process/terminate` result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TerminateResponse {
+    /// Whether the process was still running (not yet reaped) when the kill was sent.
+    pub running: bool,
+}
+
+/// `process/output` notification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OutputNotification {
+    /// The process.
+    pub process_id: String,
+    /// Event sequence number.
+    pub seq: u64,
+    /// Source stream.
+    pub stream: OutputStream,
+    /// The bytes.
+    pub chunk: ByteChunk,
+}
+
+/// `process/exited` notification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExitedNotification {
+    /// The process.
+    pub process_id: String,
+    /// Event sequence number.
+    pub seq: u64,
+    /// Exit code, or 128 + signal.
+    pub exit_code: i32,
+}
+
+/// `process/closed` notification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClosedNotification {
+    /// The process.
+    pub process_id: String,
+    /// Event sequence number (the last one of this process).
+    pub seq: u64,
+}
+
+/// A process event as seen by callers of [`crate::ExecProcess::events`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProcessEvent {
+    /// `process/output`.
+    Output(OutputNotification),
+    /// `process/exited`.
+    Exited(ExitedNotification),
+    /// `process/closed`.
+    Closed(ClosedNotification),
+    /// Output was lost before it could be delivered (only the client reports this; it comes
+    /// from a `process/read` reply's `gap`).
+    Gap {
+        /// The process.
+        process_id: String,
+        /// What was lost.
+        gap: Gap,
+    },
+}
+
+impl ProcessEvent {
+    /// The process this event belongs to.
+    pub fn process_id(&self) -> &str {
+        match self {
+            ProcessEvent::Output(n) => &n.process_id,
+            ProcessEvent::Exited(n) => &n.process_id,
+            ProcessEvent::Closed(n) => &n.process_id,
+            ProcessEvent::Gap { process_id, .. } => process_id,
+        }
+    }
+
+    /// The JSON-RPC notification text for this event, or `None` for client-side-only events.
+    ///
+    /// Output is the hot path (a 64 KiB chunk per notification when streaming), so it is
+    /// written directly: base64 is encoded once into the frame and never escape-scanned
+    /// (the base64 alphabet needs no JSON escaping).
+    pub(crate) fn to_notification_text(&self) -> Option<String> {
+        #[derive(Serialize)]
+        struct Notification<'a, P> {
+            jsonrpc: &'static str,
+            method: &'static str,
+            params: &'a P,
+        }
+        fn text<P: Serialize>(method: &'static str, params: &P) -> Option<String> {
+            serde_json::to_string(&Notification {
+                jsonrpc: JSONRPC_VERSION,
+                method,
+                params,
+            })
+            .ok()
+        }
+        match self {
+            ProcessEvent::Output(n) => {
+                let process_id = serde_json::to_string(&n.process_id).ok()?;
+                let stream = match n.stream {
+                    OutputStream::Stdout => "stdout",
+                    OutputStream::Stderr => "stderr",
+                    OutputStream::Pty => "pty",
+                };
+                let mut out = String::with_capacity(n.chunk.0.len() * 4 / 3 + 160);
+                out.push_str(
+                    r#"{"jsonrpc":"2.0","method":"process/output","params":{"processId":"#,
+                );
+                out.push_str(&process_id);
+                out.push_str(&format!(
+                    r#","seq":{},"stream":"{stream}","chunk":""#,
+                    n.seq
+                ));
+                BASE64.encode_string(&n.chunk.0, &mut out);
+                out.push_str("\"}}");
+                Some(out)
+            }
+            ProcessEvent::Exited(n) => text(method::PROCESS_EXITED, n),
+            ProcessEvent::Closed(n) => text(method::PROCESS_CLOSED, n),
+            ProcessEvent::Gap { .. } => None,
+        }
+    }
+
+    /// Parse a notification received from a server (`params` is raw JSON text).
+    pub(crate) fn from_notification(method_name: &str, params: &str) -> Option<ProcessEvent> {
+        match method_name {
+            method::PROCESS_OUTPUT => serde_json::from_str(params).ok().map(Self::Output),
+            method::PROCESS_EXITED => serde_json::from_str(params).ok().map(Self::Exited),
+            method::PROCESS_CLOSED => serde_json::from_str(params).ok().map(Self::Closed),
+            _ => None,
+        }
+    }
+}

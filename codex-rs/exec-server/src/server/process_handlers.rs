@@ -1,0 +1,60 @@
+//! The `process/*` handlers: each runs its order-sensitive part (reserving the process
+//! id, queueing the stdin write) when it is called, on the connection's reader loop and
+//! so in arrival order, and returns the rest as a future that the router runs in its own
+//! task (see [`crate::LocalProcess`]).
+
+use std::future::Future;
+
+use crate::error::ExecError;
+use crate::protocol::ReadParams;
+use crate::protocol::ReadResponse;
+use crate::protocol::SignalParams;
+use crate::protocol::SignalResponse;
+use crate::protocol::StartParams;
+use crate::protocol::StartResponse;
+use crate::protocol::TerminateParams;
+use crate::protocol::TerminateResponse;
+use crate::protocol::WriteParams;
+use crate::protocol::WriteResponse;
+
+use super::sessions::Session;
+
+/// `process/start`: the id is reserved now, the process is spawned by the future.
+pub(super) fn start(
+    session: &Session,
+    params: StartParams,
+) -> impl Future<Output = Result<StartResponse, ExecError>> + Send + 'static {
+    session.processes.start(params)
+}
+
+/// `process/read`.
+pub(super) fn read(
+    session: &Session,
+    params: ReadParams,
+) -> impl Future<Output = Result<ReadResponse, ExecError>> + Send + 'static {
+    session.processes.read(params)
+}
+
+/// `process/write`: the write is queued now, in arrival order.
+pub(super) fn write(
+    session: &Session,
+    params: WriteParams,
+) -> impl Future<Output = Result<WriteResponse, ExecError>> + Send + 'static {
+    session.processes.write(params)
+}
+
+/// `process/signal`: the signal is sent now; the future only carries the answer.
+pub(super) fn signal(
+    session: &Session,
+    params: SignalParams,
+) -> impl Future<Output = Result<SignalResponse, ExecError>> + Send + 'static {
+    session.processes.signal(params)
+}
+
+/// `process/terminate`: the kill is sent now; the future only carries the answer.
+pub(super) fn terminate(
+    session: &Session,
+    params: TerminateParams,
+) -> impl Future<Output = Result<TerminateResponse, ExecError>> + Send + 'static {
+    session.processes.terminate(params)
+}

@@ -1,0 +1,126 @@
+//! The writer of a connection: the one task that writes to the WebSocket. It sends the
+//! responses queued by the reader and handlers ([`WriterMsg`]), the session's process
+//! notifications from its bounded event queue, and a ping every third of the client
+//! timeout; it counts each written response off the connection's [`Backlog`].
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures_util::SinkExt;
+use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tracing::debug;
+
+use crate::exec_process::ProcessEvents;
+
+use super::Transport;
+use super::connection::Backlog;
+use super::liveness::Liveness;
+use super::liveness::Tracked;
+
+/// What the writer of a connection is asked to send.
+pub(super) enum WriterMsg {
+    /// The response to one admitted frame (counted off the backlog once written).
+    Text(String),
+    /// A process notification from the session's event queue.
+    Notification(String),
+    Events(ProcessEvents),
+    Close(CloseFrame),
+}
+
+async fn next_event(events: &mut Option<ProcessEvents>) -> Option<crate::protocol::ProcessEvent> {
+    match events {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+pub(super) async fn write_loop<S: Transport>(
+    sink: futures_util::stream::SplitSink<WebSocketStream<Tracked<S>>, Message>,
+    rx: mpsc::UnboundedReceiver<WriterMsg>,
+    backlog: Arc<Backlog>,
+    liveness: Arc<Liveness>,
+    ping_every: Duration,
+) {
+    write_messages(sink, rx, &backlog, &liveness, ping_every).await;
+    backlog.writer_stopped();
+}
+
+/// Sends an answer or notification; its byte progress counts as the client's sign of life
+/// (see [`Liveness`]).
+async fn send_payload<S: Transport>(
+    sink: &mut futures_util::stream::SplitSink<WebSocketStream<Tracked<S>>, Message>,
+    text: String,
+    liveness: &Liveness,
+) -> Result<(), tungstenite::Error> {
+    liveness.writing_payload.store(true, Ordering::Relaxed);
+    let sent = sink.send(Message::text(text)).await;
+    liveness.writing_payload.store(false, Ordering::Relaxed);
+    sent
+}
+
+async fn write_messages<S: Transport>(
+    mut sink: futures_util::stream::SplitSink<WebSocketStream<Tracked<S>>, Message>,
+    mut rx: mpsc::UnboundedReceiver<WriterMsg>,
+    backlog: &Backlog,
+    liveness: &Liveness,
+    ping_every: Duration,
+) {
+    let mut events: Option<ProcessEvents> = None;
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let msg = tokio::select! {
+            biased;
+            // First, so that a busy stream of answers and notifications cannot starve it.
+            _ = pings.tick() => {
+                // A live client answers with a pong, which the reader counts as heard.
+                if let Err(err) = sink.send(Message::Ping(Default::default())).await {
+                    debug!("websocket ping failed: {err}");
+                    break;
+                }
+                continue;
+            }
+            msg = rx.recv() => match msg {
+                Some(msg) => msg,
+                None => break,
+            },
+            event = next_event(&mut events) => match event {
+                Some(event) => match event.to_notification_text() {
+                    Some(notification) => WriterMsg::Notification(notification),
+                    None => continue,
+                },
+                None => {
+                    events = None;
+                    continue;
+                }
+            },
+        };
+        match msg {
+            WriterMsg::Text(text) => {
+                let sent = send_payload(&mut sink, text, liveness).await;
+                backlog.done();
+                if let Err(err) = sent {
+                    debug!("websocket write failed: {err}");
+                    break;
+                }
+            }
+            WriterMsg::Notification(text) => {
+                if let Err(err) = send_payload(&mut sink, text, liveness).await {
+                    debug!("websocket write failed: {err}");
+                    break;
+                }
+            }
+            WriterMsg::Events(new_events) => events = Some(new_events),
+            WriterMsg::Close(frame) => {
+                let _ = sink.send(Message::Close(Some(frame))).await;
+                break;
+            }
+        }
+    }
+    let _ = sink.close().await;
+}
