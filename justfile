@@ -50,6 +50,10 @@ fmt:
     cargo fmt --all
     git ls-files '*.bzl' '*.bazel' WORKSPACE | grep -v '^tools/bazel/crates/' | xargs buildifier -lint=fix
 
+# Bare true/false/None/number arguments need a /*param*/ comment (tools/argument-comment-lint).
+lint *args="codex-rs":
+    cargo run --quiet -p codex-argument-comment-lint -- {{args}}
+
 # Apply clippy's suggestions.
 fix *args:
     cargo clippy --fix --workspace --all-targets --allow-dirty --allow-staged {{args}}

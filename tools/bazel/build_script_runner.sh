@@ -41,8 +41,9 @@ upper() { printf '%s' "$1" | tr '[:lower:]-' '[:upper:]_'; }
 
 export OUT_DIR="$exec_root/$out_dir"
 mkdir -p "$OUT_DIR"
-export CARGO_MANIFEST_DIR="$exec_root/$CARGO_MANIFEST_DIR"
-export CARGO_MANIFEST_PATH="$CARGO_MANIFEST_DIR/Cargo.toml"
+# Written `${pwd}/...` by the rules (as for rustc_wrapper.sh): made absolute here.
+export CARGO_MANIFEST_DIR="${CARGO_MANIFEST_DIR//\$\{pwd\}/$exec_root}"
+export CARGO_MANIFEST_PATH="${CARGO_MANIFEST_PATH//\$\{pwd\}/$exec_root}"
 export RUSTC="$exec_root/$RUSTC"
 for file in ${dep_env_in[@]+"${dep_env_in[@]}"}; do
   while IFS= read -r line || [[ -n $line ]]; do
@@ -109,7 +110,8 @@ while IFS= read -r line || [[ -n $line ]]; do
     rustc-link-arg-bin) echo "[bins]-Clink-arg=${value#*=}" >>"$exec_root/$flags" ;;
     rustc-link-arg-tests) echo "[tests]-Clink-arg=$value" >>"$exec_root/$flags" ;;
     rustc-link-arg-examples | rustc-link-arg-benches) ;;
-    rustc-cdylib-link-arg) echo "[cdylib]-Clink-arg=$value" >>"$exec_root/$flags" ;;
+    # The rules build no cdylib (the lock generator refuses that crate type).
+    rustc-cdylib-link-arg) ;;
     rustc-env) echo "$value" >>"$exec_root/$env_out" ;;
     warning) echo "warning: $crate: $value" >&2 ;;
     error) echo "error: $crate: $value" >&2; errors=1 ;;

@@ -49,6 +49,7 @@ def codex_rust_crate(
         unit_test_args = [],
         integration_test_args = [],
         rustc_env = {},
+        build_script_data = [],
         visibility = ["//visibility:public"]):
     """Defines the Bazel targets of the workspace crate in this package.
 
@@ -63,6 +64,8 @@ def codex_rust_crate(
       unit_test_args: arguments to the unit-test binaries (libtest flags).
       integration_test_args: arguments to the integration-test binaries.
       rustc_env: extra compile-time environment for every target.
+      build_script_data: files outside `src/` the build script reads (besides its own
+        `build.rs` and `Cargo.toml`), declared explicitly.
       visibility: of the library and binaries.
     """
     package = native.package_name()
@@ -83,7 +86,13 @@ def codex_rust_crate(
             lib["crate_name"] if lib else None,
         ))
 
-    srcs = native.glob(["**/*.rs", "Cargo.toml", "src/**", "*.md"], exclude = ["BUILD.bazel"])
+    # Each target takes only the files it compiles, so editing a README, a test or a
+    # fixture never invalidates the library (or its cache entry): the library, its
+    # binaries and its unit tests read `src/**` (modules, `include_str!` files); the
+    # integration tests read `tests/**/*.rs`; a build script reads its own `build.rs`,
+    # `src/**` and what `build_script_data` declares.
+    srcs = native.glob(["src/**"])
+    test_srcs = native.glob(["tests/**/*.rs"])
     tests_data = native.glob(["tests/**"], exclude = ["**/*.rs"])
 
     # Test fixtures may be shared with other crates' tests.
@@ -98,7 +107,7 @@ def codex_rust_crate(
         cargo_build_script(
             name = name + "-build-script",
             script_root = bs["src"],
-            srcs = srcs,
+            srcs = srcs + native.glob([bs["src"], "Cargo.toml"]) + build_script_data,
             edition = bs["edition"],
             crate_features = bs["features"],
             deps = bs["deps"],
@@ -161,5 +170,5 @@ def codex_rust_crate(
             bins = bins,
             data = data + test_data + tests_data,
             args = integration_test_args,
-            **dict(tests_common, **_from_lock(info["tests"][stem]))
+            **dict(tests_common, srcs = test_srcs, **_from_lock(info["tests"][stem]))
         )

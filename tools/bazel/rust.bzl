@@ -26,7 +26,6 @@ RustCrateInfo = provider(
     fields = {
         "crate_name": "The name dependents write in `extern crate` / paths.",
         "output": "The .rlib (libraries) or .so (proc-macros).",
-        "is_proc_macro": "Whether this is a proc-macro.",
         "transitive_rlibs": "depset of the rlibs (and proc-macro .so files) of this crate and below.",
         "transitive_link_search": "depset of the link_search files of every build script below and including this crate.",
         "transitive_build_outputs": "depset of those link_search files and the OUT_DIR trees they may point into.",
@@ -44,7 +43,18 @@ BuildScriptInfo = provider(
     },
 )
 
-_COMMON_ATTRS = {
+# rustc and its libraries, for every rule that runs rustc (directly or as a build
+# script's RUSTC).
+_TOOLCHAIN_ATTRS = {
+    "_rustc": attr.label(default = "@rust_host//:rustc", allow_single_file = True, cfg = "exec"),
+    "_rustc_lib": attr.label(default = "@rust_host//:rustc_lib", cfg = "exec"),
+}
+
+# The PATH of every action: rustc runs `cc` to link, build scripts run tools; a fixed
+# value keeps the cache keys independent of the caller's PATH.
+_ACTION_PATH = "/usr/bin:/bin"
+
+_COMMON_ATTRS = dict(_TOOLCHAIN_ATTRS, **{
     "crate_name": attr.string(doc = "Crate name as rustc sees it (dashes become underscores)."),
     "srcs": attr.label_list(allow_files = True, doc = "All files of the crate rustc may read."),
     "crate_root": attr.label(allow_single_file = True, mandatory = True),
@@ -61,9 +71,7 @@ _COMMON_ATTRS = {
     "third_party": attr.bool(default = False, doc = "Caps lints, as Cargo does for dependencies."),
     "pkg_env": attr.string_dict(doc = "CARGO_PKG_* values from Cargo.toml."),
     "_wrapper": attr.label(default = "//tools/bazel:rustc_wrapper.sh", allow_single_file = True, cfg = "exec"),
-    "_rustc": attr.label(default = "@rust_host//:rustc", allow_single_file = True, cfg = "exec"),
-    "_rustc_lib": attr.label(default = "@rust_host//:rustc_lib", cfg = "exec"),
-}
+})
 
 def _dir_of(f):
     return "-Ldependency=" + f.dirname
@@ -73,26 +81,34 @@ def _short_hash(ctx):
     # host and target copies) from colliding in one link.
     return str(hash(str(ctx.label) + ctx.attr.pkg_env.get("CARGO_PKG_VERSION", "")) & 0x7fffffff)
 
+def _is_opt(ctx):
+    """Whether this is an optimized build (`-c opt`, Cargo's release profile)."""
+    return ctx.var["COMPILATION_MODE"] == "opt"
+
 def _mode_flags(ctx):
-    mode = ctx.var["COMPILATION_MODE"]
-    if mode == "opt":
+    if _is_opt(ctx):
         return ["-Copt-level=3", "-Cdebuginfo=0", "-Cdebug-assertions=off", "-Coverflow-checks=off"]
-    if mode == "dbg":
-        return ["-Copt-level=0", "-Cdebuginfo=2", "-Cdebug-assertions=on", "-Coverflow-checks=on"]
-    return ["-Copt-level=0", "-Cdebuginfo=line-tables-only", "-Cdebug-assertions=on", "-Coverflow-checks=on"]
+    debuginfo = "2" if ctx.var["COMPILATION_MODE"] == "dbg" else "line-tables-only"
+    return ["-Copt-level=0", "-Cdebuginfo=" + debuginfo, "-Cdebug-assertions=on", "-Coverflow-checks=on"]
+
+def _manifest_env(ctx):
+    """CARGO_MANIFEST_DIR and CARGO_MANIFEST_PATH, written `${pwd}/...`.
+
+    The wrapper of every action (rustc_wrapper.sh, build_script_runner.sh) makes them
+    absolute, so no machine path reaches a command line or cache key.
+    """
+    manifest_dir = "${pwd}/" + _manifest_dir(ctx)
+    return {
+        "CARGO_MANIFEST_DIR": manifest_dir,
+        "CARGO_MANIFEST_PATH": manifest_dir + "/Cargo.toml",
+    }
 
 def _extern_name(dep, aliases):
     alias = aliases.get(dep.label)
     return alias if alias else dep[RustCrateInfo].crate_name
 
 def _action_env(ctx, crate_name, extra = {}):
-    env = {
-        "CARGO_CRATE_NAME": crate_name,
-        "CARGO_MANIFEST_DIR": "${pwd}/" + _manifest_dir(ctx),
-        "CARGO_MANIFEST_PATH": "${pwd}/" + _manifest_dir(ctx) + "/Cargo.toml",
-        # rustc runs `cc` to link; a fixed PATH keeps the cache key stable.
-        "PATH": "/usr/bin:/bin",
-    }
+    env = dict(_manifest_env(ctx), CARGO_CRATE_NAME = crate_name, PATH = _ACTION_PATH)
     env.update(ctx.attr.pkg_env)
     env.update(extra)
     return env
@@ -213,7 +229,6 @@ def _rust_library_impl(ctx):
         RustCrateInfo(
             crate_name = crate_name,
             output = output,
-            is_proc_macro = False,
             transitive_rlibs = result.transitive_rlibs,
             transitive_link_search = result.transitive_link_search,
             transitive_build_outputs = result.transitive_build_outputs,
@@ -235,7 +250,6 @@ def _rust_proc_macro_impl(ctx):
         RustCrateInfo(
             crate_name = crate_name,
             output = output,
-            is_proc_macro = True,
             # Consumers load the .so; they need none of its dependencies.
             transitive_rlibs = depset([output]),
             transitive_link_search = depset(),
@@ -321,22 +335,22 @@ def _cargo_build_script_run_impl(ctx):
     link_search = ctx.actions.declare_file(ctx.label.name + ".link_search")
     dep_env = ctx.actions.declare_file(ctx.label.name + ".dep_env")
 
-    env = {
-        "CARGO_MANIFEST_DIR": _manifest_dir(ctx),
-        "RUSTC": ctx.file._rustc.path,
-        "TARGET": RUST_HOST.triple,
-        "HOST": RUST_HOST.triple,
-        "NUM_JOBS": "1",
-        "PATH": "/usr/bin:/bin",
-        "CARGO_ENCODED_RUSTFLAGS": "",
-        "RUST_BACKTRACE": "1",
-    }
-    mode = ctx.var["COMPILATION_MODE"]
-    env["PROFILE"] = "release" if mode == "opt" else "debug"
-    env["OPT_LEVEL"] = "3" if mode == "opt" else "0"
-    env["DEBUG"] = "false" if mode == "opt" else "true"
+    opt = _is_opt(ctx)
+    env = dict(
+        _manifest_env(ctx),
+        RUSTC = ctx.file._rustc.path,
+        TARGET = RUST_HOST.triple,
+        HOST = RUST_HOST.triple,
+        NUM_JOBS = "1",
+        PATH = _ACTION_PATH,
+        CARGO_ENCODED_RUSTFLAGS = "",
+        RUST_BACKTRACE = "1",
+        PROFILE = "release" if opt else "debug",
+        OPT_LEVEL = "3" if opt else "0",
+        DEBUG = "false" if opt else "true",
+    )
     for key, value in RUST_HOST.cfg_env.items():
-        if key == "CARGO_CFG_DEBUG_ASSERTIONS" and mode == "opt":
+        if key == "CARGO_CFG_DEBUG_ASSERTIONS" and opt:
             continue
         env[key] = value
     env["CARGO_CFG_FEATURE"] = ",".join(ctx.attr.crate_features)
@@ -378,7 +392,7 @@ def _cargo_build_script_run_impl(ctx):
 
 _cargo_build_script_run = rule(
     implementation = _cargo_build_script_run_impl,
-    attrs = {
+    attrs = dict(_TOOLCHAIN_ATTRS, **{
         "script": attr.label(executable = True, cfg = "exec", mandatory = True),
         "script_src": attr.string(doc = "The build.rs path, for error messages."),
         "srcs": attr.label_list(allow_files = True, doc = "The package's files (the script's cwd)."),
@@ -388,9 +402,7 @@ _cargo_build_script_run = rule(
         "links": attr.string(doc = "The package's `links` key, if any."),
         "links_deps": attr.label_list(providers = [BuildScriptInfo], doc = "Build scripts of `links` dependencies (DEP_* env)."),
         "_runner": attr.label(default = "//tools/bazel:build_script_runner.sh", allow_single_file = True, cfg = "exec"),
-        "_rustc": attr.label(default = "@rust_host//:rustc", allow_single_file = True, cfg = "exec"),
-        "_rustc_lib": attr.label(default = "@rust_host//:rustc_lib", cfg = "exec"),
-    },
+    }),
     doc = "Runs a compiled build script with the environment Cargo gives build scripts.",
 )
 

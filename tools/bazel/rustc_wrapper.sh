@@ -18,12 +18,12 @@ add_arg_line() {
   local line=$1 tag
   [[ -n $line ]] || return 0
   if [[ $line == \[*\]* ]]; then
-    # Tagged link args: [bins], [tests], [cdylib] apply to those crates only.
+    # Tagged link args: [bins], [tests] apply to those crates only.
     tag=${line%%]*}
     tag=${tag#[}
     line=${line#*]}
     case "$tag:$kind" in
-      bins:bin | tests:test | cdylib:cdylib) ;;
+      bins:bin | tests:test) ;;
       *) return 0 ;;
     esac
   fi

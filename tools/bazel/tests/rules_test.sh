@@ -6,7 +6,8 @@
 #   3. no rustc: the toolchain rule says what to install;
 #   4. a stale Bazel view of Cargo.lock is refused, naming the changed file;
 #   5. a BUILD.bazel for a folder that is not a workspace member is refused;
-#   6. a crate type the rules do not support is refused by the lock generator.
+#   6. a crate type the rules do not support is refused by the lock generator;
+#   7. editing a crate's README, a test or a fixture runs no action of its library.
 # usage: tools/bazel/tests/rules_test.sh
 set -euo pipefail
 
@@ -201,6 +202,36 @@ else
   fail "stray crate message"; echo "$out" | tail -20
 fi
 
+# --- 7. a README, a test or a fixture is not an input of the library -------------------
+cp "$repo/codex-rs/utils/absolute-path/Cargo.toml" "$ws/codex-rs/utils/absolute-path/"
+lib=//codex-rs/utils/absolute-path:absolute-path
+# How many actions (spawns) `bazel build "$@"` executed.
+actions() {
+  local log=$scratch/exec.json
+  rm -f "$log"
+  (cd "$ws" && bz build "$@" --execution_log_json_file="$log" >"$scratch/build.out" 2>&1) || {
+    tail -20 "$scratch/build.out"
+    return 1
+  }
+  grep -c '"commandArgs"' "$log" || true
+}
+crate=$ws/codex-rs/utils/absolute-path
+if actions "$lib" >/dev/null; then
+  printf '# absolute-path\n' >"$crate/README.md"
+  printf '\n// a change to a test\n' >>"$crate/tests/suite/mod.rs"
+  mkdir -p "$crate/tests/fixtures" && echo data >"$crate/tests/fixtures/new.txt"
+  unrelated=$(actions "$lib")
+  printf '\n// a change to the library\n' >>"$crate/src/lib.rs"
+  related=$(actions "$lib")
+  if [[ $unrelated == 0 && $related -ge 1 ]]; then
+    pass "editing a README, a test or a fixture runs no library action ($unrelated; a source edit: $related)"
+  else
+    fail "library actions after a README/test edit: $unrelated (after a source edit: $related)"
+  fi
+else
+  fail "building $lib in the copy"
+fi
+
 # --- 6. a crate type the rules do not support ------------------------------------------
 git -C "$repo" show HEAD:codex-rs/utils/absolute-path/Cargo.toml >"$ws/codex-rs/utils/absolute-path/Cargo.toml"
 printf '\n[lib]\ncrate-type = ["cdylib"]\n' >>"$ws/codex-rs/utils/absolute-path/Cargo.toml"
@@ -211,5 +242,5 @@ else
   fail "unsupported crate type message"; echo "$out" | tail -10
 fi
 
-echo "$((6 - failures)) passed, $failures failed"
+echo "$((7 - failures)) passed, $failures failed"
 [[ $failures -eq 0 ]]
