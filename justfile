@@ -51,7 +51,7 @@ fmt:
     git ls-files '*.bzl' '*.bazel' WORKSPACE | grep -v '^tools/bazel/crates/' | xargs buildifier -lint=fix
 
 # Bare true/false/None/number arguments need a /*param*/ comment (tools/argument-comment-lint).
-lint *args="codex-rs":
+lint *args="codex-rs tools/argument-comment-lint/src tools/argument-comment-lint/tests/suite":
     cargo run --quiet -p codex-argument-comment-lint -- {{args}}
 
 # Apply clippy's suggestions.

@@ -3,8 +3,8 @@
 #
 # 1. installs what is missing (tools/ci/setup.sh: Bazel 4.2.3, just, BuildGrid,
 #    bubblewrap, shellcheck, DotSlash, cargo-nextest), idempotently;
-# 2. checks: Bazel lock in sync with Cargo, rustfmt, clippy -D warnings, shellcheck,
-#    actionlint, and tests of the Bazel rules themselves;
+# 2. checks: Bazel lock in sync with Cargo, rustfmt, clippy -D warnings, the
+#    argument-comment lint, shellcheck, actionlint, and tests of the Bazel rules;
 # 3. seeds the pinned bash/zsh test shells into DotSlash's cache;
 # 4. cargo nextest over the workspace;
 # 5. bazel test //... twice through a local BuildGrid REAPI cache (cold, then warm
@@ -40,6 +40,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "architecture: forbidden dependency arrows"
 python3 tools/lints/check_deps.py
+
+step "argument comments (tools/argument-comment-lint)"
+# Its own fixtures hold findings on purpose; its sources and tests do not.
+cargo run --quiet --locked -p codex-argument-comment-lint -- codex-rs \
+  tools/argument-comment-lint/src tools/argument-comment-lint/tests/suite
 
 step "shellcheck + actionlint + buildifier"
 mapfile -t scripts < <(git ls-files '*.sh' .ci/run)

@@ -82,8 +82,8 @@ const WORDS: [&str; 40] = [
 
 /// One line of code-like text (no line terminator).
 fn random_line(rng: &mut Rng) -> String {
-    let indent = "    ".repeat(rng.below(4));
-    match rng.below(12) {
+    let indent = "    ".repeat(rng.below(/*n*/ 4));
+    match rng.below(/*n*/ 12) {
         0 => String::new(),
         1 => format!("{indent}}}"),
         2 => format!(
@@ -150,8 +150,8 @@ fn generate() -> Vec<FileCase> {
                 (0..LINES_PER_FILE).map(|_| random_line(&mut rng)).collect();
             let edits: Vec<Edit> = (0..HUNKS_PER_FILE)
                 .map(|hunk| {
-                    let old_len = 1 + rng.below(3);
-                    let new_len = rng.below(4);
+                    let old_len = 1 + rng.below(/*n*/ 3);
+                    let new_len = rng.below(/*n*/ 4);
                     // Context before and after stays inside the segment.
                     let room = segment - 2 * CONTEXT - 3;
                     let at = hunk * segment + CONTEXT + rng.below(room);

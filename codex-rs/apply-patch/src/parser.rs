@@ -110,7 +110,7 @@ pub struct ParseError {
 pub fn parse_patch(text: &str) -> Result<Patch, ParseError> {
     if text.len() > MAX_PATCH_BYTES {
         return Err(error(
-            1,
+            /*line*/ 1,
             format!(
                 "patch is {} bytes, larger than the limit of {MAX_PATCH_BYTES} bytes",
                 text.len()
@@ -548,7 +548,7 @@ impl<'t> Parser<'t, '_> {
                 }
             };
             if chunks.is_empty() {
-                chunks.push(new_chunk(None));
+                chunks.push(new_chunk(/*change_context*/ None));
             }
             if let Some(chunk) = chunks.last_mut() {
                 chunk.old_lines.extend(old.map(str::to_string));

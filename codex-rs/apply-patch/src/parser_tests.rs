@@ -438,7 +438,7 @@ fn invalid_hunk_line_is_rejected() {
 
 #[test]
 fn update_without_changes_is_rejected() {
-    let expected = err(2, "update of `p` has no changes");
+    let expected = err(/*line*/ 2, "update of `p` has no changes");
     assert_eq!(
         parse_patch("*** Begin Patch\n*** Update File: p\n*** End Patch"),
         expected

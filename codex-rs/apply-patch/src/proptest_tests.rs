@@ -45,7 +45,8 @@ fn edit() -> impl Strategy<Value = Edit> {
         3 => Just(Vec::new()),
         1 => prop::collection::vec(line_text(), 1..3),
     ];
-    (insert, prop::bool::weighted(0.25)).prop_map(|(insert, delete)| Edit { insert, delete })
+    (insert, prop::bool::weighted(/*probability*/ 0.25))
+        .prop_map(|(insert, delete)| Edit { insert, delete })
 }
 
 /// A run of changes: original lines `start..end` become `new_lines`.

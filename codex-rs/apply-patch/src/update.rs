@@ -162,7 +162,12 @@ fn locate<'c>(
     let mut cursor = 0;
     for chunk in chunks {
         if let Some(context) = &chunk.change_context {
-            let found = seek_sequence(lines, std::slice::from_ref(context), cursor, false);
+            let found = seek_sequence(
+                lines,
+                std::slice::from_ref(context),
+                cursor,
+                /*eof*/ false,
+            );
             let Some(index) = found else {
                 return Err(UpdateError::ContextNotFound {
                     path: path.to_string(),

@@ -140,7 +140,7 @@ async fn latency_local() -> Vec<Duration> {
             .env("PATH", "/usr/bin:/bin")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
+            .process_group(/*pgroup*/ 0)
             .spawn()
             .unwrap();
         let mut stdout = child.stdout.take().unwrap();
@@ -236,7 +236,11 @@ fn bubblewrap_alone_latency() -> (Vec<Duration>, Vec<Duration>) {
     let argv =
         codex_linux_sandbox::build_bwrap_argv(&bench_policy(), &cwd, &command, &options).unwrap();
     let lease = PlaceholderLease::acquire(&argv.placeholders).unwrap();
-    let bwrap = codex_linux_sandbox::find_bwrap(None, std::env::var_os("PATH").as_deref()).unwrap();
+    let bwrap = codex_linux_sandbox::find_bwrap(
+        /*explicit*/ None,
+        std::env::var_os("PATH").as_deref(),
+    )
+    .unwrap();
     let run = |program: &std::path::Path, args: &[std::ffi::OsString]| {
         let started = Instant::now();
         let status = Command::new(program)
@@ -267,7 +271,13 @@ async fn sandbox_latency(client: &ExecServerClient) -> (Vec<Duration>, Vec<Durat
     let mut events = client.events();
     let (mut plain, mut sandboxed) = (Vec::new(), Vec::new());
     for i in 0..LATENCY_WARMUP + SANDBOX_SAMPLES {
-        let a = spawn_to_exit(client, &mut events, format!("plain{i}"), None).await;
+        let a = spawn_to_exit(
+            client,
+            &mut events,
+            format!("plain{i}"),
+            /*policy*/ None,
+        )
+        .await;
         let b = spawn_to_exit(client, &mut events, format!("sbx{i}"), Some(&policy)).await;
         if i >= LATENCY_WARMUP {
             plain.push(a);
@@ -352,8 +362,14 @@ async fn latency_section() {
     let mut remote = latency_server(&client).await;
     local.sort();
     remote.sort();
-    let (l50, l99) = (percentile(&local, 0.5), percentile(&local, 0.99));
-    let (r50, r99) = (percentile(&remote, 0.5), percentile(&remote, 0.99));
+    let (l50, l99) = (
+        percentile(&local, /*p*/ 0.5),
+        percentile(&local, /*p*/ 0.99),
+    );
+    let (r50, r99) = (
+        percentile(&remote, /*p*/ 0.5),
+        percentile(&remote, /*p*/ 0.99),
+    );
     println!("spawn-to-first-output of /bin/echo ({LATENCY_SAMPLES} samples):");
     println!(
         "  local tokio::process   p50 {:7.3} ms   p99 {:7.3} ms",
@@ -381,8 +397,14 @@ async fn sandbox_section() {
         let (mut plain, mut sandboxed) = sandbox_latency(&client).await;
         plain.sort();
         sandboxed.sort();
-        let (p50, p99) = (percentile(&plain, 0.5), percentile(&plain, 0.99));
-        let (s50, s99) = (percentile(&sandboxed, 0.5), percentile(&sandboxed, 0.99));
+        let (p50, p99) = (
+            percentile(&plain, /*p*/ 0.5),
+            percentile(&plain, /*p*/ 0.99),
+        );
+        let (s50, s99) = (
+            percentile(&sandboxed, /*p*/ 0.5),
+            percentile(&sandboxed, /*p*/ 0.99),
+        );
         println!(
             "spawn-to-exit of /bin/true through exec-server, workspaceWrite sandbox vs none \
              ({SANDBOX_SAMPLES} samples each, interleaved):"
@@ -408,8 +430,14 @@ async fn sandbox_section() {
         let (mut plain, mut bwrap) = bubblewrap_alone_latency();
         plain.sort();
         bwrap.sort();
-        let (p50, p99) = (percentile(&plain, 0.5), percentile(&plain, 0.99));
-        let (b50, b99) = (percentile(&bwrap, 0.5), percentile(&bwrap, 0.99));
+        let (p50, p99) = (
+            percentile(&plain, /*p*/ 0.5),
+            percentile(&plain, /*p*/ 0.99),
+        );
+        let (b50, b99) = (
+            percentile(&bwrap, /*p*/ 0.5),
+            percentile(&bwrap, /*p*/ 0.99),
+        );
         println!(
             "the floor: /bin/true run by this process, bubblewrap alone with the same mounts \
              and namespaces vs none ({SANDBOX_SAMPLES} samples each, interleaved):"

@@ -47,7 +47,7 @@ pub fn tokens_match(presented: &[u8], expected: &[u8]) -> bool {
     presented
         .iter()
         .zip(expected.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        .fold(/*init*/ 0u8, |acc, (x, y)| acc | (x ^ y))
         == 0
 }
 
@@ -129,7 +129,7 @@ fn percent_decode(text: &str) -> Option<String> {
             b'%' => {
                 let hex = bytes.get(index + 1..index + 3)?;
                 let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
+                out.push(u8::from_str_radix(hex, /*radix*/ 16).ok()?);
                 index += 3;
             }
             byte => {

@@ -105,7 +105,7 @@ impl ExecServerClient {
     /// Connect, `initialize` a new session and send `initialized`.
     pub async fn connect(config: ClientConfig) -> Result<Self, ExecError> {
         let config = config.with_token_from_url()?;
-        let (ws, init) = open(&config, None).await?;
+        let (ws, init) = open(&config, /*resume_session_id*/ None).await?;
         let (requests, requests_rx) = mpsc::unbounded_channel();
         let (tracker, tracker_rx) = mpsc::unbounded_channel();
         let subscriber: Subscriber = Arc::new(Mutex::new(None));

@@ -140,7 +140,7 @@ impl Environment {
     /// Build from a value of `CODEX_EXEC_SERVER_URL`, without reading the process
     /// environment (for tests and embedders).
     pub async fn from_env_value(value: Option<&str>) -> Result<Self, ExecError> {
-        Self::from_env_value_with_token(value, None).await
+        Self::from_env_value_with_token(value, /*auth_token*/ None).await
     }
 
     /// Like [`Environment::from_env_value`], with a bearer token for a remote server.
@@ -284,7 +284,7 @@ mod tests {
 
     #[tokio::test]
     async fn env_value_selects_the_backend() {
-        let local = Environment::from_env_value(None).await.unwrap();
+        let local = Environment::from_env_value(/*value*/ None).await.unwrap();
         assert_eq!(
             (local.capabilities(), local.is_remote()),
             (

@@ -292,7 +292,7 @@ mod tests {
 
     #[tokio::test]
     async fn full_queue_drops_output_but_keeps_lifecycle_in_order() {
-        let queue = Arc::new(EventQueue::new(1, usize::MAX));
+        let queue = Arc::new(EventQueue::new(/*capacity*/ 1, usize::MAX));
         let closed = ProcessEvent::Closed(ClosedNotification {
             process_id: "p".to_string(),
             seq: 3,
@@ -316,7 +316,7 @@ mod tests {
 
     #[tokio::test]
     async fn newest_dropped_output_is_queued_when_room_appears() {
-        let queue = Arc::new(EventQueue::new(1, usize::MAX));
+        let queue = Arc::new(EventQueue::new(/*capacity*/ 1, usize::MAX));
         assert_eq!(queue.push(output(1), /*droppable*/ true), Pushed::Queued);
         assert_eq!(
             queue.push(output(2), /*droppable*/ true),

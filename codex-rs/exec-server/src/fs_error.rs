@@ -21,7 +21,7 @@ pub(crate) fn fs_error_to_rpc(err: &FileSystemError) -> RpcError {
         FileSystemError::TooLarge(_) => error_code::TOO_LARGE,
         FileSystemError::Io(_) => error_code::IO_ERROR,
         FileSystemError::Remote { code, message } => {
-            return RpcError::with_kind(*code, message.clone(), None);
+            return RpcError::with_kind(*code, message.clone(), /*kind*/ None);
         }
         FileSystemError::Disabled | FileSystemError::Transport(_) => error_code::INTERNAL_ERROR,
     };

@@ -308,7 +308,7 @@ impl LocalProcess {
             let max_bytes = params
                 .max_bytes
                 .unwrap_or(DEFAULT_READ_BYTES)
-                .clamp(1, MAX_READ_BYTES);
+                .clamp(/*min*/ 1, MAX_READ_BYTES);
             let deadline = params
                 .wait_ms
                 .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms).min(MAX_WAIT));

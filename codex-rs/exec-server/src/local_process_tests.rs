@@ -178,7 +178,7 @@ async fn a_closed_process_group_is_never_signalled_again() {
         .map(|_| {
             std::process::Command::new("/bin/sleep")
                 .arg("1000")
-                .process_group(0)
+                .process_group(/*pgroup*/ 0)
                 .spawn()
                 .unwrap()
         })
@@ -371,7 +371,7 @@ async fn a_daemon_outside_the_group_gets_the_long_exit_drain() {
         tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
             .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
+            .with_ansi(/*ansi*/ false)
             .finish(),
     );
     let dir = tempfile::tempdir().unwrap();
@@ -407,7 +407,7 @@ async fn a_daemon_outside_the_group_gets_the_long_exit_drain() {
         })
     };
     // A read from the start stops at `exited`; the next one has the daemon's output.
-    let exited = read_after(0).await.unwrap();
+    let exited = read_after(/*after_seq*/ 0).await.unwrap();
     let rest = read_after(exited.next_seq - 1).await.unwrap();
 
     let logged = String::from_utf8(lock(&log.0).clone()).unwrap();

@@ -211,7 +211,15 @@ fn make_non_dumpable() -> anyhow::Result<()> {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: prctl with integer arguments only.
-        let result = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+        let result = unsafe {
+            libc::prctl(
+                libc::PR_SET_DUMPABLE,
+                /*arg2*/ 0,
+                /*arg3*/ 0,
+                /*arg4*/ 0,
+                /*arg5*/ 0,
+            )
+        };
         if result != 0 {
             return Err(std::io::Error::last_os_error()).context("prctl(PR_SET_DUMPABLE, 0)");
         }

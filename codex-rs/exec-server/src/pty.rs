@@ -162,7 +162,7 @@ fn make_controlling_terminal() -> io::Result<()> {
         if libc::setsid() < 0 {
             return Err(io::Error::last_os_error());
         }
-        if libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
+        if libc::ioctl(/*fd*/ 0, libc::TIOCSCTTY as _, /*steal*/ 0) < 0 {
             return Err(io::Error::last_os_error());
         }
     }

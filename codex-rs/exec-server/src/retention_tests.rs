@@ -18,7 +18,7 @@ fn chunk(seq: u64, stream: OutputStream, data: &'static [u8]) -> OutputChunk {
 
 #[test]
 fn seq_is_shared_by_output_exit_and_close() {
-    let mut log = Retention::new(1024);
+    let mut log = Retention::new(/*max_bytes*/ 1024);
     assert_eq!(
         log.push_output(OutputStream::Stdout, Bytes::from_static(b"a")),
         1
@@ -52,7 +52,7 @@ fn seq_is_shared_by_output_exit_and_close() {
 
 #[test]
 fn dropped_output_is_reported_as_a_gap() {
-    let mut log = Retention::new(4);
+    let mut log = Retention::new(/*max_bytes*/ 4);
     for data in [&b"aa"[..], b"bbb", b"c", b"dd"] {
         log.push_output(OutputStream::Stdout, Bytes::copy_from_slice(data));
     }
@@ -91,15 +91,15 @@ fn dropped_output_is_reported_as_a_gap() {
 
 #[test]
 fn max_bytes_truncates_and_next_seq_continues() {
-    let mut log = Retention::new(1024);
+    let mut log = Retention::new(/*max_bytes*/ 1024);
     for data in [&b"aaaa"[..], b"bbbb", b"cccc"] {
         log.push_output(OutputStream::Stdout, Bytes::copy_from_slice(data));
     }
-    log.push_exited(0);
-    let first = log.read(0, 5);
+    log.push_exited(/*exit_code*/ 0);
+    let first = log.read(/*after_seq*/ 0, /*max_bytes*/ 5);
     assert_eq!(first.chunks, vec![chunk(1, OutputStream::Stdout, b"aaaa")]);
     assert_eq!(first.next_seq, 2);
-    let rest = log.read(first.next_seq - 1, 100);
+    let rest = log.read(first.next_seq - 1, /*max_bytes*/ 100);
     assert_eq!(rest.chunks.len(), 2);
     assert_eq!(rest.next_seq, 5);
     // A single chunk larger than max_bytes is still returned, so reads always progress.
@@ -111,7 +111,7 @@ fn max_bytes_truncates_and_next_seq_continues() {
 /// lifecycle events; the next read has the rest.
 #[test]
 fn a_read_across_exited_with_output_after_it_stops_at_exited() {
-    let mut log = Retention::new(1024);
+    let mut log = Retention::new(/*max_bytes*/ 1024);
     log.push_output(OutputStream::Stdout, Bytes::from_static(b"a"));
     assert_eq!(log.push_exited(5), 2);
     log.push_output(OutputStream::Stdout, Bytes::from_static(b"b"));
@@ -149,14 +149,14 @@ fn a_read_across_exited_with_output_after_it_stops_at_exited() {
 /// before it, and `droppedBytes` counts only output (the `exited` seq drops nothing).
 #[test]
 fn gaps_around_exited_count_only_output() {
-    let mut log = Retention::new(2);
+    let mut log = Retention::new(/*max_bytes*/ 2);
     log.push_output(OutputStream::Stdout, Bytes::from_static(b"aa"));
-    log.push_exited(0);
+    log.push_exited(/*exit_code*/ 0);
     log.push_output(OutputStream::Stdout, Bytes::from_static(b"bbb"));
     log.push_output(OutputStream::Stdout, Bytes::from_static(b"cc"));
     // Budget 2: "aa" (seq 1) and "bbb" (seq 3) were dropped, "cc" (seq 4) remains.
-    let before = log.read(0, usize::MAX);
-    let after = log.read(2, usize::MAX);
+    let before = log.read(/*after_seq*/ 0, usize::MAX);
+    let after = log.read(/*after_seq*/ 2, usize::MAX);
     assert_eq!(
         (before.gap, before.chunks, before.next_seq),
         (
@@ -203,11 +203,11 @@ fn replies_until_closed(log: &Retention, max_bytes: usize) -> Vec<ReadResponse> 
 /// lost the rest of the output. Only the reply that reaches the last event says `closed`.
 #[test]
 fn a_read_cut_short_by_max_bytes_is_not_closed_yet() {
-    let mut log = Retention::new(1024);
+    let mut log = Retention::new(/*max_bytes*/ 1024);
     for data in [&b"a"[..], b"b", b"c"] {
         log.push_output(OutputStream::Stdout, Bytes::copy_from_slice(data));
     }
-    log.push_exited(4);
+    log.push_exited(/*exit_code*/ 4);
     log.push_closed();
     let cut = |chunks, next_seq| ReadResponse {
         chunks,
@@ -241,9 +241,9 @@ fn a_read_cut_short_by_max_bytes_is_not_closed_yet() {
 /// that reaches the last event.
 #[test]
 fn a_read_cut_short_after_exited_reports_exited_but_not_closed() {
-    let mut log = Retention::new(1024);
+    let mut log = Retention::new(/*max_bytes*/ 1024);
     log.push_output(OutputStream::Stdout, Bytes::from_static(b"a"));
-    log.push_exited(5);
+    log.push_exited(/*exit_code*/ 5);
     log.push_output(OutputStream::Stdout, Bytes::from_static(b"b"));
     log.push_output(OutputStream::Stdout, Bytes::from_static(b"c"));
     log.push_closed();

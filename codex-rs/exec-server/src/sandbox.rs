@@ -356,7 +356,7 @@ pub(crate) fn seatbelt_launch(
     // Validates the cwd; the profile needs only the host's `$TMPDIR`.
     let (_cwd, tmpdir) = cwd_and_tmpdir(params)?;
     let decision =
-        seatbelt_policy(policy, /*policy_cwd*/ None, tmpdir.as_ref()).map_err(|err| match err {
+        seatbelt_policy(policy, /*cwd*/ None, tmpdir.as_ref()).map_err(|err| match err {
             SandboxingError::UnsupportedPlatform { .. } => {
                 ExecError::SandboxUnavailable(err.to_string())
             }

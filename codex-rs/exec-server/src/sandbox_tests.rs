@@ -65,7 +65,7 @@ async fn prepare(params: &StartParams) -> Result<Launch, ExecError> {
 #[tokio::test]
 async fn without_a_policy_or_with_full_access_the_command_runs_as_is() {
     let dir = tempfile::tempdir().unwrap();
-    let mut plain = params(dir.path(), None);
+    let mut plain = params(dir.path(), /*policy*/ None);
     plain.arg0 = Some("echo-alias".to_string());
     let expected = (
         OsString::from("/bin/echo"),
@@ -255,7 +255,7 @@ mod limits {
     #[tokio::test]
     async fn a_plain_start_gets_only_the_limits_it_asks_for() {
         let cwd = tempfile::tempdir().unwrap();
-        let plain = prepare(&params(cwd.path(), None)).await.unwrap();
+        let plain = prepare(&params(cwd.path(), /*policy*/ None)).await.unwrap();
         assert_eq!(plain.limits, ResourceLimits::default());
         // No hook: the spawn stays `posix_spawn`.
         assert!(plain.child_setup().is_none());
@@ -307,8 +307,8 @@ mod limits {
     #[tokio::test]
     async fn limits_out_of_bounds_and_root_process_limits_are_refused() {
         let cwd = tempfile::tempdir().unwrap();
-        let mut tiny = params(cwd.path(), None);
-        tiny.limits = Some(memory(4096));
+        let mut tiny = params(cwd.path(), /*policy*/ None);
+        tiny.limits = Some(memory(/*bytes*/ 4096));
         match prepare(&tiny).await {
             Err(ExecError::InvalidParams(message)) => assert_eq!(
                 message,
@@ -318,7 +318,7 @@ mod limits {
             other => panic!("expected invalid params, got {other:?}"),
         }
 
-        let mut processes = params(cwd.path(), None);
+        let mut processes = params(cwd.path(), /*policy*/ None);
         processes.limits = Some(ProcessLimits {
             max_processes: Some(50),
             ..ProcessLimits::default()

@@ -179,7 +179,7 @@ impl ExecutorFileSystem for LocalFileSystem {
             let (parent, name) = split(&resolved, &path)?;
             let dir = Dir::open_path(&parent).map_err(|err| fs_error(err, &path))?;
             let mut file = dir
-                .open_file(&name, libc::O_RDONLY | libc::O_NONBLOCK, 0)
+                .open_file(&name, libc::O_RDONLY | libc::O_NONBLOCK, /*mode*/ 0)
                 .map_err(|err| fs_error(err, &path))?;
             let metadata = file.metadata().map_err(|err| fs_error(err, &path))?;
             if metadata.is_dir() {
@@ -680,7 +680,7 @@ fn write_resolved(
         .open_file(
             &name,
             libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NONBLOCK,
-            0o666,
+            /*mode*/ 0o666,
         )
         .map_err(|err| fs_error(err, requested))?;
     file.write_all(data).map_err(|err| fs_error(err, requested))

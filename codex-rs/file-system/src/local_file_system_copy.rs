@@ -97,12 +97,16 @@ pub(super) fn copy_file(
     to_name: &OsStr,
     budget: &mut Budget,
 ) -> io::Result<()> {
-    let mut source = from.open_file(from_name, libc::O_RDONLY | libc::O_NONBLOCK, 0)?;
+    let mut source = from.open_file(
+        from_name,
+        libc::O_RDONLY | libc::O_NONBLOCK,
+        /*mode*/ 0,
+    )?;
     let mode = source.metadata()?.permissions().mode() & 0o777;
     let mut destination = to.open_file(
         to_name,
         libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NONBLOCK,
-        0o600,
+        /*mode*/ 0o600,
     )?;
     let remaining = budget.limit.saturating_sub(budget.used);
     // One byte more than the budget allows tells a source that grew.

@@ -105,7 +105,7 @@ impl Dir {
     /// Open a subdirectory; a symlink in its place is `ELOOP` (with `O_PATH` Linux reports
     /// `ENOTDIR` for it, so that case is told apart here).
     pub(super) fn open_dir(&self, name: &OsStr) -> io::Result<Dir> {
-        match self.openat(name, WALK_FLAGS, 0) {
+        match self.openat(name, WALK_FLAGS, /*mode*/ 0) {
             Ok(fd) => {
                 refuse_own_proc_dir(fd.as_fd())?;
                 Ok(Dir { fd })
@@ -131,7 +131,7 @@ impl Dir {
 
     /// Metadata of the entry itself (a symlink is reported as a symlink).
     pub(super) fn metadata_of(&self, name: &OsStr) -> io::Result<std::fs::Metadata> {
-        File::from(self.openat(name, ENTRY_FLAGS, 0)?).metadata()
+        File::from(self.openat(name, ENTRY_FLAGS, /*mode*/ 0)?).metadata()
     }
 
     pub(super) fn metadata(&self) -> io::Result<std::fs::Metadata> {
@@ -141,7 +141,9 @@ impl Dir {
     pub(super) fn mkdir(&self, name: &OsStr) -> io::Result<()> {
         let name = c_name(name)?;
         // SAFETY: a valid directory descriptor and C string.
-        check(unsafe { libc::mkdirat(self.fd.as_raw_fd(), name.as_ptr(), 0o777) })
+        check(unsafe {
+            libc::mkdirat(self.fd.as_raw_fd(), name.as_ptr(), /*mode*/ 0o777)
+        })
     }
 
     pub(super) fn unlink(&self, name: &OsStr, directory: bool) -> io::Result<()> {
@@ -171,7 +173,7 @@ impl Dir {
                 buffer.truncate(len);
                 return Ok(PathBuf::from(OsStr::from_bytes(&buffer)));
             }
-            buffer.resize(buffer.len() * 2, 0);
+            buffer.resize(buffer.len() * 2, /*value*/ 0);
         }
     }
 
@@ -184,7 +186,11 @@ impl Dir {
 
     /// Names in this directory, without `.` and `..`.
     pub(super) fn entries(&self) -> io::Result<Vec<OsString>> {
-        let fd = self.openat(OsStr::new("."), libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+        let fd = self.openat(
+            OsStr::new("."),
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            /*mode*/ 0,
+        )?;
         let raw = fd.into_raw_fd();
         // SAFETY: `raw` is an open directory descriptor; fdopendir takes it over.
         let stream = unsafe { libc::fdopendir(raw) };

@@ -49,7 +49,13 @@ fn kind(result: Result<(), FileSystemError>) -> Option<&'static str> {
 fn a_directory_swapped_for_a_symlink_between_check_and_use_is_refused() {
     let (_base, root, outside) = fixture();
     std::fs::create_dir(root.join("sub")).unwrap();
-    let guard = Guard::new(Some(&workspace(&root)), None, Vec::new(), None).unwrap();
+    let guard = Guard::new(
+        Some(&workspace(&root)),
+        /*env_tmpdir*/ None,
+        Vec::new(),
+        /*root_pins*/ None,
+    )
+    .unwrap();
     let target = root.join("sub/new.txt");
     let resolved = resolve(&target).unwrap().path();
     assert_eq!(guard.check_write(&resolved), Ok(()));
@@ -68,7 +74,13 @@ fn a_directory_swapped_for_a_symlink_between_check_and_use_is_refused() {
 fn a_file_swapped_for_a_symlink_between_check_and_use_is_refused() {
     let (_base, root, outside) = fixture();
     std::fs::write(root.join("file"), "mine").unwrap();
-    let guard = Guard::new(Some(&workspace(&root)), None, Vec::new(), None).unwrap();
+    let guard = Guard::new(
+        Some(&workspace(&root)),
+        /*env_tmpdir*/ None,
+        Vec::new(),
+        /*root_pins*/ None,
+    )
+    .unwrap();
     let target = root.join("file");
     let resolved = resolve(&target).unwrap().path();
     assert_eq!(guard.check_write(&resolved), Ok(()));
@@ -108,7 +120,13 @@ fn the_policy_binds_no_cwd() {
         exclude_tmpdir_env_var: true,
         exclude_slash_tmp: true,
     };
-    let guard = Guard::new(Some(&policy), None, Vec::new(), None).unwrap();
+    let guard = Guard::new(
+        Some(&policy),
+        /*env_tmpdir*/ None,
+        Vec::new(),
+        /*root_pins*/ None,
+    )
+    .unwrap();
     assert_eq!(
         (
             guard.check_read(root.as_path()).is_ok(),

@@ -93,15 +93,17 @@ impl TrustedBwrap {
     pub fn for_this_process() -> Result<&'static Self, LinuxSandboxError> {
         static BWRAP: OnceLock<Result<TrustedBwrap, Refusal>> = OnceLock::new();
         let located = BWRAP.get_or_init(|| {
-            Self::locate(None, std::env::var_os("PATH").as_deref()).map_err(|err| match err {
-                LinuxSandboxError::BwrapMissing { searched } => Refusal::Missing(searched),
-                LinuxSandboxError::BwrapUntrusted { path, reason } => {
-                    Refusal::Untrusted { path, reason }
+            Self::locate(/*explicit*/ None, std::env::var_os("PATH").as_deref()).map_err(|err| {
+                match err {
+                    LinuxSandboxError::BwrapMissing { searched } => Refusal::Missing(searched),
+                    LinuxSandboxError::BwrapUntrusted { path, reason } => {
+                        Refusal::Untrusted { path, reason }
+                    }
+                    other => Refusal::Untrusted {
+                        path: PathBuf::from("bwrap"),
+                        reason: other.to_string(),
+                    },
                 }
-                other => Refusal::Untrusted {
-                    path: PathBuf::from("bwrap"),
-                    reason: other.to_string(),
-                },
             })
         });
         match located {

@@ -16,7 +16,8 @@ fn plant(dir: &Path, mode: u32) -> std::path::PathBuf {
 
 #[test]
 fn the_system_bwrap_is_trusted_and_verified() {
-    let bwrap = TrustedBwrap::locate(Some(Path::new("/usr/bin/bwrap")), None).expect("trusted");
+    let bwrap = TrustedBwrap::locate(Some(Path::new("/usr/bin/bwrap")), /*path_env*/ None)
+        .expect("trusted");
     assert_eq!(
         bwrap.verify().expect("unchanged"),
         Path::new("/usr/bin/bwrap")
@@ -27,9 +28,9 @@ fn the_system_bwrap_is_trusted_and_verified() {
 fn a_bwrap_in_a_directory_others_may_write_is_refused() {
     // Under /tmp (world-writable), as a sandboxed command could plant it.
     let dir = tempfile::tempdir_in("/tmp").expect("tempdir");
-    let planted = plant(dir.path(), 0o755);
+    let planted = plant(dir.path(), /*mode*/ 0o755);
 
-    let err = TrustedBwrap::locate(Some(&planted), None).expect_err("refused");
+    let err = TrustedBwrap::locate(Some(&planted), /*path_env*/ None).expect_err("refused");
 
     match err {
         LinuxSandboxError::BwrapUntrusted { path, reason } => {
@@ -46,10 +47,10 @@ fn a_bwrap_in_a_directory_others_may_write_is_refused() {
 #[test]
 fn a_group_writable_bwrap_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let planted = plant(dir.path(), 0o775);
+    let planted = plant(dir.path(), /*mode*/ 0o775);
     let canonical = planted.canonicalize().expect("canonical");
 
-    let err = TrustedBwrap::locate(Some(&planted), None).expect_err("refused");
+    let err = TrustedBwrap::locate(Some(&planted), /*path_env*/ None).expect_err("refused");
 
     assert!(
         matches!(&err, LinuxSandboxError::BwrapUntrusted { path, .. } if *path == canonical),
@@ -74,10 +75,10 @@ fn a_replaced_bwrap_is_noticed_before_it_runs() {
         // that does not.
         return;
     }
-    let planted = plant(&real, 0o755);
-    let trusted = TrustedBwrap::locate(Some(&planted), None).expect("trusted");
+    let planted = plant(&real, /*mode*/ 0o755);
+    let trusted = TrustedBwrap::locate(Some(&planted), /*path_env*/ None).expect("trusted");
     std::fs::remove_file(&planted).expect("remove");
-    plant(&real, 0o755);
+    plant(&real, /*mode*/ 0o755);
 
     assert!(matches!(
         trusted.verify(),

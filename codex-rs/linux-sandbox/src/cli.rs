@@ -172,7 +172,7 @@ pub fn run_main() -> ! {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(false)
+        .with_ansi(/*ansi*/ false)
         .without_time()
         .try_init();
     let cli = Cli::parse();
@@ -378,7 +378,7 @@ fn apply_seccomp_then_exec_command(
 ) -> Result<std::convert::Infallible, LinuxSandboxError> {
     seccomp::set_no_new_privs()?;
     seccomp::install_network_seccomp_filter(FilterKind::InBubblewrap { deny_network })?;
-    Err(exec_in(command, None))
+    Err(exec_in(command, /*cwd*/ None))
 }
 
 /// Sets `limits` on this process, which then executes the command (or bubblewrap).

@@ -192,7 +192,9 @@ pub(crate) fn above_stderr(fd: OwnedFd) -> std::io::Result<OwnedFd> {
         return Ok(fd);
     }
     // SAFETY: F_DUPFD_CLOEXEC duplicates a descriptor we own to a new one >= 3.
-    let moved = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    let moved = unsafe {
+        libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, /*min_fd*/ 3)
+    };
     if moved < 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -206,7 +208,9 @@ pub(crate) fn above_stderr(fd: OwnedFd) -> std::io::Result<OwnedFd> {
 /// `None` when this process has no stderr.
 pub(crate) fn inheritable_stderr() -> Option<OwnedFd> {
     // SAFETY: F_DUPFD duplicates fd 2 (if open) to a new descriptor we then own.
-    let fd = unsafe { libc::fcntl(libc::STDERR_FILENO, libc::F_DUPFD, 3) };
+    let fd = unsafe {
+        libc::fcntl(libc::STDERR_FILENO, libc::F_DUPFD, /*min_fd*/ 3)
+    };
     // SAFETY: as above: a fresh descriptor owned by nobody else.
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -324,7 +328,7 @@ pub(crate) fn run_bwrap(
     }
     unblock();
     let status = child.wait();
-    BWRAP_PID.store(0, Ordering::SeqCst);
+    BWRAP_PID.store(/*val*/ 0, Ordering::SeqCst);
     for signal in FORWARDED_SIGNALS {
         // SAFETY: restoring the default disposition.
         unsafe {
@@ -355,7 +359,10 @@ pub(crate) fn run_bwrap(
 fn keep_fds_across_exec(fds: &[RawFd]) -> std::io::Result<()> {
     for &fd in fds {
         // SAFETY: F_SETFD on a descriptor number; no memory is involved.
-        if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } != 0 {
+        if unsafe {
+            libc::fcntl(fd, libc::F_SETFD, /*flags*/ 0)
+        } != 0
+        {
             return Err(std::io::Error::last_os_error());
         }
     }

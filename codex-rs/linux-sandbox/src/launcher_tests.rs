@@ -68,16 +68,16 @@ fn a_run_that_may_have_executed_the_command_is_never_a_set_up_failure() {
     let exit_code_reported = format!("{CHILD_PID}{EXIT_CODE_1}");
     let cases = [
         // The command itself failed (and happened to print bubblewrap's message).
-        (exited(1), exit_code_reported.as_str()),
+        (exited(/*code*/ 1), exit_code_reported.as_str()),
         // Success, whatever was reported.
-        (exited(0), CHILD_PID),
-        (exited(0), ""),
+        (exited(/*code*/ 0), CHILD_PID),
+        (exited(/*code*/ 0), ""),
         // Killed by a signal (forwarded, or from elsewhere) with nothing reported.
         (ExitStatus::from_raw(libc::SIGTERM), CHILD_PID),
         (ExitStatus::from_raw(libc::SIGKILL), ""),
         // A status stream we cannot read: assume the command ran.
-        (exited(1), "{ \"child-pid\": 7 }\n{ \"exit-co"),
-        (exited(1), "not json"),
+        (exited(/*code*/ 1), "{ \"child-pid\": 7 }\n{ \"exit-co"),
+        (exited(/*code*/ 1), "not json"),
     ];
     for (status, json_status) in cases {
         assert_eq!(
@@ -105,7 +105,7 @@ fn find_bwrap_takes_the_first_executable_on_path() {
     let expected = executable(&with_bwrap, "bwrap");
     let path_env = std::env::join_paths([&empty, &with_bwrap]).expect("join");
 
-    let found = find_bwrap(None, Some(&path_env)).expect("found");
+    let found = find_bwrap(/*explicit*/ None, Some(&path_env)).expect("found");
 
     assert_eq!(found, expected);
 }
@@ -129,7 +129,7 @@ fn find_bwrap_skips_non_executable_files_and_reports_what_it_searched() {
 
 #[test]
 fn find_bwrap_without_path_tries_the_usual_places() {
-    let err_or_found = find_bwrap(None, None);
+    let err_or_found = find_bwrap(/*explicit*/ None, /*path_env*/ None);
 
     match err_or_found {
         Ok(found) => assert!(

@@ -176,7 +176,7 @@ fn limits_after_apply(limits: ResourceLimits) -> Vec<(u64, u64)> {
         let read = libc::read(fds[0], out.as_mut_ptr().cast(), std::mem::size_of_val(&out));
         assert_eq!(read as usize, std::mem::size_of_val(&out));
         libc::close(fds[0]);
-        libc::waitpid(pid, std::ptr::null_mut(), 0);
+        libc::waitpid(pid, std::ptr::null_mut(), /*options*/ 0);
         out
     };
     assert_eq!(out[0], 1, "apply_in_child failed");

@@ -25,7 +25,7 @@ use crate::launcher::above_stderr;
 /// one there means something changed it since) is `ELOOP`. Close-on-exec and above
 /// stderr.
 pub(crate) fn open_pinned(path: &Path) -> io::Result<OwnedFd> {
-    let mut current = open_at(None, c"/", libc::O_DIRECTORY)?;
+    let mut current = open_at(/*dir*/ None, c"/", libc::O_DIRECTORY)?;
     for component in path.components() {
         let name = match component {
             Component::RootDir => continue,

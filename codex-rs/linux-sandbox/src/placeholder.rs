@@ -94,7 +94,7 @@ fn hold(path: &AbsolutePathBuf) -> io::Result<File> {
             Err(err) => return Err(err),
         }
         let dir = match std::fs::OpenOptions::new()
-            .read(true)
+            .read(/*read*/ true)
             .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path.as_path())
         {

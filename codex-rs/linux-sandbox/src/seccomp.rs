@@ -143,7 +143,15 @@ pub enum FilterKind {
 /// unprivileged process may install a seccomp filter.
 pub(crate) fn set_no_new_privs() -> Result<(), LinuxSandboxError> {
     // SAFETY: prctl with PR_SET_NO_NEW_PRIVS takes plain integers and touches no memory.
-    let result = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    let result = unsafe {
+        libc::prctl(
+            libc::PR_SET_NO_NEW_PRIVS,
+            /*arg2*/ 1,
+            /*arg3*/ 0,
+            /*arg4*/ 0,
+            /*arg5*/ 0,
+        )
+    };
     if result == 0 {
         Ok(())
     } else {
@@ -251,7 +259,7 @@ impl NetworkFilter {
                 }
             }
         }
-        programs.insert(0, program(rules, libc::EPERM, arch)?);
+        programs.insert(/*index*/ 0, program(rules, libc::EPERM, arch)?);
         Ok(Self { programs })
     }
 
@@ -305,7 +313,7 @@ pub(crate) fn install_network_seccomp_filter(kind: FilterKind) -> Result<(), Lin
 
 /// A rule matching calls whose first argument (its low 32 bits) compares to `value` by `op`.
 fn first_argument(op: SeccompCmpOp, value: u64) -> Result<SeccompRule, LinuxSandboxError> {
-    argument(0, op, value)
+    argument(/*index*/ 0, op, value)
 }
 
 /// A rule matching calls whose argument `index` (its low 32 bits) compares to `value` by

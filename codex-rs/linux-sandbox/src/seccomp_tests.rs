@@ -22,7 +22,10 @@ fn inside_bubblewrap_new_user_namespaces_are_refused_with_or_without_network() {
             &NetworkFilter::compile(FilterKind::InBubblewrap { deny_network }).unwrap(),
         )
     };
-    let (off, on) = (numbers(true), numbers(false));
+    let (off, on) = (
+        numbers(/*deny_network*/ true),
+        numbers(/*deny_network*/ false),
+    );
     for call in [libc::SYS_unshare, libc::SYS_clone, libc::SYS_clone3] {
         assert_eq!(
             (off.contains(&call), on.contains(&call)),

@@ -118,7 +118,10 @@ fn symlinks_outside_writable_roots_or_within_them_are_followed() {
     // ... and one inside a writable root that stays inside it.
     symlink(base.join("a/real"), base.join("a/inner")).unwrap();
     let policy = workspace_write(&[&links.join("to-base"), &base.join("a/inner")], &[]);
-    let access = bind_policy(&policy, None, None, None).unwrap();
+    let access = bind_policy(
+        &policy, /*policy_cwd*/ None, /*tmpdir*/ None, /*pins*/ None,
+    )
+    .unwrap();
     assert_eq!(
         writable(&access),
         vec![abs(&base), abs(&base.join("a/real"))]
@@ -131,8 +134,17 @@ fn the_policy_cwd_is_resolved_and_granted_and_no_cwd_grants_nothing() {
     let (_links_dir, links) = temp();
     symlink(&base, links.join("cwd")).unwrap();
     let policy = workspace_write(&[], &[]);
-    let with_cwd = bind_policy(&policy, Some(&abs(&links.join("cwd"))), None, None).unwrap();
-    let without = bind_policy(&policy, None, None, None).unwrap();
+    let with_cwd = bind_policy(
+        &policy,
+        Some(&abs(&links.join("cwd"))),
+        /*tmpdir*/ None,
+        /*pins*/ None,
+    )
+    .unwrap();
+    let without = bind_policy(
+        &policy, /*policy_cwd*/ None, /*tmpdir*/ None, /*pins*/ None,
+    )
+    .unwrap();
     assert_eq!(
         (writable(&with_cwd), writable(&without)),
         (vec![abs(&base)], vec![])
@@ -169,7 +181,10 @@ fn a_gitdir_target_is_protected_at_its_resolved_path() {
     )
     .unwrap();
     let policy = workspace_write(&[&base.join("wt"), &base.join("store")], &[]);
-    let access = bind_policy(&policy, None, None, None).unwrap();
+    let access = bind_policy(
+        &policy, /*policy_cwd*/ None, /*tmpdir*/ None, /*pins*/ None,
+    )
+    .unwrap();
     assert_eq!(
         [
             access.can_write(&abs(&base.join("store/gd/HEAD"))),
@@ -191,11 +206,25 @@ fn a_pinned_root_that_resolves_elsewhere_later_is_refused() {
     let policy = workspace_write(&[&proj], &[]);
     let pins = super::RootPins::default();
 
-    let first = bind_policy(&policy, None, None, Some(&pins)).map(|access| writable(&access));
+    let first = bind_policy(
+        &policy,
+        /*policy_cwd*/ None,
+        /*tmpdir*/ None,
+        Some(&pins),
+    )
+    .map(|access| writable(&access));
     std::fs::remove_dir(&proj).unwrap();
     symlink(&outside, &proj).unwrap();
-    let unpinned = bind_policy(&policy, None, None, None).map(|access| writable(&access));
-    let pinned = bind_policy(&policy, None, None, Some(&pins));
+    let unpinned = bind_policy(
+        &policy, /*policy_cwd*/ None, /*tmpdir*/ None, /*pins*/ None,
+    )
+    .map(|access| writable(&access));
+    let pinned = bind_policy(
+        &policy,
+        /*policy_cwd*/ None,
+        /*tmpdir*/ None,
+        Some(&pins),
+    );
 
     assert_eq!(
         (first, unpinned, pinned.map(|access| writable(&access))),
@@ -220,12 +249,27 @@ fn a_link_planted_under_an_earlier_policy_of_the_session_is_refused_at_first_use
     let (_victim_dir, victim) = temp();
     let pins = super::RootPins::default();
     let a = workspace_write(&[&base], &[]);
-    bind_policy(&a, None, None, Some(&pins)).unwrap();
+    bind_policy(
+        &a,
+        /*policy_cwd*/ None,
+        /*tmpdir*/ None,
+        Some(&pins),
+    )
+    .unwrap();
     symlink(&victim, base.join("x")).unwrap();
     let b = workspace_write(&[&base.join("x")], &[]);
 
-    let unpinned = bind_policy(&b, None, None, None).map(|access| writable(&access));
-    let pinned = bind_policy(&b, None, None, Some(&pins)).map(|access| writable(&access));
+    let unpinned = bind_policy(
+        &b, /*policy_cwd*/ None, /*tmpdir*/ None, /*pins*/ None,
+    )
+    .map(|access| writable(&access));
+    let pinned = bind_policy(
+        &b,
+        /*policy_cwd*/ None,
+        /*tmpdir*/ None,
+        Some(&pins),
+    )
+    .map(|access| writable(&access));
 
     assert_eq!(
         (unpinned, pinned),
@@ -282,7 +326,10 @@ fn the_common_directory_of_a_worktree_is_protected_too() {
     )
     .unwrap();
     let policy = workspace_write(&[&base, &base.join("wt")], &[]);
-    let access = bind_policy(&policy, None, None, None).unwrap();
+    let access = bind_policy(
+        &policy, /*policy_cwd*/ None, /*tmpdir*/ None, /*pins*/ None,
+    )
+    .unwrap();
 
     assert_eq!(
         [

@@ -28,7 +28,14 @@ fn workspace_write(writable_roots: &[&str], read_only_access: ReadOnlyAccess) ->
 }
 
 fn generate(policy: &SandboxPolicy, cwd: &str) -> SeatbeltPolicy {
-    match seatbelt_policy_with_gitdir_reader(policy, Some(&abs(cwd)), None, no_gitdir).unwrap() {
+    match seatbelt_policy_with_gitdir_reader(
+        policy,
+        Some(&abs(cwd)),
+        /*tmpdir*/ None,
+        no_gitdir,
+    )
+    .unwrap()
+    {
         SeatbeltDecision::Sandbox(profile) => profile,
         SeatbeltDecision::NotNeeded(reason) => panic!("expected a profile, got {reason:?}"),
     }
@@ -227,7 +234,7 @@ fn gitdir_targets_are_protected() {
     let decision = seatbelt_policy_with_gitdir_reader(
         &policy,
         Some(&abs("/Users/dev/worktree")),
-        None,
+        /*tmpdir*/ None,
         read_pointer,
     )
     .unwrap();
@@ -338,7 +345,7 @@ fn platform_defaults_are_macos_defaults_plus_what_the_protocol_grants() {
     // What the protocol grants beyond the platform's own default roots must be exactly
     // what the profile grants beyond macOS's.
     let ReadAccess::Roots(protocol_roots) = policy
-        .effective_access(Some(&abs(cwd)), None)
+        .effective_access(Some(&abs(cwd)), /*tmpdir*/ None)
         .read()
         .clone()
     else {
@@ -377,7 +384,7 @@ fn platform_defaults_section_only_when_asked() {
         )
     };
     assert!(restricted(true).text.contains(PLATFORM_DEFAULTS_POLICY));
-    let without = restricted(false);
+    let without = restricted(/*include_platform_defaults*/ false);
     assert!(!without.text.contains(PLATFORM_DEFAULTS_POLICY));
     assert_eq!(without.params, Vec::new());
     assert!(!without.text.contains("(allow file-read*\n"));
@@ -392,8 +399,8 @@ fn network_rules_only_when_the_policy_allows_network() {
         exclude_tmpdir_env_var: true,
         exclude_slash_tmp: true,
     };
-    let on = generate(&with_network(true), "/p");
-    let off = generate(&with_network(false), "/p");
+    let on = generate(&with_network(/*network_access*/ true), "/p");
+    let off = generate(&with_network(/*network_access*/ false), "/p");
     assert!(on.text.contains("(allow network*)"));
     assert!(on.text.contains(NETWORK_POLICY));
     assert!(!off.text.contains("(allow network"));
@@ -451,8 +458,13 @@ fn a_path_that_is_not_utf8_fails_closed() {
             readable_roots: vec![AbsolutePathBuf::try_from_absolute(raw).unwrap()],
         },
     };
-    let error =
-        seatbelt_policy_with_gitdir_reader(&policy, Some(&abs("/p")), None, no_gitdir).unwrap_err();
+    let error = seatbelt_policy_with_gitdir_reader(
+        &policy,
+        Some(&abs("/p")),
+        /*tmpdir*/ None,
+        no_gitdir,
+    )
+    .unwrap_err();
     assert_eq!(
         error,
         SandboxingError::UnrepresentablePath {

@@ -57,7 +57,7 @@ async fn a_patch_adds_updates_moves_and_deletes_the_same_on_both_backends() {
                      *** Update File: no_newline.txt\n@@\n-x\n+z\n\
                      *** End Patch";
 
-        let applied = apply(fs.as_ref(), root, None, patch).await;
+        let applied = apply(fs.as_ref(), root, /*policy*/ None, patch).await;
 
         assert_eq!(
             applied,
@@ -191,7 +191,7 @@ async fn a_patch_that_fails_verification_changes_nothing() {
             let before = snapshot(root);
             let patch = format!("*** Begin Patch\n{first}{operation}*** End Patch\n");
 
-            let err = apply(fs.as_ref(), root, None, &patch)
+            let err = apply(fs.as_ref(), root, /*policy*/ None, &patch)
                 .await
                 .expect_err(case)
                 .to_string();
@@ -275,7 +275,9 @@ async fn the_policy_decides_where_a_patch_may_write() {
              *** Add File: ../sibling/new.txt\n+new\n*** End Patch\n",
             absolute.display()
         );
-        let applied = apply(fs.as_ref(), &ws, None, &patch).await.expect(name);
+        let applied = apply(fs.as_ref(), &ws, /*policy*/ None, &patch)
+            .await
+            .expect(name);
         assert_eq!(applied.changes.len(), 3, "{name}");
         assert_eq!(
             std::fs::read_to_string(&absolute).expect("outside"),
@@ -325,7 +327,7 @@ async fn hostile_patches_are_refused_cleanly() {
     for (name, fs) in &backends {
         for (case, patch, prefix) in &cases {
             let dir = tempfile::tempdir().expect("temp dir");
-            let err = apply(fs.as_ref(), dir.path(), None, patch)
+            let err = apply(fs.as_ref(), dir.path(), /*policy*/ None, patch)
                 .await
                 .expect_err(case)
                 .to_string();

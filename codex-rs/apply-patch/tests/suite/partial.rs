@@ -123,7 +123,9 @@ async fn a_write_that_fails_midway_reports_what_was_already_written() {
                      @@\n-old\n+new\n*** Add File: b.txt\n+b\n*** Add File: c.txt\n+c\n\
                      *** End Patch\n";
 
-        let err = apply(&failing, root, None, patch).await.expect_err(name);
+        let err = apply(&failing, root, /*policy*/ None, patch)
+            .await
+            .expect_err(name);
 
         assert_eq!(
             err,
@@ -168,7 +170,9 @@ async fn a_move_whose_removal_fails_says_which_half_was_done() {
         let patch = "*** Begin Patch\n*** Update File: from.txt\n*** Move to: to.txt\n@@\n-x\n+y\n\
                      *** End Patch\n";
 
-        let err = apply(&failing, root, None, patch).await.expect_err(name);
+        let err = apply(&failing, root, /*policy*/ None, patch)
+            .await
+            .expect_err(name);
 
         assert_eq!(
             err,

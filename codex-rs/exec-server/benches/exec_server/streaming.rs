@@ -109,7 +109,7 @@ async fn through_reads(url: &str) -> (Duration, u64, u64) {
             })
             .await
             .unwrap();
-        lost += read.gap.map_or(0, |gap| gap.dropped_bytes);
+        lost += read.gap.map_or(/*default*/ 0, |gap| gap.dropped_bytes);
         received += read
             .chunks
             .iter()
@@ -179,7 +179,7 @@ async fn stalled_beside_streaming(server: &Server, client: &ExecServerClient) {
     let mut start =
         serde_json::to_value(params("stalled".to_string(), &["/bin/sh", "-c", &script])).unwrap();
     start["cwd"] = json!(dir.path());
-    send(&mut stalled, 2, "process/start", start).await;
+    send(&mut stalled, /*id*/ 2, "process/start", start).await;
     // From here on nothing is read from `stalled`.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -193,7 +193,9 @@ async fn stalled_beside_streaming(server: &Server, client: &ExecServerClient) {
         .parse()
         .unwrap();
     // SAFETY: signal 0 only checks that the process exists.
-    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    let alive = unsafe {
+        libc::kill(pid, /*sig*/ 0)
+    } == 0;
     let done = dir.path().join("done").exists();
     println!("a client that stops reading after starting `head -c 256M`, beside another session:");
     println!(
@@ -237,7 +239,13 @@ async fn raw_session(url: &str) -> (Ws, String) {
             .insert("Authorization", format!("Bearer {token}").parse().unwrap());
     }
     let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    send(&mut ws, 1, "initialize", json!({"clientName": "stalled"})).await;
+    send(
+        &mut ws,
+        /*id*/ 1,
+        "initialize",
+        json!({"clientName": "stalled"}),
+    )
+    .await;
     let reply = loop {
         let Some(Ok(Message::Text(text))) = ws.next().await else {
             panic!("initialize");

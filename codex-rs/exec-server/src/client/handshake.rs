@@ -95,7 +95,7 @@ async fn open_once(
         None
     };
     let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(
-        request, None, /*disable_nagle*/ true, connector,
+        request, /*config*/ None, /*disable_nagle*/ true, connector,
     )
     .await
     .map_err(|err| ExecError::Transport(format!("connecting to {}: {err}", config.url)))?;

@@ -106,7 +106,13 @@ async fn catch_up(
         let Ok(params) = serde_json::to_value(&params) else {
             return;
         };
-        let reply = send_request(&requests, method::PROCESS_READ, params, true).await;
+        let reply = send_request(
+            &requests,
+            method::PROCESS_READ,
+            params,
+            /*retryable*/ true,
+        )
+        .await;
         drop(requests);
         let response: ReadResponse = match reply.map(|raw| serde_json::from_str(&raw)) {
             Ok(Ok(response)) => response,

@@ -193,7 +193,7 @@ pub(super) fn spawn_process(
         )
     } else {
         command
-            .process_group(0)
+            .process_group(/*pgroup*/ 0)
             .stdin(if params.pipe_stdin {
                 Stdio::piped()
             } else {
@@ -271,7 +271,9 @@ fn group_has_members(pgid: i32) -> bool {
         return true;
     }
     // SAFETY: kill(2) with signal 0 delivers nothing; no memory involved.
-    let rc = unsafe { libc::kill(-pgid, 0) };
+    let rc = unsafe {
+        libc::kill(-pgid, /*sig*/ 0)
+    };
     rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 

@@ -113,25 +113,25 @@ mod limit {
     pub(super) fn max_processes<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<u64>, D::Error> {
-        field(deserializer, 0)
+        field(deserializer, /*index*/ 0)
     }
 
     pub(super) fn max_memory_bytes<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<u64>, D::Error> {
-        field(deserializer, 1)
+        field(deserializer, /*index*/ 1)
     }
 
     pub(super) fn max_file_size_bytes<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<u64>, D::Error> {
-        field(deserializer, 2)
+        field(deserializer, /*index*/ 2)
     }
 
     pub(super) fn max_open_files<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<u64>, D::Error> {
-        field(deserializer, 3)
+        field(deserializer, /*index*/ 3)
     }
 }
 

@@ -61,7 +61,7 @@ impl Backlog {
                 return false;
             }
             if self.unwritten.load(Ordering::Acquire) < MAX_UNWRITTEN_RESPONSES {
-                self.unwritten.fetch_add(1, Ordering::AcqRel);
+                self.unwritten.fetch_add(/*val*/ 1, Ordering::AcqRel);
                 return true;
             }
             changed.await;
@@ -70,12 +70,12 @@ impl Backlog {
 
     /// One admitted frame is done: its response was written, or it needed none.
     pub(super) fn done(&self) {
-        self.unwritten.fetch_sub(1, Ordering::AcqRel);
+        self.unwritten.fetch_sub(/*val*/ 1, Ordering::AcqRel);
         self.changed.notify_waiters();
     }
 
     pub(super) fn writer_stopped(&self) {
-        self.writer_gone.store(true, Ordering::Release);
+        self.writer_gone.store(/*val*/ true, Ordering::Release);
         self.changed.notify_waiters();
     }
 }
@@ -160,7 +160,7 @@ pub(super) async fn serve_websocket<S: Transport>(
                 Value::Null,
                 error_code::INVALID_REQUEST,
                 "binary frames are not supported; send JSON-RPC as text frames".to_string(),
-                None,
+                /*data*/ None,
             ),
             Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
             Ok(Message::Close(_)) => break,
@@ -178,7 +178,7 @@ pub(super) async fn serve_websocket<S: Transport>(
             }
         }
     }
-    conn.closed.send_replace(true);
+    conn.closed.send_replace(/*value*/ true);
     if let Some((session, generation)) = lock(&conn.attached).take() {
         conn.sessions.detach(&session, generation);
     }

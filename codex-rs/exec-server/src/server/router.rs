@@ -58,7 +58,7 @@ impl Connection {
                 id,
                 error_code::INVALID_REQUEST,
                 "send `initialize` before any other request".to_string(),
-                None,
+                /*data*/ None,
             );
         };
         if *session.generation.borrow() != generation {
@@ -172,7 +172,7 @@ impl<'s> Call<'s> {
             self.id,
             error_code::METHOD_NOT_FOUND,
             format!("unknown method `{method_name}`"),
-            None,
+            /*data*/ None,
         );
     }
 }

@@ -141,12 +141,14 @@ impl Connection {
                     Value::Null,
                     error_code::PARSE_ERROR,
                     format!("parse error: {err}"),
-                    None,
+                    /*data*/ None,
                 );
             }
         };
         match validate(value) {
-            Err((id, message)) => self.send_error(id, error_code::INVALID_REQUEST, message, None),
+            Err((id, message)) => {
+                self.send_error(id, error_code::INVALID_REQUEST, message, /*data*/ None)
+            }
             Ok(Incoming::Notification { method }) => {
                 // Notifications get no response: nothing to wait for.
                 self.backlog.done();

@@ -57,9 +57,13 @@ async fn send_payload<S: Transport>(
     text: String,
     liveness: &Liveness,
 ) -> Result<(), tungstenite::Error> {
-    liveness.writing_payload.store(true, Ordering::Relaxed);
+    liveness
+        .writing_payload
+        .store(/*val*/ true, Ordering::Relaxed);
     let sent = sink.send(Message::text(text)).await;
-    liveness.writing_payload.store(false, Ordering::Relaxed);
+    liveness
+        .writing_payload
+        .store(/*val*/ false, Ordering::Relaxed);
     sent
 }
 

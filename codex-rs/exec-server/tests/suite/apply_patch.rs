@@ -88,7 +88,11 @@ async fn apply_patch_by_arg0_edits_files_on_the_server(who: Who) {
     let patch = "*** Begin Patch\n*** Update File: a.txt\n@@\n one\n-two\n+2\n three\n\
                  *** Add File: sub/new.txt\n+hello\n*** End Patch\n";
 
-    let plain = run(&mut client, start("plain", binary, patch, &ws, None)).await;
+    let plain = run(
+        &mut client,
+        start("plain", binary, patch, &ws, /*policy*/ None),
+    )
+    .await;
     let policy = workspace_write(&[&ws], /*network_access*/ false);
     let undo = "*** Begin Patch\n*** Update File: a.txt\n@@\n one\n-2\n+two\n three\n\
                 *** Delete File: sub/new.txt\n*** End Patch\n";

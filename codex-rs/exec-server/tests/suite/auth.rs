@@ -42,7 +42,12 @@ fn plain_url(server: &TestServer) -> String {
 
 #[tokio::test]
 async fn a_default_server_prints_and_requires_a_generated_token() {
-    let server = TestServer::start_under_with(&["env"], None, &[], &[("RUST_LOG", "debug")]);
+    let server = TestServer::start_under_with(
+        &["env"],
+        /*program*/ None,
+        &[],
+        &[("RUST_LOG", "debug")],
+    );
     let token = server.token.clone().expect("a token in the first line");
     let addr = server.addr();
     let other = "0".repeat(64);

@@ -255,7 +255,7 @@ fn expected() -> Transcript {
 
 #[tokio::test]
 async fn local_and_remote_environments_behave_the_same() {
-    let local = Environment::from_env_value(None).await.unwrap();
+    let local = Environment::from_env_value(/*value*/ None).await.unwrap();
     assert!(!local.is_remote());
     let local_transcript = scenario(local.exec().unwrap()).await;
 
@@ -275,7 +275,7 @@ async fn local_and_remote_environments_behave_the_same() {
 /// environment any more, they are killed, not left running.
 #[tokio::test]
 async fn dropping_a_local_environment_kills_its_processes() {
-    let local = Environment::from_env_value(None).await.unwrap();
+    let local = Environment::from_env_value(/*value*/ None).await.unwrap();
     let dir = cwd();
     let exec = local.exec().unwrap();
     let mut long_running = start("long", "echo $$; exec sleep 1000", dir.path());

@@ -146,7 +146,7 @@ async fn plain_operations_round_trip_and_report_typed_errors() {
     for (name, fs) in &backends.list {
         let fx = Fixture::new();
         let data = vec![0u8, 1, 2, 255, b'\n'];
-        fs.write_file(&fx.at("a.bin"), data.clone(), None)
+        fs.write_file(&fx.at("a.bin"), data.clone(), /*sandbox_policy*/ None)
             .await
             .unwrap();
         let tree = fx.at("x/y/z");
@@ -155,18 +155,22 @@ async fn plain_operations_round_trip_and_report_typed_errors() {
             CreateDirectoryOptions {
                 recursive: /*recursive*/ true,
             },
-            None,
+            /*sandbox_policy*/ None,
         )
         .await
         .unwrap();
-        fs.write_file(&tree.join("f.txt"), b"f".to_vec(), None)
-            .await
-            .unwrap();
+        fs.write_file(
+            &tree.join("f.txt"),
+            b"f".to_vec(),
+            /*sandbox_policy*/ None,
+        )
+        .await
+        .unwrap();
         fs.copy(
             &fx.at("x"),
             &fx.at("x2"),
             CopyOptions { recursive: true },
-            None,
+            /*sandbox_policy*/ None,
         )
         .await
         .unwrap();
@@ -174,15 +178,24 @@ async fn plain_operations_round_trip_and_report_typed_errors() {
             &fx.at("a.bin"),
             &fx.at("b.bin"),
             CopyOptions::default(),
-            None,
+            /*sandbox_policy*/ None,
         )
         .await
         .unwrap();
-        let metadata = fs.get_metadata(&fx.at("a.bin"), None).await.unwrap();
+        let metadata = fs
+            .get_metadata(&fx.at("a.bin"), /*sandbox_policy*/ None)
+            .await
+            .unwrap();
         let results = (
-            fs.read_file(&fx.at("a.bin"), None).await.unwrap(),
-            fs.read_file(&fx.at("x2/y/z/f.txt"), None).await.unwrap(),
-            fs.read_directory(&fx.root, None).await.unwrap(),
+            fs.read_file(&fx.at("a.bin"), /*sandbox_policy*/ None)
+                .await
+                .unwrap(),
+            fs.read_file(&fx.at("x2/y/z/f.txt"), /*sandbox_policy*/ None)
+                .await
+                .unwrap(),
+            fs.read_directory(&fx.root, /*sandbox_policy*/ None)
+                .await
+                .unwrap(),
             (
                 metadata.is_file,
                 metadata.is_directory,
@@ -208,34 +221,64 @@ async fn plain_operations_round_trip_and_report_typed_errors() {
         );
 
         let errors = (
-            kind(fs.read_file(&fx.at("missing"), None).await),
             kind(
-                fs.write_file(&fx.at("no/parent"), b"x".to_vec(), None)
+                fs.read_file(&fx.at("missing"), /*sandbox_policy*/ None)
                     .await,
             ),
             kind(
-                fs.create_directory(&fx.at("x"), CreateDirectoryOptions::default(), None)
+                fs.write_file(
+                    &fx.at("no/parent"),
+                    b"x".to_vec(),
+                    /*sandbox_policy*/ None,
+                )
+                .await,
+            ),
+            kind(
+                fs.create_directory(
+                    &fx.at("x"),
+                    CreateDirectoryOptions::default(),
+                    /*sandbox_policy*/ None,
+                )
+                .await,
+            ),
+            kind(
+                fs.remove(
+                    &fx.at("x"),
+                    RemoveOptions::default(),
+                    /*sandbox_policy*/ None,
+                )
+                .await,
+            ),
+            kind(fs.read_file(&fx.at("x"), /*sandbox_policy*/ None).await),
+            kind(
+                fs.read_directory(&fx.at("a.bin"), /*sandbox_policy*/ None)
                     .await,
             ),
-            kind(fs.remove(&fx.at("x"), RemoveOptions::default(), None).await),
-            kind(fs.read_file(&fx.at("x"), None).await),
-            kind(fs.read_directory(&fx.at("a.bin"), None).await),
             kind(
-                fs.copy(&fx.at("x"), &fx.at("x3"), CopyOptions::default(), None)
-                    .await,
+                fs.copy(
+                    &fx.at("x"),
+                    &fx.at("x3"),
+                    CopyOptions::default(),
+                    /*sandbox_policy*/ None,
+                )
+                .await,
             ),
             kind(
                 fs.copy(
                     &fx.at("x"),
                     &fx.at("x/y/in"),
                     CopyOptions { recursive: true },
-                    None,
+                    /*sandbox_policy*/ None,
                 )
                 .await,
             ),
             kind(
-                fs.remove(&fx.at("missing"), RemoveOptions::default(), None)
-                    .await,
+                fs.remove(
+                    &fx.at("missing"),
+                    RemoveOptions::default(),
+                    /*sandbox_policy*/ None,
+                )
+                .await,
             ),
             kind(
                 fs.remove(
@@ -244,7 +287,7 @@ async fn plain_operations_round_trip_and_report_typed_errors() {
                         recursive: false,
                         force: true,
                     },
-                    None,
+                    /*sandbox_policy*/ None,
                 )
                 .await,
             ),
@@ -273,13 +316,17 @@ async fn plain_operations_round_trip_and_report_typed_errors() {
                 recursive: true,
                 force: false,
             },
-            None,
+            /*sandbox_policy*/ None,
         )
         .await
         .unwrap();
-        fs.remove(&fx.at("a.bin"), RemoveOptions::default(), None)
-            .await
-            .unwrap();
+        fs.remove(
+            &fx.at("a.bin"),
+            RemoveOptions::default(),
+            /*sandbox_policy*/ None,
+        )
+        .await
+        .unwrap();
         assert_eq!(
             fs.read_directory(&fx.root, None).await.unwrap(),
             vec![file("b.bin"), directory("x2")],
@@ -610,8 +657,8 @@ async fn restricted_reads_with_and_without_platform_defaults() {
                 readable_roots: vec![fx.root.clone()],
             })
         };
-        let bare = restricted(false);
-        let defaults = restricted(true);
+        let bare = restricted(/*include_platform_defaults*/ false);
+        let defaults = restricted(/*include_platform_defaults*/ true);
         let full = read_only(ReadOnlyAccess::FullAccess);
         let is_dir = |result: Result<codex_file_system::FileMetadata, FileSystemError>| {
             kind(result.map(|metadata| metadata.is_directory))
@@ -811,9 +858,13 @@ async fn size_limit_refuses_instead_of_truncating() {
         let fx = Fixture::new();
         let big = fx.at("big");
         std::fs::write(&big, vec![b'x'; MAX_FS_BYTES + 1]).unwrap();
-        let read = fs.read_file(&big, None).await;
+        let read = fs.read_file(&big, /*sandbox_policy*/ None).await;
         let write = fs
-            .write_file(&fx.at("new"), vec![b'y'; MAX_FS_BYTES + 1], None)
+            .write_file(
+                &fx.at("new"),
+                vec![b'y'; MAX_FS_BYTES + 1],
+                /*sandbox_policy*/ None,
+            )
             .await;
         assert_eq!(
             (read, write),
@@ -832,9 +883,13 @@ async fn size_limit_refuses_instead_of_truncating() {
             "{name}"
         );
         assert!(!fx.at("new").as_path().exists(), "{name}");
-        fs.write_file(&fx.at("new"), vec![b'y'; MAX_FS_BYTES], None)
-            .await
-            .unwrap();
+        fs.write_file(
+            &fx.at("new"),
+            vec![b'y'; MAX_FS_BYTES],
+            /*sandbox_policy*/ None,
+        )
+        .await
+        .unwrap();
         assert_eq!(
             fs.read_file(&fx.at("new"), None).await.unwrap().len(),
             MAX_FS_BYTES,
@@ -851,8 +906,9 @@ async fn paths_the_wire_cannot_carry_are_invalid_params() {
     let nul = abs("/tmp/a\0b");
     for (name, fs) in &backends.list {
         let outcome = (
-            fs.read_file(&non_utf8, None).await,
-            fs.write_file(&nul, b"x".to_vec(), None).await,
+            fs.read_file(&non_utf8, /*sandbox_policy*/ None).await,
+            fs.write_file(&nul, b"x".to_vec(), /*sandbox_policy*/ None)
+                .await,
         );
         assert_eq!(
             outcome,

@@ -89,11 +89,20 @@ async fn check_write_reports_what_the_host_would_refuse() {
             .expect("chmod dir");
         let answers = (
             kind(
-                fs.check_write(&abs(locked.join("new/file.txt")), None)
+                fs.check_write(
+                    &abs(locked.join("new/file.txt")),
+                    /*sandbox_policy*/ None,
+                )
+                .await,
+            ),
+            kind(
+                fs.check_write(&abs(&readonly), /*sandbox_policy*/ None)
                     .await,
             ),
-            kind(fs.check_write(&abs(&readonly), None).await),
-            kind(fs.check_write(&abs(dir.path("fine.txt")), None).await),
+            kind(
+                fs.check_write(&abs(dir.path("fine.txt")), /*sandbox_policy*/ None)
+                    .await,
+            ),
         );
         let refused = || Err("ioError".to_string());
         let expected = if who.uid() == 0 {

@@ -43,17 +43,27 @@ async fn copies_past_the_limit_are_refused_and_leave_nothing_behind() {
     let copy = |source: &std::path::Path, destination: &std::path::Path, recursive: bool| json!({"sourcePath": source, "destinationPath": destination, "recursive": recursive});
 
     let tree = client
-        .request("fs/copy", copy(&big_tree, &dir.join("big-copy"), true))
+        .request(
+            "fs/copy",
+            copy(&big_tree, &dir.join("big-copy"), /*recursive*/ true),
+        )
         .await;
     let file = client
-        .request("fs/copy", copy(&big_file, &dir.join("file-copy"), false))
+        .request(
+            "fs/copy",
+            copy(&big_file, &dir.join("file-copy"), /*recursive*/ false),
+        )
         .await;
     // procfs files say they are empty: the limit is only met while copying (cpuinfo has
     // kilobytes; the six small files of kernel/random about 90 bytes, two UUIDs alone 74).
     let growing_file = client
         .request(
             "fs/copy",
-            copy("/proc/cpuinfo".as_ref(), &dir.join("cpuinfo"), false),
+            copy(
+                "/proc/cpuinfo".as_ref(),
+                &dir.join("cpuinfo"),
+                /*recursive*/ false,
+            ),
         )
         .await;
     let growing_tree = client
@@ -62,12 +72,19 @@ async fn copies_past_the_limit_are_refused_and_leave_nothing_behind() {
             copy(
                 "/proc/sys/kernel/random".as_ref(),
                 &dir.join("random"),
-                true,
+                /*recursive*/ true,
             ),
         )
         .await;
     let fits = client
-        .request("fs/copy", copy(&small_tree, &dir.join("small-copy"), true))
+        .request(
+            "fs/copy",
+            copy(
+                &small_tree,
+                &dir.join("small-copy"),
+                /*recursive*/ true,
+            ),
+        )
         .await;
 
     let too_large = (-32014, "tooLarge".to_string(), true);

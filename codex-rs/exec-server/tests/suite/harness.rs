@@ -53,7 +53,7 @@ impl TestServer {
     /// `wrapper` (which must execute it in its place or kill it when it dies; `env` will
     /// do), and the warnings it logs are kept for [`TestServer::stderr`].
     pub fn start_under(wrapper: &[&str], args: &[&str]) -> Self {
-        Self::start_under_with(wrapper, None, args, &[])
+        Self::start_under_with(wrapper, /*program*/ None, args, &[])
     }
 
     /// [`TestServer::start_under`] with `env` for the server (`RUST_LOG` in it overrides
@@ -203,7 +203,7 @@ impl TestServer {
 
     /// [`TestServer::url`] with `addr` (say, a proxy's) in place of the server's.
     pub fn url_via(&self, addr: &str) -> String {
-        self.url.replacen(&self.addr(), addr, 1)
+        self.url.replacen(&self.addr(), addr, /*count*/ 1)
     }
 
     pub fn pid(&self) -> u32 {
@@ -523,7 +523,7 @@ impl RawClient {
     }
 
     pub async fn close(mut self) {
-        let _ = self.ws.close(None).await;
+        let _ = self.ws.close(/*msg*/ None).await;
     }
 }
 

@@ -95,7 +95,7 @@ async fn malformed_frames_get_errors_and_the_connection_stays_open() {
             json!({"id": 9, "method": "initialize", "params": {"clientName": "t"}}).to_string(),
         )
         .await;
-    let response = client.response(9).await;
+    let response = client.response(/*id*/ 9).await;
     assert!(response["result"]["sessionId"].is_string(), "{response}");
     assert_eq!(
         response["result"]["capabilities"],

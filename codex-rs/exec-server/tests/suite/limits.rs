@@ -126,7 +126,7 @@ async fn memory_limit_fails_large_allocations_only(who: Who) {
         &mut client,
         start(
             "large",
-            &allocate(256),
+            &allocate(/*mib*/ 256),
             dir.root(),
             read_only(),
             limits.clone(),
@@ -137,7 +137,7 @@ async fn memory_limit_fails_large_allocations_only(who: Who) {
         &mut client,
         start(
             "small",
-            &allocate(16),
+            &allocate(/*mib*/ 16),
             dir.root(),
             read_only(),
             limits.clone(),
@@ -147,7 +147,13 @@ async fn memory_limit_fails_large_allocations_only(who: Who) {
     // The same without a sandbox: the limit applies too, only where asked for.
     let plain = run(
         &mut client,
-        start("plain", &allocate(256), dir.root(), Value::Null, limits),
+        start(
+            "plain",
+            &allocate(/*mib*/ 256),
+            dir.root(),
+            Value::Null,
+            limits,
+        ),
     )
     .await;
 
@@ -240,7 +246,13 @@ async fn process_limit_stops_a_fork_bomb(who: Who) {
     let (mut other, _) = RawClient::initialized(&server.url).await;
     let dir = who.dir();
     let limits = json!({"maxProcesses": 50});
-    let params = start("bomb", &fork_bomb(3), dir.root(), read_only(), limits);
+    let params = start(
+        "bomb",
+        &fork_bomb(/*hold*/ 3),
+        dir.root(),
+        read_only(),
+        limits,
+    );
 
     // SAFETY: geteuid has no preconditions.
     let server_is_root = who == Who::Caller && unsafe { libc::geteuid() } == 0;

@@ -39,8 +39,8 @@ impl Proxy {
                     let Ok(mut outbound) = TcpStream::connect(upstream).await else {
                         return;
                     };
-                    let _ = inbound.set_nodelay(true);
-                    let _ = outbound.set_nodelay(true);
+                    let _ = inbound.set_nodelay(/*nodelay*/ true);
+                    let _ = outbound.set_nodelay(/*nodelay*/ true);
                     let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                 });
                 tracked.lock().unwrap().push(handle);

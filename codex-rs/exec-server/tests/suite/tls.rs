@@ -120,7 +120,7 @@ async fn a_certificate_the_client_does_not_trust_is_refused_and_the_server_keeps
 #[tokio::test]
 async fn plain_websocket_and_garbage_on_the_tls_port_are_dropped_and_the_server_keeps_serving() {
     let server = tls_server();
-    let plain_url = server.url.replacen("wss://", "ws://", 1);
+    let plain_url = server.url.replacen("wss://", "ws://", /*count*/ 1);
 
     let plain = ExecServerClient::connect(ClientConfig::new(&plain_url)).await;
     let mut raw = std::net::TcpStream::connect(server.addr()).unwrap();

@@ -125,7 +125,10 @@ fn read_only_full_access() {
 #[test]
 fn read_only_restricted() {
     let policy = SandboxPolicy::ReadOnly {
-        access: restricted(false, &["/Users/dev/docs", "/opt/data"]),
+        access: restricted(
+            /*include_platform_defaults*/ false,
+            &["/Users/dev/docs", "/opt/data"],
+        ),
     };
     check("read_only_restricted", &policy, CWD, no_gitdir);
 }
@@ -133,7 +136,10 @@ fn read_only_restricted() {
 #[test]
 fn read_only_restricted_platform_defaults() {
     let policy = SandboxPolicy::ReadOnly {
-        access: restricted(true, &["/Users/dev/docs"]),
+        access: restricted(
+            /*include_platform_defaults*/ true,
+            &["/Users/dev/docs"],
+        ),
     };
     check(
         "read_only_restricted_platform_defaults",
@@ -186,7 +192,10 @@ fn workspace_write_tmp_excluded() {
 fn workspace_write_restricted_read() {
     let policy = WorkspaceWrite {
         writable_roots: &["/Users/dev/shared"],
-        read_only_access: restricted(true, &["/Users/dev/docs"]),
+        read_only_access: restricted(
+            /*include_platform_defaults*/ true,
+            &["/Users/dev/docs"],
+        ),
         network_access: false,
         exclude_tmpdir_env_var: false,
         exclude_slash_tmp: true,
@@ -241,7 +250,10 @@ fn paths_with_quotes_and_spaces() {
     let odd = "/Users/dev/My \"Projects\"/a (b); c";
     let policy = WorkspaceWrite {
         writable_roots: &[],
-        read_only_access: restricted(false, &["/Users/dev/read me"]),
+        read_only_access: restricted(
+            /*include_platform_defaults*/ false,
+            &["/Users/dev/read me"],
+        ),
         network_access: false,
         exclude_tmpdir_env_var: true,
         exclude_slash_tmp: true,

@@ -60,7 +60,7 @@ struct Fixture {
 fn fixture(contents: &[u8]) -> Fixture {
     let dir = TempDir::new().unwrap();
     let file = dir.path().join("hello");
-    fs::write(&file, dotslash_text(PLATFORM, 11, HELLO_DIGEST)).unwrap();
+    fs::write(&file, dotslash_text(PLATFORM, /*size*/ 11, HELLO_DIGEST)).unwrap();
     let artifact = dir.path().join("cache/ab/cdef/hello");
     fs::create_dir_all(artifact.parent().unwrap()).unwrap();
     fs::write(&artifact, contents).unwrap();
@@ -141,7 +141,11 @@ fn file_with_bad_json_is_not_dotslash() {
 fn entry_for_another_platform_only_names_platforms_present() {
     let dir = TempDir::new().unwrap();
     let file = dir.path().join("bash");
-    fs::write(&file, dotslash_text("macos-aarch64", 11, HELLO_DIGEST)).unwrap();
+    fs::write(
+        &file,
+        dotslash_text("macos-aarch64", /*size*/ 11, HELLO_DIGEST),
+    )
+    .unwrap();
     let err = fetch_with(&file, PLATFORM, &fake_dotslash("exit 99")).unwrap_err();
     assert_eq!(
         format!(
@@ -157,7 +161,7 @@ fn entry_for_another_platform_only_names_platforms_present() {
 fn archive_entry_is_unverifiable() {
     let dir = TempDir::new().unwrap();
     let file = dir.path().join("bash");
-    let text = dotslash_text(PLATFORM, 11, HELLO_DIGEST).replace(
+    let text = dotslash_text(PLATFORM, /*size*/ 11, HELLO_DIGEST).replace(
         "\"path\": \"hello\"",
         "\"format\": \"tar.gz\", \"path\": \"bin/hello\"",
     );

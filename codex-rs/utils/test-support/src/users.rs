@@ -139,7 +139,7 @@ impl UserDir {
         if self.who == Who::Nobody {
             std::os::unix::fs::chown(path, Some(NOBODY_ID), Some(NOBODY_ID)).expect("chown");
             if path.symlink_metadata().expect("stat").is_dir() {
-                chmod(path, 0o755);
+                chmod(path, /*mode*/ 0o755);
             }
         }
     }
@@ -162,7 +162,7 @@ pub fn installed_copy(binary: &Path) -> InstalledCopy {
         .prefix("codex-test-binary")
         .tempdir_in("/tmp")
         .expect("tempdir");
-    chmod(dir.path(), 0o755);
+    chmod(dir.path(), /*mode*/ 0o755);
     let path = dir
         .path()
         .join(binary.file_name().expect("a binary has a file name"));
