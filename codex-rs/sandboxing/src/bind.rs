@@ -106,7 +106,7 @@ impl RootPins {
 
 /// A path resolved from `/`, and the symlinks met on the way.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resolution {
+pub(crate) struct Resolution {
     /// The path with every symlink of its existing part followed; a missing rest is
     /// appended as written.
     pub path: AbsolutePathBuf,
@@ -118,7 +118,7 @@ pub struct Resolution {
 /// symlink it follows. Components after the first missing one are appended as written
 /// (a root may name a directory that does not exist yet); `..` after a resolved
 /// component goes to the resolved parent.
-pub fn resolve_recording_links(path: &AbsolutePathBuf) -> io::Result<Resolution> {
+pub(crate) fn resolve_recording_links(path: &AbsolutePathBuf) -> io::Result<Resolution> {
     let mut pending: VecDeque<OsString> = names(path.as_path()).collect();
     let mut resolved = PathBuf::from("/");
     let mut links = Vec::new();

@@ -26,10 +26,8 @@ mod error;
 mod platform;
 mod seatbelt;
 
-pub use bind::Resolution;
 pub use bind::RootPins;
 pub use bind::bind_policy;
-pub use bind::resolve_recording_links;
 pub use error::PathProblem;
 pub use error::SandboxingError;
 pub use platform::Platform;
@@ -37,7 +35,6 @@ pub use platform::SandboxType;
 pub use platform::sandbox_type;
 pub use platform::sandbox_type_for_platform;
 pub use seatbelt::NoSandboxReason;
-pub use seatbelt::SANDBOX_EXEC_PATH;
 pub use seatbelt::SeatbeltDecision;
 pub use seatbelt::SeatbeltPolicy;
 pub use seatbelt::sandbox_exec_argv;

@@ -42,7 +42,7 @@ use crate::SandboxingError;
 
 /// The only `sandbox-exec` this crate runs. Taken by absolute path, never from `PATH`,
 /// so a planted binary earlier in `PATH` cannot replace the sandbox.
-pub const SANDBOX_EXEC_PATH: &str = "/usr/bin/sandbox-exec";
+pub(crate) const SANDBOX_EXEC_PATH: &str = "/usr/bin/sandbox-exec";
 
 /// `(deny default)` and what every sandboxed process needs regardless of policy.
 const BASE_POLICY: &str = include_str!("seatbelt_base_policy.sbpl");

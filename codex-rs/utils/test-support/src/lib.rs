@@ -10,7 +10,6 @@ mod users;
 
 pub use users::InstalledCopy;
 pub use users::NOBODY_ID;
-pub use users::NOBODY_PATH;
 pub use users::NOBODY_SETPRIV;
 pub use users::UserDir;
 pub use users::Who;

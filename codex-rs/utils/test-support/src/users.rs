@@ -20,7 +20,7 @@ pub const NOBODY_SETPRIV: [&str; 4] = [
 /// The `PATH` of `nobody`'s commands: the caller's may name directories below `/root`
 /// (say `~/.cargo/bin`), and `execvp` then fails a missing command with `EACCES`, not
 /// `ENOENT`.
-pub const NOBODY_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const NOBODY_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Who runs the program under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,7 +77,7 @@ impl Who {
         made
     }
 
-    /// `program` run by this user. `nobody`'s gets `TMPDIR=/tmp` and [`NOBODY_PATH`].
+    /// `program` run by this user. `nobody`'s gets `TMPDIR=/tmp` and a `PATH` of the system directories only.
     pub fn command(self, program: impl AsRef<OsStr>) -> Command {
         match self {
             Who::Caller => Command::new(program),
