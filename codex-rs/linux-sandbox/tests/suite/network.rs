@@ -14,8 +14,10 @@ use super::harness::UserDir;
 use super::harness::stderr;
 use super::harness::stdout;
 use super::harness::user_dir;
+use codex_utils_test_support::PROCESS_PROBE;
 use codex_utils_test_support::Who;
 use codex_utils_test_support::both_users;
+use codex_utils_test_support::process_probe_refused;
 use codex_utils_test_support::workspace_write;
 
 both_users!(
@@ -133,47 +135,6 @@ fn external_sandbox_without_network_gets_the_seccomp_filter_but_no_bwrap(who: Wh
     assert!(outside.join("file").exists());
 }
 
-/// Tries, as a command on the host would, to reach into process `$ARGV[0]` (here: a
-/// process of the same user holding a listening socket, [`SOCKET_HOLDER`]): `pidfd_open`
-/// it and `pidfd_getfd` each of its sockets, `PTRACE_SEIZE` it (does not stop it; the tracer's exit detaches),
-/// `process_vm_readv` its first mapping and `process_vm_writev` the same bytes back (that
-/// mapping is read-only: `EFAULT` where the call is allowed), `kcmp` a descriptor with it,
-/// and `open_by_handle_at` a made-up handle (`ESTALE` where allowed, as root). One line per
-/// call: `ok` or the errno's name (for `pidfd_getfd`, every distinct outcome).
-const PROCESS_PROBE: &str = r#"
-use strict; use warnings; no warnings "portable"; use Errno; use POSIX ();
-my $pid = $ARGV[0] + 0;
-my %numbers = (x86_64 => [434, 438, 101, 310, 311, 312, 304],
-               aarch64 => [434, 438, 117, 270, 271, 272, 265]);
-my ($pidfd_open, $pidfd_getfd, $ptrace, $vm_readv, $vm_writev, $kcmp, $by_handle) =
-    @{ $numbers{(POSIX::uname())[4]} or die "unknown architecture" };
-sub outcome { return "ok" if $_[0] >= 0; my ($name) = grep { $!{$_} } keys %!; $name }
-sub report { print "$_[0]: $_[1]\n" }
-my $pidfd = syscall($pidfd_open, $pid, 0);
-report("pidfd_open", outcome($pidfd));
-opendir(my $dir, "/proc/$pid/fd") or die "no fds of $pid: $!";
-my @sockets = grep { (readlink("/proc/$pid/fd/$_") // "") =~ /^socket:/ } readdir($dir);
-report("sockets", @sockets ? "found" : "none");
-my %got = map { (outcome(syscall($pidfd_getfd, $pidfd, $_ + 0, 0)) => 1) } @sockets;
-report("pidfd_getfd", join(",", sort keys %got));
-report("ptrace", outcome(syscall($ptrace, 0x4206, $pid, 0, 0)));
-open(my $maps, "<", "/proc/$pid/maps") or die "no maps of $pid: $!";
-my ($start) = <$maps> =~ /^([0-9a-f]+)-/;
-my $buffer = "\0" x 8;
-my $local = pack("QQ", unpack("J", pack("p", $buffer)), 8);
-my $remote = pack("QQ", hex($start), 8);
-report("process_vm_readv", outcome(syscall($vm_readv, $pid, $local, 1, $remote, 1, 0)));
-report("process_vm_writev", outcome(syscall($vm_writev, $pid, $local, 1, $remote, 1, 0)));
-report("kcmp", outcome(syscall($kcmp, $$ + 0, $pid, 0, 0, 0)));
-my $handle = pack("LlQ", 8, 1, 0);
-report("open_by_handle_at", outcome(syscall($by_handle, -100, $handle, 0)));
-"#;
-
-/// What [`PROCESS_PROBE`] prints when every call is refused by the seccomp filter.
-const PROCESS_PROBE_REFUSED: &str = "pidfd_open: EPERM\nsockets: found\n\
-    pidfd_getfd: EPERM\nptrace: EPERM\nprocess_vm_readv: EPERM\nprocess_vm_writev: EPERM\n\
-    kcmp: EPERM\nopen_by_handle_at: EPERM\n";
-
 /// Listens on a loopback port, says `ready`, and waits to be killed.
 const SOCKET_HOLDER: &str = r#"
 use IO::Socket::INET;
@@ -236,7 +197,11 @@ fn external_sandbox_without_network_cannot_reach_into_other_processes(who: Who) 
 
     assert_eq!(
         (stdout(&output), stderr(&output), output.status.code()),
-        (PROCESS_PROBE_REFUSED.to_string(), String::new(), Some(0))
+        (
+            process_probe_refused("found", "found"),
+            String::new(),
+            Some(0)
+        )
     );
 }
 

@@ -6,7 +6,11 @@
 // Test helpers: a failed set-up step should fail the test right there, with its reason.
 #![allow(clippy::expect_used)]
 
+mod probes;
 mod users;
+
+pub use probes::PROCESS_PROBE;
+pub use probes::process_probe_refused;
 
 pub use users::InstalledCopy;
 pub use users::NOBODY_ID;
