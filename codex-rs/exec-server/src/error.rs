@@ -65,34 +65,66 @@ pub enum ExecError {
 }
 
 impl ExecError {
-    /// The JSON-RPC error this maps to on the wire.
+    /// The JSON-RPC error this maps to on the wire: the code, the message a person reads,
+    /// and the details as `data` (`kind`, and `processId`, `program`, `reason` or
+    /// `sessionId`), which is all [`ExecError::from_rpc_error`] reads.
     pub fn to_rpc_error(&self) -> RpcError {
-        let (code, kind) = match self {
-            ExecError::InvalidParams(_) => (error_code::INVALID_PARAMS, None),
-            ExecError::UnknownProcess(_) => (error_code::UNKNOWN_PROCESS, Some("unknownProcess")),
-            ExecError::DuplicateProcess(_) => {
-                (error_code::DUPLICATE_PROCESS, Some("duplicateProcess"))
+        let (code, kind, fields): (i64, Option<&str>, Vec<(&str, &str)>) = match self {
+            ExecError::InvalidParams(reason) => {
+                (error_code::INVALID_PARAMS, None, vec![("reason", reason)])
             }
-            ExecError::ProcessStarting(_) => {
-                (error_code::PROCESS_STARTING, Some("processStarting"))
-            }
-            ExecError::SpawnFailed { .. } => (error_code::SPAWN_FAILED, Some("spawnFailed")),
-            ExecError::SandboxDenied(_) => (error_code::SANDBOX_DENIED, Some("sandboxDenied")),
-            ExecError::SandboxUnavailable(_) => {
-                (error_code::SANDBOX_UNAVAILABLE, Some("sandboxUnavailable"))
-            }
-            ExecError::SessionExpired(_) => (error_code::SESSION_EXPIRED, Some("sessionExpired")),
-            ExecError::UnknownSession(_) => (error_code::UNKNOWN_SESSION, Some("unknownSession")),
-            ExecError::SessionTakenOver => {
-                (error_code::SESSION_TAKEN_OVER, Some("sessionTakenOver"))
-            }
+            ExecError::UnknownProcess(id) => (
+                error_code::UNKNOWN_PROCESS,
+                Some("unknownProcess"),
+                vec![("processId", id)],
+            ),
+            ExecError::DuplicateProcess(id) => (
+                error_code::DUPLICATE_PROCESS,
+                Some("duplicateProcess"),
+                vec![("processId", id)],
+            ),
+            ExecError::ProcessStarting(id) => (
+                error_code::PROCESS_STARTING,
+                Some("processStarting"),
+                vec![("processId", id)],
+            ),
+            ExecError::SpawnFailed { program, message } => (
+                error_code::SPAWN_FAILED,
+                Some("spawnFailed"),
+                vec![("program", program), ("reason", message)],
+            ),
+            ExecError::SandboxDenied(reason) => (
+                error_code::SANDBOX_DENIED,
+                Some("sandboxDenied"),
+                vec![("reason", reason)],
+            ),
+            ExecError::SandboxUnavailable(reason) => (
+                error_code::SANDBOX_UNAVAILABLE,
+                Some("sandboxUnavailable"),
+                vec![("reason", reason)],
+            ),
+            ExecError::SessionExpired(id) => (
+                error_code::SESSION_EXPIRED,
+                Some("sessionExpired"),
+                vec![("sessionId", id)],
+            ),
+            ExecError::UnknownSession(id) => (
+                error_code::UNKNOWN_SESSION,
+                Some("unknownSession"),
+                vec![("sessionId", id)],
+            ),
+            ExecError::SessionTakenOver => (
+                error_code::SESSION_TAKEN_OVER,
+                Some("sessionTakenOver"),
+                Vec::new(),
+            ),
             ExecError::Rpc(err) => return err.clone(),
             ExecError::Disabled
             | ExecError::InvalidEnvironment(_)
             | ExecError::Transport(_)
-            | ExecError::Internal(_) => (error_code::INTERNAL_ERROR, None),
+            | ExecError::Internal(_) => (error_code::INTERNAL_ERROR, None, Vec::new()),
         };
-        RpcError::with_kind(code, self.to_string(), kind)
+        RpcError::with_fields(code, self.to_string(), kind, &fields)
     }
 
     /// The wire `data.kind` of this error (`unknownProcess`, `spawnFailed`, ...), the same
@@ -101,43 +133,32 @@ impl ExecError {
         self.to_rpc_error().kind().map(str::to_string)
     }
 
-    /// Map an error received from a server back to a typed error where possible, so local
-    /// and remote backends report the same variants.
+    /// Map an error received from a server back to its typed error, from `data` alone (the
+    /// message is for people): local and remote backends report the same variants. A field
+    /// a server left out falls back to `process_id` (the request's) or to the message.
     pub(crate) fn from_rpc_error(err: RpcError, process_id: Option<&str>) -> Self {
-        let process_id = process_id.unwrap_or_default().to_string();
+        let field = |name: &str| err.field(name).map(str::to_string);
+        let process =
+            || field("processId").unwrap_or_else(|| process_id.unwrap_or_default().to_string());
+        let reason = || field("reason").unwrap_or_else(|| err.message.clone());
+        let session = || field("sessionId").unwrap_or_default();
         match err.kind() {
-            Some("unknownProcess") => ExecError::UnknownProcess(process_id),
-            Some("duplicateProcess") => ExecError::DuplicateProcess(process_id),
-            Some("processStarting") => ExecError::ProcessStarting(process_id),
-            Some("sandboxDenied") => ExecError::SandboxDenied(
-                err.message
-                    .strip_prefix("sandbox refused to run the command: ")
-                    .unwrap_or(&err.message)
-                    .to_string(),
-            ),
+            Some("unknownProcess") => ExecError::UnknownProcess(process()),
+            Some("duplicateProcess") => ExecError::DuplicateProcess(process()),
+            Some("processStarting") => ExecError::ProcessStarting(process()),
+            Some("sandboxDenied") => ExecError::SandboxDenied(reason()),
             // `sandboxUnsupported`: servers from before sandboxed processes.
-            Some("sandboxUnavailable" | "sandboxUnsupported") => ExecError::SandboxUnavailable(
-                err.message
-                    .strip_prefix("sandbox unavailable: ")
-                    .unwrap_or(&err.message)
-                    .to_string(),
-            ),
-            Some("spawnFailed") => {
-                let (program, message) = err
-                    .message
-                    .strip_prefix("failed to start `")
-                    .and_then(|rest| rest.split_once("`: "))
-                    .map(|(program, message)| (program.to_string(), message.to_string()))
-                    .unwrap_or_else(|| (String::new(), err.message.clone()));
-                ExecError::SpawnFailed { program, message }
+            Some("sandboxUnavailable" | "sandboxUnsupported") => {
+                ExecError::SandboxUnavailable(reason())
             }
+            Some("spawnFailed") => ExecError::SpawnFailed {
+                program: field("program").unwrap_or_default(),
+                message: reason(),
+            },
+            Some("sessionExpired") => ExecError::SessionExpired(session()),
+            Some("unknownSession") => ExecError::UnknownSession(session()),
             Some("sessionTakenOver") => ExecError::SessionTakenOver,
-            _ if err.code == error_code::INVALID_PARAMS => ExecError::InvalidParams(
-                err.message
-                    .strip_prefix("invalid params: ")
-                    .unwrap_or(&err.message)
-                    .to_string(),
-            ),
+            _ if err.code == error_code::INVALID_PARAMS => ExecError::InvalidParams(reason()),
             _ => ExecError::Rpc(err),
         }
     }

@@ -54,7 +54,47 @@ fn process_starting_is_an_application_error_a_person_can_act_on() {
         RpcError {
             code: -32016,
             message: "process `build` is still starting; retry shortly".to_string(),
-            data: Some(serde_json::json!({"kind": "processStarting"})),
+            data: Some(serde_json::json!({"kind": "processStarting", "processId": "build"})),
         }
+    );
+}
+
+/// The client rebuilds the typed error from `data` alone: a server may word its message
+/// as it likes (or translate it).
+#[test]
+fn a_wire_error_maps_back_from_its_data_not_its_message() {
+    let wire = |kind: &str, fields: serde_json::Value| {
+        let mut data = fields;
+        data["kind"] = serde_json::Value::from(kind);
+        RpcError {
+            code: -32000,
+            message: "ein Fehler".to_string(),
+            data: Some(data),
+        }
+    };
+    let back = [
+        wire(
+            "spawnFailed",
+            serde_json::json!({"program": "cc", "reason": "not found"}),
+        ),
+        wire("unknownProcess", serde_json::json!({"processId": "other"})),
+        wire("sandboxDenied", serde_json::json!({"reason": "no"})),
+        wire("unknownSession", serde_json::json!({"sessionId": "s1"})),
+    ]
+    .into_iter()
+    .map(|err| format!("{:?}", ExecError::from_rpc_error(err, Some("p"))))
+    .collect::<Vec<_>>();
+    assert_eq!(
+        back,
+        [
+            ExecError::SpawnFailed {
+                program: "cc".to_string(),
+                message: "not found".to_string(),
+            },
+            ExecError::UnknownProcess("other".to_string()),
+            ExecError::SandboxDenied("no".to_string()),
+            ExecError::UnknownSession("s1".to_string()),
+        ]
+        .map(|err| format!("{err:?}"))
     );
 }

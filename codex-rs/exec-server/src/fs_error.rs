@@ -8,46 +8,47 @@ use codex_file_system::FileSystemError;
 use crate::protocol::RpcError;
 use crate::protocol::error_code;
 
-/// The JSON-RPC error `err` is sent as.
+/// The JSON-RPC error `err` is sent as: its code, the message a person reads, and
+/// `data: {kind, reason}`, which is all [`fs_error_from_rpc`] reads.
 pub(crate) fn fs_error_to_rpc(err: &FileSystemError) -> RpcError {
-    let code = match err {
-        FileSystemError::InvalidParams(_) => error_code::INVALID_PARAMS,
-        FileSystemError::SandboxDenied(_) => error_code::SANDBOX_DENIED,
-        FileSystemError::NotFound(_) => error_code::NOT_FOUND,
-        FileSystemError::AlreadyExists(_) => error_code::ALREADY_EXISTS,
-        FileSystemError::NotADirectory(_) => error_code::NOT_A_DIRECTORY,
-        FileSystemError::IsADirectory(_) => error_code::IS_A_DIRECTORY,
-        FileSystemError::DirectoryNotEmpty(_) => error_code::DIRECTORY_NOT_EMPTY,
-        FileSystemError::TooLarge(_) => error_code::TOO_LARGE,
-        FileSystemError::Io(_) => error_code::IO_ERROR,
+    let (code, reason) = match err {
+        FileSystemError::InvalidParams(reason) => (error_code::INVALID_PARAMS, reason),
+        FileSystemError::SandboxDenied(reason) => (error_code::SANDBOX_DENIED, reason),
+        FileSystemError::NotFound(reason) => (error_code::NOT_FOUND, reason),
+        FileSystemError::AlreadyExists(reason) => (error_code::ALREADY_EXISTS, reason),
+        FileSystemError::NotADirectory(reason) => (error_code::NOT_A_DIRECTORY, reason),
+        FileSystemError::IsADirectory(reason) => (error_code::IS_A_DIRECTORY, reason),
+        FileSystemError::DirectoryNotEmpty(reason) => (error_code::DIRECTORY_NOT_EMPTY, reason),
+        FileSystemError::TooLarge(reason) => (error_code::TOO_LARGE, reason),
+        FileSystemError::Io(reason) => (error_code::IO_ERROR, reason),
         FileSystemError::Remote { code, message } => {
-            return RpcError::with_kind(*code, message.clone(), /*kind*/ None);
+            return RpcError::with_kind(*code, message.clone(), None);
         }
-        FileSystemError::Disabled | FileSystemError::Transport(_) => error_code::INTERNAL_ERROR,
+        FileSystemError::Disabled | FileSystemError::Transport(_) => {
+            return RpcError::with_kind(error_code::INTERNAL_ERROR, err.to_string(), None);
+        }
     };
-    RpcError::with_kind(code, err.to_string(), err.kind())
+    RpcError::with_fields(code, err.to_string(), err.kind(), &[("reason", reason)])
 }
 
-/// The typed error a server reported.
+/// The typed error a server reported, from its `data` (a server that sent no `reason`:
+/// the message).
 pub(crate) fn fs_error_from_rpc(err: RpcError) -> FileSystemError {
-    let message = err.message.clone();
+    let reason = err
+        .field("reason")
+        .map_or_else(|| err.message.clone(), str::to_string);
     if let Some(typed) = err
         .kind()
-        .and_then(|kind| FileSystemError::from_kind(kind, message.clone()))
+        .and_then(|kind| FileSystemError::from_kind(kind, reason.clone()))
     {
         return typed;
     }
     if err.code == error_code::INVALID_PARAMS {
-        return FileSystemError::InvalidParams(
-            message
-                .strip_prefix("invalid params: ")
-                .unwrap_or(&message)
-                .to_string(),
-        );
+        return FileSystemError::InvalidParams(reason);
     }
     FileSystemError::Remote {
         code: err.code,
-        message,
+        message: err.message,
     }
 }
 

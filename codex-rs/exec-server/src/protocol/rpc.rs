@@ -120,8 +120,35 @@ impl RpcError {
         }
     }
 
+    /// An error with `code`, `message` and `data: {kind?, field: value, ...}`: the error's
+    /// details as data, so a client rebuilds its typed error without reading the message.
+    pub fn with_fields(
+        code: i64,
+        message: String,
+        kind: Option<&str>,
+        fields: &[(&str, &str)],
+    ) -> Self {
+        let mut data = serde_json::Map::new();
+        if let Some(kind) = kind {
+            data.insert("kind".to_string(), serde_json::Value::from(kind));
+        }
+        for (name, value) in fields {
+            data.insert((*name).to_string(), serde_json::Value::from(*value));
+        }
+        Self {
+            code,
+            message,
+            data: (!data.is_empty()).then_some(serde_json::Value::Object(data)),
+        }
+    }
+
     /// The `data.kind` of an application error, if any.
     pub fn kind(&self) -> Option<&str> {
-        self.data.as_ref()?.get("kind")?.as_str()
+        self.field("kind")
+    }
+
+    /// A string field of `data` (`processId`, `program`, `reason`, `sessionId`, ...).
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.data.as_ref()?.get(name)?.as_str()
     }
 }
