@@ -22,10 +22,14 @@ pub(crate) fn fs_error_to_rpc(err: &FileSystemError) -> RpcError {
         FileSystemError::TooLarge(reason) => (error_code::TOO_LARGE, reason),
         FileSystemError::Io(reason) => (error_code::IO_ERROR, reason),
         FileSystemError::Remote { code, message } => {
-            return RpcError::with_kind(*code, message.clone(), None);
+            return RpcError::with_kind(*code, message.clone(), /*kind*/ None);
         }
         FileSystemError::Disabled | FileSystemError::Transport(_) => {
-            return RpcError::with_kind(error_code::INTERNAL_ERROR, err.to_string(), None);
+            return RpcError::with_kind(
+                error_code::INTERNAL_ERROR,
+                err.to_string(),
+                /*kind*/ None,
+            );
         }
     };
     RpcError::with_fields(code, err.to_string(), err.kind(), &[("reason", reason)])
