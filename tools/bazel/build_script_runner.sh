@@ -45,6 +45,11 @@ mkdir -p "$OUT_DIR"
 export CARGO_MANIFEST_DIR="${CARGO_MANIFEST_DIR//\$\{pwd\}/$exec_root}"
 export CARGO_MANIFEST_PATH="${CARGO_MANIFEST_PATH//\$\{pwd\}/$exec_root}"
 export RUSTC="$exec_root/$RUSTC"
+# C and C++ a build script compiles (cc-rs honours these): the action's directory, a
+# sandbox path that changes from run to run, becomes `.` in debug info and `__FILE__`,
+# so the objects are the same bytes in every output base and clone.
+export CFLAGS="-ffile-prefix-map=$exec_root=."
+export CXXFLAGS="-ffile-prefix-map=$exec_root=."
 for file in ${dep_env_in[@]+"${dep_env_in[@]}"}; do
   while IFS= read -r line || [[ -n $line ]]; do
     [[ -n $line ]] && export "${line//\$\{pwd\}/$exec_root}"

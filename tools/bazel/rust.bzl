@@ -91,13 +91,16 @@ def _mode_flags(ctx):
     debuginfo = "2" if ctx.var["COMPILATION_MODE"] == "dbg" else "line-tables-only"
     return ["-Copt-level=0", "-Cdebuginfo=" + debuginfo, "-Cdebug-assertions=on", "-Coverflow-checks=on"]
 
-def _manifest_env(ctx):
-    """CARGO_MANIFEST_DIR and CARGO_MANIFEST_PATH, written `${pwd}/...`.
+def _manifest_env(ctx, prefix):
+    """CARGO_MANIFEST_DIR and CARGO_MANIFEST_PATH below `prefix`.
 
-    The wrapper of every action (rustc_wrapper.sh, build_script_runner.sh) makes them
-    absolute, so no machine path reaches a command line or cache key.
+    No machine path reaches a command line or cache key. For rustc the prefix is
+    `/proc/self/cwd`: an absolute path that names the action's directory wherever it is,
+    so a crate that embeds `env!("CARGO_MANIFEST_DIR")` gets the same bytes in every
+    output base and clone. A build script runs from its crate's directory, where that
+    would point elsewhere, so it gets `${pwd}`, which build_script_runner.sh expands.
     """
-    manifest_dir = "${pwd}/" + _manifest_dir(ctx)
+    manifest_dir = prefix + "/" + _manifest_dir(ctx)
     return {
         "CARGO_MANIFEST_DIR": manifest_dir,
         "CARGO_MANIFEST_PATH": manifest_dir + "/Cargo.toml",
@@ -108,7 +111,7 @@ def _extern_name(dep, aliases):
     return alias if alias else dep[RustCrateInfo].crate_name
 
 def _action_env(ctx, crate_name, extra = {}):
-    env = dict(_manifest_env(ctx), CARGO_CRATE_NAME = crate_name, PATH = _ACTION_PATH)
+    env = dict(_manifest_env(ctx, "/proc/self/cwd"), CARGO_CRATE_NAME = crate_name, PATH = _ACTION_PATH)
     env.update(ctx.attr.pkg_env)
     env.update(extra)
     return env
@@ -337,7 +340,7 @@ def _cargo_build_script_run_impl(ctx):
 
     opt = _is_opt(ctx)
     env = dict(
-        _manifest_env(ctx),
+        _manifest_env(ctx, "${pwd}"),
         RUSTC = ctx.file._rustc.path,
         TARGET = RUST_HOST.triple,
         HOST = RUST_HOST.triple,

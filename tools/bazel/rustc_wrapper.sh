@@ -33,7 +33,9 @@ add_arg_line() {
 while [[ $# -gt 0 ]]; do
   case $1 in
     --kind) kind=$2; shift 2 ;;
-    --out-dir) export OUT_DIR="$exec_root/$2"; shift 2 ;;
+    # Under /proc/self/cwd (the action's directory, wherever it is): a crate that embeds
+    # env!("OUT_DIR") gets the same bytes in every output base and clone.
+    --out-dir) export OUT_DIR="/proc/self/cwd/$2"; shift 2 ;;
     --env-file)
       while IFS= read -r line || [[ -n $line ]]; do
         [[ -n $line ]] && export "${line//\$\{pwd\}/$exec_root}"
@@ -51,12 +53,9 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-for var in CARGO_MANIFEST_DIR CARGO_MANIFEST_PATH; do
-  if [[ -n ${!var:-} ]]; then
-    export "$var=${!var//\$\{pwd\}/$exec_root}"
-  fi
-done
-
 rustc=$1
 shift
-exec "$rustc" "$@" ${extra[@]+"${extra[@]}"}
+# The action's directory (a sandbox path that changes from run to run and machine to
+# machine) is written into debug info as the compilation directory; map it to `.` so
+# the outputs are the same bytes in every output base and clone.
+exec "$rustc" "$@" ${extra[@]+"${extra[@]}"} "--remap-path-prefix=$exec_root=."

@@ -8,7 +8,9 @@
 # 3. seeds the pinned bash/zsh test shells into DotSlash's cache;
 # 4. cargo nextest over the workspace;
 # 5. bazel test //... twice through a local BuildGrid REAPI cache (cold, then warm
-#    after bazel clean) and checks the warm run was served from the cache;
+#    after bazel clean) and checks the warm run was served from the cache; then a copy
+#    of the tree at another path: its run must hit the cache (>= 95 %), and its own
+#    local build must produce byte-identical outputs;
 # 6. checks that Cargo and Bazel ran the same number of tests.
 #
 # Caches live outside the clone (CARGO_TARGET_DIR, ~/.cache/codex-remote-cache),
@@ -68,6 +70,9 @@ tools/remote-cache/cache_test.sh
 
 step "bazel test //... through the local remote cache (cold, clean, warm)"
 tools/remote-cache/prove.sh
+
+step "relocated: a copy at another path hits the cache and rebuilds the same bytes"
+tools/remote-cache/relocate.sh
 
 step "same tests under Cargo and Bazel"
 tools/ci/count-tests.sh "$logs/nextest.log" | tee "$logs/count-tests.log"

@@ -21,6 +21,8 @@ set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 readonly repo_root
 readonly platform="linux-x86_64"
+# Where Bazel's tests find the shells (`test --test_env=DOTSLASH_CACHE=...` in .bazelrc).
+readonly BAZEL_DOTSLASH_CACHE="/var/tmp/codex-dotslash"
 
 # One line per shell: DotSlash file (relative to the repo root), Debian package, pinned
 # Debian version, path of the binary inside the package.
@@ -258,16 +260,22 @@ main() {
   fi
 
   ensure_dotslash
-  local cache_dir
-  cache_dir="$(dotslash -- cache-dir)"
-  mkdir -p "$cache_dir"
+  # The caller's cache (Cargo runs the tests with the caller's environment), and the
+  # fixed one Bazel's tests read (.bazelrc: a path that is the same for every user and
+  # clone, so test actions have the same cache keys everywhere).
+  local cache_dirs=("$(dotslash -- cache-dir)")
+  [[ "${cache_dirs[0]}" == "$BAZEL_DOTSLASH_CACHE" ]] || cache_dirs+=("$BAZEL_DOTSLASH_CACHE")
 
-  local line dotslash_file package version member
-  for line in "${shells[@]}"; do
-    read -r dotslash_file package version member <<<"$line"
-    seed_one "$dotslash_file" "$package" "$version" "$member" "$scratch" "$cache_dir"
+  local cache_dir line dotslash_file package version member
+  for cache_dir in "${cache_dirs[@]}"; do
+    mkdir -p "$cache_dir"
+    export DOTSLASH_CACHE="$cache_dir"
+    for line in "${shells[@]}"; do
+      read -r dotslash_file package version member <<<"$line"
+      seed_one "$dotslash_file" "$package" "$version" "$member" "$scratch" "$cache_dir"
+    done
   done
-  log "done; cache: $cache_dir"
+  log "done; caches: ${cache_dirs[*]}"
 }
 
 main "$@"

@@ -51,16 +51,12 @@ warm_status=0
 run_bazel "$logs/warm.log" --nofetch "$@" || warm_status=$?
 warm=$(elapsed "$start")
 
-summary=$(grep -E '^INFO: [0-9]+ processes?' "$logs/warm.log" | tail -n 1 || true)
-if [[ -z $summary ]]; then
+# shellcheck source=tools/remote-cache/summary.sh
+source "$root/tools/remote-cache/summary.sh"
+if ! read_process_summary "$logs/warm.log"; then
   say "error: no process summary in the warm run's output (log: $logs/warm.log)"
   exit 1
 fi
-total=$(sed -E 's/^INFO: ([0-9]+) process.*/\1/' <<<"$summary")
-hits=$(grep -oE '[0-9]+ remote cache hit' <<<"$summary" | grep -oE '^[0-9]+' || echo 0)
-internal=$(grep -oE '[0-9]+ internal' <<<"$summary" | grep -oE '^[0-9]+' || echo 0)
-executed=$((total - internal))
-percent=$(( executed > 0 ? hits * 100 / executed : 0 ))
 ratio=$(awk -v w="$warm" -v c="$cold" 'BEGIN { printf "%.3f", w / c }')
 
 say "warm run: $summary"
