@@ -67,7 +67,14 @@ pub fn run_main() -> i32 {
             return status;
         }
     };
-    match run(args) {
+    run_patch(args.patch)
+}
+
+/// Applies `patch` (or, when `None`, the patch on standard input) in the current
+/// directory, printing what the command prints; returns its exit status. For front ends
+/// that parse their own command line (`codex apply-patch PATCH`).
+pub fn run_patch(patch: Option<OsString>) -> i32 {
+    match run(Args { patch }) {
         Ok(summary) => {
             print!("{summary}");
             0

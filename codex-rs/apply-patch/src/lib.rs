@@ -47,6 +47,7 @@ pub use cli::APPLY_PATCH_ARG0;
 pub use cli::APPLY_PATCH_ARG0_ALIAS;
 pub use cli::arg0_dispatch;
 pub use cli::run_main;
+pub use cli::run_patch;
 pub use error::ApplyPatchError;
 
 #[cfg(test)]

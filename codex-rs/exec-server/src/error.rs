@@ -67,7 +67,7 @@ pub enum ExecError {
 impl ExecError {
     /// The JSON-RPC error this maps to on the wire: the code, the message a person reads,
     /// and the details as `data` (`kind`, and `processId`, `program`, `reason` or
-    /// `sessionId`), which is all [`ExecError::from_rpc_error`] reads.
+    /// `sessionId`), which is all a client reads to rebuild the error.
     pub fn to_rpc_error(&self) -> RpcError {
         let (code, kind, fields): (i64, Option<&str>, Vec<(&str, &str)>) = match self {
             ExecError::InvalidParams(reason) => {

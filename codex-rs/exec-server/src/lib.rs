@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod auth;
+pub mod cli;
 mod client;
 mod environment;
 mod error;
@@ -51,6 +52,7 @@ pub use server::DEFAULT_MAX_MESSAGE_BYTES;
 pub use server::DEFAULT_SESSION_TTL;
 pub use server::ExecServer;
 pub use server::ListenUrl;
+pub use server::LoopbackServer;
 pub use server::MAX_UNWRITTEN_RESPONSES;
 pub use server::ServerConfig;
 pub use server::ServerError;

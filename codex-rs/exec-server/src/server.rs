@@ -160,3 +160,42 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Transport for T {}
+
+/// A server running in this process on a free loopback port, without auth, until this
+/// handle is dropped: for embedding the exec-server in a program or a test that wants a
+/// real remote [`crate::Environment`] next to a local one.
+pub struct LoopbackServer {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl LoopbackServer {
+    /// Binds `127.0.0.1:0` with the default configuration and serves in a task of the
+    /// current runtime.
+    pub async fn start() -> Result<Self, ServerError> {
+        let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = ExecServer::bind(ServerConfig::new(listen)).await?;
+        let url = server.url();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            url,
+            stop: Some(stop),
+        })
+    }
+
+    /// The URL to connect to (`ws://127.0.0.1:PORT`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for LoopbackServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -9,50 +9,19 @@ use codex_apply_patch::AppliedPatch;
 use codex_apply_patch::ApplyPatchError;
 use codex_apply_patch::PatchTarget;
 use codex_exec_server::Environment;
-use codex_exec_server::ExecServer;
-use codex_exec_server::ServerConfig;
+use codex_exec_server::LoopbackServer;
 use codex_file_system::ExecutorFileSystem;
 use codex_file_system::LocalFileSystem;
 use codex_protocol::SandboxPolicy;
 use codex_utils_absolute_path::AbsolutePathBuf;
-use tokio::sync::oneshot;
-
-/// A running in-process exec-server; stops when dropped.
-pub struct Server {
-    pub url: String,
-    stop: Option<oneshot::Sender<()>>,
-}
-
-impl Server {
-    pub async fn start() -> Self {
-        let listen = "127.0.0.1:0".parse().expect("address");
-        let server = ExecServer::bind(ServerConfig::new(listen))
-            .await
-            .expect("bind");
-        let url = server.url();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        Self {
-            url,
-            stop: Some(stop),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
 
 /// `("local", …)` and `("remote", …)`; keep the returned server alive while using them.
-pub async fn backends() -> (Server, Vec<(&'static str, Arc<dyn ExecutorFileSystem>)>) {
-    let server = Server::start().await;
-    let remote = Environment::from_env_value(Some(&server.url))
+pub async fn backends() -> (
+    LoopbackServer,
+    Vec<(&'static str, Arc<dyn ExecutorFileSystem>)>,
+) {
+    let server = LoopbackServer::start().await.expect("start");
+    let remote = Environment::from_env_value(Some(server.url()))
         .await
         .expect("connect")
         .file_system()
