@@ -10,6 +10,7 @@ use crate::DEFAULT_MAX_MESSAGE_BYTES;
 use crate::DEFAULT_MAX_RETAINED_BYTES;
 use crate::ExecServer;
 use crate::LocalProcessConfig;
+use crate::PolicyGate;
 use crate::ServerConfig;
 use crate::dispatch_linux_sandbox;
 use crate::load_tls_config;
@@ -328,6 +329,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
             cli.listen
         ),
     };
+    let policy_gate = requirements_gate().await?;
     let config = ServerConfig {
         listen: listen.addr,
         tls,
@@ -342,6 +344,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or(cli.max_retained_bytes),
             hidden_paths: secrets,
         },
+        policy_gate,
         max_message_bytes: cli.max_message_bytes,
         auth_token: auth.token().map(str::to_string),
         file_system: LocalFileSystemConfig {
@@ -372,6 +375,35 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         })
         .await;
     Ok(())
+}
+
+/// The administrator's requirements (`/etc/codex/requirements.toml`, and its cloud copy
+/// when it names one) as the server's [`PolicyGate`]: a `sandboxPolicy` of a mode they do
+/// not allow, or no policy at all (an unconfined command, or `fs/*` without checks: the
+/// `danger-full-access` mode) unless they allow that, is refused before anything runs.
+/// Requirements that cannot be read, or a fail-closed cloud copy that cannot be had, stop
+/// the server from starting.
+async fn requirements_gate() -> anyhow::Result<PolicyGate> {
+    let codex_home = codex_config::default_codex_home()
+        .context("locating CODEX_HOME for the cloud requirements cache")?;
+    let loaded = codex_config::load_requirements(
+        std::path::Path::new(codex_config::SYSTEM_CONFIG_DIR),
+        &codex_home,
+        &codex_config::CloudFetchOptions::default(),
+    )
+    .await
+    .context("loading the requirements; nothing runs until they can be enforced")?;
+    for warning in &loaded.warnings {
+        tracing::warn!("requirements: {warning}");
+    }
+    let requirements = loaded.requirements;
+    Ok(PolicyGate::new(move |policy| {
+        match policy {
+            Some(policy) => requirements.check_policy(policy),
+            None => requirements.check_mode(codex_config::SandboxMode::DangerFullAccess),
+        }
+        .map_err(|err| err.to_string())
+    }))
 }
 
 #[cfg(test)]

@@ -398,6 +398,7 @@ WORKSPACE_CRATES = {
                 "aliases": {},
                 "deps": [
                     "//codex-rs/apply-patch:apply-patch",
+                    "//codex-rs/config:config",
                     "//codex-rs/exec-server:exec-server",
                     "//codex-rs/file-system:file-system",
                     "//codex-rs/linux-sandbox:linux-sandbox",
@@ -433,6 +434,7 @@ WORKSPACE_CRATES = {
                     "aliases": {},
                     "deps": [
                         "//codex-rs/apply-patch:apply-patch",
+                        "//codex-rs/config:config",
                         "//codex-rs/exec-server:exec-server",
                         "//codex-rs/file-system:file-system",
                         "//codex-rs/linux-sandbox:linux-sandbox",
@@ -478,6 +480,7 @@ WORKSPACE_CRATES = {
             "crate_name": "codex_exec_server",
             "deps": [
                 "//codex-rs/apply-patch:apply-patch",
+                "//codex-rs/config:config",
                 "//codex-rs/file-system:file-system",
                 "//codex-rs/linux-sandbox:linux-sandbox",
                 "//codex-rs/protocol:protocol",
@@ -514,6 +517,7 @@ WORKSPACE_CRATES = {
             "aliases": {},
             "deps": [
                 "//codex-rs/apply-patch:apply-patch",
+                "//codex-rs/config:config",
                 "//codex-rs/file-system:file-system",
                 "//codex-rs/linux-sandbox:linux-sandbox",
                 "//codex-rs/protocol:protocol",
@@ -573,6 +577,7 @@ WORKSPACE_CRATES = {
                 "aliases": {},
                 "deps": [
                     "//codex-rs/apply-patch:apply-patch",
+                    "//codex-rs/config:config",
                     "//codex-rs/exec-server:exec-server",
                     "//codex-rs/file-system:file-system",
                     "//codex-rs/linux-sandbox:linux-sandbox",

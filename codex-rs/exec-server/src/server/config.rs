@@ -12,6 +12,7 @@ use std::time::Duration;
 use codex_file_system::LocalFileSystemConfig;
 use tracing::warn;
 
+use crate::PolicyGate;
 use crate::local_process::LocalProcessConfig;
 
 /// Default TTL of a detached session.
@@ -55,6 +56,8 @@ pub struct ServerConfig {
     /// closing its TCP connection would keep its session attached, and its processes
     /// running, forever.
     pub client_timeout: Duration,
+    /// Which sandbox policies `process/start` and `fs/*` accept (see [`PolicyGate`]).
+    pub policy_gate: PolicyGate,
 }
 
 impl ServerConfig {
@@ -69,6 +72,7 @@ impl ServerConfig {
             file_system: LocalFileSystemConfig::default(),
             tls: None,
             client_timeout: DEFAULT_CLIENT_TIMEOUT,
+            policy_gate: PolicyGate::allow_all(),
         }
     }
 }

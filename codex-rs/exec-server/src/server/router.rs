@@ -4,6 +4,9 @@
 //! decodes the params into that type once (a bad one is answered `-32602` and reaches no
 //! handler), calls the handler, and answers with the result of the future it returns.
 //!
+//! Methods whose params carry a `sandboxPolicy` are routed with `gated`: the server's
+//! [`crate::PolicyGate`] accepts or refuses the policy before the handler is called.
+//!
 //! A handler runs in two parts, which is what keeps a connection's requests in order while
 //! they run concurrently: the call itself runs on the connection's reader loop, in arrival
 //! order, and does the order-sensitive part (reserving a process id, queueing a stdin
@@ -40,6 +43,7 @@ use super::lock;
 use super::process_handlers as process;
 use super::rpc::parse_params;
 use super::sessions::Session;
+use crate::policy_gate::GatedParams;
 
 impl Connection {
     /// Answer one request: `initialize`, or a method of the session this connection is
@@ -99,19 +103,19 @@ impl Connection {
 /// handler.
 fn routes(call: Call<'_>, method_name: &str) {
     match method_name {
-        method::PROCESS_START => call.route::<StartParams>(process::start),
+        method::PROCESS_START => call.gated::<StartParams>(process::start),
         method::PROCESS_READ => call.route::<ReadParams>(process::read),
         method::PROCESS_WRITE => call.route::<WriteParams>(process::write),
         method::PROCESS_SIGNAL => call.route::<SignalParams>(process::signal),
         method::PROCESS_TERMINATE => call.route::<TerminateParams>(process::terminate),
-        method::FS_READ_FILE => call.route::<ReadFileParams>(fs::read_file),
-        method::FS_WRITE_FILE => call.route::<WriteFileParams>(fs::write_file),
-        method::FS_CREATE_DIRECTORY => call.route::<CreateDirectoryParams>(fs::create_directory),
-        method::FS_GET_METADATA => call.route::<GetMetadataParams>(fs::get_metadata),
-        method::FS_READ_DIRECTORY => call.route::<ReadDirectoryParams>(fs::read_directory),
-        method::FS_REMOVE => call.route::<RemoveParams>(fs::remove),
-        method::FS_CHECK_WRITE => call.route::<CheckWriteParams>(fs::check_write),
-        method::FS_COPY => call.route::<CopyParams>(fs::copy),
+        method::FS_READ_FILE => call.gated::<ReadFileParams>(fs::read_file),
+        method::FS_WRITE_FILE => call.gated::<WriteFileParams>(fs::write_file),
+        method::FS_CREATE_DIRECTORY => call.gated::<CreateDirectoryParams>(fs::create_directory),
+        method::FS_GET_METADATA => call.gated::<GetMetadataParams>(fs::get_metadata),
+        method::FS_READ_DIRECTORY => call.gated::<ReadDirectoryParams>(fs::read_directory),
+        method::FS_REMOVE => call.gated::<RemoveParams>(fs::remove),
+        method::FS_CHECK_WRITE => call.gated::<CheckWriteParams>(fs::check_write),
+        method::FS_COPY => call.gated::<CopyParams>(fs::copy),
         _ => call.unknown_method(method_name),
     }
 }
@@ -161,6 +165,22 @@ impl<'s> Call<'s> {
             Ok(params) => params,
             Err(error) => return self.conn.send_rpc_error(self.id, error),
         };
+        let future = handler.call(self.session, params);
+        self.conn
+            .reply_later(self.id, self.session, self.generation, future);
+    }
+
+    /// [`Call::route`] for a method whose params carry a `sandboxPolicy`: the server's
+    /// [`crate::PolicyGate`] checks it first, and a refused policy is answered
+    /// `sandboxDenied` without calling the handler.
+    fn gated<P: DeserializeOwned + GatedParams>(self, handler: impl Handler<'s, P>) {
+        let params = match parse_params::<P>(self.params) {
+            Ok(params) => params,
+            Err(error) => return self.conn.send_rpc_error(self.id, error),
+        };
+        if let Err(refused) = self.session.policy_gate.check(params.sandbox_policy()) {
+            return self.conn.send_result::<()>(self.id, Err(refused));
+        }
         let future = handler.call(self.session, params);
         self.conn
             .reply_later(self.id, self.session, self.generation, future);

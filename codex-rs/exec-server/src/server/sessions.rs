@@ -41,6 +41,8 @@ pub(super) struct Session {
     pub(super) processes: LocalProcess,
     /// The server's filesystem with this session's root pins (shared with `processes`).
     pub(super) file_system: LocalFileSystem,
+    /// Which sandbox policies the server accepts (the server's [`crate::PolicyGate`]).
+    pub(super) policy_gate: crate::PolicyGate,
     attachment: Mutex<Attachment>,
     /// Current attachment generation; a change wakes (and fails) the previous attachment's
     /// long-polls.
@@ -74,6 +76,7 @@ impl Sessions {
             id: id.clone(),
             file_system: self.file_system.with_root_pins(processes.root_pins()),
             processes,
+            policy_gate: self.config.policy_gate.clone(),
             attachment: Mutex::new(Attachment {
                 generation: 1,
                 attached: true,

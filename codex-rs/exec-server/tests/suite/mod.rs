@@ -20,6 +20,7 @@ mod load;
 mod pacing;
 mod pinned_shells;
 mod reconnect;
+mod requirements;
 mod sandbox;
 mod sandbox_fs;
 mod sessions;
