@@ -15,6 +15,8 @@ use crate::ServerConfig;
 use crate::dispatch_linux_sandbox;
 use crate::load_tls_config;
 use crate::parse_listen_url;
+use std::os::unix::fs::DirBuilderExt;
+
 use anyhow::Context;
 use clap::Parser;
 use codex_file_system::DEFAULT_MAX_FS_BYTES;
@@ -384,8 +386,20 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
 /// Requirements that cannot be read, or a fail-closed cloud copy that cannot be had, stop
 /// the server from starting.
 async fn requirements_gate() -> anyhow::Result<PolicyGate> {
-    let codex_home = codex_config::default_codex_home()
-        .context("locating CODEX_HOME for the cloud requirements cache")?;
+    // Only a cloud copy of the requirements uses it (as its cache). Without CODEX_HOME or
+    // HOME (a bare service), a fresh private directory serves: no cache survives, so a
+    // fail-closed cloud copy must then be fetched at every start.
+    let codex_home = match codex_config::default_codex_home() {
+        Ok(home) => home,
+        Err(_) => {
+            let dir = std::env::temp_dir().join(format!("codex-home-{}", std::process::id()));
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+            dir
+        }
+    };
     let loaded = codex_config::load_requirements(
         std::path::Path::new(codex_config::SYSTEM_CONFIG_DIR),
         &codex_home,
