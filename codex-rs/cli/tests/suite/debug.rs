@@ -25,9 +25,14 @@ fn project(root: &Path, text: &str) {
 }
 
 fn instructions(home: &Path, cwd: &Path, url: Option<&str>) -> Value {
+    debug("instructions", home, cwd, url)
+}
+
+/// `codex debug WHAT --json -C cwd`, with `home` as `$CODEX_HOME`.
+fn debug(what: &str, home: &Path, cwd: &Path, url: Option<&str>) -> Value {
     let mut command = codex();
     command
-        .args(["debug", "instructions", "--json", "-C"])
+        .args(["debug", what, "--json", "-C"])
         .arg(cwd)
         .env("CODEX_HOME", home)
         .env_remove("CODEX_EXEC_SERVER_URL");
@@ -106,6 +111,40 @@ fn instructions_come_from_the_side_that_holds_the_project() {
     assert_eq!(
         (local_view, remote_view),
         (expected("local"), expected("remote"))
+    );
+
+    // The trusted project's `.codex/config.toml` is read from the same side.
+    std::fs::write(
+        home.join("config.toml"),
+        format!(
+            "[projects.\"{}\"]\ntrust_level = \"trusted\"\n",
+            local.display()
+        ),
+    )
+    .unwrap();
+    for (root, bytes) in [(&local, 1111), (&remote, 2222)] {
+        std::fs::create_dir_all(root.join(".codex")).unwrap();
+        std::fs::write(
+            root.join(".codex/config.toml"),
+            format!("project_doc_max_bytes = {bytes}\n"),
+        )
+        .unwrap();
+    }
+    let key = "project_doc_max_bytes";
+    let value = |view: Value| view["values"][key].clone();
+    let source = json!(format!(
+        "project config {}",
+        local.join(".codex/config.toml").display()
+    ));
+    assert_eq!(
+        (
+            value(debug("config", &home, &cwd, /*url*/ None)),
+            value(debug("config", &home, &cwd, Some(&server.1)))
+        ),
+        (
+            json!({"value": 1111, "source": source}),
+            json!({"value": 2222, "source": source})
+        )
     );
 }
 
