@@ -331,7 +331,8 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
             cli.listen
         ),
     };
-    let policy_gate = requirements_gate().await?;
+    // Kept until the server ends (see `TempHome`).
+    let (policy_gate, _temp_home) = requirements_gate().await?;
     let config = ServerConfig {
         listen: listen.addr,
         tls,
@@ -385,19 +386,19 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
 /// `danger-full-access` mode) unless they allow that, is refused before anything runs.
 /// Requirements that cannot be read, or a fail-closed cloud copy that cannot be had, stop
 /// the server from starting.
-async fn requirements_gate() -> anyhow::Result<PolicyGate> {
+async fn requirements_gate() -> anyhow::Result<(PolicyGate, Option<TempHome>)> {
     // Only a cloud copy of the requirements uses it (as its cache). Without CODEX_HOME or
     // HOME (a bare service), a fresh private directory serves: no cache survives, so a
     // fail-closed cloud copy must then be fetched at every start.
-    let codex_home = match codex_config::default_codex_home() {
-        Ok(home) => home,
+    let (codex_home, temp_home) = match codex_config::default_codex_home() {
+        Ok(home) => (home, None),
         Err(_) => {
-            let dir = std::env::temp_dir().join(format!("codex-home-{}", std::process::id()));
+            let dir = std::env::temp_dir().join(format!("codex-home-{}", uuid::Uuid::new_v4()));
             std::fs::DirBuilder::new()
-                .mode(0o700)
+                .mode(/*mode*/ 0o700)
                 .create(&dir)
                 .with_context(|| format!("creating {}", dir.display()))?;
-            dir
+            (dir.clone(), Some(TempHome(dir)))
         }
     };
     let loaded = codex_config::load_requirements(
@@ -411,13 +412,24 @@ async fn requirements_gate() -> anyhow::Result<PolicyGate> {
         tracing::warn!("requirements: {warning}");
     }
     let requirements = loaded.requirements;
-    Ok(PolicyGate::new(move |policy| {
+    let gate = PolicyGate::new(move |policy| {
         match policy {
             Some(policy) => requirements.check_policy(policy),
             None => requirements.check_mode(codex_config::SandboxMode::DangerFullAccess),
         }
         .map_err(|err| err.to_string())
-    }))
+    });
+    Ok((gate, temp_home))
+}
+
+/// The private stand-in for `CODEX_HOME` of a server without one, removed when the server
+/// ends.
+struct TempHome(PathBuf);
+
+impl Drop for TempHome {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 #[cfg(test)]

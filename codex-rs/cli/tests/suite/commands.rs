@@ -141,7 +141,7 @@ fn exec_server_prints_the_url_to_connect_to() {
     let mut child = codex()
         .args(["exec-server", "--listen", "ws://127.0.0.1:0"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -149,7 +149,11 @@ fn exec_server_prints_the_url_to_connect_to() {
         .read_line(&mut line)
         .unwrap();
     let _ = child.kill();
-    let _ = child.wait();
-    assert!(line.starts_with("ws://127.0.0.1:"), "{line}");
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        line.starts_with("ws://127.0.0.1:"),
+        "{line:?}; stderr: {}",
+        text(&output.stderr)
+    );
     assert!(line.contains("/?token="), "{line}");
 }
