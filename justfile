@@ -21,6 +21,15 @@ ci:
 test *args:
     cargo nextest run --workspace {{args}}
 
+# Run every exec-server example (codex-rs/exec-server/examples/); each must exit 0.
+examples:
+    cargo build --quiet --locked -p codex-exec-server --examples
+    for example in codex-rs/exec-server/examples/*.rs; do \
+        name=$(basename "$example" .rs); \
+        echo "--- example $name"; \
+        cargo run --quiet --locked -p codex-exec-server --example "$name" </dev/null; \
+    done
+
 # Bazel tests, local.
 bazel-test *args:
     bazel test //... --keep_going {{args}}

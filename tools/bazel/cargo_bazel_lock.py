@@ -325,6 +325,7 @@ class Graph:
                     "lib_test": None,
                     "bins": {},
                     "tests": {},
+                    "examples": {},
                 },
             )
             kinds = set(unit["target"]["kind"])
@@ -363,7 +364,12 @@ class Graph:
             elif mode in ("doctest", "run-custom-build") or "custom-build" in kinds:
                 # Doc tests are Cargo-only; build scripts hang off their library.
                 continue
+            elif mode == "build" and "example" in kinds:
+                # `cargo test` builds examples (with the dev-dependencies), so the unit
+                # graph has them; Bazel builds them too, as plain binaries.
+                crate["examples"][target["name"]] = common
             elif kinds & {"example", "bench"}:
+                # Benches, and examples built as tests (`test = true`), are Cargo-only.
                 continue
             else:
                 raise LockError(

@@ -20,8 +20,12 @@ For the crate in package `P` (name = the last path component of `P`) it defines:
                               with CARGO_BIN_EXE_<bin> (runfiles-relative, at compile
                               and run time) for each binary and every file under
                               tests/ as runfiles data
+  :<name>-<stem>-example      one rust_binary per Cargo example (examples/<stem>.rs or
+                              examples/<stem>/main.rs), built with the dev-dependencies
+                              as Cargo builds it; `bazel build` compiles it, `bazel run`
+                              runs it
 
-Doc tests, examples and benches are left to Cargo.
+Doc tests and benches are left to Cargo.
 """
 
 load("//tools/bazel:rust.bzl", "cargo_build_script", "rust_binary", "rust_library", "rust_proc_macro", "rust_test")
@@ -89,10 +93,11 @@ def codex_rust_crate(
     # Each target takes only the files it compiles, so editing a README, a test or a
     # fixture never invalidates the library (or its cache entry): the library, its
     # binaries and its unit tests read `src/**` (modules, `include_str!` files); the
-    # integration tests read `tests/**/*.rs`; a build script reads its own `build.rs`,
-    # `src/**` and what `build_script_data` declares.
+    # integration tests read `tests/**/*.rs`, the examples `examples/**/*.rs`; a build
+    # script reads its own `build.rs`, `src/**` and what `build_script_data` declares.
     srcs = native.glob(["src/**"])
     test_srcs = native.glob(["tests/**/*.rs"])
+    example_srcs = native.glob(["examples/**/*.rs"])
     tests_data = native.glob(["tests/**"], exclude = ["**/*.rs"])
 
     # Test fixtures may be shared with other crates' tests.
@@ -171,4 +176,14 @@ def codex_rust_crate(
             data = data + test_data + tests_data,
             args = integration_test_args,
             **dict(tests_common, srcs = test_srcs, **_from_lock(info["tests"][stem]))
+        )
+
+    # Examples are binaries of their own that use the library (and the dev-dependencies);
+    # like the integration tests, each reads every file under examples/.
+    for stem in sorted(info["examples"].keys()):
+        rust_binary(
+            name = "%s-%s-example" % (name, stem),
+            crate_name = stem.replace("-", "_"),
+            bin_name = stem,
+            **dict(common, srcs = example_srcs, **_from_lock(info["examples"][stem]))
         )

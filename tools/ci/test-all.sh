@@ -6,7 +6,7 @@
 # 2. checks: Bazel lock in sync with Cargo, rustfmt, clippy -D warnings, the
 #    argument-comment lint, shellcheck, actionlint, and tests of the Bazel rules;
 # 3. seeds the pinned bash/zsh test shells into DotSlash's cache;
-# 4. cargo nextest over the workspace;
+# 4. cargo nextest over the workspace, then the exec-server examples (just examples);
 # 5. bazel test //... twice through a local BuildGrid REAPI cache (cold, then warm
 #    after bazel clean) and checks the warm run was served from the cache; then a copy
 #    of the tree at another path: its run must hit the cache (>= 95 %), and its own
@@ -64,6 +64,9 @@ tools/dotslash/seed-test-shells.sh
 
 step "cargo nextest run --workspace"
 cargo nextest run --workspace --locked --no-fail-fast 2>&1 | tee "$logs/nextest.log"
+
+step "exec-server examples (just examples)"
+just examples
 
 step "remote-cache script and cache-down behaviour"
 tools/remote-cache/cache_test.sh

@@ -1,18 +1,17 @@
-//! `codex sandbox`: one command under a sandbox policy, run by the same `LocalProcess` (and
-//! so the same policy checks, bubblewrap launch and seccomp filter) as a sandboxed
-//! `process/start` of the exec-server.
+//! `codex sandbox`: one command under a sandbox policy, run through the exec-server
+//! library's `Command` on a local `Environment`: the same `LocalProcess` (and so the same
+//! policy checks, bubblewrap launch and seccomp filter) as a sandboxed `process/start` of
+//! the exec-server.
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use codex_exec_server::ChildEvent;
+use codex_exec_server::Command;
+use codex_exec_server::Environment;
 use codex_exec_server::LocalProcess;
-use codex_exec_server::protocol::OutputMode;
-use codex_exec_server::protocol::OutputStream;
-use codex_exec_server::protocol::ProcessEvent;
-use codex_exec_server::protocol::StartParams;
 use codex_protocol::SandboxPolicy;
 
 use crate::project_fs::ProjectSide;
@@ -87,45 +86,36 @@ async fn run_async(args: SandboxArgs) -> Result<ExitCode, String> {
                 .map_err(|arg| format!("argument `{}` is not UTF-8", arg.to_string_lossy()))
         })
         .collect::<Result<Vec<String>, String>>()?;
-    let local = LocalProcess::default();
-    let mut events = local.events();
-    local
-        .start(StartParams {
-            process_id: "sandbox".to_string(),
-            argv,
-            cwd,
-            env: std::env::vars().collect::<BTreeMap<_, _>>(),
-            tty: false,
-            pipe_stdin: false,
-            arg0: None,
-            sandbox_policy: Some(policy),
-            limits: None,
-            output_mode: OutputMode::Pace,
-        })
+    let (program, rest) = argv.split_first().ok_or("no command given")?;
+    let env = Environment::local(LocalProcess::default());
+    let mut child = Command::new(program)
+        .args(rest)
+        .cwd(&cwd)
+        .map_err(|err| err.to_string())?
+        .env_clear()
+        .envs(std::env::vars())
+        .sandbox(policy)
+        .spawn(&env)
         .await
         .map_err(|err| err.to_string())?;
-    let mut status = None;
-    while let Some(event) = events.recv().await {
-        match event {
-            ProcessEvent::Output(output) => {
-                let bytes = output.chunk.as_bytes();
-                let written = match output.stream {
-                    OutputStream::Stderr => std::io::stderr().write_all(bytes),
-                    OutputStream::Stdout | OutputStream::Pty => {
-                        let mut stdout = std::io::stdout();
-                        stdout.write_all(bytes).and_then(|()| stdout.flush())
-                    }
-                };
-                // A closed stdout (`| head`) ends the command as it would end a pipe.
-                if written.is_err() {
-                    break;
-                }
+    while let Some(event) = child.next_event().await {
+        let written = match event.map_err(|err| err.to_string())? {
+            ChildEvent::Stderr(bytes) => std::io::stderr().write_all(&bytes),
+            ChildEvent::Stdout(bytes) | ChildEvent::Pty(bytes) => {
+                let mut stdout = std::io::stdout();
+                stdout.write_all(&bytes).and_then(|()| stdout.flush())
             }
-            ProcessEvent::Exited(exited) => status = Some(exited.exit_code),
-            ProcessEvent::Closed(_) => break,
-            ProcessEvent::Gap { .. } => {}
+            ChildEvent::Exited(_) | ChildEvent::Gap(_) => Ok(()),
+        };
+        // A closed stdout (`| head`) ends the command as it would end a pipe (dropping
+        // the child kills it).
+        if written.is_err() {
+            break;
         }
     }
-    let code = status.ok_or("the command's end was not reported")?;
+    let code = child
+        .status()
+        .ok_or("the command's end was not reported")?
+        .code();
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }

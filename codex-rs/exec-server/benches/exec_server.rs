@@ -10,7 +10,9 @@
 //! 4. spawn-to-exit latency (p50/p99) of `/bin/true` through the server with a
 //!    `workspaceWrite` sandbox policy vs without one (Linux: bubblewrap + seccomp),
 //!    interleaved in the same run, and the floor under it: `bwrap` with the same mounts and
-//!    namespaces started by the benchmark itself vs `/bin/true` alone.
+//!    namespaces started by the benchmark itself vs `/bin/true` alone;
+//! 5. (`client-memory`) the Rust client's peak memory while a slow consumer takes 8 GiB
+//!    of output (`exec_server/client_memory.rs`).
 //!
 //! It prints figures and ratios; it asserts nothing about timing. Name sections to run only
 //! them: `cargo bench -p codex-exec-server --bench exec_server -- sandbox`.
@@ -27,7 +29,7 @@ use std::time::Instant;
 
 use codex_exec_server::ClientConfig;
 use codex_exec_server::ExecServerClient;
-use codex_exec_server::ProcessEvents;
+use codex_exec_server::ProcessStream;
 use codex_exec_server::protocol::ProcessEvent;
 use codex_exec_server::protocol::StartParams;
 use codex_exec_server::protocol::TerminateParams;
@@ -41,6 +43,8 @@ const IDLE_PROCESSES: usize = 1000;
 const SANDBOX_SAMPLES: usize = 300;
 const EVENT_TIMEOUT: Duration = Duration::from_secs(120);
 
+#[path = "exec_server/client_memory.rs"]
+mod client_memory;
 #[path = "exec_server/streaming.rs"]
 mod streaming;
 
@@ -93,9 +97,10 @@ fn params(process_id: String, argv: &[&str]) -> StartParams {
     StartParams {
         process_id,
         argv: argv.iter().map(|s| s.to_string()).collect(),
-        cwd: std::env::temp_dir(),
+        cwd: std::env::temp_dir().try_into().unwrap(),
         env: BTreeMap::from([("PATH".to_string(), "/usr/bin:/bin".to_string())]),
         tty: false,
+        pty_size: None,
         pipe_stdin: false,
         arg0: None,
         sandbox_policy: None,
@@ -113,14 +118,15 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-async fn next_event(events: &mut ProcessEvents) -> ProcessEvent {
+async fn next_event(events: &mut ProcessStream) -> ProcessEvent {
     tokio::time::timeout(EVENT_TIMEOUT, events.recv())
         .await
         .expect("event in time")
         .expect("event stream open")
+        .expect("no stream error")
 }
 
-async fn wait_closed(events: &mut ProcessEvents, process_id: &str) {
+async fn wait_closed(events: &mut ProcessStream, process_id: &str) {
     loop {
         if let ProcessEvent::Closed(n) = next_event(events).await
             && n.process_id == process_id
@@ -157,13 +163,12 @@ async fn latency_local() -> Vec<Duration> {
 }
 
 async fn latency_server(client: &ExecServerClient) -> Vec<Duration> {
-    let mut events = client.events();
     let mut samples = Vec::new();
     for i in 0..LATENCY_WARMUP + LATENCY_SAMPLES {
         let process_id = format!("lat{i}");
         let started = Instant::now();
-        client
-            .start(params(process_id.clone(), &["/bin/echo", "hi"]))
+        let (_, mut events) = client
+            .start_streaming(params(process_id.clone(), &["/bin/echo", "hi"]))
             .await
             .unwrap();
         let elapsed = loop {
@@ -184,23 +189,22 @@ async fn latency_server(client: &ExecServerClient) -> Vec<Duration> {
 /// `start` → `exited` of one `/bin/true` with `policy`.
 async fn spawn_to_exit(
     client: &ExecServerClient,
-    events: &mut ProcessEvents,
     process_id: String,
     policy: Option<&SandboxPolicy>,
 ) -> Duration {
     let mut start = params(process_id.clone(), &["/bin/true"]);
     start.sandbox_policy = policy.cloned();
     let started = Instant::now();
-    client.start(start).await.unwrap();
+    let (_, mut events) = client.start_streaming(start).await.unwrap();
     let elapsed = loop {
-        if let ProcessEvent::Exited(n) = next_event(events).await
+        if let ProcessEvent::Exited(n) = next_event(&mut events).await
             && n.process_id == process_id
         {
             assert_eq!(n.exit_code, 0, "{process_id}");
             break started.elapsed();
         }
     };
-    wait_closed(events, &process_id).await;
+    wait_closed(&mut events, &process_id).await;
     elapsed
 }
 
@@ -268,17 +272,10 @@ fn bubblewrap_alone_latency() -> (Vec<Duration>, Vec<Duration>) {
 /// machine load.
 async fn sandbox_latency(client: &ExecServerClient) -> (Vec<Duration>, Vec<Duration>) {
     let policy = bench_policy();
-    let mut events = client.events();
     let (mut plain, mut sandboxed) = (Vec::new(), Vec::new());
     for i in 0..LATENCY_WARMUP + SANDBOX_SAMPLES {
-        let a = spawn_to_exit(
-            client,
-            &mut events,
-            format!("plain{i}"),
-            /*policy*/ None,
-        )
-        .await;
-        let b = spawn_to_exit(client, &mut events, format!("sbx{i}"), Some(&policy)).await;
+        let a = spawn_to_exit(client, format!("plain{i}"), /*policy*/ None).await;
+        let b = spawn_to_exit(client, format!("sbx{i}"), Some(&policy)).await;
         if i >= LATENCY_WARMUP {
             plain.push(a);
             sandboxed.push(b);
@@ -293,9 +290,8 @@ async fn idle_memory() -> (u64, u64) {
         .await
         .unwrap();
     // Warm up the connection and the runtime's threads before the baseline.
-    let mut events = client.events();
-    client
-        .start(params("warm".to_string(), &["/bin/true"]))
+    let (_, mut events) = client
+        .start_streaming(params("warm".to_string(), &["/bin/true"]))
         .await
         .unwrap();
     wait_closed(&mut events, "warm").await;
@@ -321,7 +317,13 @@ async fn idle_memory() -> (u64, u64) {
 
 /// The sections of the benchmark, in the order they run; `cargo bench ... -- NAME...`
 /// runs only the named ones (all by default).
-const SECTIONS: [&str; 4] = ["latency", "throughput", "sandbox", "memory"];
+const SECTIONS: [&str; 5] = [
+    "latency",
+    "throughput",
+    "sandbox",
+    "memory",
+    "client-memory",
+];
 
 #[tokio::main]
 async fn main() {
@@ -350,6 +352,9 @@ async fn main() {
     }
     if run("memory") {
         memory_section().await;
+    }
+    if run("client-memory") {
+        client_memory::section().await;
     }
 }
 

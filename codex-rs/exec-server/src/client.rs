@@ -16,11 +16,9 @@
 mod config;
 mod connection;
 mod handshake;
-mod tracker;
+mod state;
 
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::MutexGuard;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -28,18 +26,27 @@ use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::WebSocketStream;
 
 use codex_file_system::FileSystemError;
 
 use crate::error::ExecError;
+use crate::event_router::ROUTER_QUEUE;
+use crate::event_router::ReadFn;
+use crate::event_router::RouterMsg;
+use crate::event_router::run_router;
+use crate::event_router::subscription;
+use crate::exec_process::BoxFuture;
+use crate::exec_process::ExecFuture;
 use crate::exec_process::ExecProcess;
-use crate::exec_process::ProcessEvents;
+use crate::process_stream::ProcessStream;
 use crate::protocol::Capabilities;
-use crate::protocol::ProcessEvent;
 use crate::protocol::ReadParams;
 use crate::protocol::ReadResponse;
+use crate::protocol::ResizeParams;
+use crate::protocol::ResizeResponse;
 use crate::protocol::RpcError;
 use crate::protocol::SignalParams;
 use crate::protocol::SignalResponse;
@@ -52,18 +59,22 @@ use crate::protocol::WriteResponse;
 use crate::protocol::method;
 
 pub use config::ClientConfig;
+pub use state::ConnectionState;
 
 use connection::connection_task;
 use handshake::open;
-use tracker::tracker_task;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// A reply's raw `result` JSON, parsed once by the caller into its typed struct.
 type Reply = Result<String, ReplyError>;
+/// What the connection task hands the event router.
+type TrackerMsg = RouterMsg;
 
 enum ReplyError {
+    /// The server answered with an error.
     Rpc(RpcError),
-    Transport(String),
+    /// The client could not get an answer (timeout, session lost, reply too large, ...).
+    Client(ExecError),
 }
 
 struct Pending {
@@ -73,20 +84,6 @@ struct Pending {
     reply: oneshot::Sender<Reply>,
 }
 
-enum TrackerMsg {
-    Register(String),
-    Event(ProcessEvent),
-    Resumed,
-}
-
-type Subscriber = Arc<Mutex<Option<mpsc::UnboundedSender<ProcessEvent>>>>;
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// A connected client. Cloning shares the connection; dropping the last clone closes it.
 #[derive(Clone)]
 pub struct ExecServerClient {
@@ -94,11 +91,22 @@ pub struct ExecServerClient {
 }
 
 struct ClientInner {
-    requests: mpsc::UnboundedSender<Pending>,
-    tracker: mpsc::UnboundedSender<TrackerMsg>,
-    subscriber: Subscriber,
+    requests: Requests,
+    router: mpsc::Sender<RouterMsg>,
     session_id: String,
     capabilities: Capabilities,
+    config: ClientConfig,
+}
+
+/// The way to the connection task, with what a request needs to fail with the right error.
+#[derive(Clone)]
+struct Requests {
+    tx: mpsc::WeakUnboundedSender<Pending>,
+    /// Keeps the connection task alive; `None` in the router's copy (which must not).
+    _strong: Option<mpsc::UnboundedSender<Pending>>,
+    state: watch::Receiver<ConnectionState>,
+    session_id: Arc<str>,
+    timeout: std::time::Duration,
 }
 
 impl ExecServerClient {
@@ -106,28 +114,74 @@ impl ExecServerClient {
     pub async fn connect(config: ClientConfig) -> Result<Self, ExecError> {
         let config = config.with_token_from_url()?;
         let (ws, init) = open(&config, /*resume_session_id*/ None).await?;
-        let (requests, requests_rx) = mpsc::unbounded_channel();
-        let (tracker, tracker_rx) = mpsc::unbounded_channel();
-        let subscriber: Subscriber = Arc::new(Mutex::new(None));
+        let (requests_tx, requests_rx) = mpsc::unbounded_channel();
+        let (router, router_rx) = mpsc::channel(ROUTER_QUEUE);
+        let (state_tx, state) = watch::channel(ConnectionState::Connected);
+        let session_id: Arc<str> = Arc::from(init.session_id.as_str());
+        let requests = Requests {
+            tx: requests_tx.downgrade(),
+            _strong: Some(requests_tx),
+            state: state.clone(),
+            session_id: Arc::clone(&session_id),
+            timeout: config.request_timeout,
+        };
         tokio::spawn(connection_task(
-            config,
+            config.clone(),
             init.session_id.clone(),
             ws,
             requests_rx,
-            tracker.clone(),
+            router.clone(),
+            state_tx,
         ));
-        tokio::spawn(tracker_task(
-            requests.downgrade(),
-            tracker_rx,
-            Arc::clone(&subscriber),
+        let reader = Requests {
+            _strong: None,
+            ..requests.clone()
+        };
+        let read: ReadFn = Arc::new(move |params: ReadParams| {
+            let reader = reader.clone();
+            Box::pin(async move {
+                let process_id = params.process_id.clone();
+                let raw = reader
+                    .call(method::PROCESS_READ, &params, /*retryable*/ true)
+                    .await
+                    .map_err(|err| err.into_exec_error(&process_id))?;
+                serde_json::from_str(&raw).map_err(|err| {
+                    ExecError::Transport(format!("unexpected process/read result: {err}"))
+                })
+            })
+        });
+        // The router and the watcher below must not keep the connection alive.
+        let weak = Requests {
+            _strong: None,
+            ..requests.clone()
+        };
+        let lost = weak.clone();
+        tokio::spawn(run_router(
+            router_rx,
+            read,
+            Box::new(move || Some(lost.gone_error())),
         ));
+        // Once the session is lost, every stream ends with the reason (the router itself
+        // lives as long as a client handle does).
+        let mut changes = state;
+        let watcher = weak;
+        let lost_router = router.downgrade();
+        tokio::spawn(async move {
+            let lost = changes
+                .wait_for(|state| matches!(state, ConnectionState::Lost(_)))
+                .await
+                .is_ok();
+            if let (true, Some(router)) = (lost, lost_router.upgrade()) {
+                let _ = router.send(RouterMsg::Lost(watcher.gone_error())).await;
+            }
+        });
         Ok(Self {
             inner: Arc::new(ClientInner {
                 requests,
-                tracker,
-                subscriber,
+                router,
                 session_id: init.session_id,
                 capabilities: init.capabilities,
+                config,
             }),
         })
     }
@@ -142,25 +196,40 @@ impl ExecServerClient {
         self.inner.capabilities
     }
 
+    /// Where the connection stands now (see [`ConnectionState`]).
+    pub fn state(&self) -> ConnectionState {
+        self.inner.requests.state.borrow().clone()
+    }
+
+    /// A receiver of [`ConnectionState`] changes, to wait for `Connected` again or for
+    /// the session to be lost.
+    pub fn state_changes(&self) -> watch::Receiver<ConnectionState> {
+        self.inner.requests.state.clone()
+    }
+
+    /// A new client with a new session on the same server, with the same configuration:
+    /// what to do after [`ExecError::SessionLost`]. Processes of the old session are not
+    /// reachable from the new one.
+    pub async fn new_session(&self) -> Result<ExecServerClient, ExecError> {
+        Self::connect(self.inner.config.clone()).await
+    }
+
     async fn request<P: Serialize, R: DeserializeOwned>(
         &self,
         method_name: &'static str,
         params: &P,
         process_id: &str,
     ) -> Result<R, ExecError> {
-        let params = serde_json::to_value(params)
-            .map_err(|err| ExecError::Internal(format!("serializing params: {err}")))?;
-        let raw = send_request(
-            &self.inner.requests,
-            method_name,
-            params,
-            /*retryable*/ method_name != method::PROCESS_START,
-        )
-        .await
-        .map_err(|err| match err {
-            ReplyError::Rpc(err) => ExecError::from_rpc_error(err, Some(process_id)),
-            ReplyError::Transport(message) => ExecError::Transport(message),
-        })?;
+        let raw = self
+            .inner
+            .requests
+            .call(
+                method_name,
+                params,
+                /*retryable*/ method_name != method::PROCESS_START,
+            )
+            .await
+            .map_err(|err| err.into_exec_error(process_id))?;
         serde_json::from_str(&raw)
             .map_err(|err| ExecError::Transport(format!("unexpected {method_name} result: {err}")))
     }
@@ -173,8 +242,6 @@ impl ExecServerClient {
         method_name: &'static str,
         params: &P,
     ) -> Result<R, FileSystemError> {
-        let params = serde_json::to_value(params)
-            .map_err(|err| FileSystemError::InvalidParams(format!("serializing params: {err}")))?;
         let retryable = matches!(
             method_name,
             method::FS_READ_FILE
@@ -182,26 +249,55 @@ impl ExecServerClient {
                 | method::FS_READ_DIRECTORY
                 | method::FS_CHECK_WRITE
         );
-        let raw = send_request(&self.inner.requests, method_name, params, retryable)
+        let raw = self
+            .inner
+            .requests
+            .call(method_name, params, retryable)
             .await
             .map_err(|err| match err {
                 ReplyError::Rpc(err) => crate::fs_error::fs_error_from_rpc(err),
-                ReplyError::Transport(message) => FileSystemError::Transport(message),
+                ReplyError::Client(err) => FileSystemError::Transport(err.to_string()),
             })?;
         serde_json::from_str(&raw).map_err(|err| {
             FileSystemError::Transport(format!("unexpected {method_name} result: {err}"))
         })
     }
 
-    /// `process/start`.
+    /// `process/start`. Output that comes before a [`ExecServerClient::subscribe`] is
+    /// caught up by reading; [`ExecServerClient::start_streaming`] subscribes first.
     pub async fn start(&self, params: StartParams) -> Result<StartResponse, ExecError> {
-        let _ = self
-            .inner
-            .tracker
-            .send(TrackerMsg::Register(params.process_id.clone()));
         let process_id = params.process_id.clone();
         self.request(method::PROCESS_START, &params, &process_id)
             .await
+    }
+
+    /// Subscribe to the events of `params.process_id`, then `process/start` it: the
+    /// stream has every event from the first.
+    pub async fn start_streaming(
+        &self,
+        params: StartParams,
+    ) -> Result<(StartResponse, ProcessStream), ExecError> {
+        let (stream, subscribe) = subscription(&params.process_id, /*catch_up*/ false);
+        self.inner
+            .router
+            .send(subscribe)
+            .await
+            .map_err(|_| self.inner.requests.gone_error())?;
+        let response = self.start(params).await?;
+        Ok((response, stream))
+    }
+
+    /// The events of a process this session already started, from its first retained
+    /// event (read back), then live. A second subscription to the same process replaces
+    /// the first (whose stream then ends).
+    pub async fn subscribe(&self, process_id: &str) -> ProcessStream {
+        let (stream, subscribe) = subscription(process_id, /*catch_up*/ true);
+        match self.inner.router.send(subscribe).await {
+            Ok(()) => stream,
+            Err(_) => {
+                ProcessStream::failed(process_id.to_string(), self.inner.requests.gone_error())
+            }
+        }
     }
 
     /// `process/read`.
@@ -232,34 +328,73 @@ impl ExecServerClient {
             .await
     }
 
-    /// Events of this session's processes, gap-filled across dropped notifications and
-    /// reconnects. Replaces any previous subscription; events before the first subscription
-    /// are not buffered, so subscribe before starting processes. The stream ends when the
-    /// session is lost (expired, or the server unreachable past the reconnect timeout).
-    pub fn events(&self) -> ProcessEvents {
-        let (tx, rx) = mpsc::unbounded_channel();
-        *lock(&self.inner.subscriber) = Some(tx);
-        ProcessEvents::unbounded(rx)
+    /// `process/resize`.
+    pub async fn resize(&self, params: ResizeParams) -> Result<ResizeResponse, ExecError> {
+        self.request(method::PROCESS_RESIZE, &params, &params.process_id)
+            .await
     }
 }
 
-async fn send_request(
-    requests: &mpsc::UnboundedSender<Pending>,
-    method_name: &'static str,
-    params: Value,
-    retryable: bool,
-) -> Reply {
-    let (reply, rx) = oneshot::channel();
-    requests
-        .send(Pending {
+impl ReplyError {
+    fn into_exec_error(self, process_id: &str) -> ExecError {
+        match self {
+            ReplyError::Rpc(err) => ExecError::from_rpc_error(err, Some(process_id)),
+            ReplyError::Client(err) => err,
+        }
+    }
+}
+
+impl Requests {
+    /// The error for a request that cannot be sent or answered because the connection
+    /// task is gone.
+    fn gone_error(&self) -> ExecError {
+        let cause = match &*self.state.borrow() {
+            ConnectionState::Lost(cause) => cause.clone(),
+            ConnectionState::Connected | ConnectionState::Reconnecting { .. } => {
+                crate::error::SessionLoss::Closed
+            }
+        };
+        ExecError::SessionLost {
+            session_id: self.session_id.to_string(),
+            cause,
+        }
+    }
+
+    /// Send a request and wait for its raw result, at most the request deadline.
+    async fn call<P: Serialize>(
+        &self,
+        method_name: &'static str,
+        params: &P,
+        retryable: bool,
+    ) -> Reply {
+        let params = serde_json::to_value(params).map_err(|err| {
+            ReplyError::Client(ExecError::InvalidParams(format!(
+                "serializing {method_name} params: {err}"
+            )))
+        })?;
+        if let ConnectionState::Lost(_) = &*self.state.borrow() {
+            return Err(ReplyError::Client(self.gone_error()));
+        }
+        let (reply, rx) = oneshot::channel();
+        let pending = Pending {
             method: method_name,
             params,
             retryable,
             reply,
-        })
-        .map_err(|_| ReplyError::Transport("the client is closed".to_string()))?;
-    rx.await
-        .map_err(|_| ReplyError::Transport("the session was lost".to_string()))?
+        };
+        let sent = self.tx.upgrade().is_some_and(|tx| tx.send(pending).is_ok());
+        if !sent {
+            return Err(ReplyError::Client(self.gone_error()));
+        }
+        match tokio::time::timeout(self.timeout, rx).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => Err(ReplyError::Client(self.gone_error())),
+            Err(_) => Err(ReplyError::Client(ExecError::Timeout {
+                method: method_name.to_string(),
+                timeout: self.timeout,
+            })),
+        }
+    }
 }
 
 /// [`ExecProcess`] over an [`ExecServerClient`]: processes run where the server runs.
@@ -282,27 +417,38 @@ impl RemoteProcess {
 }
 
 impl ExecProcess for RemoteProcess {
-    async fn start(&self, params: StartParams) -> Result<StartResponse, ExecError> {
-        self.client.start(params).await
+    fn start(&self, params: StartParams) -> ExecFuture<'_, StartResponse> {
+        Box::pin(self.client.start(params))
     }
 
-    async fn read(&self, params: ReadParams) -> Result<ReadResponse, ExecError> {
-        self.client.read(params).await
+    fn start_streaming(
+        &self,
+        params: StartParams,
+    ) -> ExecFuture<'_, (StartResponse, ProcessStream)> {
+        Box::pin(self.client.start_streaming(params))
     }
 
-    async fn write(&self, params: WriteParams) -> Result<WriteResponse, ExecError> {
-        self.client.write(params).await
+    fn subscribe<'a>(&'a self, process_id: &'a str) -> BoxFuture<'a, ProcessStream> {
+        Box::pin(self.client.subscribe(process_id))
     }
 
-    async fn signal(&self, params: SignalParams) -> Result<SignalResponse, ExecError> {
-        self.client.signal(params).await
+    fn read(&self, params: ReadParams) -> ExecFuture<'_, ReadResponse> {
+        Box::pin(self.client.read(params))
     }
 
-    async fn terminate(&self, params: TerminateParams) -> Result<TerminateResponse, ExecError> {
-        self.client.terminate(params).await
+    fn write(&self, params: WriteParams) -> ExecFuture<'_, WriteResponse> {
+        Box::pin(self.client.write(params))
     }
 
-    fn events(&self) -> ProcessEvents {
-        self.client.events()
+    fn signal(&self, params: SignalParams) -> ExecFuture<'_, SignalResponse> {
+        Box::pin(self.client.signal(params))
+    }
+
+    fn terminate(&self, params: TerminateParams) -> ExecFuture<'_, TerminateResponse> {
+        Box::pin(self.client.terminate(params))
+    }
+
+    fn resize(&self, params: ResizeParams) -> ExecFuture<'_, ResizeResponse> {
+        Box::pin(self.client.resize(params))
     }
 }

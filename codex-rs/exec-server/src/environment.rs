@@ -11,7 +11,6 @@
 //! the `filesystem` capability the same way (disabled → [`FileSystemError::Disabled`], nothing
 //! touched).
 
-use std::future::Future;
 use std::sync::Arc;
 
 use codex_file_system::ExecutorFileSystem;
@@ -22,12 +21,16 @@ use crate::client::ClientConfig;
 use crate::client::ExecServerClient;
 use crate::client::RemoteProcess;
 use crate::error::ExecError;
+use crate::exec_process::BoxFuture;
+use crate::exec_process::ExecFuture;
 use crate::exec_process::ExecProcess;
-use crate::exec_process::ProcessEvents;
 use crate::local_process::LocalProcess;
+use crate::process_stream::ProcessStream;
 use crate::protocol::Capabilities;
 use crate::protocol::ReadParams;
 use crate::protocol::ReadResponse;
+use crate::protocol::ResizeParams;
+use crate::protocol::ResizeResponse;
 use crate::protocol::SignalParams;
 use crate::protocol::SignalResponse;
 use crate::protocol::StartParams;
@@ -73,6 +76,15 @@ pub struct EnvironmentExec {
 enum Backend {
     Local(LocalProcess),
     Remote(RemoteProcess),
+}
+
+impl EnvironmentExec {
+    fn backend(&self) -> &dyn ExecProcess {
+        match &self.backend {
+            Backend::Local(local) => local,
+            Backend::Remote(remote) => remote,
+        }
+    }
 }
 
 impl Environment {
@@ -197,6 +209,21 @@ impl Environment {
         self.exec.as_ref().ok_or(ExecError::Disabled)
     }
 
+    /// The client of a remote environment: its [`ConnectionState`](crate::ConnectionState),
+    /// session id, and [`ExecServerClient::new_session`] after the session was lost.
+    /// `None` for a local or disabled environment.
+    pub fn client(&self) -> Option<&ExecServerClient> {
+        match &self.exec {
+            Some(EnvironmentExec {
+                backend: Backend::Remote(remote),
+            }) => Some(remote.client()),
+            Some(EnvironmentExec {
+                backend: Backend::Local(_),
+            })
+            | None => None,
+        }
+    }
+
     /// The filesystem of this environment, or [`FileSystemError::Disabled`].
     pub fn file_system(&self) -> Result<Arc<dyn ExecutorFileSystem>, FileSystemError> {
         self.file_system.clone().ok_or(FileSystemError::Disabled)
@@ -204,76 +231,39 @@ impl Environment {
 }
 
 impl ExecProcess for EnvironmentExec {
-    fn start(
+    fn start(&self, params: StartParams) -> ExecFuture<'_, StartResponse> {
+        self.backend().start(params)
+    }
+
+    fn start_streaming(
         &self,
         params: StartParams,
-    ) -> impl Future<Output = Result<StartResponse, ExecError>> + Send {
-        let backend = self.backend.clone();
-        async move {
-            match backend {
-                Backend::Local(local) => local.start(params).await,
-                Backend::Remote(remote) => remote.start(params).await,
-            }
-        }
+    ) -> ExecFuture<'_, (StartResponse, ProcessStream)> {
+        self.backend().start_streaming(params)
     }
 
-    fn read(
-        &self,
-        params: ReadParams,
-    ) -> impl Future<Output = Result<ReadResponse, ExecError>> + Send {
-        let backend = self.backend.clone();
-        async move {
-            match backend {
-                Backend::Local(local) => local.read(params).await,
-                Backend::Remote(remote) => remote.read(params).await,
-            }
-        }
+    fn subscribe<'a>(&'a self, process_id: &'a str) -> BoxFuture<'a, ProcessStream> {
+        self.backend().subscribe(process_id)
     }
 
-    fn write(
-        &self,
-        params: WriteParams,
-    ) -> impl Future<Output = Result<WriteResponse, ExecError>> + Send {
-        let backend = self.backend.clone();
-        async move {
-            match backend {
-                Backend::Local(local) => local.write(params).await,
-                Backend::Remote(remote) => remote.write(params).await,
-            }
-        }
+    fn read(&self, params: ReadParams) -> ExecFuture<'_, ReadResponse> {
+        self.backend().read(params)
     }
 
-    fn signal(
-        &self,
-        params: SignalParams,
-    ) -> impl Future<Output = Result<SignalResponse, ExecError>> + Send {
-        let backend = self.backend.clone();
-        async move {
-            match backend {
-                Backend::Local(local) => local.signal(params).await,
-                Backend::Remote(remote) => remote.signal(params).await,
-            }
-        }
+    fn write(&self, params: WriteParams) -> ExecFuture<'_, WriteResponse> {
+        self.backend().write(params)
     }
 
-    fn terminate(
-        &self,
-        params: TerminateParams,
-    ) -> impl Future<Output = Result<TerminateResponse, ExecError>> + Send {
-        let backend = self.backend.clone();
-        async move {
-            match backend {
-                Backend::Local(local) => local.terminate(params).await,
-                Backend::Remote(remote) => remote.terminate(params).await,
-            }
-        }
+    fn signal(&self, params: SignalParams) -> ExecFuture<'_, SignalResponse> {
+        self.backend().signal(params)
     }
 
-    fn events(&self) -> ProcessEvents {
-        match &self.backend {
-            Backend::Local(local) => local.events(),
-            Backend::Remote(remote) => remote.events(),
-        }
+    fn terminate(&self, params: TerminateParams) -> ExecFuture<'_, TerminateResponse> {
+        self.backend().terminate(params)
+    }
+
+    fn resize(&self, params: ResizeParams) -> ExecFuture<'_, ResizeResponse> {
+        self.backend().resize(params)
     }
 }
 

@@ -6,7 +6,7 @@ use crate::protocol::RpcError;
 use crate::protocol::error_code;
 
 /// Errors from starting and driving processes, locally or through a server.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ExecError {
     /// The params were invalid (empty argv, relative cwd, ...).
     #[error("invalid params: {0}")]
@@ -21,6 +21,10 @@ pub enum ExecError {
     /// yet), so it cannot be signalled or terminated yet. Retry shortly.
     #[error("process `{0}` is still starting; retry shortly")]
     ProcessStarting(String),
+    /// `process/resize` of a process that has no pseudo-terminal (it was started without
+    /// `tty: true`); nothing was changed.
+    #[error("process `{0}` has no terminal to resize (it was started without `tty: true`)")]
+    NotATerminal(String),
     /// The program could not be started.
     #[error("failed to start `{program}`: {message}")]
     SpawnFailed {
@@ -56,6 +60,54 @@ pub enum ExecError {
     /// Transport failure talking to a server.
     #[error("exec-server connection failed: {0}")]
     Transport(String),
+    /// The client's session is gone for good (see [`SessionLoss`] for why): this call and
+    /// every later one of this client fail the same way, and every process stream ends.
+    /// Start a new session (`ExecServerClient::reconnect`) to go on.
+    #[error("exec-server session `{session_id}` lost: {cause}")]
+    SessionLost {
+        /// The session that was lost.
+        session_id: String,
+        /// Why.
+        cause: SessionLoss,
+    },
+    /// The connection is down and the client is still trying to reconnect; the request
+    /// was not sent. Retry, or wait for the client's state to become connected again.
+    #[error("exec-server unreachable ({attempts} reconnect attempts so far): {last_error}")]
+    Disconnected {
+        /// Failed reconnect attempts since the connection was lost.
+        attempts: u32,
+        /// The most recent attempt's failure.
+        last_error: String,
+    },
+    /// No reply within the request deadline; the request's slot is freed (the server may
+    /// still carry it out).
+    #[error("no reply to `{method}` within {timeout:?}")]
+    Timeout {
+        /// The request's method.
+        method: String,
+        /// The deadline that passed.
+        timeout: std::time::Duration,
+    },
+    /// A message from the server was larger than the client accepts
+    /// (`ClientConfig::max_message_bytes`); the request is not retried.
+    #[error("the reply to `{method}` is larger than the client's limit of {limit} bytes")]
+    ReplyTooLarge {
+        /// The request's method.
+        method: String,
+        /// The client's limit.
+        limit: usize,
+    },
+    /// The connection was lost while a request that cannot be repeated safely
+    /// (`process/start`, a changing `fs/*` call) was in flight: whether it happened is
+    /// unknown.
+    #[error("connection lost during `{method}`; its outcome is unknown")]
+    OutcomeUnknown {
+        /// The request's method.
+        method: String,
+    },
+    /// The process's stdin is closed (or it never had one); nothing was written.
+    #[error("stdin of process `{0}` is closed")]
+    StdinClosed(String),
     /// The server answered with an error this client has no variant for.
     #[error("exec-server error {}: {}", .0.code, .0.message)]
     Rpc(RpcError),
@@ -86,6 +138,11 @@ impl ExecError {
             ExecError::ProcessStarting(id) => (
                 error_code::PROCESS_STARTING,
                 Some("processStarting"),
+                vec![("processId", id)],
+            ),
+            ExecError::NotATerminal(id) => (
+                error_code::NOT_A_TERMINAL,
+                Some("notATerminal"),
                 vec![("processId", id)],
             ),
             ExecError::SpawnFailed { program, message } => (
@@ -122,6 +179,12 @@ impl ExecError {
             ExecError::Disabled
             | ExecError::InvalidEnvironment(_)
             | ExecError::Transport(_)
+            | ExecError::SessionLost { .. }
+            | ExecError::Disconnected { .. }
+            | ExecError::Timeout { .. }
+            | ExecError::ReplyTooLarge { .. }
+            | ExecError::OutcomeUnknown { .. }
+            | ExecError::StdinClosed(_)
             | ExecError::Internal(_) => (error_code::INTERNAL_ERROR, None, Vec::new()),
         };
         RpcError::with_fields(code, self.to_string(), kind, &fields)
@@ -146,6 +209,7 @@ impl ExecError {
             Some("unknownProcess") => ExecError::UnknownProcess(process()),
             Some("duplicateProcess") => ExecError::DuplicateProcess(process()),
             Some("processStarting") => ExecError::ProcessStarting(process()),
+            Some("notATerminal") => ExecError::NotATerminal(process()),
             Some("sandboxDenied") => ExecError::SandboxDenied(reason()),
             // `sandboxUnsupported`: servers from before sandboxed processes.
             Some("sandboxUnavailable" | "sandboxUnsupported") => {
@@ -162,6 +226,39 @@ impl ExecError {
             _ => ExecError::Rpc(err),
         }
     }
+}
+
+/// Why a client lost its session for good ([`ExecError::SessionLost`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionLoss {
+    /// The session's TTL passed while the client was disconnected.
+    #[error("the session expired while the client was disconnected")]
+    Expired,
+    /// The server answered that it does not know the session: it restarted (or is another
+    /// server at the same address). Processes of the old session are gone.
+    #[error("the server does not know the session (it restarted)")]
+    ServerRestarted,
+    /// Another connection resumed the session.
+    #[error("another connection took the session over")]
+    TakenOver,
+    /// No connection could be made within the reconnect budget.
+    #[error("no connection after {attempts} attempts over {elapsed:?}: {last_error}")]
+    Unreachable {
+        /// Reconnect attempts made.
+        attempts: u32,
+        /// Time spent trying.
+        elapsed: std::time::Duration,
+        /// The last attempt's failure.
+        last_error: String,
+    },
+    /// The server kept breaking the connection in a way retrying does not fix (for
+    /// example closing it mid-message every time a request is re-sent).
+    #[error("the server keeps failing the connection: {0}")]
+    RetryBudgetExhausted(String),
+    /// The client was closed by its owner (`ExecServerClient::close`).
+    #[error("the client was closed")]
+    Closed,
 }
 
 #[cfg(test)]

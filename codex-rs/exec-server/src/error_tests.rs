@@ -11,6 +11,7 @@ fn application_errors_have_a_code_and_kind_and_map_back_to_their_variant() {
         ExecError::UnknownProcess("p".to_string()),
         ExecError::DuplicateProcess("p".to_string()),
         ExecError::ProcessStarting("p".to_string()),
+        ExecError::NotATerminal("p".to_string()),
         ExecError::SpawnFailed {
             program: "/no/such".to_string(),
             message: "No such file or directory (os error 2)".to_string(),
@@ -35,6 +36,7 @@ fn application_errors_have_a_code_and_kind_and_map_back_to_their_variant() {
         (-32001, "unknownProcess"),
         (-32002, "duplicateProcess"),
         (-32016, "processStarting"),
+        (-32017, "notATerminal"),
         (-32003, "spawnFailed"),
         (-32008, "sandboxDenied"),
         (-32007, "sandboxUnavailable"),

@@ -6,18 +6,21 @@
 //! this trait in `file_system.rs`.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio::sync::Notify;
-use tokio::sync::mpsc;
 
 use crate::error::ExecError;
+use crate::process_stream::ProcessStream;
 use crate::protocol::ProcessEvent;
 use crate::protocol::ReadParams;
 use crate::protocol::ReadResponse;
+use crate::protocol::ResizeParams;
+use crate::protocol::ResizeResponse;
 use crate::protocol::SignalParams;
 use crate::protocol::SignalResponse;
 use crate::protocol::StartParams;
@@ -27,51 +30,50 @@ use crate::protocol::TerminateResponse;
 use crate::protocol::WriteParams;
 use crate::protocol::WriteResponse;
 
-/// Start and drive processes, locally or remotely.
+/// A boxed future of an [`ExecProcess`] call.
+pub type ExecFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ExecError>> + Send + 'a>>;
+/// A boxed future that cannot fail.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Start and drive processes, locally or remotely. Object safe: hold an
+/// `Arc<dyn ExecProcess>` where the backend is chosen at run time. Most callers want the
+/// higher-level [`Command`](crate::Command) instead.
 pub trait ExecProcess: Send + Sync {
     /// Start a process (`process/start`).
-    fn start(
+    fn start(&self, params: StartParams) -> ExecFuture<'_, StartResponse>;
+
+    /// Subscribe to the events of `params.process_id`, then start it: the stream has every
+    /// event from the first.
+    fn start_streaming(
         &self,
         params: StartParams,
-    ) -> impl Future<Output = Result<StartResponse, ExecError>> + Send;
+    ) -> ExecFuture<'_, (StartResponse, ProcessStream)>;
+
+    /// The events of a process already started, from its first retained event (read back),
+    /// then live. A later subscription to the same process replaces this one.
+    fn subscribe<'a>(&'a self, process_id: &'a str) -> BoxFuture<'a, ProcessStream>;
 
     /// Read retained output and lifecycle state (`process/read`).
-    fn read(
-        &self,
-        params: ReadParams,
-    ) -> impl Future<Output = Result<ReadResponse, ExecError>> + Send;
+    fn read(&self, params: ReadParams) -> ExecFuture<'_, ReadResponse>;
 
-    /// Write to stdin (`process/write`).
-    fn write(
-        &self,
-        params: WriteParams,
-    ) -> impl Future<Output = Result<WriteResponse, ExecError>> + Send;
+    /// Write to stdin, or close it (`process/write`).
+    fn write(&self, params: WriteParams) -> ExecFuture<'_, WriteResponse>;
 
     /// Signal the process group (`process/signal`).
-    fn signal(
-        &self,
-        params: SignalParams,
-    ) -> impl Future<Output = Result<SignalResponse, ExecError>> + Send;
+    fn signal(&self, params: SignalParams) -> ExecFuture<'_, SignalResponse>;
 
     /// Kill the process group (`process/terminate`).
-    fn terminate(
-        &self,
-        params: TerminateParams,
-    ) -> impl Future<Output = Result<TerminateResponse, ExecError>> + Send;
+    fn terminate(&self, params: TerminateParams) -> ExecFuture<'_, TerminateResponse>;
 
-    /// Subscribe to output/exited/closed events of all processes; replaces any previous
-    /// subscription of this backend.
-    fn events(&self) -> ProcessEvents;
+    /// Change the window size of a PTY process (`process/resize`).
+    fn resize(&self, params: ResizeParams) -> ExecFuture<'_, ResizeResponse>;
 }
 
-/// A stream of [`ProcessEvent`]s, in `seq` order per process.
+/// The events of every process of a [`LocalProcess`](crate::LocalProcess), in `seq` order
+/// per process: the low-level feed the server turns into notifications. Agent code wants
+/// a per-process [`ProcessStream`] ([`ExecProcess::subscribe`]) instead.
 pub struct ProcessEvents {
-    inner: EventsInner,
-}
-
-enum EventsInner {
-    Queue(Arc<EventQueue>),
-    Unbounded(mpsc::UnboundedReceiver<ProcessEvent>),
+    queue: Arc<EventQueue>,
 }
 
 /// The bounded, never-blocking queue between `LocalProcess` and its subscriber.
@@ -242,33 +244,19 @@ impl EventQueue {
 
 impl ProcessEvents {
     pub(crate) fn queue(queue: Arc<EventQueue>) -> Self {
-        Self {
-            inner: EventsInner::Queue(queue),
-        }
-    }
-
-    pub(crate) fn unbounded(rx: mpsc::UnboundedReceiver<ProcessEvent>) -> Self {
-        Self {
-            inner: EventsInner::Unbounded(rx),
-        }
+        Self { queue }
     }
 
     /// The next event; `None` once the subscription was replaced or the backend is gone.
     pub async fn recv(&mut self) -> Option<ProcessEvent> {
-        match &mut self.inner {
-            EventsInner::Queue(queue) => queue.recv().await,
-            EventsInner::Unbounded(rx) => rx.recv().await,
-        }
+        self.queue.recv().await
     }
 }
 
 impl Drop for ProcessEvents {
     fn drop(&mut self) {
-        match &self.inner {
-            // Nobody will read this queue any more: stop filling it.
-            EventsInner::Queue(queue) => queue.close(),
-            EventsInner::Unbounded(_) => {}
-        }
+        // Nobody will read this queue any more: stop filling it.
+        self.queue.close();
     }
 }
 

@@ -34,11 +34,13 @@
 //! [`EXIT_DRAIN_EMPTY_GROUP`]: tasks::EXIT_DRAIN_EMPTY_GROUP
 
 mod entry;
+mod streams;
 mod tasks;
 
 use std::collections::HashMap;
 use std::collections::HashSet;
 use std::future::Future;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::MutexGuard;
@@ -51,13 +53,14 @@ use tracing::debug;
 
 use crate::error::ExecError;
 use crate::exec_process::EventQueue;
-use crate::exec_process::ExecProcess;
 use crate::exec_process::ProcessEvents;
 use crate::protocol::OutputMode;
 use crate::protocol::ProcessEvent;
 use crate::protocol::ProcessSignal;
 use crate::protocol::ReadParams;
 use crate::protocol::ReadResponse;
+use crate::protocol::ResizeParams;
+use crate::protocol::ResizeResponse;
 use crate::protocol::SignalParams;
 use crate::protocol::SignalResponse;
 use crate::protocol::StartParams;
@@ -67,6 +70,7 @@ use crate::protocol::TerminateResponse;
 use crate::protocol::WriteParams;
 use crate::protocol::WriteResponse;
 use crate::protocol::WriteStatus;
+use crate::pty::set_window_size;
 use crate::retention::Retention;
 use crate::sandbox::prepare_launch;
 
@@ -75,6 +79,7 @@ use entry::EntryState;
 use entry::PaceLimits;
 use entry::SignalTarget;
 use entry::StdinOp;
+use tasks::closed_stdin_status;
 use tasks::spawn_process;
 
 /// Default retention per process: 16 MiB.
@@ -131,19 +136,26 @@ pub struct LocalProcess {
     inner: Arc<Inner>,
     /// Shared by every clone of this handle: when the last one is dropped, the processes
     /// still running are killed (see [`Owner`]).
-    _owner: Arc<Owner>,
+    owner: Arc<Owner>,
 }
 
 /// Kills every process group of a backend when the last [`LocalProcess`] handle to it is
 /// dropped, as the server does when a session expires: nobody could read, write or
 /// terminate them any more. (The tasks of running processes keep `Inner` alive, so this
 /// cannot be `Inner`'s own `Drop`.)
-struct Owner(std::sync::Weak<Inner>);
+struct Owner {
+    inner: std::sync::Weak<Inner>,
+    /// The per-process event streams, once someone subscribed (see `streams.rs`).
+    streams: std::sync::OnceLock<streams::LocalStreams>,
+}
 
 impl Drop for Owner {
     fn drop(&mut self) {
-        if let Some(inner) = self.0.upgrade() {
+        if let Some(inner) = self.inner.upgrade() {
             inner.kill_all();
+        }
+        if let Some(streams) = self.streams.get() {
+            streams.close();
         }
     }
 }
@@ -205,7 +217,10 @@ impl LocalProcess {
             subscriber: Mutex::new(None),
         });
         Self {
-            _owner: Arc::new(Owner(Arc::downgrade(&inner))),
+            owner: Arc::new(Owner {
+                inner: Arc::downgrade(&inner),
+                streams: std::sync::OnceLock::new(),
+            }),
             inner,
         }
     }
@@ -252,11 +267,14 @@ impl LocalProcess {
                 "argv must contain at least the program".to_string(),
             ));
         }
-        if !params.cwd.is_absolute() {
-            return Err(ExecError::InvalidParams(format!(
-                "cwd must be an absolute path, got `{}`",
-                params.cwd.display()
-            )));
+        match (params.pty_size, params.tty) {
+            (Some(_), false) => {
+                return Err(ExecError::InvalidParams(
+                    "`ptySize` needs `tty: true`".to_string(),
+                ));
+            }
+            (Some(size), true) => size.validate().map_err(ExecError::InvalidParams)?,
+            (None, _) => {}
         }
         let mut processes = lock(&self.inner.processes);
         if processes.contains_key(&params.process_id) {
@@ -265,6 +283,7 @@ impl LocalProcess {
         let (seq_tx, _) = watch::channel(1);
         let entry = Arc::new(Entry {
             id: params.process_id.clone(),
+            tty: params.tty,
             state: Mutex::new(EntryState {
                 log: Retention::with_mode(self.inner.config.max_retained_bytes, params.output_mode),
                 pgid: None,
@@ -272,6 +291,7 @@ impl LocalProcess {
                 closed: false,
                 in_flight: 0,
                 stdin: None,
+                terminal: None,
                 accepted_writes: HashSet::new(),
             }),
             seq_tx,
@@ -336,8 +356,10 @@ impl LocalProcess {
         }
     }
 
-    /// Write to stdin. The write is queued before this returns, so writes submitted in order
-    /// are applied in order even when their futures are polled concurrently.
+    /// Write to stdin, and with `close_stdin` close it after the chunk (see
+    /// [`WriteParams::close_stdin`]). The write is queued before this returns, so writes
+    /// submitted in order are applied in order even when their futures are polled
+    /// concurrently.
     pub fn write(
         &self,
         params: WriteParams,
@@ -349,7 +371,7 @@ impl LocalProcess {
         let queued = match self.lookup(&params.process_id) {
             Err(_) => Queued::Done(WriteStatus::UnknownProcess),
             Ok(entry) => {
-                let state = lock(&entry.state);
+                let mut state = lock(&entry.state);
                 let retry = params
                     .write_id
                     .as_ref()
@@ -358,12 +380,21 @@ impl LocalProcess {
                     // Checked first: stdin may be gone by now (the process exited).
                     (true, _, _) => Queued::Done(WriteStatus::Accepted),
                     (false, None, _) => Queued::Done(WriteStatus::Starting),
-                    (false, Some(_), None) => Queued::Done(WriteStatus::StdinClosed),
+                    (false, Some(_), None) => {
+                        let status = closed_stdin_status(&params.chunk.0, params.close_stdin);
+                        if status == WriteStatus::Accepted
+                            && let Some(write_id) = params.write_id
+                        {
+                            state.accepted_writes.insert(write_id);
+                        }
+                        Queued::Done(status)
+                    }
                     (false, Some(_), Some(stdin)) => {
                         let (reply, rx) = oneshot::channel();
                         let op = StdinOp {
                             chunk: params.chunk.0,
                             write_id: params.write_id,
+                            close: params.close_stdin,
                             reply,
                         };
                         match stdin.send(op) {
@@ -428,20 +459,58 @@ impl LocalProcess {
         std::future::ready(result)
     }
 
+    /// Set the window size of a tty process's terminal (`TIOCSWINSZ` on its master; the
+    /// kernel sends `SIGWINCH` to the terminal's foreground process group when the size
+    /// changes). Applied before this returns, so a write submitted after it sees the new
+    /// size. A size out of bounds is `InvalidParams`, a process without a terminal
+    /// `NotATerminal`, one not spawned yet `ProcessStarting`; once the process was reaped
+    /// there is nothing to resize and the call succeeds without doing anything.
+    pub fn resize(
+        &self,
+        params: ResizeParams,
+    ) -> impl Future<Output = Result<ResizeResponse, ExecError>> + Send + 'static {
+        std::future::ready(self.resize_now(&params).map(|()| ResizeResponse {}))
+    }
+
+    fn resize_now(&self, params: &ResizeParams) -> Result<(), ExecError> {
+        params.validate().map_err(ExecError::InvalidParams)?;
+        let size = params.size();
+        let entry = self.lookup(&params.process_id)?;
+        if !entry.tty {
+            return Err(ExecError::NotATerminal(params.process_id.clone()));
+        }
+        let state = lock(&entry.state);
+        match (state.pgid, &state.terminal) {
+            (None, _) => Err(ExecError::ProcessStarting(params.process_id.clone())),
+            (Some(_), None) => Ok(()),
+            (Some(_), Some(terminal)) => set_window_size(terminal.as_fd(), size).map_err(|err| {
+                ExecError::Internal(format!(
+                    "resizing the terminal of `{}`: {err}",
+                    params.process_id
+                ))
+            }),
+        }
+    }
+
     /// Subscribe to events of all processes of this backend. A new subscription replaces the
     /// previous one (whose stream then ends). The queue is bounded: events that do not fit
     /// are dropped for this subscriber; use `read` to recover.
     pub fn events(&self) -> ProcessEvents {
-        self.subscribe(/*output*/ true)
+        self.subscribe_queue(/*output*/ true).0
     }
 
     /// Like [`LocalProcess::events`], but only `exited` and `closed`: for a subscriber that
     /// takes output with `read`, which alone then counts as its delivery (pace mode).
     pub fn lifecycle_events(&self) -> ProcessEvents {
-        self.subscribe(/*output*/ false)
+        self.subscribe_queue(/*output*/ false).0
     }
 
-    fn subscribe(&self, output: bool) -> ProcessEvents {
+    /// [`LocalProcess::events`], with the queue behind it.
+    fn events_with_queue(&self) -> (ProcessEvents, Arc<EventQueue>) {
+        self.subscribe_queue(/*output*/ true)
+    }
+
+    fn subscribe_queue(&self, output: bool) -> (ProcessEvents, Arc<EventQueue>) {
         let inner = Arc::downgrade(&self.inner);
         let queue = Arc::new(
             EventQueue::new(
@@ -462,54 +531,13 @@ impl LocalProcess {
         if let Some(previous) = lock(&self.inner.subscriber).replace(Arc::clone(&queue)) {
             previous.close();
         }
-        ProcessEvents::queue(queue)
+        (ProcessEvents::queue(Arc::clone(&queue)), queue)
     }
 
     /// Kill every process group (session expiry, shutdown), except those of closed
     /// processes: their group numbers may belong to someone else by now.
     pub fn kill_all(&self) {
         self.inner.kill_all();
-    }
-}
-
-impl ExecProcess for LocalProcess {
-    fn start(
-        &self,
-        params: StartParams,
-    ) -> impl Future<Output = Result<StartResponse, ExecError>> + Send {
-        LocalProcess::start(self, params)
-    }
-
-    fn read(
-        &self,
-        params: ReadParams,
-    ) -> impl Future<Output = Result<ReadResponse, ExecError>> + Send {
-        LocalProcess::read(self, params)
-    }
-
-    fn write(
-        &self,
-        params: WriteParams,
-    ) -> impl Future<Output = Result<WriteResponse, ExecError>> + Send {
-        LocalProcess::write(self, params)
-    }
-
-    fn signal(
-        &self,
-        params: SignalParams,
-    ) -> impl Future<Output = Result<SignalResponse, ExecError>> + Send {
-        LocalProcess::signal(self, params)
-    }
-
-    fn terminate(
-        &self,
-        params: TerminateParams,
-    ) -> impl Future<Output = Result<TerminateResponse, ExecError>> + Send {
-        LocalProcess::terminate(self, params)
-    }
-
-    fn events(&self) -> ProcessEvents {
-        LocalProcess::events(self)
     }
 }
 

@@ -39,9 +39,10 @@ async fn write_during_start_reports_starting() {
             "-c".to_string(),
             "exit 0".to_string(),
         ],
-        cwd: "/".into(),
+        cwd: "/".try_into().unwrap(),
         env: BTreeMap::new(),
         tty: false,
+        pty_size: None,
         pipe_stdin: true,
         arg0: None,
         sandbox_policy: None,
@@ -54,6 +55,7 @@ async fn write_during_start_reports_starting() {
             process_id: "p".to_string(),
             chunk: b"x".as_slice().into(),
             write_id: None,
+            close_stdin: false,
         })
         .await
         .unwrap();
@@ -75,9 +77,10 @@ async fn abandoned_start_releases_the_id() {
     let params = StartParams {
         process_id: "p".to_string(),
         argv: vec!["/bin/true".to_string()],
-        cwd: "/".into(),
+        cwd: "/".try_into().unwrap(),
         env: BTreeMap::new(),
         tty: false,
+        pty_size: None,
         pipe_stdin: false,
         arg0: None,
         sandbox_policy: None,
@@ -94,9 +97,10 @@ async fn signal_and_terminate_during_start_report_process_starting() {
     let start = local.start(StartParams {
         process_id: "p".to_string(),
         argv: vec!["/bin/true".to_string()],
-        cwd: "/".into(),
+        cwd: "/".try_into().unwrap(),
         env: BTreeMap::new(),
         tty: false,
+        pty_size: None,
         pipe_stdin: false,
         arg0: None,
         sandbox_policy: None,
@@ -141,9 +145,10 @@ async fn a_closed_process_group_is_never_signalled_again() {
         .start(StartParams {
             process_id: "p".to_string(),
             argv: vec!["/bin/true".to_string()],
-            cwd: "/".into(),
+            cwd: "/".try_into().unwrap(),
             env: BTreeMap::new(),
             tty: false,
+            pty_size: None,
             pipe_stdin: false,
             arg0: None,
             sandbox_policy: None,
@@ -229,9 +234,10 @@ fn sh_params(process_id: &str, script: &str, tty: bool) -> StartParams {
     StartParams {
         process_id: process_id.to_string(),
         argv: vec!["/bin/sh".to_string(), "-c".to_string(), script.to_string()],
-        cwd: "/".into(),
+        cwd: "/".try_into().unwrap(),
         env: BTreeMap::from([("PATH".to_string(), "/usr/bin:/bin".to_string())]),
         tty,
+        pty_size: None,
         pipe_stdin: false,
         arg0: None,
         sandbox_policy: None,
@@ -378,7 +384,7 @@ async fn a_daemon_outside_the_group_gets_the_long_exit_drain() {
     let local = LocalProcess::default();
     local
         .start(StartParams {
-            cwd: dir.path().to_path_buf(),
+            cwd: dir.path().try_into().unwrap(),
             ..sh_params(
                 "daemon",
                 "mkfifo ready gate; \
@@ -462,7 +468,7 @@ async fn pace_mode_pauses_an_unread_process_without_dropping() {
         "head -c 8388608 /dev/zero; touch finished",
         /*tty*/ false,
     );
-    params.cwd = dir.path().to_path_buf();
+    params.cwd = dir.path().try_into().unwrap();
     local.start(params).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!dir.path().join("finished").exists(), "paused");
@@ -497,4 +503,44 @@ pub(crate) async fn read_all_of(local: &LocalProcess, process_id: &str) -> (usiz
             return (bytes, read);
         }
     }
+}
+
+/// A terminal cannot be resized before its process is spawned: like a signal, the resize
+/// answers `processStarting` (retry), and `closeStdin` the `starting` status.
+#[tokio::test]
+async fn resize_and_close_during_start_report_starting() {
+    let local = LocalProcess::default();
+    let start = local.start(sh_params("p", "exit 0", /*tty*/ true));
+
+    let resize = local
+        .resize(crate::protocol::ResizeParams {
+            process_id: "p".to_string(),
+            rows: 40,
+            cols: 120,
+        })
+        .await
+        .map_err(|err| err.to_string());
+    let close = local
+        .write(WriteParams {
+            process_id: "p".to_string(),
+            chunk: ByteChunk::default(),
+            write_id: None,
+            close_stdin: true,
+        })
+        .await
+        .map_err(|err| err.to_string());
+
+    assert_eq!(
+        (resize, close),
+        (
+            Err(ExecError::ProcessStarting("p".to_string()).to_string()),
+            Ok(WriteResponse {
+                status: WriteStatus::Starting
+            })
+        )
+    );
+    tokio::time::timeout(Duration::from_secs(10), start)
+        .await
+        .unwrap()
+        .unwrap();
 }

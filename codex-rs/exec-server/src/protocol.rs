@@ -7,7 +7,8 @@
 
 // One module per concern: `rpc` (JSON-RPC: version, method names, error codes, the error
 // object), `initialize` (the handshake), `process` (`process/*` and its notifications),
-// `fs` (`fs/*`), `limits` (`process/start`'s `limits`) and `byte_chunk` (base64 bytes).
+// `fs` (`fs/*`), `limits` (`process/start`'s `limits`), `terminal` (`ptySize` and
+// `process/resize`) and `byte_chunk` (base64 bytes).
 // Every item is re-exported here, so its public path stays `protocol::Item`.
 mod byte_chunk;
 mod fs;
@@ -15,6 +16,7 @@ mod initialize;
 mod limits;
 mod process;
 mod rpc;
+mod terminal;
 
 pub use byte_chunk::ByteChunk;
 pub use fs::CheckWriteParams;
@@ -38,6 +40,8 @@ pub use process::Gap;
 pub use process::OutputChunk;
 pub use process::OutputMode;
 pub use process::OutputNotification;
+pub use process::OutputNotificationsParams;
+pub use process::OutputNotificationsResponse;
 pub use process::OutputStream;
 pub use process::ProcessEvent;
 pub use process::ProcessSignal;
@@ -56,6 +60,9 @@ pub use rpc::JSONRPC_VERSION;
 pub use rpc::RpcError;
 pub use rpc::error_code;
 pub use rpc::method;
+pub use terminal::PtySize;
+pub use terminal::ResizeParams;
+pub use terminal::ResizeResponse;
 
 #[cfg(test)]
 #[path = "protocol_tests.rs"]

@@ -8,8 +8,11 @@
 
 use std::io;
 use std::os::fd::AsRawFd;
+use std::os::fd::BorrowedFd;
 use std::os::fd::FromRawFd;
 use std::os::fd::OwnedFd;
+
+use crate::protocol::PtySize;
 
 /// The two ends of a fresh pseudo-terminal.
 pub(crate) struct Pty {
@@ -17,20 +20,75 @@ pub(crate) struct Pty {
     pub(crate) slave: OwnedFd,
 }
 
-const DEFAULT_ROWS: u16 = 24;
-const DEFAULT_COLS: u16 = 80;
-
-/// A new terminal pair, both ends close-on-exec from the start, with the default window
-/// size set on the slave.
-pub(crate) fn open_pty() -> io::Result<Pty> {
-    let mut winsize = libc::winsize {
-        ws_row: DEFAULT_ROWS,
-        ws_col: DEFAULT_COLS,
+/// `size` as the kernel's `winsize`.
+fn winsize(size: PtySize) -> libc::winsize {
+    libc::winsize {
+        ws_row: size.rows,
+        ws_col: size.cols,
         ws_xpixel: 0,
         ws_ypixel: 0,
-    };
+    }
+}
+
+/// A new terminal pair, both ends close-on-exec from the start, with the window size
+/// `size` set on the slave.
+pub(crate) fn open_pty(size: PtySize) -> io::Result<Pty> {
+    let mut winsize = winsize(size);
     let (master, slave) = open_pair(&mut winsize)?;
     Ok(Pty { master, slave })
+}
+
+/// Sets the window size of the terminal whose master is `master` (`TIOCSWINSZ`). When the
+/// size changes, the kernel sends `SIGWINCH` to the terminal's foreground process group.
+pub(crate) fn set_window_size(master: BorrowedFd<'_>, size: PtySize) -> io::Result<()> {
+    let winsize = winsize(size);
+    // SAFETY: TIOCSWINSZ reads one winsize from the pointer, which outlives the call.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &winsize) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `^D`: the end-of-file character of a terminal whose settings cannot be read, or whose
+/// `VEOF` is disabled.
+const CONTROL_D: u8 = 0x04;
+
+/// What to write to the master of a terminal (`master`) so that the program reading it
+/// sees end-of-file, as if a person pressed `^D` at the right place; `last_written` is the
+/// last byte written to it so far, if any.
+///
+/// That is the terminal's `VEOF` character (`^D` if it is disabled or the settings cannot
+/// be read): once, or twice when the terminal is in canonical mode (`ICANON`) and the
+/// last byte written did not end a line. The first then hands the unfinished line to the
+/// reader, and only the second, on an empty line, reads as end-of-file. Outside canonical
+/// mode the program gets the character itself and decides (a `readline` prompt ends on it
+/// when its line is empty).
+pub(crate) fn end_of_input(master: BorrowedFd<'_>, last_written: Option<u8>) -> Vec<u8> {
+    // SAFETY: a zeroed termios is a valid value of this plain C struct.
+    let mut termios: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: tcgetattr writes one termios into the struct we own. On the master it reports
+    // the settings of the terminal (the slave's line discipline).
+    if unsafe { libc::tcgetattr(master.as_raw_fd(), &mut termios) } != 0 {
+        return vec![CONTROL_D];
+    }
+    let special = |index: usize| Some(termios.c_cc[index]).filter(|&c| c != libc::_POSIX_VDISABLE);
+    let eof = special(libc::VEOF).unwrap_or(CONTROL_D);
+    if termios.c_lflag & libc::ICANON == 0 {
+        return vec![eof];
+    }
+    let carriage_return_ends_line =
+        termios.c_iflag & libc::ICRNL != 0 && termios.c_iflag & libc::IGNCR == 0;
+    let ends_line = |byte: u8| {
+        byte == b'\n'
+            || byte == eof
+            || (byte == b'\r' && carriage_return_ends_line)
+            || special(libc::VEOL) == Some(byte)
+            || special(libc::VEOL2) == Some(byte)
+    };
+    match last_written {
+        Some(byte) if !ends_line(byte) => vec![eof, eof],
+        Some(_) | None => vec![eof],
+    }
 }
 
 /// Flags of both ends: read-write, not our controlling terminal, close-on-exec.

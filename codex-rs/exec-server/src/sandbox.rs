@@ -333,13 +333,7 @@ pub(crate) fn with_limits(launch: Launch, requested: ProcessLimits) -> Result<La
 fn cwd_and_tmpdir(
     params: &StartParams,
 ) -> Result<(AbsolutePathBuf, Option<AbsolutePathBuf>), ExecError> {
-    let cwd = AbsolutePathBuf::try_from_absolute(&params.cwd).map_err(|_| {
-        ExecError::InvalidParams(format!(
-            "cwd must be an absolute path, got `{}`",
-            params.cwd.display()
-        ))
-    })?;
-    Ok((cwd, host_tmpdir()))
+    Ok((params.cwd.clone(), host_tmpdir()))
 }
 
 /// The `$TMPDIR` of this process, if it is set to an absolute path.

@@ -17,9 +17,10 @@ fn params(cwd: &Path, policy: Option<serde_json::Value>) -> StartParams {
     StartParams {
         process_id: "p".to_string(),
         argv: vec!["/bin/echo".to_string(), "hi".to_string()],
-        cwd: cwd.to_path_buf(),
+        cwd: cwd.try_into().unwrap(),
         env: BTreeMap::new(),
         tty: false,
+        pty_size: None,
         pipe_stdin: false,
         arg0: None,
         sandbox_policy: policy.map(|value| serde_json::from_value(value).unwrap()),

@@ -9,6 +9,10 @@
 //!
 //! - [`SandboxPolicy`], [`ReadOnlyAccess`], [`NetworkAccess`]: the wire types, exactly
 //!   the JSON of `docs/exec-server-protocol.md`, refusing unknown and missing fields.
+//! - [`SandboxPolicy::read_only`], [`SandboxPolicy::workspace_write`] and the other
+//!   constructors build the common policies; `with_network_access`,
+//!   `with_readable_roots` and `excluding_tmp` adjust one setting, refusing with a
+//!   [`PolicyModifierError`] what the policy's variant cannot express.
 //! - [`SandboxPolicy::writable_roots_with_cwd`] → [`WriteAccess`]: the effective
 //!   writable roots, each with its read-only [`WritableRoot::read_only_subpaths`].
 //! - [`SandboxPolicy::effective_access`] → [`EffectiveAccess`]: `check_read` /
@@ -35,6 +39,7 @@ pub use platform_defaults::LINUX_DEFAULT_READ_ROOTS;
 pub use platform_defaults::MACOS_DEFAULT_READ_ROOTS;
 pub use platform_defaults::PLATFORM_DEFAULT_READ_ROOTS;
 pub use sandbox_policy::NetworkAccess;
+pub use sandbox_policy::PolicyModifierError;
 pub use sandbox_policy::ReadOnlyAccess;
 pub use sandbox_policy::SandboxPolicy;
 pub use writable_roots::PROTECTED_SUBPATH_NAMES;

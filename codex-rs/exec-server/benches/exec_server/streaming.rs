@@ -59,14 +59,13 @@ async fn through_notifications(
     bytes: u64,
     mode: OutputMode,
 ) -> (Duration, u64, u64) {
-    let mut events = client.events();
     let started = Instant::now();
     let mut start = params(
         process_id.to_string(),
         &["head", "-c", &bytes.to_string(), "/dev/zero"],
     );
     start.output_mode = mode;
-    client.start(start).await.unwrap();
+    let (_, mut events) = client.start_streaming(start).await.unwrap();
     let (mut received, mut lost) = (0u64, 0u64);
     loop {
         match next_event(&mut events).await {

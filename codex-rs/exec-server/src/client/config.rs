@@ -5,6 +5,20 @@ use std::time::Duration;
 
 use crate::error::ExecError;
 
+/// Default [`ClientConfig::request_timeout`].
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default [`ClientConfig::send_timeout`].
+pub(crate) const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`ClientConfig::max_message_bytes`]: 64 MiB.
+pub(crate) const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+/// While the connection is down, requests wait this long after the loss for the client to
+/// resume before failing with [`ExecError::Disconnected`] (and only once a reconnect
+/// attempt failed): a brief cut is bridged, a dead server is not waited for.
+pub(crate) const FAIL_FAST_AFTER: Duration = Duration::from_secs(1);
+/// Bytes the WebSocket gathers before writing to the socket (tungstenite's
+/// `write_buffer_size`; every send is flushed at its end anyway).
+pub(super) const WRITE_BUFFER_BYTES: usize = 128 * 1024;
+
 /// How to reach a server.
 #[derive(Clone)]
 pub struct ClientConfig {
@@ -18,8 +32,34 @@ pub struct ClientConfig {
     pub auth_token: Option<String>,
     /// Name sent in `initialize`, for the server's logs.
     pub client_name: String,
-    /// How long to keep trying to reconnect after a connection is lost.
+    /// How long to keep trying to reconnect after a connection is lost (default 30 s, the
+    /// server's default session TTL: past it the session is gone anyway). Requests do not
+    /// wait for it: once an attempt failed and a second passed since the loss, they fail
+    /// with [`ExecError::Disconnected`] while the client keeps trying in the background;
+    /// when this passes, the session is lost
+    /// ([`SessionLoss::Unreachable`](crate::SessionLoss::Unreachable)).
     pub reconnect_timeout: Duration,
+    /// How long a request waits for its reply (default 60 s) before it fails with
+    /// [`ExecError::Timeout`] and its slot is freed. It covers a server that holds a
+    /// request, answers with the wrong id, or floods the client with pings meanwhile. A
+    /// `process/read` with `waitMs` needs a deadline longer than its wait.
+    pub request_timeout: Duration,
+    /// How long sending one message may take (default 10 s). A server that stops reading
+    /// leaves a send stuck; when this passes, the connection is taken for lost and the
+    /// client reconnects (a request re-sent this way counts against its retry budget).
+    pub send_timeout: Duration,
+    /// Largest WebSocket message (and frame) accepted from the server, in bytes (default
+    /// 64 MiB, four times the server's default `--max-message-bytes`, so our own server's
+    /// largest replies fit). A larger message breaks the connection: the request it
+    /// answered (the `fs/readFile`, else the `process/read`, in flight) fails with
+    /// [`ExecError::ReplyTooLarge`], is not re-sent, and the client reconnects for the
+    /// others.
+    pub max_message_bytes: usize,
+    /// Bound on the WebSocket write buffer, in bytes (default 64 MiB + 128 KiB): the largest
+    /// request the client sends is this less its frame header (14 bytes). A larger request
+    /// fails at once with [`ExecError::InvalidParams`] and is never sent. Pongs the
+    /// WebSocket answers pings with take one slot, so a ping flood cannot grow it.
+    pub max_write_buffer_bytes: usize,
     /// A connection on which nothing arrives from the server for this long (the client
     /// pings every third of it, and a live server answers) is taken for lost, and the
     /// client reconnects. Without it, a server that vanished without closing the
@@ -29,10 +69,11 @@ pub struct ClientConfig {
     /// built-in web PKI roots (Mozilla's, from `webpki-roots`), for a server whose
     /// certificate a private CA (or the server itself) signed.
     pub tls_ca_file: Option<PathBuf>,
-    /// Ask for `process/output` notifications (default `true`): the event stream
-    /// ([`ExecServerClient::events`](crate::ExecServerClient::events)) then carries output. Set `false` for a client that
-    /// reads output with `read` only: paced processes (`outputMode: "pace"`) then go on as
-    /// its reads go past their output, and the stream carries only `exited` and `closed`.
+    /// Ask for `process/output` notifications (default `true`): the event streams
+    /// ([`ExecServerClient::subscribe`](crate::ExecServerClient::subscribe)) then carry
+    /// output. Set `false` for a client that reads output with `read` only: paced processes
+    /// (`outputMode: "pace"`) then go on as its reads go past their output, and the streams
+    /// carry only `exited` and `closed`.
     pub output_notifications: bool,
 }
 
@@ -53,6 +94,10 @@ impl std::fmt::Debug for ClientConfig {
             .field("client_name", &self.client_name)
             .field("reconnect_timeout", &self.reconnect_timeout)
             .field("server_timeout", &self.server_timeout)
+            .field("send_timeout", &self.send_timeout)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("max_write_buffer_bytes", &self.max_write_buffer_bytes)
+            .field("request_timeout", &self.request_timeout)
             .field("tls_ca_file", &self.tls_ca_file)
             .field("output_notifications", &self.output_notifications)
             .finish()
@@ -85,7 +130,9 @@ impl ClientConfig {
         Ok(self)
     }
 
-    /// Defaults for `url`: no token (unless `url` carries one), reconnect for up to 30 s.
+    /// Defaults for `url`: no token (unless `url` carries one), reconnect for up to 30 s,
+    /// requests answered within 60 s, sends done within 10 s, messages up to 64 MiB each
+    /// way.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -93,6 +140,10 @@ impl ClientConfig {
             client_name: "codex-exec-server-client".to_string(),
             reconnect_timeout: Duration::from_secs(30),
             server_timeout: Duration::from_secs(60),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_write_buffer_bytes: DEFAULT_MAX_MESSAGE_BYTES + WRITE_BUFFER_BYTES,
             tls_ca_file: None,
             output_notifications: true,
         }

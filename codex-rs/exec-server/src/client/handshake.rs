@@ -13,6 +13,7 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::error::ExecError;
 use crate::protocol::InitializeParams;
@@ -23,6 +24,7 @@ use crate::protocol::method;
 
 use super::ClientConfig;
 use super::Ws;
+use super::config::WRITE_BUFFER_BYTES;
 
 /// How long one attempt to connect (TCP, TLS, WebSocket upgrade and `initialize`) may
 /// take before it counts as failed.
@@ -51,6 +53,23 @@ fn tls_connector(ca_file: Option<&Path>) -> Result<tokio_tungstenite::Connector,
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(tokio_tungstenite::Connector::Rustls(Arc::new(config)))
+}
+
+/// The WebSocket limits of a client connection: incoming messages and frames up to
+/// [`ClientConfig::max_message_bytes`], the write buffer up to
+/// [`ClientConfig::max_write_buffer_bytes`] (at least twice the batching size, as
+/// tungstenite needs it larger).
+pub(super) fn websocket_config(config: &ClientConfig) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(config.max_message_bytes))
+        .max_frame_size(Some(config.max_message_bytes))
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_write_buffer_size(max_write_buffer_bytes(config))
+}
+
+/// [`ClientConfig::max_write_buffer_bytes`], raised to what tungstenite accepts.
+fn max_write_buffer_bytes(config: &ClientConfig) -> usize {
+    config.max_write_buffer_bytes.max(2 * WRITE_BUFFER_BYTES)
 }
 
 /// Connect and run the handshake.
@@ -95,7 +114,10 @@ async fn open_once(
         None
     };
     let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(
-        request, /*config*/ None, /*disable_nagle*/ true, connector,
+        request,
+        Some(websocket_config(config)),
+        /*disable_nagle*/ true,
+        connector,
     )
     .await
     .map_err(|err| ExecError::Transport(format!("connecting to {}: {err}", config.url)))?;
@@ -138,6 +160,7 @@ async fn open_once(
         return Err(match error.kind() {
             Some("sessionExpired") => ExecError::SessionExpired(session),
             Some("unknownSession") => ExecError::UnknownSession(session),
+            Some("sessionTakenOver") => ExecError::SessionTakenOver,
             _ => ExecError::Rpc(error),
         });
     }

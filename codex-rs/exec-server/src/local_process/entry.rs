@@ -1,9 +1,10 @@
 //! A process's entry in the table of a [`super::LocalProcess`]: its state ([`EntryState`]:
-//! retention log, process group, stdin, accepted writes), where a signal for it goes
+//! retention log, process group, stdin, terminal, accepted writes), where a signal for it goes
 //! ([`SignalTarget`]), and the pacing of its output readers in `outputMode: "pace"`
 //! ([`PaceLimits`], [`Entry::wait_for_room`]).
 
 use std::collections::HashSet;
+use std::os::fd::OwnedFd;
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -21,6 +22,8 @@ use super::lock;
 /// One process of the table.
 pub(super) struct Entry {
     pub(super) id: String,
+    /// Started with `tty: true` (whether or not the terminal is still there).
+    pub(super) tty: bool,
     pub(super) state: Mutex<EntryState>,
     /// Carries the log's `next_seq` so long-polls wake on new events.
     pub(super) seq_tx: watch::Sender<u64>,
@@ -112,6 +115,9 @@ pub(super) struct EntryState {
     /// Output bytes read from the process and not yet in `log` (pace mode accounting).
     pub(super) in_flight: usize,
     pub(super) stdin: Option<mpsc::UnboundedSender<StdinOp>>,
+    /// A tty process's terminal (a descriptor of its master), for `resize`; `None` while
+    /// starting, for pipe processes, and once the process was reaped.
+    pub(super) terminal: Option<OwnedFd>,
     /// `writeId`s of accepted writes. Kept as long as the entry (not only as long as stdin),
     /// so a retry is answered `accepted` even after the process exited and stdin closed.
     pub(super) accepted_writes: HashSet<String>,
@@ -160,5 +166,8 @@ impl EntryState {
 pub(super) struct StdinOp {
     pub(super) chunk: Bytes,
     pub(super) write_id: Option<String>,
+    /// `closeStdin`: after `chunk`, end the input (close the pipe, or send end-of-file to
+    /// the terminal).
+    pub(super) close: bool,
     pub(super) reply: oneshot::Sender<WriteStatus>,
 }

@@ -3,6 +3,7 @@
 //! the sequencer ([`sequence`]) that assigns every event its `seq`, waits a bounded time
 //! for the pipes after the exit ([`exit_drain`]), and emits the events.
 
+use std::os::fd::AsFd;
 use std::os::fd::AsRawFd;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use crate::protocol::OutputStream;
 use crate::protocol::ProcessEvent;
 use crate::protocol::StartParams;
 use crate::protocol::WriteStatus;
+use crate::pty::end_of_input;
 use crate::pty::open_pty;
 use crate::pty::terminal_child_setup;
 use crate::sandbox::Launch;
@@ -152,8 +154,9 @@ pub(super) fn spawn_process(
         command.arg0(arg0);
     }
     let (tx, rx) = mpsc::channel(READER_QUEUE);
-    let (child, stdin, reaper) = if params.tty {
-        let pty = open_pty().map_err(|err| spawn_failed(&program, err))?;
+    let (child, stdin, terminal, reaper) = if params.tty {
+        let size = params.pty_size.unwrap_or_default();
+        let pty = open_pty(size).map_err(|err| spawn_failed(&program, err))?;
         let slave = |pty: &crate::pty::Pty| {
             pty.slave
                 .try_clone()
@@ -180,17 +183,18 @@ pub(super) fn spawn_process(
         drop(command);
         let crate::pty::Pty { master, slave } = pty;
         drop(slave);
-        let writer = master
-            .try_clone()
-            .map_err(|err| spawn_failed(&program, err))?;
+        let clone = || {
+            master
+                .try_clone()
+                .map_err(|err| spawn_failed(&program, err))
+        };
+        let writer = clone()?;
+        let terminal = clone()?;
         let reader = tokio::fs::File::from_std(std::fs::File::from(master));
         tokio::spawn(pump(reader, OutputStream::Pty, tx, Arc::clone(entry)));
         let writer = tokio::fs::File::from_std(std::fs::File::from(writer));
-        (
-            child,
-            Some(spawn_stdin_task(writer, Arc::clone(entry))),
-            reaper,
-        )
+        let stdin = spawn_stdin_task(writer, Arc::clone(entry), /*terminal*/ true);
+        (child, Some(stdin), Some(terminal), reaper)
     } else {
         command
             .process_group(/*pgroup*/ 0)
@@ -235,14 +239,15 @@ pub(super) fn spawn_process(
         let stdin = child
             .stdin
             .take()
-            .map(|stdin| spawn_stdin_task(stdin, Arc::clone(entry)));
-        (child, stdin, reaper)
+            .map(|stdin| spawn_stdin_task(stdin, Arc::clone(entry), /*terminal*/ false));
+        (child, stdin, None, reaper)
     };
     let pgid = child.id().map(|pid| pid as i32);
     {
         let mut state = lock(&entry.state);
         state.pgid = pgid;
         state.stdin = stdin;
+        state.terminal = terminal;
     }
     debug!(process_id = entry.id, ?pgid, "process started");
     tokio::spawn(sequence(
@@ -354,14 +359,23 @@ async fn pump<R: AsyncRead + Unpin>(
 
 /// Applies writes in the order they were queued. A write whose `writeId` was accepted
 /// before is answered `accepted` without writing it again; this task is the only one that
-/// adds to `accepted_writes`, so a retry queued behind its original sees it.
-fn spawn_stdin_task<W: AsyncWrite + Unpin + Send + 'static>(
-    mut writer: W,
+/// adds to `accepted_writes` for writes it applies, so a retry queued behind its original
+/// sees it.
+///
+/// `closeStdin` ends the input after its chunk: a pipe is closed (the writer dropped); a
+/// `terminal` (the writer is a descriptor of its master) gets the end-of-file input of
+/// [`end_of_input`], and the writer is dropped as well. From then on a write with bytes
+/// answers `stdinClosed` and a close without bytes `accepted`, as after a failed write.
+fn spawn_stdin_task<W: AsyncWrite + AsFd + Unpin + Send + 'static>(
+    writer: W,
     entry: Arc<Entry>,
+    terminal: bool,
 ) -> mpsc::UnboundedSender<StdinOp> {
     let (tx, mut rx) = mpsc::unbounded_channel::<StdinOp>();
     tokio::spawn(async move {
-        let mut closed = false;
+        let mut writer = Some(writer);
+        // The last byte written, which tells whether a terminal's line is unfinished.
+        let mut last_written = None;
         while let Some(op) = rx.recv().await {
             if let Some(write_id) = &op.write_id
                 && lock(&entry.state).accepted_writes.contains(write_id)
@@ -369,16 +383,29 @@ fn spawn_stdin_task<W: AsyncWrite + Unpin + Send + 'static>(
                 let _ = op.reply.send(WriteStatus::Accepted);
                 continue;
             }
-            if closed {
-                let _ = op.reply.send(WriteStatus::StdinClosed);
+            let Some(open) = writer.as_mut() else {
+                let status = closed_stdin_status(&op.chunk, op.close);
+                if status == WriteStatus::Accepted
+                    && let Some(write_id) = op.write_id
+                {
+                    lock(&entry.state).accepted_writes.insert(write_id);
+                }
+                let _ = op.reply.send(status);
                 continue;
-            }
-            let result = match writer.write_all(&op.chunk).await {
-                Ok(()) => writer.flush().await,
-                Err(err) => Err(err),
             };
+            let mut result = write_flushed(open, &op.chunk).await;
+            if let Some(&byte) = op.chunk.last() {
+                last_written = Some(byte);
+            }
+            if result.is_ok() && op.close && terminal {
+                let eof = end_of_input(open.as_fd(), last_written);
+                result = write_flushed(open, &eof).await;
+            }
             let status = match result {
                 Ok(()) => {
+                    if op.close {
+                        writer = None;
+                    }
                     if let Some(write_id) = op.write_id {
                         lock(&entry.state).accepted_writes.insert(write_id);
                     }
@@ -386,7 +413,7 @@ fn spawn_stdin_task<W: AsyncWrite + Unpin + Send + 'static>(
                 }
                 Err(err) => {
                     debug!("stdin closed: {err}");
-                    closed = true;
+                    writer = None;
                     WriteStatus::StdinClosed
                 }
             };
@@ -394,6 +421,21 @@ fn spawn_stdin_task<W: AsyncWrite + Unpin + Send + 'static>(
         }
     });
     tx
+}
+
+/// The answer to a write when stdin is already closed (or there never was one): a close
+/// without bytes is `accepted` (stdin is closed, as asked), anything else `stdinClosed`.
+pub(super) fn closed_stdin_status(chunk: &[u8], close: bool) -> WriteStatus {
+    if close && chunk.is_empty() {
+        WriteStatus::Accepted
+    } else {
+        WriteStatus::StdinClosed
+    }
+}
+
+async fn write_flushed<W: AsyncWrite + Unpin>(writer: &mut W, bytes: &[u8]) -> std::io::Result<()> {
+    writer.write_all(bytes).await?;
+    writer.flush().await
 }
 
 /// The one task that assigns `seq` for a process: it forwards output until the child is
@@ -450,8 +492,12 @@ async fn sequence(
         }
     }
     // The process is gone: later writes answer `stdinClosed` at once, and dropping the
-    // sender lets the stdin writer task end.
-    lock(&entry.state).stdin = None;
+    // sender lets the stdin writer task end. There is nothing left to resize either.
+    {
+        let mut state = lock(&entry.state);
+        state.stdin = None;
+        state.terminal = None;
+    }
     inner.emit(&entry, |state| {
         ProcessEvent::Exited(ExitedNotification {
             process_id: entry.id.clone(),

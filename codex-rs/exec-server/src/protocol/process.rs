@@ -3,17 +3,18 @@
 //! type both backends deliver.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use codex_protocol::SandboxPolicy;
+use codex_utils_absolute_path::AbsolutePathBuf;
 use serde::Deserialize;
 use serde::Serialize;
 
 use super::ByteChunk;
 use super::JSONRPC_VERSION;
 use super::ProcessLimits;
+use super::PtySize;
 use super::method;
 
 /// `process/start` params.
@@ -24,12 +25,17 @@ pub struct StartParams {
     pub process_id: String,
     /// Program and arguments; the program is looked up in `env`'s `PATH` when it has no `/`.
     pub argv: Vec<String>,
-    /// Absolute working directory.
-    pub cwd: PathBuf,
+    /// Absolute working directory on the machine where the process runs (a relative path
+    /// is refused while parsing; `.` and `..` are resolved lexically).
+    pub cwd: AbsolutePathBuf,
     /// The complete environment; nothing is inherited.
     pub env: BTreeMap<String, String>,
     /// Run under a pseudo-terminal.
     pub tty: bool,
+    /// The terminal's window size (only with `tty: true`; default
+    /// [`PtySize::DEFAULT`], 24×80). Change it later with `process/resize`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pty_size: Option<PtySize>,
     /// Give the process a stdin pipe (without a tty); otherwise stdin is `/dev/null`.
     #[serde(default)]
     pub pipe_stdin: bool,
@@ -163,22 +169,31 @@ pub struct ReadResponse {
 pub struct WriteParams {
     /// The process.
     pub process_id: String,
-    /// Bytes for stdin.
+    /// Bytes for stdin (may be empty).
     pub chunk: ByteChunk,
     /// Idempotency key: a repeated id is answered `accepted` and not written twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_id: Option<String>,
+    /// After writing `chunk`, close stdin so the process reads end-of-file. Under a PTY,
+    /// which has no stdin of its own to close, the terminal's end-of-file character (`VEOF`,
+    /// usually `^D`) is written instead (twice when the current line holds unfinished
+    /// input). Either way later writes with bytes answer `stdinClosed`, and closing again
+    /// (an empty `chunk`) answers `accepted`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub close_stdin: bool,
 }
 
 /// Outcome of a write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum WriteStatus {
-    /// Written (or already written under the same `writeId`).
+    /// Written (or already written under the same `writeId`); with `closeStdin`, stdin is
+    /// closed (or already was, for an empty `chunk`).
     Accepted,
     /// No such process.
     UnknownProcess,
-    /// The process has no stdin, or it was closed.
+    /// The process has no stdin, or it was closed (by `closeStdin`, by the process, or
+    /// because it exited); nothing was written.
     StdinClosed,
     /// The process is still being started; retry.
     Starting,
@@ -191,6 +206,30 @@ pub struct WriteResponse {
     /// What happened.
     pub status: WriteStatus,
 }
+
+/// `process/outputNotifications` params: per-process flow control for a client.
+///
+/// With `enabled: false` the server stops sending this process's `process/output`
+/// notifications to the session (`process/exited` and `process/closed` still come), so
+/// its output is delivered only when a `process/read` returns or passes it; in
+/// `outputMode: "pace"` the process then waits once half the retention window is
+/// undelivered, exactly as with a client that reads nothing. `enabled: true` resumes
+/// notifications from the next output on; what came in between is read with
+/// `process/read`. A client whose consumer of one process is slow uses this to hold that
+/// process back without holding up the others on the same connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OutputNotificationsParams {
+    /// The process.
+    pub process_id: String,
+    /// Whether its output is notified.
+    pub enabled: bool,
+}
+
+/// `process/outputNotifications` result (empty).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputNotificationsResponse {}
 
 /// Signals a client may send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

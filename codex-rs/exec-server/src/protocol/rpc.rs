@@ -23,6 +23,11 @@ pub mod method {
     pub const PROCESS_SIGNAL: &str = "process/signal";
     /// Kill a process group.
     pub const PROCESS_TERMINATE: &str = "process/terminate";
+    /// Set the window size of a process's pseudo-terminal.
+    pub const PROCESS_RESIZE: &str = "process/resize";
+    /// Turn a process's `process/output` notifications off or on (per-process flow
+    /// control: while off, its output is delivered by `process/read` only).
+    pub const PROCESS_OUTPUT_NOTIFICATIONS: &str = "process/outputNotifications";
     /// Notification: output chunk.
     pub const PROCESS_OUTPUT: &str = "process/output";
     /// Notification: the process exited. Usually after all its output; output of a
@@ -96,6 +101,9 @@ pub mod error_code {
     /// The process is still starting (its `process/start` has not spawned it yet), so it
     /// cannot be signalled or terminated yet; retry.
     pub const PROCESS_STARTING: i64 = -32016;
+    /// `process/resize` of a process that has no pseudo-terminal (started without
+    /// `tty: true`).
+    pub const NOT_A_TERMINAL: i64 = -32017;
 }
 
 /// A JSON-RPC error object.

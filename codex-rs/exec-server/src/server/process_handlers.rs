@@ -8,6 +8,8 @@ use std::future::Future;
 use crate::error::ExecError;
 use crate::protocol::ReadParams;
 use crate::protocol::ReadResponse;
+use crate::protocol::ResizeParams;
+use crate::protocol::ResizeResponse;
 use crate::protocol::SignalParams;
 use crate::protocol::SignalResponse;
 use crate::protocol::StartParams;
@@ -49,6 +51,15 @@ pub(super) fn signal(
     params: SignalParams,
 ) -> impl Future<Output = Result<SignalResponse, ExecError>> + Send + 'static {
     session.processes.signal(params)
+}
+
+/// `process/resize`: the window size is set now (before a write that follows it); the
+/// future only carries the answer.
+pub(super) fn resize(
+    session: &Session,
+    params: ResizeParams,
+) -> impl Future<Output = Result<ResizeResponse, ExecError>> + Send + 'static {
+    session.processes.resize(params)
 }
 
 /// `process/terminate`: the kill is sent now; the future only carries the answer.

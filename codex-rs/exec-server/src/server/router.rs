@@ -10,7 +10,7 @@
 //! A handler runs in two parts, which is what keeps a connection's requests in order while
 //! they run concurrently: the call itself runs on the connection's reader loop, in arrival
 //! order, and does the order-sensitive part (reserving a process id, queueing a stdin
-//! write, sending a signal); the future it returns (spawning, waiting, file I/O) runs in a
+//! write, sending a signal, resizing a terminal); the future it returns (spawning, waiting, file I/O) runs in a
 //! task of its own ([`Connection::reply_later`]).
 
 use std::future::Future;
@@ -29,6 +29,7 @@ use crate::protocol::ReadDirectoryParams;
 use crate::protocol::ReadFileParams;
 use crate::protocol::ReadParams;
 use crate::protocol::RemoveParams;
+use crate::protocol::ResizeParams;
 use crate::protocol::SignalParams;
 use crate::protocol::StartParams;
 use crate::protocol::TerminateParams;
@@ -108,6 +109,7 @@ fn routes(call: Call<'_>, method_name: &str) {
         method::PROCESS_WRITE => call.route::<WriteParams>(process::write),
         method::PROCESS_SIGNAL => call.route::<SignalParams>(process::signal),
         method::PROCESS_TERMINATE => call.route::<TerminateParams>(process::terminate),
+        method::PROCESS_RESIZE => call.route::<ResizeParams>(process::resize),
         method::FS_READ_FILE => call.gated::<ReadFileParams>(fs::read_file),
         method::FS_WRITE_FILE => call.gated::<WriteFileParams>(fs::write_file),
         method::FS_CREATE_DIRECTORY => call.gated::<CreateDirectoryParams>(fs::create_directory),

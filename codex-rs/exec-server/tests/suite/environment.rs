@@ -46,9 +46,10 @@ fn start(process_id: &str, script: &str, dir: &Path) -> StartParams {
     StartParams {
         process_id: process_id.to_string(),
         argv: vec!["/bin/sh".to_string(), "-c".to_string(), script.to_string()],
-        cwd: dir.to_path_buf(),
+        cwd: dir.try_into().unwrap(),
         env: child_env(),
         tty: false,
+        pty_size: None,
         pipe_stdin: true,
         arg0: None,
         sandbox_policy: None,
@@ -73,19 +74,20 @@ fn kind(err: ExecError) -> String {
 
 async fn scenario(exec: &impl ExecProcess) -> Transcript {
     let dir = cwd();
-    let mut events = exec.events();
-    exec.start(start(
-        "s1",
-        "read x; echo \"out:$x\"; echo err >&2; exit 3",
-        dir.path(),
-    ))
-    .await
-    .unwrap();
+    let (_, mut events) = exec
+        .start_streaming(start(
+            "s1",
+            "read x; echo \"out:$x\"; echo err >&2; exit 3",
+            dir.path(),
+        ))
+        .await
+        .unwrap();
     let write_status = exec
         .write(WriteParams {
             process_id: "s1".to_string(),
             chunk: b"hi\n".as_slice().into(),
             write_id: Some("w1".to_string()),
+            close_stdin: false,
         })
         .await
         .unwrap()
@@ -99,7 +101,8 @@ async fn scenario(exec: &impl ExecProcess) -> Transcript {
         let event = tokio::time::timeout(EVENT_TIMEOUT, events.recv())
             .await
             .expect("event in time")
-            .expect("stream open");
+            .expect("stream open")
+            .expect("no stream error");
         match event {
             ProcessEvent::Output(n) => {
                 seqs.push(n.seq);
@@ -140,6 +143,7 @@ async fn scenario(exec: &impl ExecProcess) -> Transcript {
             process_id: "ghost".to_string(),
             chunk: b"x".as_slice().into(),
             write_id: None,
+            close_stdin: false,
         })
         .await
         .unwrap()

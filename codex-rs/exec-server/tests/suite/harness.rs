@@ -260,9 +260,10 @@ pub fn typed_start(
     codex_exec_server::protocol::StartParams {
         process_id: process_id.to_string(),
         argv: argv.iter().map(ToString::to_string).collect(),
-        cwd: cwd.to_path_buf(),
+        cwd: cwd.try_into().unwrap(),
         env: child_env(),
         tty: false,
+        pty_size: None,
         pipe_stdin: false,
         arg0: None,
         sandbox_policy: None,
@@ -589,4 +590,14 @@ impl Printed {
     pub fn exit_code(&self) -> i64 {
         self.last["exitCode"].as_i64().expect("exitCode")
     }
+}
+
+/// The pinned shell `name` (`bash` or `zsh`): the DotSlash file beside this one, resolved
+/// to its binary (see `pinned_shells.rs`); tests never run the host's shell.
+pub fn pinned_shell(name: &str) -> String {
+    let fixture = codex_utils_cargo_bin::find_resource!(format!("tests/suite/{name}"))
+        .unwrap_or_else(|err| panic!("{err}"));
+    let shell =
+        codex_utils_dotslash::dotslash_fetch(&fixture).unwrap_or_else(|err| panic!("{err}"));
+    shell.to_string_lossy().into_owned()
 }

@@ -161,9 +161,8 @@ async fn notifications_alone_deliver_every_byte() {
     let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
         .await
         .unwrap();
-    let mut events = client.events();
-    client
-        .start(typed_start(
+    let (_, mut events) = client
+        .start_streaming(typed_start(
             "flood",
             &["/bin/sh", "-c", &format!("head -c {FLOOD_BYTES} /dev/zero")],
             dir.path(),
@@ -176,7 +175,8 @@ async fn notifications_alone_deliver_every_byte() {
         let event = tokio::time::timeout(EVENT_TIMEOUT, events.recv())
             .await
             .expect("an event")
-            .expect("the stream goes on");
+            .expect("the stream goes on")
+            .expect("no stream error");
         match event {
             ProcessEvent::Output(output) => {
                 assert_eq!(output.seq, next_seq, "no seq is skipped");

@@ -1,5 +1,6 @@
 mod access;
 mod bad_input;
+mod constructors;
 mod policy_json;
 mod writable_roots;
 

@@ -135,6 +135,22 @@ impl TryFrom<&str> for AbsolutePathBuf {
     }
 }
 
+impl TryFrom<&Path> for AbsolutePathBuf {
+    type Error = AbsolutePathError;
+
+    fn try_from(value: &Path) -> Result<Self, Self::Error> {
+        Self::try_from_absolute(value)
+    }
+}
+
+impl TryFrom<&PathBuf> for AbsolutePathBuf {
+    type Error = AbsolutePathError;
+
+    fn try_from(value: &PathBuf) -> Result<Self, Self::Error> {
+        Self::try_from_absolute(value)
+    }
+}
+
 impl From<AbsolutePathBuf> for PathBuf {
     fn from(value: AbsolutePathBuf) -> Self {
         value.0
@@ -182,6 +198,49 @@ mod tests {
         assert_eq!(
             AbsolutePathBuf::try_from_absolute(""),
             Err(AbsolutePathError::Empty)
+        );
+    }
+
+    #[test]
+    fn try_from_borrowed_paths_matches_try_from_absolute() {
+        let expected = AbsolutePathBuf::try_from_absolute("/a/c").expect("absolute");
+        let owned = PathBuf::from("/a/./b/../c/");
+        assert_eq!(
+            (
+                AbsolutePathBuf::try_from(owned.as_path()),
+                AbsolutePathBuf::try_from(&owned),
+                AbsolutePathBuf::try_from("/a/./b/../c/"),
+                AbsolutePathBuf::try_from(owned),
+            ),
+            (
+                Ok(expected.clone()),
+                Ok(expected.clone()),
+                Ok(expected.clone()),
+                Ok(expected),
+            )
+        );
+    }
+
+    #[test]
+    fn try_from_borrowed_paths_refuses_relative_and_empty() {
+        let relative = PathBuf::from("a/b");
+        let relative_error = Err(AbsolutePathError::Relative {
+            path: "a/b".to_string(),
+        });
+        assert_eq!(
+            (
+                AbsolutePathBuf::try_from(relative.as_path()),
+                AbsolutePathBuf::try_from(&relative),
+            ),
+            (relative_error.clone(), relative_error)
+        );
+        let empty = PathBuf::new();
+        assert_eq!(
+            (
+                AbsolutePathBuf::try_from(empty.as_path()),
+                AbsolutePathBuf::try_from(&empty),
+            ),
+            (Err(AbsolutePathError::Empty), Err(AbsolutePathError::Empty))
         );
     }
 

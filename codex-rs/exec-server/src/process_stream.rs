@@ -1,0 +1,66 @@
+//! [`ProcessStream`]: the events of one process, for one subscriber.
+
+use std::pin::Pin;
+use std::task::Context;
+use std::task::Poll;
+
+use futures_util::Stream;
+use tokio::sync::mpsc;
+
+use crate::error::ExecError;
+use crate::protocol::ProcessEvent;
+
+/// One item of a [`ProcessStream`].
+pub type StreamItem = Result<ProcessEvent, ExecError>;
+
+/// The events of one process, in `seq` order, the same from a local or a remote backend:
+/// output chunks, a [`ProcessEvent::Gap`] where output was no longer retained when this
+/// subscriber needed it (only possible with `outputMode: "drop"`, or for a subscription
+/// made after the process produced more than the retention window), `exited`, and
+/// `closed` last.
+///
+/// The stream ends (`None`) after `closed`, and when the process can never produce more
+/// for this subscriber; if that is because of a failure (the session was lost, the process
+/// was forgotten), one `Err` comes first. A failed catch-up read is an `Err` item too, after
+/// which the stream goes on.
+///
+/// The stream is bounded: a subscriber that does not take its events makes the backend
+/// stop reading (a remote client stops reading its connection, which holds up the other
+/// processes of that client as well, as an unread pipe would): take the events, or drop
+/// the stream to say they are not wanted. Implements [`Stream`].
+#[derive(Debug)]
+pub struct ProcessStream {
+    process_id: String,
+    rx: mpsc::Receiver<StreamItem>,
+}
+
+impl ProcessStream {
+    pub(crate) fn new(process_id: String, rx: mpsc::Receiver<StreamItem>) -> Self {
+        Self { process_id, rx }
+    }
+
+    /// A stream that yields `error` and ends (a subscription that could not be made).
+    pub(crate) fn failed(process_id: String, error: ExecError) -> Self {
+        let (tx, rx) = mpsc::channel(1);
+        let _ = tx.try_send(Err(error));
+        Self { process_id, rx }
+    }
+
+    /// The process this stream follows.
+    pub fn process_id(&self) -> &str {
+        &self.process_id
+    }
+
+    /// The next event; `None` once the stream ended.
+    pub async fn recv(&mut self) -> Option<StreamItem> {
+        self.rx.recv().await
+    }
+}
+
+impl Stream for ProcessStream {
+    type Item = StreamItem;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<StreamItem>> {
+        self.rx.poll_recv(cx)
+    }
+}
