@@ -354,7 +354,16 @@ async fn main() {
         memory_section().await;
     }
     if run("client-memory") {
-        client_memory::section().await;
+        if wanted.len() == 1 {
+            client_memory::section().await;
+        } else {
+            // A fresh process: memory the other sections freed would hide the peak.
+            let status = Command::new(std::env::current_exe().unwrap())
+                .arg("client-memory")
+                .status()
+                .unwrap();
+            assert!(status.success(), "the client-memory section failed");
+        }
     }
 }
 

@@ -33,6 +33,8 @@ use tokio_tungstenite::WebSocketStream;
 use codex_file_system::FileSystemError;
 
 use crate::error::ExecError;
+use crate::event_router::Backend as RouterBackend;
+use crate::event_router::NotifyFn;
 use crate::event_router::ROUTER_QUEUE;
 use crate::event_router::ReadFn;
 use crate::event_router::RouterMsg;
@@ -43,6 +45,8 @@ use crate::exec_process::ExecFuture;
 use crate::exec_process::ExecProcess;
 use crate::process_stream::ProcessStream;
 use crate::protocol::Capabilities;
+use crate::protocol::OutputNotificationsParams;
+use crate::protocol::OutputNotificationsResponse;
 use crate::protocol::ReadParams;
 use crate::protocol::ReadResponse;
 use crate::protocol::ResizeParams;
@@ -137,19 +141,31 @@ impl ExecServerClient {
             _strong: None,
             ..requests.clone()
         };
+        let notifier = reader.clone();
         let read: ReadFn = Arc::new(move |params: ReadParams| {
             let reader = reader.clone();
             Box::pin(async move {
                 let process_id = params.process_id.clone();
-                let raw = reader
-                    .call(method::PROCESS_READ, &params, /*retryable*/ true)
+                reader
+                    .typed(method::PROCESS_READ, &params, &process_id)
                     .await
-                    .map_err(|err| err.into_exec_error(&process_id))?;
-                serde_json::from_str(&raw).map_err(|err| {
-                    ExecError::Transport(format!("unexpected process/read result: {err}"))
-                })
             })
         });
+        let notify: NotifyFn = Arc::new(move |params: OutputNotificationsParams| {
+            let notifier = notifier.clone();
+            Box::pin(async move {
+                let process_id = params.process_id.clone();
+                notifier
+                    .typed::<_, OutputNotificationsResponse>(
+                        method::PROCESS_OUTPUT_NOTIFICATIONS,
+                        &params,
+                        &process_id,
+                    )
+                    .await
+                    .map(|_| ())
+            })
+        });
+        let backend = RouterBackend { read, notify };
         // The router and the watcher below must not keep the connection alive.
         let weak = Requests {
             _strong: None,
@@ -158,7 +174,7 @@ impl ExecServerClient {
         let lost = weak.clone();
         tokio::spawn(run_router(
             router_rx,
-            read,
+            backend,
             Box::new(move || Some(lost.gone_error())),
         ));
         // Once the session is lost, every stream ends with the reason (the router itself
@@ -358,6 +374,21 @@ impl Requests {
             session_id: self.session_id.to_string(),
             cause,
         }
+    }
+
+    /// Send a retryable request and parse its result.
+    async fn typed<P: Serialize, R: DeserializeOwned>(
+        &self,
+        method_name: &'static str,
+        params: &P,
+        process_id: &str,
+    ) -> Result<R, ExecError> {
+        let raw = self
+            .call(method_name, params, /*retryable*/ true)
+            .await
+            .map_err(|err| err.into_exec_error(process_id))?;
+        serde_json::from_str(&raw)
+            .map_err(|err| ExecError::Transport(format!("unexpected {method_name} result: {err}")))
     }
 
     /// Send a request and wait for its raw result, at most the request deadline.

@@ -123,9 +123,14 @@ impl Environment {
 
     /// Processes run on the exec-server `config` points at.
     pub async fn remote(config: ClientConfig) -> Result<Self, ExecError> {
-        let client = ExecServerClient::connect(config).await?;
+        Ok(Self::from_client(ExecServerClient::connect(config).await?))
+    }
+
+    /// Processes run on the server `client` is connected to: for example a client from
+    /// [`ExecServerClient::new_session`] after the previous session was lost.
+    pub fn from_client(client: ExecServerClient) -> Self {
         let capabilities = client.capabilities();
-        Ok(Self {
+        Self {
             exec: capabilities.exec.then(|| EnvironmentExec {
                 backend: Backend::Remote(RemoteProcess::new(client.clone())),
             }),
@@ -133,7 +138,7 @@ impl Environment {
                 .filesystem
                 .then(|| Arc::new(RemoteFileSystem::new(client)) as Arc<dyn ExecutorFileSystem>),
             capabilities,
-        })
+        }
     }
 
     /// Build from `CODEX_EXEC_SERVER_URL` (and `CODEX_EXEC_SERVER_TOKEN`,

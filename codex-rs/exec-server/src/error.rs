@@ -62,7 +62,7 @@ pub enum ExecError {
     Transport(String),
     /// The client's session is gone for good (see [`SessionLoss`] for why): this call and
     /// every later one of this client fail the same way, and every process stream ends.
-    /// Start a new session (`ExecServerClient::reconnect`) to go on.
+    /// Start a new session (`ExecServerClient::new_session`) to go on.
     #[error("exec-server session `{session_id}` lost: {cause}")]
     SessionLost {
         /// The session that was lost.

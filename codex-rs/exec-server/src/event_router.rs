@@ -2,25 +2,31 @@
 //! or a [`LocalProcess`](crate::LocalProcess)'s event queue) into one [`ProcessStream`] per
 //! subscribed process, and fills every hole in a process's `seq` numbers (notifications
 //! the server dropped in `outputMode: "drop"`, a resumed session, a late subscription)
-//! with `process/read {afterSeq}` ([`Router::start_catch_up`]), so a subscriber sees every
-//! retained byte once, in order, and output that was no longer retained as an explicit
-//! [`ProcessEvent::Gap`].
+//! with `process/read {afterSeq}`, so a subscriber sees every retained byte once, in
+//! order, and output that was no longer retained as an explicit [`ProcessEvent::Gap`].
 //!
-//! Everything is bounded. Each stream holds a few events; when its subscriber is slow, the
-//! router waits for room, which stops it from taking more events: a server connection then
-//! stops being read (TCP and the server's pacing slow the process down), a local backend's
-//! paced process stops being read. Catch-up reads never block the router (their replies
-//! may be queued behind events on the same connection): they run beside it, and events of
-//! a process that arrive during its catch-up are dropped, to be re-read. Events of
-//! processes nobody subscribed to are dropped, and a process is forgotten once its stream
-//! ended.
+//! Flow control is per process, and nothing waits on a slow subscriber but its own
+//! process. The router never blocks on a stream: when a process's stream is full, the
+//! event goes to that process's short `pending` queue, the router asks the backend to
+//! stop notifying that process's output (`process/outputNotifications {enabled: false}`),
+//! and from then on the process's output comes only through reads, one read at a time and
+//! only once the subscriber took what the previous one brought. A read is what counts as
+//! delivery for a paced process, so the process waits for its subscriber, exactly as a
+//! writer waits for a pipe's reader, while every other process (and every reply on the
+//! same connection) goes on. Once the subscriber caught up, notifications are turned back
+//! on and one more read covers what came in between. Events of processes nobody
+//! subscribed to are dropped, and a process is forgotten once its stream ended.
 
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
+use tracing::debug;
 use tracing::warn;
 
 use crate::error::ExecError;
@@ -29,31 +35,49 @@ use crate::process_stream::StreamItem;
 use crate::protocol::ClosedNotification;
 use crate::protocol::ExitedNotification;
 use crate::protocol::OutputNotification;
+use crate::protocol::OutputNotificationsParams;
 use crate::protocol::ProcessEvent;
 use crate::protocol::ReadParams;
 use crate::protocol::ReadResponse;
 
 /// Bytes per catch-up read.
 const CATCH_UP_READ_BYTES: usize = 4 * 1024 * 1024;
-/// Events a [`ProcessStream`] holds before the router waits for its subscriber.
-pub(crate) const STREAM_CAPACITY: usize = 4;
-/// Messages queued for the router before its feeder waits (a server connection stops
-/// being read).
-pub(crate) const ROUTER_QUEUE: usize = 8;
+/// Output bytes a process's `pending` queue takes from notifications still in flight after
+/// its subscriber fell behind (before turning notifications off took effect). Beyond it
+/// the router waits for that subscriber (holding up the others, but losing nothing).
+const PENDING_MAX_BYTES: usize = 32 * 1024 * 1024;
+/// Events a [`ProcessStream`] holds; more wait in the process's `pending` queue.
+pub(crate) const STREAM_CAPACITY: usize = 32;
+/// Output bytes waiting in a process's `pending` queue before its notifications are
+/// turned off: a subscriber that only hiccups keeps the fast path (notifications), one
+/// that stays behind paces its process through reads.
+const MUTE_AFTER_BYTES: usize = 4 * 1024 * 1024;
+/// Messages queued for the router before its feeder waits.
+pub(crate) const ROUTER_QUEUE: usize = 16;
 /// A `seq` further than this past the last one seen is refused as absurd (a process
 /// would need a trillion events to get there), so `seq` arithmetic can never overflow.
 const MAX_SEQ_JUMP: u64 = 1 << 40;
-/// Catch-up reads in a row that may bring nothing new while the router knows more exists,
-/// before it reports the catch-up as failed.
+/// Reads in a row that may bring nothing new while the router knows more exists, before it
+/// reports the catch-up as failed.
 const MAX_FRUITLESS_READS: u32 = 3;
 
-/// A boxed `process/read`, local or through the connection.
-pub(crate) type ReadFuture = Pin<Box<dyn Future<Output = Result<ReadResponse, ExecError>> + Send>>;
+/// A boxed backend call.
+pub(crate) type BackendFuture<T> = Pin<Box<dyn Future<Output = Result<T, ExecError>> + Send>>;
 /// How the router reads a process's retained output.
-pub(crate) type ReadFn = Arc<dyn Fn(ReadParams) -> ReadFuture + Send + Sync>;
+pub(crate) type ReadFn = Arc<dyn Fn(ReadParams) -> BackendFuture<ReadResponse> + Send + Sync>;
+/// How the router turns a process's output notifications off and on.
+pub(crate) type NotifyFn =
+    Arc<dyn Fn(OutputNotificationsParams) -> BackendFuture<()> + Send + Sync>;
 /// What the router tells every open stream when its feeder is gone (the session was lost,
 /// the backend dropped): `None` ends the streams without an error.
 pub(crate) type EndFn = Box<dyn FnOnce() -> Option<ExecError> + Send>;
+
+/// How the router reaches its backend.
+#[derive(Clone)]
+pub(crate) struct Backend {
+    pub(crate) read: ReadFn,
+    pub(crate) notify: NotifyFn,
+}
 
 /// What the router is told.
 pub(crate) enum RouterMsg {
@@ -87,21 +111,110 @@ pub(crate) fn subscription(process_id: &str, catch_up: bool) -> (ProcessStream, 
     )
 }
 
+/// One subscribed process.
 struct Track {
     tx: mpsc::Sender<StreamItem>,
+    /// The highest `seq` handed to the subscriber or queued in `pending`.
     last_seq: u64,
-    /// A catch-up read is outstanding; events are dropped meanwhile.
-    catching_up: bool,
-    /// The highest `seq` dropped during a catch-up: the catch-up goes on until it is
-    /// covered.
+    /// Events waiting for room in the stream, in order.
+    pending: VecDeque<StreamItem>,
+    /// Output bytes in `pending`.
+    pending_bytes: usize,
+    /// Events notified while a read is outstanding, in arrival order: appended after the
+    /// read's events once they join up (see [`Router::read_done`]).
+    early: VecDeque<ProcessEvent>,
+    /// Output bytes in `early`.
+    early_bytes: usize,
+    /// The stream ends once `pending` is delivered.
+    ending: bool,
+    /// A wait for room in the stream is outstanding.
+    awaiting_room: bool,
+    /// A read is outstanding.
+    reading: bool,
+    /// The last read brought something, so more may be retained.
+    more: bool,
+    /// The highest `seq` of an event dropped while this process was not live.
     dropped_up_to: u64,
     fruitless_reads: u32,
+    /// The backend was asked to stop notifying this process's output; reads turn it
+    /// back on (`resumeNotifications`) once they reach the newest event.
+    muted: bool,
+    /// That request is on its way: reads wait for its answer, so that no read can turn
+    /// notifications on before they were turned off.
+    mute_in_flight: bool,
+    /// The backend cannot turn notifications off (an older server): holes are read back
+    /// anyway, a slow subscriber just cannot pace its process.
+    notify_unsupported: bool,
 }
+
+impl Track {
+    fn new(tx: mpsc::Sender<StreamItem>) -> Self {
+        Self {
+            tx,
+            last_seq: 0,
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            early: VecDeque::new(),
+            early_bytes: 0,
+            ending: false,
+            awaiting_room: false,
+            reading: false,
+            more: false,
+            dropped_up_to: 0,
+            fruitless_reads: 0,
+            muted: false,
+            mute_in_flight: false,
+            notify_unsupported: false,
+        }
+    }
+
+    /// Live: events go straight to the stream.
+    fn is_live(&self) -> bool {
+        self.pending.is_empty() && !self.reading && !self.muted && !self.more
+    }
+
+    fn push_pending(&mut self, item: StreamItem) {
+        self.pending_bytes += item_len(&item);
+        self.pending.push_back(item);
+    }
+
+    fn pop_pending(&mut self) -> Option<StreamItem> {
+        let item = self.pending.pop_front()?;
+        self.pending_bytes -= item_len(&item);
+        Some(item)
+    }
+
+    /// Put back an item that did not fit, first in line.
+    fn unpop_pending(&mut self, item: StreamItem) {
+        self.pending_bytes += item_len(&item);
+        self.pending.push_front(item);
+    }
+}
+
+fn item_len(item: &StreamItem) -> usize {
+    item.as_ref().map_or(/*default*/ 0, event_len)
+}
+
+fn event_len(event: &ProcessEvent) -> usize {
+    match event {
+        ProcessEvent::Output(output) => output.chunk.0.len(),
+        ProcessEvent::Exited(_) | ProcessEvent::Closed(_) | ProcessEvent::Gap { .. } => 0,
+    }
+}
+
+/// What the router's own tasks report back.
+enum Done {
+    Room(String, Option<mpsc::OwnedPermit<StreamItem>>),
+    Read(String, Result<ReadResponse, ExecError>),
+    Notify(String, Result<(), ExecError>),
+}
+
+type DoneFuture = Pin<Box<dyn Future<Output = Done> + Send>>;
 
 struct Router {
     tracks: HashMap<String, Track>,
-    read: ReadFn,
-    done: mpsc::UnboundedSender<(String, Result<ReadResponse, ExecError>)>,
+    backend: Backend,
+    tasks: FuturesUnordered<DoneFuture>,
     /// Why nothing more will come, once that is so.
     lost: Option<ExecError>,
 }
@@ -117,12 +230,11 @@ fn event_seq(event: &ProcessEvent) -> Option<u64> {
 
 /// Run a router until every sender of `rx` is gone, then end the open streams with what
 /// `on_end` says.
-pub(crate) async fn run_router(mut rx: mpsc::Receiver<RouterMsg>, read: ReadFn, on_end: EndFn) {
-    let (done, mut done_rx) = mpsc::unbounded_channel();
+pub(crate) async fn run_router(mut rx: mpsc::Receiver<RouterMsg>, backend: Backend, on_end: EndFn) {
     let mut router = Router {
         tracks: HashMap::new(),
-        read,
-        done,
+        backend,
+        tasks: FuturesUnordered::new(),
         lost: None,
     };
     loop {
@@ -136,9 +248,7 @@ pub(crate) async fn run_router(mut rx: mpsc::Receiver<RouterMsg>, read: ReadFn, 
                 Some(RouterMsg::Lost(error)) => router.lose(error),
                 None => break,
             },
-            Some((process_id, result)) = done_rx.recv() => {
-                router.caught_up(&process_id, result).await;
-            }
+            Some(done) = router.tasks.next(), if !router.tasks.is_empty() => router.done(done),
         }
     }
     match on_end() {
@@ -170,26 +280,19 @@ impl Router {
             end_with(tx, error.clone());
             return;
         }
-        let track = Track {
-            tx,
-            last_seq: 0,
-            catching_up: false,
-            dropped_up_to: 0,
-            fruitless_reads: 0,
-        };
+        let mut track = Track::new(tx);
+        track.more = catch_up;
         self.tracks.insert(process_id.clone(), track);
-        if catch_up {
-            self.start_catch_up(&process_id);
-        }
+        self.advance(&process_id);
     }
 
     async fn event(&mut self, event: ProcessEvent) {
         let Some(seq) = event_seq(&event) else {
             return;
         };
-        let process_id = event.process_id();
-        let Some(track) = self.tracks.get_mut(process_id) else {
-            // Not a process anyone here subscribed to (or one already closed): dropped.
+        let process_id = event.process_id().to_string();
+        let Some(track) = self.tracks.get_mut(&process_id) else {
+            // Not a process anyone here subscribed to (or one already ended): dropped.
             return;
         };
         if seq <= track.last_seq {
@@ -202,138 +305,299 @@ impl Router {
             );
             return;
         }
-        if track.catching_up {
+        if track.reading {
+            // The read in flight ends somewhere before this; keep it to join up after.
+            let len = event_len(&event);
+            track.early_bytes += len;
+            track.early.push_back(event);
+            if track.early_bytes > PENDING_MAX_BYTES {
+                // Far more than a read's round trip brings: stop the flow (what is
+                // already on its way is kept; nothing notified is ever dropped).
+                self.mute(&process_id);
+            }
+            return;
+        }
+        if seq != track.last_seq + 1 {
+            // A hole (notifications dropped in `outputMode: "drop"`): read it back.
             track.dropped_up_to = track.dropped_up_to.max(seq);
+            self.advance(&process_id);
             return;
         }
-        if seq > track.last_seq + 1 {
-            track.dropped_up_to = seq;
-            let process_id = process_id.to_string();
-            self.start_catch_up(&process_id);
-            return;
-        }
-        let process_id = process_id.to_string();
         let closed = matches!(event, ProcessEvent::Closed(_));
-        self.deliver(&process_id, vec![Ok(event)], seq, closed)
-            .await;
+        track.last_seq = seq;
+        track.ending |= closed;
+        if !track.is_live() {
+            // Behind, and this came before notifications were off: keep it in order.
+            if track.pending_bytes >= PENDING_MAX_BYTES {
+                warn!(
+                    "process `{process_id}`: {} bytes arrived after its subscriber fell \
+                     behind; waiting for that subscriber",
+                    track.pending_bytes
+                );
+                // More in flight than we keep: wait for this subscriber (nothing lost).
+                if !self.make_room(&process_id).await {
+                    return;
+                }
+            }
+            if let Some(track) = self.tracks.get_mut(&process_id) {
+                track.push_pending(Ok(event));
+            }
+            self.advance(&process_id);
+            return;
+        }
+        match track.tx.try_send(Ok(event)) {
+            Ok(()) if closed => {
+                self.tracks.remove(&process_id);
+            }
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(item)) => {
+                // The subscriber fell behind: hold this process back until it caught up.
+                track.push_pending(item);
+                self.advance(&process_id);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => self.unsubscribed(&process_id),
+        }
+    }
+
+    /// Wait until the stream of `process_id` takes its first pending event; false if the
+    /// subscriber is gone.
+    async fn make_room(&mut self, process_id: &str) -> bool {
+        let Some(tx) = self.tracks.get(process_id).map(|track| track.tx.clone()) else {
+            return false;
+        };
+        let Ok(permit) = tx.reserve_owned().await else {
+            self.unsubscribed(process_id);
+            return false;
+        };
+        if let Some(item) = self.tracks.get_mut(process_id).and_then(Track::pop_pending) {
+            permit.send(item);
+        }
+        true
     }
 
     fn resumed(&mut self) {
-        let ids: Vec<String> = self
-            .tracks
-            .iter()
-            .filter(|(_, track)| !track.catching_up)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let ids: Vec<String> = self.tracks.keys().cloned().collect();
         for id in ids {
-            self.start_catch_up(&id);
+            if let Some(track) = self.tracks.get_mut(&id) {
+                track.more = true;
+            }
+            self.advance(&id);
         }
     }
 
-    /// Read what `process_id` produced after its last delivered event, beside the router;
-    /// the reply comes back to [`Router::caught_up`].
-    fn start_catch_up(&mut self, process_id: &str) {
-        let Some(track) = self.tracks.get_mut(process_id) else {
-            return;
-        };
-        track.catching_up = true;
-        let params = ReadParams {
-            process_id: process_id.to_string(),
-            after_seq: Some(track.last_seq),
-            max_bytes: Some(CATCH_UP_READ_BYTES),
-            wait_ms: None,
-        };
-        let read = (self.read)(params);
-        let done = self.done.clone();
-        let process_id = process_id.to_string();
-        tokio::spawn(async move {
-            let result = read.await;
-            let _ = done.send((process_id, result));
-        });
+    /// The subscriber of `process_id` dropped its stream: forget the process, and let it
+    /// run free again if it was held back for that subscriber.
+    fn unsubscribed(&mut self, process_id: &str) {
+        if let Some(track) = self.tracks.remove(process_id)
+            && track.muted
+            && !track.notify_unsupported
+        {
+            let notify = (self.backend.notify)(OutputNotificationsParams {
+                process_id: process_id.to_string(),
+                enabled: true,
+            });
+            tokio::spawn(async move {
+                let _ = notify.await;
+            });
+        }
     }
 
-    async fn caught_up(&mut self, process_id: &str, result: Result<ReadResponse, ExecError>) {
+    /// Take the next step for `process_id`, whatever state it is in: wait for room for
+    /// pending events (turning notifications off while the subscriber is behind), read
+    /// what is missing (turning notifications back on with the read that reaches the
+    /// newest event), or end the stream.
+    fn advance(&mut self, process_id: &str) {
         let Some(track) = self.tracks.get_mut(process_id) else {
             return;
         };
-        track.catching_up = false;
+        if !track.pending.is_empty() {
+            if !track.awaiting_room {
+                track.awaiting_room = true;
+                let tx = track.tx.clone();
+                let id = process_id.to_string();
+                self.tasks.push(Box::pin(async move {
+                    Done::Room(id, tx.reserve_owned().await.ok())
+                }));
+            }
+            if track.pending_bytes >= MUTE_AFTER_BYTES {
+                // Behind: the process waits for its subscriber (reads pace it).
+                self.mute(process_id);
+            }
+        } else if track.ending {
+            self.tracks.remove(process_id);
+        } else if !track.reading
+            && !track.mute_in_flight
+            && (track.more || track.muted || track.dropped_up_to > track.last_seq)
+        {
+            track.reading = true;
+            let read = (self.backend.read)(ReadParams {
+                process_id: process_id.to_string(),
+                after_seq: Some(track.last_seq),
+                max_bytes: Some(CATCH_UP_READ_BYTES),
+                wait_ms: None,
+                resume_notifications: track.muted,
+            });
+            let id = process_id.to_string();
+            self.tasks
+                .push(Box::pin(async move { Done::Read(id, read.await) }));
+        }
+    }
+
+    /// Ask the backend to stop notifying the output of `process_id` (once).
+    fn mute(&mut self, process_id: &str) {
+        let Some(track) = self.tracks.get_mut(process_id) else {
+            return;
+        };
+        if track.muted || track.notify_unsupported {
+            return;
+        }
+        track.muted = true;
+        track.mute_in_flight = true;
+        let notify = (self.backend.notify)(OutputNotificationsParams {
+            process_id: process_id.to_string(),
+            enabled: false,
+        });
+        let id = process_id.to_string();
+        self.tasks
+            .push(Box::pin(async move { Done::Notify(id, notify.await) }));
+    }
+
+    fn done(&mut self, done: Done) {
+        match done {
+            Done::Room(process_id, permit) => self.room(&process_id, permit),
+            Done::Read(process_id, result) => self.read_done(&process_id, result),
+            Done::Notify(process_id, result) => self.mute_done(&process_id, result),
+        }
+    }
+
+    fn room(&mut self, process_id: &str, permit: Option<mpsc::OwnedPermit<StreamItem>>) {
+        let Some(track) = self.tracks.get_mut(process_id) else {
+            return;
+        };
+        track.awaiting_room = false;
+        let Some(permit) = permit else {
+            self.unsubscribed(process_id);
+            return;
+        };
+        if let Some(item) = track.pop_pending() {
+            permit.send(item);
+        }
+        // Hand over what fits without waiting.
+        while let Some(item) = track.pop_pending() {
+            match track.tx.try_send(item) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(item)) => {
+                    track.unpop_pending(item);
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.unsubscribed(process_id);
+                    return;
+                }
+            }
+        }
+        self.advance(process_id);
+    }
+
+    fn read_done(&mut self, process_id: &str, result: Result<ReadResponse, ExecError>) {
+        let Some(track) = self.tracks.get_mut(process_id) else {
+            return;
+        };
+        track.reading = false;
         let before = track.last_seq;
-        let response = match result.and_then(|response| checked(process_id, before, response)) {
-            Ok(response) => response,
-            Err(err @ ExecError::UnknownProcess(_)) => {
-                // Forgotten after its grace period (or never started): nothing more comes.
-                self.deliver(process_id, vec![Err(err)], before, /*closed*/ true)
-                    .await;
-                return;
+        match result.and_then(|response| checked(process_id, before, response)) {
+            Ok(response) => {
+                // Reached the newest event: from here on every event is notified.
+                let resumed = response.notifications_resumed;
+                if resumed {
+                    track.muted = false;
+                }
+                let (events, mut last, mut closed) = events_from_read(process_id, before, response);
+                for event in events {
+                    track.push_pending(Ok(event));
+                }
+                // What was notified meanwhile, from where the read ended.
+                let mut joined = false;
+                while let Some(event) = track.early.pop_front() {
+                    track.early_bytes -= event_len(&event);
+                    let seq = event_seq(&event).unwrap_or(0);
+                    if seq <= last || closed {
+                        continue;
+                    }
+                    if seq != last + 1 {
+                        // Not joined up yet: the next read goes on from `last`.
+                        track.early_bytes += event_len(&event);
+                        track.early.push_front(event);
+                        break;
+                    }
+                    closed = matches!(event, ProcessEvent::Closed(_));
+                    last = seq;
+                    joined = true;
+                    track.push_pending(Ok(event));
+                }
+                track.last_seq = last;
+                track.ending = closed;
+                track.more = if !track.early.is_empty() {
+                    true
+                } else {
+                    last > before && !joined && !resumed
+                };
+                if track.more {
+                    track.fruitless_reads = 0;
+                } else if track.dropped_up_to > last {
+                    track.fruitless_reads += 1;
+                    if track.fruitless_reads >= MAX_FRUITLESS_READS {
+                        track.push_pending(Err(ExecError::Transport(format!(
+                            "catching up on process `{process_id}`: the server announced seq \
+                             {} but its reads end at {last}",
+                            track.dropped_up_to
+                        ))));
+                        track.dropped_up_to = 0;
+                        track.fruitless_reads = 0;
+                    }
+                }
             }
             Err(ExecError::Disconnected { .. } | ExecError::SessionLost { .. }) => {
-                // The connection is down: the resume (`Resumed`) catches up again, and a
-                // lost session ends every stream with its cause (`Lost`).
+                // The connection is down: the resume (`Resumed`) reads again, and a lost
+                // session ends every stream with its cause (`Lost`).
                 return;
+            }
+            Err(err @ ExecError::UnknownProcess(_)) => {
+                // Forgotten after its grace period (or never started): nothing more comes.
+                track.push_pending(Err(err));
+                track.ending = true;
             }
             Err(err) => {
-                // Reported, not dropped; the next event or resume tries again.
+                // Reported, not dropped; the next event or resume reads again.
+                debug!("catching up on process `{process_id}` failed: {err}");
+                track.push_pending(Err(err));
+                track.more = false;
                 track.dropped_up_to = 0;
-                self.deliver(process_id, vec![Err(err)], before, /*closed*/ false)
-                    .await;
-                return;
             }
-        };
-        let (events, last, closed) = events_from_read(process_id, before, response);
-        let items = events.into_iter().map(Ok).collect();
-        let Some(track) = self.deliver(process_id, items, last, closed).await else {
-            return;
-        };
-        if last > before {
-            track.fruitless_reads = 0;
-        } else {
-            track.fruitless_reads += 1;
         }
-        if track.dropped_up_to <= last && last == before {
-            track.dropped_up_to = 0;
-            return;
-        }
-        if track.fruitless_reads >= MAX_FRUITLESS_READS {
-            let error = ExecError::Transport(format!(
-                "catching up on process `{process_id}`: the server announced seq {} but its \
-                 reads end at {last}",
-                track.dropped_up_to
-            ));
-            track.dropped_up_to = 0;
-            track.fruitless_reads = 0;
-            self.deliver(process_id, vec![Err(error)], last, /*closed*/ false)
-                .await;
-            return;
-        }
-        // More may be retained (the read was cut at its byte bound, or events were dropped
-        // while it ran): read on.
-        self.start_catch_up(process_id);
+        self.advance(process_id);
     }
 
-    /// Hand `items` to the subscriber of `process_id` (waiting for room), then record
-    /// `last_seq`; forget the process once `closed` or when its subscriber is gone.
-    /// Returns the track if it is still followed.
-    async fn deliver(
-        &mut self,
-        process_id: &str,
-        items: Vec<StreamItem>,
-        last_seq: u64,
-        closed: bool,
-    ) -> Option<&mut Track> {
-        let track = self.tracks.get_mut(process_id)?;
-        let mut gone = false;
-        for item in items {
-            if track.tx.send(item).await.is_err() {
-                gone = true;
-                break;
+    fn mute_done(&mut self, process_id: &str, result: Result<(), ExecError>) {
+        let Some(track) = self.tracks.get_mut(process_id) else {
+            return;
+        };
+        track.mute_in_flight = false;
+        match result {
+            Ok(()) => {}
+            Err(ExecError::Disconnected { .. } | ExecError::SessionLost { .. }) => {
+                // Unknown whether it took effect: reads after the resume turn
+                // notifications on again either way (`resumeNotifications`).
+            }
+            Err(err) => {
+                // An older server without per-process notifications, or a forgotten
+                // process: go on without pacing it.
+                debug!("process/outputNotifications for `{process_id}`: {err}");
+                track.notify_unsupported = true;
+                track.muted = false;
             }
         }
-        track.last_seq = track.last_seq.max(last_seq);
-        if gone || closed {
-            self.tracks.remove(process_id);
-            return None;
-        }
-        self.tracks.get_mut(process_id)
+        self.advance(process_id);
     }
 }
 

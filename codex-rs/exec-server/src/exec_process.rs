@@ -195,6 +195,31 @@ impl EventQueue {
         Pushed::Queued
     }
 
+    /// Take back the queued output of `process_id` (its notifications were turned off):
+    /// never taken, it was never delivered, so it stays retained for `read`, and a paced
+    /// process keeps waiting for that read instead of for this queue. Lifecycle events
+    /// stay. Returns the bytes withdrawn.
+    pub(crate) fn withdraw_output(&self, process_id: &str) -> usize {
+        let mut state = self.state();
+        let before = state.bytes;
+        let QueueState {
+            events,
+            bytes,
+            dropped_tails,
+            ..
+        } = &mut *state;
+        events.retain(|event| {
+            let withdraw =
+                matches!(event, ProcessEvent::Output(output) if output.process_id == process_id);
+            if withdraw {
+                *bytes -= chunk_len(event);
+            }
+            !withdraw
+        });
+        dropped_tails.remove(process_id);
+        before - state.bytes
+    }
+
     pub(crate) fn close(&self) {
         self.state().closed = true;
         self.notify.notify_one();

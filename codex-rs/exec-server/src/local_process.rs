@@ -24,7 +24,9 @@
 //! events that do not fit the bounded queue are dropped for the subscriber (never blocking
 //! the process) and it recovers them with `read(afterSeq)` from the retention log, which
 //! drops the oldest output beyond its budget. `exited`/`closed` are always queued, so the
-//! subscriber always learns that a process finished.
+//! subscriber always learns that a process finished. The output events of one process can
+//! be turned off for the subscriber ([`LocalProcess::set_output_notifications`]): its
+//! output is then delivered by `read` alone.
 //!
 //! The modules: [`entry`] (a process's entry: its state, signal target and output pacing)
 //! and [`tasks`] (the spawn, and the reader, stdin writer and sequencer tasks).
@@ -55,6 +57,8 @@ use crate::error::ExecError;
 use crate::exec_process::EventQueue;
 use crate::exec_process::ProcessEvents;
 use crate::protocol::OutputMode;
+use crate::protocol::OutputNotificationsParams;
+use crate::protocol::OutputNotificationsResponse;
 use crate::protocol::ProcessEvent;
 use crate::protocol::ProcessSignal;
 use crate::protocol::ReadParams;
@@ -293,6 +297,7 @@ impl LocalProcess {
                 stdin: None,
                 terminal: None,
                 accepted_writes: HashSet::new(),
+                output_notifications: true,
             }),
             seq_tx,
             paced: params.output_mode == OutputMode::Pace,
@@ -335,7 +340,17 @@ impl LocalProcess {
             let mut seq_rx = entry.seq_tx.subscribe();
             loop {
                 seq_rx.borrow_and_update();
-                let response = lock(&entry.state).log.read(after_seq, max_bytes);
+                let response = {
+                    let mut state = lock(&entry.state);
+                    let mut response = state.log.read(after_seq, max_bytes);
+                    // Under the lock that `emit` takes: no event falls between this
+                    // reply and the first notified one.
+                    if params.resume_notifications && response.next_seq >= state.log.next_seq() {
+                        state.output_notifications = true;
+                        response.notifications_resumed = true;
+                    }
+                    response
+                };
                 let has_new = response.next_seq > after_seq + 1;
                 if deadline.is_none() || has_new || response.closed {
                     // What the reply carries is delivered once it is on its way, as a
@@ -490,6 +505,52 @@ impl LocalProcess {
                 ))
             }),
         }
+    }
+
+    /// Turn the output events of one process off (`enabled: false`) or on again for the
+    /// event subscriber ([`LocalProcess::events`]): `process/outputNotifications`, per-process
+    /// flow control for a client whose consumer of that process falls behind.
+    ///
+    /// Applied before this returns, at the point where the process's events get their
+    /// `seq`: output that gets one later is not queued for the subscriber, and its output
+    /// still in the queue is taken back (never taken, it was never delivered). So from
+    /// this call on, the subscriber takes none of its output (an event it had already
+    /// taken is all that may still be on its way); that output is delivered only when a
+    /// [`LocalProcess::read`] returns it or passes it, and in `outputMode: "pace"` the
+    /// process pauses once half the retention window is undelivered, as with a
+    /// subscriber that reads nothing. `exited` and `closed` are always queued. With
+    /// `enabled: true`, output that gets a `seq` later is queued again; what came while it
+    /// was off is in the log by the time this returns, so one `read` after it covers the
+    /// hole. Idempotent. The setting belongs to the process, so it outlives a replaced
+    /// subscriber (a resumed session). A process still starting takes the setting from
+    /// its first output on; a closed one has nothing more to send (`Ok`, and nothing is
+    /// done, not even a withdrawal); an unknown id is [`ExecError::UnknownProcess`].
+    pub fn set_output_notifications(
+        &self,
+        params: OutputNotificationsParams,
+    ) -> impl Future<Output = Result<OutputNotificationsResponse, ExecError>> + Send + 'static {
+        let result = self.lookup(&params.process_id).map(|entry| {
+            // Under the entry lock, which the sequencer holds while it queues an event
+            // (see `Inner::emit`): no output of this process is queued after this.
+            let mut state = lock(&entry.state);
+            if state.closed {
+                // Nothing more to send: the switch changes nothing.
+                return OutputNotificationsResponse {};
+            }
+            state.output_notifications = params.enabled;
+            if !params.enabled {
+                let subscriber = lock(&self.inner.subscriber).clone();
+                if let Some(subscriber) = subscriber {
+                    let withdrawn = subscriber.withdraw_output(&entry.id);
+                    debug!(
+                        process_id = entry.id,
+                        withdrawn, "output notifications off; queued output withdrawn"
+                    );
+                }
+            }
+            OutputNotificationsResponse {}
+        });
+        std::future::ready(result)
     }
 
     /// Subscribe to events of all processes of this backend. A new subscription replaces the

@@ -16,6 +16,8 @@ use super::tasks::exit_drain;
 use crate::error::ExecError;
 use crate::protocol::ByteChunk;
 use crate::protocol::OutputChunk;
+use crate::protocol::OutputNotificationsParams;
+use crate::protocol::OutputNotificationsResponse;
 use crate::protocol::OutputStream;
 use crate::protocol::ProcessSignal;
 use crate::protocol::ReadParams;
@@ -166,6 +168,7 @@ async fn a_closed_process_group_is_never_signalled_again() {
                     after_seq: Some(after_seq),
                     max_bytes: None,
                     wait_ms: Some(10_000),
+                    resume_notifications: false,
                 })
                 .await
                 .unwrap();
@@ -261,6 +264,7 @@ async fn read_until(
                     after_seq: Some(after_seq),
                     max_bytes: None,
                     wait_ms: Some(10_000),
+                    resume_notifications: false,
                 })
                 .await
                 .unwrap();
@@ -410,6 +414,7 @@ async fn a_daemon_outside_the_group_gets_the_long_exit_drain() {
             after_seq: Some(after_seq),
             max_bytes: None,
             wait_ms: None,
+            resume_notifications: false,
         })
     };
     // A read from the start stops at `exited`; the next one has the daemon's output.
@@ -440,6 +445,7 @@ async fn a_daemon_outside_the_group_gets_the_long_exit_drain() {
                 closed: false,
                 failure: None,
                 gap: None,
+                notifications_resumed: false,
             },
             ReadResponse {
                 chunks: vec![chunk(3, b"late go\n")],
@@ -449,6 +455,7 @@ async fn a_daemon_outside_the_group_gets_the_long_exit_drain() {
                 closed: true,
                 failure: None,
                 gap: None,
+                notifications_resumed: false,
             },
         )
     );
@@ -489,6 +496,7 @@ pub(crate) async fn read_all_of(local: &LocalProcess, process_id: &str) -> (usiz
                 after_seq: Some(after),
                 max_bytes: None,
                 wait_ms: Some(5_000),
+                resume_notifications: false,
             })
             .await
             .unwrap();
@@ -543,4 +551,182 @@ async fn resize_and_close_during_start_report_starting() {
         .await
         .unwrap()
         .unwrap();
+}
+
+/// One subscriber event as `(process, kind, bytes)`.
+fn event_summary(event: &crate::protocol::ProcessEvent) -> (String, &'static str, usize) {
+    use crate::protocol::ProcessEvent;
+    let (kind, bytes) = match event {
+        ProcessEvent::Output(output) => ("output", output.chunk.as_bytes().len()),
+        ProcessEvent::Exited(_) => ("exited", 0),
+        ProcessEvent::Closed(_) => ("closed", 0),
+        ProcessEvent::Gap { .. } => ("gap", 0),
+    };
+    (event.process_id().to_string(), kind, bytes)
+}
+
+/// Output notifications switched off (while the process is still starting): the
+/// subscriber gets none of that process's output, only its `exited` and `closed`; the paced
+/// process waits for reads, which return every byte. Another process is not affected.
+#[tokio::test]
+async fn switched_off_output_is_read_only_and_paced() {
+    let local = LocalProcess::new(LocalProcessConfig {
+        max_retained_bytes: 1 << 20,
+        ..LocalProcessConfig::default()
+    });
+    let mut events = local.events();
+    let dir = tempfile::tempdir().unwrap();
+    let mut params = sh_params(
+        "quiet",
+        "head -c 4194304 /dev/zero; touch finished",
+        /*tty*/ false,
+    );
+    params.cwd = dir.path().try_into().unwrap();
+    let start = local.start(params);
+    let off = local
+        .set_output_notifications(OutputNotificationsParams {
+            process_id: "quiet".to_string(),
+            enabled: false,
+        })
+        .await;
+    assert_eq!(
+        off.map_err(|err| err.to_string()),
+        Ok(OutputNotificationsResponse {})
+    );
+    start.await.unwrap();
+    local
+        .start(sh_params("loud", "echo hi", /*tty*/ false))
+        .await
+        .unwrap();
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !dir.path().join("finished").exists(),
+        "paused: nothing read"
+    );
+    let (bytes, last) = read_all_of(&local, "quiet").await;
+    assert_eq!((bytes, last.exit_code), (4 << 20, Some(0)));
+
+    let mut seen = Vec::new();
+    while seen.iter().filter(|(_, kind, _)| *kind == "closed").count() < 2 {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("an event")
+            .expect("the subscription goes on");
+        seen.push(event_summary(&event));
+    }
+    let of = |id: &str| -> Vec<(&'static str, usize)> {
+        seen.iter()
+            .filter(|(process, _, _)| process == id)
+            .map(|(_, kind, bytes)| (*kind, *bytes))
+            .collect()
+    };
+    assert_eq!(
+        (of("quiet"), of("loud")),
+        (
+            vec![("exited", 0), ("closed", 0)],
+            vec![("output", 3), ("exited", 0), ("closed", 0)]
+        )
+    );
+}
+
+/// Off, then on: output still queued when it is switched off is taken back, output in
+/// between is only read, later output is queued again; the switch is idempotent, a closed
+/// process answers `Ok` and an unknown one `UnknownProcess`.
+#[tokio::test]
+async fn switched_back_on_later_output_is_queued_again() {
+    let local = LocalProcess::default();
+    let mut events = local.events();
+    let mut params = sh_params("cat", "cat", /*tty*/ false);
+    params.pipe_stdin = true;
+    local.start(params).await.unwrap();
+    let notifications = |enabled| {
+        local.set_output_notifications(OutputNotificationsParams {
+            process_id: "cat".to_string(),
+            enabled,
+        })
+    };
+    let write_cat = |chunk: &'static [u8], close_stdin| {
+        local.write(WriteParams {
+            process_id: "cat".to_string(),
+            chunk: chunk.into(),
+            write_id: None,
+            close_stdin,
+        })
+    };
+    // Queued (nobody takes it yet), then withdrawn by the switch.
+    write_cat(b"zero\n", /*close_stdin*/ false).await.unwrap();
+    read_until(&local, "cat", |read| read.next_seq > 1).await;
+    notifications(/*enabled*/ false).await.unwrap();
+    notifications(/*enabled*/ false).await.unwrap();
+    write_cat(b"first\n", /*close_stdin*/ false).await.unwrap();
+    read_until(&local, "cat", |read| read.next_seq > 2).await;
+    let first = local
+        .read(ReadParams {
+            process_id: "cat".to_string(),
+            after_seq: Some(0),
+            max_bytes: None,
+            wait_ms: None,
+            resume_notifications: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        first
+            .chunks
+            .iter()
+            .map(|chunk| chunk.chunk.as_bytes().to_vec())
+            .collect::<Vec<_>>(),
+        vec![b"zero\n".to_vec(), b"first\n".to_vec()]
+    );
+
+    notifications(/*enabled*/ true).await.unwrap();
+    notifications(/*enabled*/ true).await.unwrap();
+    write_cat(b"second\n", /*close_stdin*/ true).await.unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("an event")
+            .expect("the subscription goes on");
+        let closed = matches!(event, crate::protocol::ProcessEvent::Closed(_));
+        seen.push(event);
+        if closed {
+            break;
+        }
+    }
+    match &seen[0] {
+        crate::protocol::ProcessEvent::Output(output) => assert_eq!(
+            (output.seq, output.chunk.as_bytes()),
+            (3, b"second\n".as_slice()),
+            "the lines before, queued or written while off, were not taken"
+        ),
+        other => panic!("expected the second line, got {other:?}"),
+    }
+    assert_eq!(
+        seen.iter()
+            .map(event_summary)
+            .map(|(_, kind, _)| kind)
+            .collect::<Vec<_>>(),
+        vec!["output", "exited", "closed"]
+    );
+
+    assert_eq!(
+        notifications(/*enabled*/ false)
+            .await
+            .map_err(|err| err.to_string()),
+        Ok(OutputNotificationsResponse {}),
+        "closed: nothing to do"
+    );
+    let unknown = local
+        .set_output_notifications(OutputNotificationsParams {
+            process_id: "nope".to_string(),
+            enabled: false,
+        })
+        .await
+        .map_err(|err| err.to_string());
+    assert_eq!(
+        unknown,
+        Err(ExecError::UnknownProcess("nope".to_string()).to_string())
+    );
 }

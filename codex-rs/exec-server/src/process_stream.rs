@@ -24,10 +24,11 @@ pub type StreamItem = Result<ProcessEvent, ExecError>;
 /// was forgotten), one `Err` comes first. A failed catch-up read is an `Err` item too, after
 /// which the stream goes on.
 ///
-/// The stream is bounded: a subscriber that does not take its events makes the backend
-/// stop reading (a remote client stops reading its connection, which holds up the other
-/// processes of that client as well, as an unread pipe would): take the events, or drop
-/// the stream to say they are not wanted. Implements [`Stream`].
+/// The stream is bounded and paces its own process: when the subscriber falls behind, the
+/// process's output notifications are turned off and its output is read back only as fast
+/// as the subscriber takes it, so a paced process waits (as a writer waits for a pipe's
+/// reader) while other processes and streams go on. Drop the stream to say the events are
+/// not wanted. Implements [`Stream`].
 #[derive(Debug)]
 pub struct ProcessStream {
     process_id: String,

@@ -327,6 +327,7 @@ impl Retention {
             closed: self.closed && next_seq > last_seq,
             failure: self.failure.clone(),
             gap,
+            notifications_resumed: false,
         }
     }
 }

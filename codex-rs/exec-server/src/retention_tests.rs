@@ -42,6 +42,7 @@ fn seq_is_shared_by_output_exit_and_close() {
             closed: true,
             failure: None,
             gap: None,
+            notifications_resumed: false,
         }
     );
     assert_eq!(
@@ -74,6 +75,7 @@ fn dropped_output_is_reported_as_a_gap() {
                 to_seq: 2,
                 dropped_bytes: 5
             }),
+            notifications_resumed: false,
         }
     );
     // A reader that already has seq 1 only lost seq 2.
@@ -123,6 +125,7 @@ fn a_read_across_exited_with_output_after_it_stops_at_exited() {
         closed: false,
         failure: None,
         gap: None,
+        notifications_resumed: false,
     };
     assert_eq!(log.read(0, usize::MAX), up_to_exited);
     log.push_closed();
@@ -217,6 +220,7 @@ fn a_read_cut_short_by_max_bytes_is_not_closed_yet() {
         closed: false,
         failure: None,
         gap: None,
+        notifications_resumed: false,
     };
     assert_eq!(
         replies_until_closed(&log, /*max_bytes*/ 1),
@@ -231,6 +235,7 @@ fn a_read_cut_short_by_max_bytes_is_not_closed_yet() {
                 closed: true,
                 failure: None,
                 gap: None,
+                notifications_resumed: false,
             },
         ]
     );
@@ -255,6 +260,7 @@ fn a_read_cut_short_after_exited_reports_exited_but_not_closed() {
         closed,
         failure: None,
         gap: None,
+        notifications_resumed: false,
     };
     assert_eq!(
         replies_until_closed(&log, /*max_bytes*/ 1),

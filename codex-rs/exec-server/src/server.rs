@@ -110,9 +110,12 @@ impl ExecServer {
     /// Serve until `shutdown` completes, then kill every process group of every session.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        // Every connection's task: aborted at shutdown, so no client is served afterwards.
+        let mut connections = tokio::task::JoinSet::new();
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         if let Err(err) = stream.set_nodelay(true) {
@@ -121,7 +124,7 @@ impl ExecServer {
                         let sessions = Arc::clone(&self.sessions);
                         let ws_config = self.ws_config;
                         let tls = self.tls.clone();
-                        tokio::spawn(async move {
+                        connections.spawn(async move {
                             let Some(tls) = tls else {
                                 handle_socket(stream, peer, sessions, ws_config).await;
                                 return;
@@ -145,7 +148,9 @@ impl ExecServer {
                 },
             }
         }
-        info!("shutting down; killing all process groups");
+        info!("shutting down; closing every connection and killing all process groups");
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
         self.sessions.kill_all();
     }
 }
@@ -162,11 +167,13 @@ trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Transport for T {}
 
 /// A server running in this process on a free loopback port, without auth, until this
-/// handle is dropped: for embedding the exec-server in a program or a test that wants a
-/// real remote [`crate::Environment`] next to a local one.
+/// handle is dropped (or [`LoopbackServer::shutdown`]): for embedding the exec-server in a
+/// program or a test that wants a real remote [`crate::Environment`] next to a local one.
+/// Stopping it closes every connection and kills every process, as a server exit does.
 pub struct LoopbackServer {
     url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl LoopbackServer {
@@ -177,13 +184,25 @@ impl LoopbackServer {
         let server = ExecServer::bind(ServerConfig::new(listen)).await?;
         let url = server.url();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
+        let task = tokio::spawn(server.run(async {
             let _ = stopped.await;
         }));
         Ok(Self {
             url,
             stop: Some(stop),
+            task: Some(task),
         })
+    }
+
+    /// Stop the server and wait until every connection is closed and every process
+    /// killed.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
     }
 
     /// The URL to connect to (`ws://127.0.0.1:PORT`).

@@ -105,6 +105,7 @@ async fn through_reads(url: &str) -> (Duration, u64, u64) {
                 after_seq: Some(after),
                 max_bytes: Some(8 << 20),
                 wait_ms: Some(10_000),
+                resume_notifications: false,
             })
             .await
             .unwrap();

@@ -121,6 +121,16 @@ pub(super) struct EntryState {
     /// `writeId`s of accepted writes. Kept as long as the entry (not only as long as stdin),
     /// so a retry is answered `accepted` even after the process exited and stdin closed.
     pub(super) accepted_writes: HashSet<String>,
+    /// Whether this process's output events go to the subscriber queue
+    /// (`process/outputNotifications`; lifecycle events always do). Under this lock, which
+    /// the sequencer holds while it assigns an event's `seq` and queues it: output that
+    /// gets a seq after the switch follows it, and output that got one before is in the log
+    /// by then (for a client that re-enabled and reads once more). Turned off, the
+    /// process's output still in the queue is withdrawn under this lock too, so none is
+    /// queued or left queued after the switch. Off, the output is delivered by `read`
+    /// alone, so in pace mode the process pauses as for a client that reads nothing.
+    /// (Lock order: this lock, then the backend's subscriber slot, then the queue's.)
+    pub(super) output_notifications: bool,
 }
 
 /// Where a signal for a process goes (`process/signal`, `process/terminate`, `kill_all`).

@@ -15,6 +15,8 @@ use super::Inner;
 use super::LocalProcess;
 use super::Owner;
 use crate::error::ExecError;
+use crate::event_router::Backend;
+use crate::event_router::NotifyFn;
 use crate::event_router::ROUTER_QUEUE;
 use crate::event_router::ReadFn;
 use crate::event_router::RouterMsg;
@@ -25,6 +27,7 @@ use crate::exec_process::EventQueue;
 use crate::exec_process::ExecFuture;
 use crate::exec_process::ExecProcess;
 use crate::process_stream::ProcessStream;
+use crate::protocol::OutputNotificationsParams;
 use crate::protocol::ReadParams;
 use crate::protocol::ReadResponse;
 use crate::protocol::ResizeParams;
@@ -51,6 +54,20 @@ impl LocalStreams {
     }
 }
 
+/// A handle that does not keep the backend alive (the router lives beside it).
+#[derive(Clone)]
+struct WeakLocal {
+    inner: Weak<Inner>,
+    owner: Weak<Owner>,
+}
+
+impl WeakLocal {
+    fn upgrade(&self) -> Option<LocalProcess> {
+        let (inner, owner) = self.inner.upgrade().zip(self.owner.upgrade())?;
+        Some(LocalProcess { inner, owner })
+    }
+}
+
 fn backend_gone() -> ExecError {
     ExecError::Internal("the local backend was dropped".to_string())
 }
@@ -68,16 +85,29 @@ impl LocalProcess {
                     }
                 }
             });
-            let inner: Weak<Inner> = Arc::downgrade(&self.inner);
-            let owner: Weak<Owner> = Arc::downgrade(&self.owner);
-            let read: ReadFn = Arc::new(move |params: ReadParams| {
-                let backend = inner.upgrade().zip(owner.upgrade());
-                match backend {
-                    Some((inner, owner)) => Box::pin(LocalProcess { inner, owner }.read(params)),
-                    None => Box::pin(std::future::ready(Err(backend_gone()))),
-                }
+            let handle = WeakLocal {
+                inner: Arc::downgrade(&self.inner),
+                owner: Arc::downgrade(&self.owner),
+            };
+            let reader = handle.clone();
+            let read: ReadFn = Arc::new(move |params: ReadParams| match reader.upgrade() {
+                Some(local) => Box::pin(local.read(params)),
+                None => Box::pin(std::future::ready(Err(backend_gone()))),
             });
-            tokio::spawn(run_router(rx, read, Box::new(|| Some(backend_gone()))));
+            let notify: NotifyFn = Arc::new(move |params: OutputNotificationsParams| match handle
+                .upgrade()
+            {
+                Some(local) => {
+                    let set = local.set_output_notifications(params);
+                    Box::pin(async move { set.await.map(|_| ()) })
+                }
+                None => Box::pin(std::future::ready(Err(backend_gone()))),
+            });
+            tokio::spawn(run_router(
+                rx,
+                Backend { read, notify },
+                Box::new(|| Some(backend_gone())),
+            ));
             LocalStreams { router, queue }
         })
     }

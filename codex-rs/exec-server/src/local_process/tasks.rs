@@ -99,15 +99,27 @@ impl Inner {
         }
     }
 
-    /// Append an event to the log under the entry lock and hand it to the subscriber.
-    /// Only the process's sequencer calls this, so events leave in `seq` order.
+    /// Append an event to the log and hand it to the subscriber (output only while its
+    /// process's notifications are on, see [`EntryState::output_notifications`]), both
+    /// under the entry lock: a switch of the notifications (which takes that lock) comes
+    /// wholly before or after it. Only the process's sequencer calls this, so events leave
+    /// in `seq` order.
     fn emit(&self, entry: &Entry, build: impl FnOnce(&mut EntryState) -> ProcessEvent) {
-        let (event, next_seq) = {
+        let next_seq = {
             let mut state = lock(&entry.state);
             let event = build(&mut state);
-            (event, state.log.next_seq())
+            // Output not queued stays undelivered: a `read` delivers it (and until one
+            // does, pace mode counts it against the process's limits).
+            if state.output_notifications || !matches!(event, ProcessEvent::Output(_)) {
+                self.queue_event(entry, event);
+            }
+            state.log.next_seq()
         };
         entry.seq_tx.send_replace(next_seq);
+    }
+
+    /// Hands `event` to the subscriber, if there is one. Never blocks.
+    fn queue_event(&self, entry: &Entry, event: ProcessEvent) {
         let subscriber = lock(&self.subscriber).clone();
         if let Some(subscriber) = subscriber {
             match subscriber.push(event, /*droppable*/ !entry.paced) {

@@ -101,6 +101,12 @@ pub struct ReadParams {
     /// Long-poll: wait up to this many milliseconds for something new.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_ms: Option<u64>,
+    /// Turn the process's `process/output` notifications back on (see
+    /// `process/outputNotifications`) if this reply reaches the newest event: atomically,
+    /// so every later event is notified and every earlier one is in this reply or before
+    /// `afterSeq`. The reply says whether it happened (`notificationsResumed`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resume_notifications: bool,
 }
 
 /// Which stream a chunk came from.
@@ -161,6 +167,10 @@ pub struct ReadResponse {
     /// Output after `afterSeq` that is no longer retained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gap: Option<Gap>,
+    /// The request asked for `resumeNotifications` and this reply reached the newest
+    /// event: the process's output is notified again from `nextSeq` on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notifications_resumed: bool,
 }
 
 /// `process/write` params.

@@ -6,6 +6,8 @@
 use std::future::Future;
 
 use crate::error::ExecError;
+use crate::protocol::OutputNotificationsParams;
+use crate::protocol::OutputNotificationsResponse;
 use crate::protocol::ReadParams;
 use crate::protocol::ReadResponse;
 use crate::protocol::ResizeParams;
@@ -68,4 +70,13 @@ pub(super) fn terminate(
     params: TerminateParams,
 ) -> impl Future<Output = Result<TerminateResponse, ExecError>> + Send + 'static {
     session.processes.terminate(params)
+}
+
+/// `process/outputNotifications`: the switch is applied now, so a `process/read` sent
+/// after it covers whatever output was not notified; the future only carries the answer.
+pub(super) fn output_notifications(
+    session: &Session,
+    params: OutputNotificationsParams,
+) -> impl Future<Output = Result<OutputNotificationsResponse, ExecError>> + Send + 'static {
+    session.processes.set_output_notifications(params)
 }

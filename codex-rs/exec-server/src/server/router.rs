@@ -10,7 +10,8 @@
 //! A handler runs in two parts, which is what keeps a connection's requests in order while
 //! they run concurrently: the call itself runs on the connection's reader loop, in arrival
 //! order, and does the order-sensitive part (reserving a process id, queueing a stdin
-//! write, sending a signal, resizing a terminal); the future it returns (spawning, waiting, file I/O) runs in a
+//! write, sending a signal, resizing a terminal, switching a process's output
+//! notifications); the future it returns (spawning, waiting, file I/O) runs in a
 //! task of its own ([`Connection::reply_later`]).
 
 use std::future::Future;
@@ -25,6 +26,7 @@ use crate::protocol::CheckWriteParams;
 use crate::protocol::CopyParams;
 use crate::protocol::CreateDirectoryParams;
 use crate::protocol::GetMetadataParams;
+use crate::protocol::OutputNotificationsParams;
 use crate::protocol::ReadDirectoryParams;
 use crate::protocol::ReadFileParams;
 use crate::protocol::ReadParams;
@@ -110,6 +112,9 @@ fn routes(call: Call<'_>, method_name: &str) {
         method::PROCESS_SIGNAL => call.route::<SignalParams>(process::signal),
         method::PROCESS_TERMINATE => call.route::<TerminateParams>(process::terminate),
         method::PROCESS_RESIZE => call.route::<ResizeParams>(process::resize),
+        method::PROCESS_OUTPUT_NOTIFICATIONS => {
+            call.route::<OutputNotificationsParams>(process::output_notifications)
+        }
         method::FS_READ_FILE => call.gated::<ReadFileParams>(fs::read_file),
         method::FS_WRITE_FILE => call.gated::<WriteFileParams>(fs::write_file),
         method::FS_CREATE_DIRECTORY => call.gated::<CreateDirectoryParams>(fs::create_directory),

@@ -442,3 +442,61 @@ async fn a_lost_session_ends_the_stream_with_a_typed_error() {
         "{err:?}"
     );
 }
+
+/// A child whose events nobody takes holds back only itself: another child of the same
+/// environment runs to the end meanwhile, and the held-back one then delivers every byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unread_child_holds_back_only_itself() {
+    const TOTAL: u64 = 64 * 1024 * 1024;
+    let dir = cwd();
+    for backend in backends().await {
+        let mut flood = Command::new("head")
+            .args(["-c", &TOTAL.to_string(), "/dev/zero"])
+            .cwd(dir.path())
+            .unwrap()
+            .spawn(&backend.env)
+            .await
+            .unwrap();
+        // Let the flood fill everything between it and this test.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let other = within(
+            "another child while the first is unread",
+            sh("echo hi", &dir).output(&backend.env),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (backend.name, other.stdout),
+            (backend.name, b"hi\n".to_vec())
+        );
+        assert_eq!(
+            flood.status(),
+            None,
+            "{}: the flood finished unread",
+            backend.name
+        );
+        let accounted = account(&mut flood).await;
+        assert_eq!(
+            (backend.name, accounted),
+            (backend.name, (TOTAL, 0, Some(0)))
+        );
+    }
+}
+
+/// Shutting down an in-process server closes the connections it serves: its clients see
+/// the session lost instead of being served by a server that is gone.
+#[tokio::test]
+async fn a_loopback_server_shutdown_closes_its_connections() {
+    let dir = cwd();
+    let server = codex_exec_server::LoopbackServer::start().await.unwrap();
+    let mut config = ClientConfig::new(server.url());
+    config.reconnect_timeout = Duration::from_millis(300);
+    let env = Environment::remote(config).await.unwrap();
+    let mut child = sh("sleep 1000", &dir).spawn(&env).await.unwrap();
+    within("shutdown", server.shutdown()).await;
+    let end = within("the loss", child.next_event()).await;
+    assert!(
+        matches!(end, Some(Err(ExecError::SessionLost { .. }))),
+        "{end:?}"
+    );
+}

@@ -52,6 +52,7 @@ fn read_params(process_id: &str) -> ReadParams {
         after_seq: None,
         max_bytes: None,
         wait_ms: None,
+        resume_notifications: false,
     }
 }
 

@@ -291,6 +291,7 @@ async fn dropping_a_local_environment_kills_its_processes() {
             after_seq: None,
             max_bytes: None,
             wait_ms: Some(EVENT_TIMEOUT.as_millis() as u64),
+            resume_notifications: false,
         })
         .await
         .unwrap();

@@ -556,6 +556,7 @@ async fn read_to_close(
                 after_seq: Some(after),
                 max_bytes: None,
                 wait_ms: Some(10_000),
+                resume_notifications: false,
             })
             .await
             .unwrap();

@@ -166,6 +166,7 @@ async fn more_long_polls_than_the_server_backlog_all_complete() {
             after_seq: Some(0),
             max_bytes: None,
             wait_ms: Some(1500),
+            resume_notifications: false,
         })
     });
     let results = tokio::time::timeout(LOAD_TIMEOUT, join_all(polls))

@@ -19,6 +19,7 @@ mod hostile;
 mod lifecycle;
 mod limits;
 mod load;
+mod output_notifications;
 mod pacing;
 mod pinned_shells;
 mod reconnect;

@@ -279,6 +279,7 @@ async fn a_server_that_goes_silent_fails_requests_instead_of_hanging() {
             after_seq: None,
             max_bytes: None,
             wait_ms: None,
+            resume_notifications: false,
         }),
     )
     .await;

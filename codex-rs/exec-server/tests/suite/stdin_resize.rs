@@ -133,6 +133,7 @@ async fn output_until(exec: &impl ExecProcess, process_id: &str, needle: &str) -
                     after_seq: Some(after),
                     max_bytes: None,
                     wait_ms: Some(1_000),
+                    resume_notifications: false,
                 })
                 .await
                 .unwrap();
