@@ -359,3 +359,77 @@ async fn bad_requests_are_refused() {
         );
     }
 }
+
+/// `process/read {resumeNotifications: true}`: a reply cut short turns nothing on; the
+/// reply that reaches the newest event turns notifications back on right there, so every
+/// later chunk is notified (seq after the reply's `nextSeq - 1`) and none falls between.
+#[tokio::test]
+async fn a_read_that_reaches_the_newest_event_resumes_notifications() {
+    let server = TestServer::start();
+    let dir = cwd();
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let script = "printf a; sleep 0.2; printf b; while [ ! -e go ]; do sleep 0.02; done; \
+                  printf c; sleep 0.2; printf d";
+    let start = client
+        .send_request("process/start", start_params("p", script, dir.path()))
+        .await;
+    let off = client
+        .send_request(
+            "process/outputNotifications",
+            switch("p", /*enabled*/ false),
+        )
+        .await;
+    client.response(start).await;
+    client.response(off).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let cut = client
+        .ok(
+            "process/read",
+            json!({"processId": "p", "afterSeq": 0, "maxBytes": 1, "resumeNotifications": true}),
+        )
+        .await;
+    let rest = client
+        .ok(
+            "process/read",
+            json!({"processId": "p", "afterSeq": 1, "resumeNotifications": true}),
+        )
+        .await;
+    std::fs::write(dir.path().join("go"), "").unwrap();
+    let notified: Vec<(Value, Value, Vec<u8>)> = client
+        .events_until_closed("p")
+        .await
+        .iter()
+        .map(|event| {
+            let chunk = event["params"].get("chunk").map(unb64).unwrap_or_default();
+            (
+                event["method"].clone(),
+                event["params"]["seq"].clone(),
+                chunk,
+            )
+        })
+        .collect();
+    assert_eq!(
+        (
+            (
+                unb64(&cut["chunks"][0]["chunk"]),
+                cut.get("notificationsResumed").cloned()
+            ),
+            (
+                unb64(&rest["chunks"][0]["chunk"]),
+                rest["notificationsResumed"].clone()
+            ),
+            notified,
+        ),
+        (
+            (b"a".to_vec(), None),
+            (b"b".to_vec(), json!(true)),
+            vec![
+                (json!("process/output"), json!(3), b"c".to_vec()),
+                (json!("process/output"), json!(4), b"d".to_vec()),
+                (json!("process/exited"), json!(5), Vec::new()),
+                (json!("process/closed"), json!(6), Vec::new()),
+            ],
+        )
+    );
+}
