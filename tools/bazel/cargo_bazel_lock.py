@@ -160,12 +160,33 @@ class Graph:
         package = self.member_package(pkg_id)
         return f"//{package}:{package.rsplit('/', 1)[-1]}"
 
+    def _variant_key(self, index: int, memo: dict[int, tuple]) -> tuple:
+        """What makes two copies of a third-party library the same target: the package,
+        its features and, recursively, the copies of the libraries it depends on. A host
+        and a target copy with the same features can still differ there (a dependency
+        with other features on each side), and must then be two targets."""
+        key = memo.get(index)
+        if key is None:
+            unit = self.units[index]
+            deps = sorted(
+                {
+                    self._variant_key(dep["index"], memo)
+                    for dep in unit["dependencies"]
+                    if self.is_lib(self.units[dep["index"]])
+                    and not self.is_member(self.units[dep["index"]])
+                }
+            )
+            key = (unit["pkg_id"], tuple(unit["features"]), tuple(deps))
+            memo[index] = key
+        return key
+
     def _name_variants(self) -> None:
         variants: dict[str, dict[tuple, bool]] = {}
-        for unit in self.units:
+        memo: dict[int, tuple] = {}
+        for index, unit in enumerate(self.units):
             if self.is_member(unit) or not self.is_lib(unit):
                 continue
-            key = (unit["pkg_id"], tuple(unit["features"]))
+            key = self._variant_key(index, memo)
             on_target = unit["platform"] is not None
             per_pkg = variants.setdefault(unit["pkg_id"], {})
             per_pkg[key] = per_pkg.get(key, False) or on_target
@@ -188,7 +209,7 @@ class Graph:
             if self.is_member(unit):
                 self.labels[index] = self.member_label(unit["pkg_id"])
             else:
-                name = self.variant_names[(unit["pkg_id"], tuple(unit["features"]))]
+                name = self.variant_names[self._variant_key(index, memo)]
                 self.labels[index] = f"@crates//:{name}"
 
     # --- dependencies -----------------------------------------------------
@@ -298,9 +319,9 @@ class Graph:
             previous = seen.get(name)
             if previous is not None and previous != entry:
                 raise LockError(
-                    f"{pkg['name']} {pkg['version']}: the host and target copies have the "
-                    "same features but different dependencies; the Bazel rules cannot "
-                    "express that yet"
+                    f"{pkg['name']} {pkg['version']}: two copies with the same features "
+                    "and the same dependencies still differ (in their build script); the "
+                    "Bazel rules cannot express that yet"
                 )
             seen[name] = entry
         return [seen[k] for k in sorted(seen)]

@@ -5,7 +5,9 @@
 #    bubblewrap, shellcheck, DotSlash, cargo-nextest), idempotently;
 # 2. checks: Bazel lock in sync with Cargo, rustfmt, clippy -D warnings, the
 #    argument-comment lint, shellcheck, actionlint, and tests of the Bazel rules;
-# 3. seeds the pinned bash/zsh test shells into DotSlash's cache;
+# 3. seeds the pinned bash/zsh test shells into DotSlash's cache (building the
+#    EXEC_WRAPPER shells from source when they are not cached yet) and tests the
+#    EXEC_WRAPPER shells (tools/shells/test-exec-wrapper.sh);
 # 4. cargo nextest over the workspace, then the exec-server examples (just examples);
 # 5. bazel test //... twice through a local BuildGrid REAPI cache (cold, then warm
 #    after bazel clean) and checks the warm run was served from the cache; then a copy
@@ -59,8 +61,11 @@ buildifier -mode=check -lint=warn "${starlark[@]}"
 step "Bazel rule tests (build scripts, bad input)"
 tools/bazel/tests/rules_test.sh
 
-step "pinned test shells (DotSlash)"
+step "pinned test shells (DotSlash; builds the EXEC_WRAPPER shells if not cached)"
 tools/dotslash/seed-test-shells.sh
+
+step "EXEC_WRAPPER shells (tools/shells/test-exec-wrapper.sh)"
+tools/shells/test-exec-wrapper.sh
 
 step "cargo nextest run --workspace"
 cargo nextest run --workspace --locked --no-fail-fast 2>&1 | tee "$logs/nextest.log"

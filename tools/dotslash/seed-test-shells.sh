@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# Seeds DotSlash's cache with the pinned test shells (bash and zsh) so that
-# `dotslash -- fetch codex-rs/exec-server/tests/suite/{bash,zsh}` succeeds offline.
+# Seeds DotSlash's cache with the pinned test shells so that `dotslash -- fetch` of
+# codex-rs/exec-server/tests/suite/{bash,zsh,bash-wrapped,zsh-wrapped} succeeds offline.
 #
 # Why: the exec-server tests run a *pinned* bash and zsh through DotSlash files, so the
-# shell a test sees is the same on every machine. The artifacts are the static binaries
-# from Debian's `bash-static` and `zsh-static` packages. This script rebuilds those exact
-# bytes from the Debian packages, checks them against the size and sha256 pinned in the
-# DotSlash files, and places them where DotSlash looks for them. It never replaces a pin
+# shell a test sees is the same on every machine. bash and zsh are the static binaries
+# from Debian's `bash-static` and `zsh-static` packages; bash-wrapped and zsh-wrapped are
+# the same shells built from Debian's source packages with the EXEC_WRAPPER patch
+# (tools/shells/README.md; built by tools/shells/build-patched-shells.sh, about a minute
+# each on two cores, and only when the cache does not hold them yet). This script gets
+# those exact bytes, checks them against the size and sha256 pinned in the DotSlash
+# files, and places them where DotSlash looks for them. It never replaces a pin
 # silently: a mismatch is a hard error that says how to update it.
 #
 # Usage:
 #   tools/dotslash/seed-test-shells.sh                 seed the cache (idempotent)
 #   tools/dotslash/seed-test-shells.sh --print-update  print DotSlash entries for the
-#                                                      packages Debian offers now
+#                                                      packages Debian offers now and
+#                                                      for the patched shells as built now
 #
 # The cache directory is whatever `dotslash -- cache-dir` prints (it honours
 # DOTSLASH_CACHE, default ~/.cache/dotslash).
@@ -30,6 +34,13 @@ readonly shells=(
   "codex-rs/exec-server/tests/suite/bash bash-static 5.2.15-2+b13 bin/bash-static"
   "codex-rs/exec-server/tests/suite/zsh zsh-static 5.9-4+b15 bin/zsh-static"
 )
+# One line per EXEC_WRAPPER shell: DotSlash file, shell name for build-patched-shells.sh
+# (which pins the Debian source version and the patch).
+readonly wrapped_shells=(
+  "codex-rs/exec-server/tests/suite/bash-wrapped bash"
+  "codex-rs/exec-server/tests/suite/zsh-wrapped zsh"
+)
+readonly build_patched="tools/shells/build-patched-shells.sh"
 
 die() {
   printf 'seed-test-shells: error: %s\n' "$*" >&2
@@ -41,7 +52,7 @@ log() {
 }
 
 usage() {
-  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # Prints one field of the DotSlash file's entry for $platform.
@@ -141,8 +152,36 @@ cached_artifact_ok() {
   [[ "$(file_sha256 "$artifact")" == "$digest" ]] || return 1
 }
 
+# Prints the path of the binary from Debian package $1 version $2 (member $3).
+deb_artifact() {
+  local package="$1" version="$2" member="$3" scratch="$4"
+  local work="$scratch/$package"
+  if [[ ! -d "$work/root" ]]; then
+    extract_package "$package" "$version" "$work" >/dev/null
+  fi
+  local built="$work/root/$member"
+  [[ -f "$built" ]] || die "$package $version has no $member"
+  printf '%s\n' "$built"
+}
+
+# Prints the path of the patched shell $1, built from source once per run.
+patched_artifact() {
+  local name="$1" scratch="$2"
+  local out="$scratch/patched"
+  if [[ ! -f "$out/$name" ]]; then
+    log "building the EXEC_WRAPPER $name from source ($build_patched)"
+    local started=$SECONDS
+    "$repo_root/$build_patched" --out "$out" "$name" >&2
+    log "built the EXEC_WRAPPER $name in $((SECONDS - started)) s"
+  fi
+  printf '%s\n' "$out/$name"
+}
+
+# Seeds $dotslash_file into $cache_dir. The rest of the arguments say where the
+# artifact comes from: "deb PACKAGE VERSION MEMBER" or "patched SHELL".
 seed_one() {
-  local dotslash_file="$1" package="$2" version="$3" member="$4" scratch="$5" cache_dir="$6"
+  local dotslash_file="$1" scratch="$2" cache_dir="$3" kind="$4"
+  shift 4
   local file="$repo_root/$dotslash_file"
   [[ -f "$file" ]] || die "DotSlash file $dotslash_file does not exist"
 
@@ -165,20 +204,33 @@ seed_one() {
   if cached_artifact_ok "$artifact" "$size" "$digest"; then
     log "$dotslash_file: already in the cache at $artifact"
   else
-    local work="$scratch/$package"
-    extract_package "$package" "$version" "$work" >/dev/null
-    local built="$work/root/$member"
-    [[ -f "$built" ]] || die "$package $version has no $member"
+    local built
+    case "$kind" in
+      deb) built="$(deb_artifact "$@" "$scratch")" ;;
+      patched) built="$(patched_artifact "$1" "$scratch")" ;;
+      *) die "unknown artifact kind '$kind'" ;;
+    esac
     local new_size new_digest
     new_size="$(file_size "$built")"
     new_digest="$(file_sha256 "$built")"
     if [[ "$new_size" != "$size" || "$new_digest" != "$digest" ]]; then
-      die "$member from Debian $package $version does not match the pin in $dotslash_file:
+      if [[ "$kind" == deb ]]; then
+        die "$3 from Debian $1 $2 does not match the pin in $dotslash_file:
   pinned: size $size, sha256 $digest
   built:  size $new_size, sha256 $new_digest
 If Debian really changed this package, update \"size\" and \"digest\" in $dotslash_file
 (or run '$0 --print-update' for the complete entry), upload the new artifact to the
 provider URL, and update the pinned version in $0."
+      fi
+      die "the EXEC_WRAPPER $1 built from source does not match the pin in $dotslash_file:
+  pinned: size $size, sha256 $digest
+  built:  size $new_size, sha256 $new_digest
+The build is reproducible, so the inputs differ: the patch or the pinned source in
+tools/shells/, or the toolchain (installed vs. pinned in $build_patched):
+$("$repo_root/$build_patched" --print-toolchain | sed 's/^/  /')
+If the change is intended, update \"size\" and \"digest\" in $dotslash_file (or run
+'$0 --print-update' for the complete entry) and the toolchain table in $build_patched;
+check that 'tools/shells/build-patched-shells.sh --prove' still gets identical bytes."
     fi
 
     # Stage next to the final location, then move into place, as DotSlash itself does.
@@ -211,24 +263,34 @@ $(cat "$scratch/fetch.err")"
 the cache key derivation in $0 no longer matches this dotslash version"
 }
 
+print_entry() {
+  local dotslash_file="$1" built="$2"
+  local path size digest
+  path="$(dotslash_field "$repo_root/$dotslash_file" path)"
+  size="$(file_size "$built")"
+  digest="$(file_sha256 "$built")"
+  printf '"%s": {\n  "size": %s,\n  "hash": "sha256",\n  "digest": "%s",\n  "path": "%s",\n' \
+    "$platform" "$size" "$digest" "$path"
+  printf '  "providers": []\n}\n\n' # seeded locally, see README
+}
+
 print_update() {
   local scratch="$1"
-  local line dotslash_file package version member
+  local line dotslash_file package version member name
+  for line in "${wrapped_shells[@]}"; do
+    read -r dotslash_file name <<<"$line"
+    printf '# %s: the EXEC_WRAPPER %s built from source now\n' "$dotslash_file" "$name"
+    print_entry "$dotslash_file" "$(patched_artifact "$name" "$scratch")"
+  done
   for line in "${shells[@]}"; do
     read -r dotslash_file package version member <<<"$line"
     local work="$scratch/$package" current
     current="$(extract_package "$package" "" "$work")"
     local built="$work/root/$member"
     [[ -f "$built" ]] || die "$package $current has no $member"
-    local path size digest
-    path="$(dotslash_field "$repo_root/$dotslash_file" path)"
-    size="$(file_size "$built")"
-    digest="$(file_sha256 "$built")"
     printf '# %s: Debian %s %s (pinned in this script: %s)\n' \
       "$dotslash_file" "$package" "$current" "$version"
-    printf '"%s": {\n  "size": %s,\n  "hash": "sha256",\n  "digest": "%s",\n  "path": "%s",\n' \
-      "$platform" "$size" "$digest" "$path"
-    printf '  "providers": []\n}\n\n'  # seeded from Debian, see README
+    print_entry "$dotslash_file" "$built"
   done
 }
 
@@ -266,13 +328,17 @@ main() {
   local cache_dirs=("$(dotslash -- cache-dir)")
   [[ "${cache_dirs[0]}" == "$BAZEL_DOTSLASH_CACHE" ]] || cache_dirs+=("$BAZEL_DOTSLASH_CACHE")
 
-  local cache_dir line dotslash_file package version member
+  local cache_dir line dotslash_file package version member name
   for cache_dir in "${cache_dirs[@]}"; do
     mkdir -p "$cache_dir"
     export DOTSLASH_CACHE="$cache_dir"
     for line in "${shells[@]}"; do
       read -r dotslash_file package version member <<<"$line"
-      seed_one "$dotslash_file" "$package" "$version" "$member" "$scratch" "$cache_dir"
+      seed_one "$dotslash_file" "$scratch" "$cache_dir" deb "$package" "$version" "$member"
+    done
+    for line in "${wrapped_shells[@]}"; do
+      read -r dotslash_file name <<<"$line"
+      seed_one "$dotslash_file" "$scratch" "$cache_dir" patched "$name"
     done
   done
   log "done; caches: ${cache_dirs[*]}"

@@ -4,7 +4,8 @@
 Rules (see README "Crates"):
   1. utils/* crates depend on no codex crate outside utils/.
   2. codex-protocol is plain data: no tokio, no async runtime or I/O crates.
-  3. codex-linux-sandbox and codex-sandboxing never depend on codex-exec-server.
+  3. codex-linux-sandbox, codex-sandboxing and codex-execpolicy never depend on
+     codex-exec-server.
   4. Test-support crates are dev-dependencies only.
   5. No crate re-exports another codex crate wholesale (`pub use codex_x::*`).
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 TEST_SUPPORT = {"codex-utils-cargo-bin", "codex-utils-dotslash", "codex-utils-test-support"}
 PROTOCOL_FORBIDDEN = {"tokio", "mio", "async-std", "smol", "tokio-tungstenite", "reqwest", "hyper"}
-NEVER_ON_EXEC_SERVER = {"codex-linux-sandbox", "codex-sandboxing"}
+NEVER_ON_EXEC_SERVER = {"codex-linux-sandbox", "codex-sandboxing", "codex-execpolicy"}
 
 
 def main() -> int:
@@ -45,7 +46,7 @@ def main() -> int:
             if name == "codex-protocol" and kind is None and dep_name in PROTOCOL_FORBIDDEN:
                 problems.append(f"{manifest}: codex-protocol must stay plain data but depends on {dep_name}")
             if name in NEVER_ON_EXEC_SERVER and dep_name == "codex-exec-server":
-                problems.append(f"{manifest}: {name} must not depend on codex-exec-server (the server uses the sandbox)")
+                problems.append(f"{manifest}: {name} must not depend on codex-exec-server (the server uses it)")
             if dep_name in TEST_SUPPORT and kind != "dev" and name not in TEST_SUPPORT:
                 problems.append(f"{manifest}: {dep_name} is test support; use it under [dev-dependencies] only")
         src = manifest.parent

@@ -1,5 +1,6 @@
 //! `codex`: the front door. One binary for the exec-server, a sandboxed command, applying a
-//! patch and (soon) the effective configuration and instructions.
+//! patch, the effective configuration and instructions, and checking commands against
+//! `.rules` files.
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -8,11 +9,12 @@ use clap::Parser;
 use clap::Subcommand;
 
 mod debug_cmd;
+mod execpolicy_cmd;
 mod project_fs;
 mod sandbox_cmd;
 
 /// The front door to the coding agent's executor: run the exec-server, run one command
-/// in the sandbox, apply a patch.
+/// in the sandbox, apply a patch, check a command against the exec policy.
 #[derive(Debug, Parser)]
 #[command(name = "codex", version, propagate_version = true)]
 struct Cli {
@@ -36,6 +38,9 @@ enum Command {
     /// Show what the agent would see: the effective configuration, the instructions.
     #[command(subcommand)]
     Debug(debug_cmd::DebugCommand),
+    /// Check commands against `.rules` files (allowed, needs approval, forbidden).
+    #[command(subcommand)]
+    Execpolicy(execpolicy_cmd::ExecpolicyCommand),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +61,7 @@ fn main() -> ExitCode {
         Command::Sandbox(args) => sandbox_cmd::run(args),
         Command::ApplyPatch { patch } => exit_code(codex_apply_patch::run_patch(patch)),
         Command::Debug(command) => debug_cmd::run(command),
+        Command::Execpolicy(command) => execpolicy_cmd::run(command),
     }
 }
 

@@ -90,6 +90,58 @@ pub fn default_codex_home() -> Result<PathBuf, ConfigError> {
         .ok_or(ConfigError::NoCodexHome)
 }
 
+/// Which layer a [`LayerDir`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerKind {
+    /// The system directory (default [`SYSTEM_CONFIG_DIR`]).
+    System,
+    /// `$CODEX_HOME`.
+    User,
+    /// A trusted project's `.codex` directory.
+    Project,
+}
+
+/// The directory of a config layer: where its `config.toml` and its other per-layer
+/// files (such as `rules/`) live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerDir {
+    /// Which layer.
+    pub kind: LayerKind,
+    /// The directory (it may not exist).
+    pub dir: PathBuf,
+}
+
+/// The layer directories behind `config` (loaded with `options`), lowest precedence
+/// first: the system directory, `$CODEX_HOME`, then — only when the project is trusted —
+/// `<dir>/.codex` for each directory from the project root down to the cwd
+/// (`$CODEX_HOME` itself skipped, as [`load_config`] does). Every directory is listed
+/// whether or not it exists or holds a `config.toml`; callers look for their own files.
+pub fn layer_dirs(options: &ConfigOptions, config: &Config) -> Vec<LayerDir> {
+    let mut dirs = vec![
+        LayerDir {
+            kind: LayerKind::System,
+            dir: options.system_dir.clone(),
+        },
+        LayerDir {
+            kind: LayerKind::User,
+            dir: options.codex_home.clone(),
+        },
+    ];
+    if config.project_trusted {
+        let codex_home = AbsolutePathBuf::try_from_absolute(&options.codex_home).ok();
+        for dir in dirs_from_root_to_cwd(&config.project_root, &config.cwd) {
+            let codex_dir = dir.join(PROJECT_CONFIG_DIR);
+            if codex_home.as_ref() != Some(&codex_dir) {
+                dirs.push(LayerDir {
+                    kind: LayerKind::Project,
+                    dir: codex_dir.into_path_buf(),
+                });
+            }
+        }
+    }
+    dirs
+}
+
 struct Layer {
     source: LayerSource,
     table: Table,

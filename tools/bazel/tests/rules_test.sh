@@ -7,7 +7,9 @@
 #   4. a stale Bazel view of Cargo.lock is refused, naming the changed file;
 #   5. a BUILD.bazel for a folder that is not a workspace member is refused;
 #   6. a crate type the rules do not support is refused by the lock generator;
-#   7. editing a crate's README, a test or a fixture runs no action of its library.
+#   7. editing a crate's README, a test or a fixture runs no action of its library;
+#   8. the lock generator names a host and a target copy of a crate apart when they have
+#      the same features but different dependencies (no Bazel: a made-up unit graph).
 # usage: tools/bazel/tests/rules_test.sh
 set -euo pipefail
 
@@ -242,5 +244,49 @@ else
   fail "unsupported crate type message"; echo "$out" | tail -10
 fi
 
-echo "$((7 - failures)) passed, $failures failed"
+# --- 8. host and target copies with the same features, different dependencies --------
+out=$(python3 - "$repo/tools/bazel" <<'PY' 2>&1
+import sys
+from pathlib import Path
+
+sys.path.insert(0, sys.argv[1])
+import cargo_bazel_lock as lock
+
+packages = [
+    {"id": f"{name}#1.0.0", "name": name, "version": "1.0.0", "manifest_path": f"/v/{name}/Cargo.toml"}
+    for name in ["memchr", "aho-corasick", "cfg-if"]
+]
+
+
+def unit(name, features, on_target, deps=()):
+    return {
+        "pkg_id": f"{name}#1.0.0",
+        "mode": "build",
+        "target": {"kind": ["lib"], "name": name, "src_path": f"/v/{name}/src/lib.rs", "edition": "2021"},
+        "features": features,
+        "platform": "x86_64-unknown-linux-gnu" if on_target else None,
+        "dependencies": [{"index": i, "extern_crate_name": "dep"} for i in deps],
+    }
+
+
+units = [
+    unit("memchr", ["alloc", "default", "std"], True),
+    unit("memchr", ["alloc", "std"], False),
+    unit("aho-corasick", ["std"], True, [0, 4]),
+    unit("aho-corasick", ["std"], False, [1, 5]),
+    unit("cfg-if", [], True),
+    unit("cfg-if", [], False),
+]
+graph = lock.Graph(Path("/"), {"packages": packages, "workspace_members": []}, {"units": units})
+print(" ".join(graph.labels[i].split(":")[1] for i in range(len(units))))
+PY
+)
+expected="memchr-1.0.0 memchr-1.0.0-host aho-corasick-1.0.0 aho-corasick-1.0.0-host cfg-if-1.0.0 cfg-if-1.0.0"
+if [[ $out == "$expected" ]]; then
+  pass "host and target copies that differ only in their dependencies get two names; equal ones share one"
+else
+  fail "host/target copy names: got '$out', want '$expected'"
+fi
+
+echo "$((8 - failures)) passed, $failures failed"
 [[ $failures -eq 0 ]]

@@ -38,7 +38,13 @@ fn help_lists_every_subcommand() {
     let output = codex().arg("--help").output().unwrap();
     let help = text(&output.stdout);
     assert!(output.status.success());
-    for subcommand in ["exec-server", "sandbox", "apply-patch"] {
+    for subcommand in [
+        "exec-server",
+        "sandbox",
+        "apply-patch",
+        "debug",
+        "execpolicy",
+    ] {
         assert!(help.contains(subcommand), "{help}");
     }
 }

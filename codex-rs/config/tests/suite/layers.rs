@@ -311,3 +311,45 @@ async fn project_side_goes_through_the_project_fs_seam() {
         )
     );
 }
+
+#[tokio::test]
+async fn layer_dirs_list_every_layer_directory_and_skip_codex_home_as_a_project() {
+    use codex_config::LayerDir;
+    use codex_config::LayerKind;
+
+    let world = World::new();
+    // `$CODEX_HOME` is `<root>/home/.codex`: a project rooted at `<root>/home` must not
+    // list it again as a project layer.
+    let home = world.root.join("home");
+    let sub = home.join("sub");
+    std::fs::create_dir_all(home.join(".git")).unwrap();
+    std::fs::create_dir_all(&sub).unwrap();
+    world.user(&format!(
+        "[projects.\"{}\"]\ntrust_level = \"trusted\"\n",
+        home.display()
+    ));
+    let options = world.options(&sub, &[]);
+    let config = codex_config::load_config(&options, &codex_config::LocalFs)
+        .await
+        .unwrap();
+    let dir = |kind, dir: std::path::PathBuf| LayerDir { kind, dir };
+    assert_eq!(
+        codex_config::layer_dirs(&options, &config),
+        vec![
+            dir(LayerKind::System, world.system_dir.clone()),
+            dir(LayerKind::User, world.codex_home.clone()),
+            dir(LayerKind::Project, sub.join(".codex")),
+        ]
+    );
+
+    // Untrusted: only the system and user directories, whether or not they exist.
+    let options = world.options(&world.repo, &[]);
+    let config = world.load(&world.repo, &[]).await.unwrap();
+    assert_eq!(
+        codex_config::layer_dirs(&options, &config),
+        vec![
+            dir(LayerKind::System, world.system_dir.clone()),
+            dir(LayerKind::User, world.codex_home.clone()),
+        ]
+    );
+}

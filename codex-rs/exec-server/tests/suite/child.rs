@@ -63,6 +63,14 @@ fn sh(script: &str, dir: &TempDir) -> Command {
         .unwrap()
 }
 
+/// `head -c total /dev/zero` in `dir`.
+fn head_zero(total: u64, dir: &TempDir) -> Command {
+    Command::new("head")
+        .args(["-c", &total.to_string(), "/dev/zero"])
+        .cwd(dir.path())
+        .unwrap()
+}
+
 async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(EVENT_TIMEOUT, future)
         .await
@@ -313,10 +321,7 @@ async fn a_stalled_consumer_in_drop_mode_sees_gaps_that_account_for_every_byte()
     const TOTAL: u64 = 64 * 1024 * 1024;
     let dir = cwd();
     for backend in backends().await {
-        let mut child = Command::new("head")
-            .args(["-c", &TOTAL.to_string(), "/dev/zero"])
-            .cwd(dir.path())
-            .unwrap()
+        let mut child = head_zero(TOTAL, &dir)
             .output_mode(OutputMode::Drop)
             .spawn(&backend.env)
             .await
@@ -341,13 +346,7 @@ async fn a_stalled_consumer_in_pace_mode_loses_nothing() {
     const TOTAL: u64 = 64 * 1024 * 1024;
     let dir = cwd();
     for backend in backends().await {
-        let mut child = Command::new("head")
-            .args(["-c", &TOTAL.to_string(), "/dev/zero"])
-            .cwd(dir.path())
-            .unwrap()
-            .spawn(&backend.env)
-            .await
-            .unwrap();
+        let mut child = head_zero(TOTAL, &dir).spawn(&backend.env).await.unwrap();
         tokio::time::sleep(Duration::from_secs(1)).await;
         let accounted = account(&mut child).await;
         assert_eq!(
@@ -365,12 +364,7 @@ async fn a_late_subscriber_accounts_for_every_byte() {
     let dir = cwd();
     for backend in backends().await {
         let exec = backend.env.exec().unwrap();
-        let params = Command::new("head")
-            .args(["-c", &TOTAL.to_string(), "/dev/zero"])
-            .cwd(dir.path())
-            .unwrap()
-            .to_start_params()
-            .unwrap();
+        let params = head_zero(TOTAL, &dir).to_start_params().unwrap();
         let id = params.process_id.clone();
         exec.start(params).await.unwrap();
         tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -450,13 +444,7 @@ async fn an_unread_child_holds_back_only_itself() {
     const TOTAL: u64 = 64 * 1024 * 1024;
     let dir = cwd();
     for backend in backends().await {
-        let mut flood = Command::new("head")
-            .args(["-c", &TOTAL.to_string(), "/dev/zero"])
-            .cwd(dir.path())
-            .unwrap()
-            .spawn(&backend.env)
-            .await
-            .unwrap();
+        let mut flood = head_zero(TOTAL, &dir).spawn(&backend.env).await.unwrap();
         // Let the flood fill everything between it and this test.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let other = within(

@@ -602,3 +602,29 @@ pub fn pinned_shell(name: &str) -> String {
         codex_utils_dotslash::dotslash_fetch(&fixture).unwrap_or_else(|err| panic!("{err}"));
     shell.to_string_lossy().into_owned()
 }
+
+/// Bytes of the flood processes of the pacing tests.
+pub const FLOOD_BYTES: usize = 64 << 20;
+
+/// `head -c FLOOD_BYTES /dev/zero`, writing its pid first and `finished` after.
+pub fn flood(process_id: &str, dir: &std::path::Path) -> Value {
+    start_params(
+        process_id,
+        &format!("echo $$ > {process_id}.pid; head -c {FLOOD_BYTES} /dev/zero; touch finished"),
+        dir,
+    )
+}
+
+/// The pid a [`flood`] wrote.
+pub async fn pid_of(dir: &std::path::Path, process_id: &str) -> i32 {
+    let pid_file = dir.join(format!("{process_id}.pid"));
+    wait_until("pid file", EVENT_TIMEOUT, || {
+        std::fs::read_to_string(&pid_file).is_ok_and(|text| text.ends_with('\n'))
+    })
+    .await;
+    std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}

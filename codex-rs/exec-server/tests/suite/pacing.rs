@@ -13,38 +13,16 @@ use serde_json::Value;
 use serde_json::json;
 
 use super::harness::EVENT_TIMEOUT;
+use super::harness::FLOOD_BYTES;
 use super::harness::RawClient;
 use super::harness::TestServer;
 use super::harness::cwd;
+use super::harness::flood;
 use super::harness::pid_alive;
+use super::harness::pid_of;
 use super::harness::start_params;
 use super::harness::typed_start;
 use super::harness::unb64;
-use super::harness::wait_until;
-
-const FLOOD_BYTES: usize = 64 << 20;
-
-/// `head -c FLOOD_BYTES /dev/zero`, writing its pid first and `finished` after.
-fn flood(process_id: &str, dir: &std::path::Path) -> Value {
-    start_params(
-        process_id,
-        &format!("echo $$ > {process_id}.pid; head -c {FLOOD_BYTES} /dev/zero; touch finished"),
-        dir,
-    )
-}
-
-async fn pid_of(dir: &std::path::Path, process_id: &str) -> i32 {
-    let pid_file = dir.join(format!("{process_id}.pid"));
-    wait_until("pid file", EVENT_TIMEOUT, || {
-        std::fs::read_to_string(&pid_file).is_ok_and(|text| text.ends_with('\n'))
-    })
-    .await;
-    std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

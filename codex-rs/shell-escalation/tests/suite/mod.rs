@@ -1,0 +1,6 @@
+mod concurrency;
+mod decisions;
+mod harness;
+mod limits;
+mod raw;
+mod refusals;
