@@ -90,11 +90,15 @@ bench-build:
     tools/ci/bench-build.sh
 
 # All benchmarks.
-bench: bench-exec-server bench-apply-patch bench-build
+bench: bench-exec-server bench-apply-patch bench-shell-escalation bench-build
 
 # exec-server latency, throughput and memory against a local baseline.
 bench-exec-server:
     cargo bench -p codex-exec-server --bench exec_server
+
+# What codex-execve-wrapper adds per exec: alone, and in a loop of the patched bash.
+bench-shell-escalation:
+    cargo bench -p codex-shell-escalation --bench wrapper_overhead
 
 # apply_patch of a 2,000-hunk patch, local and through exec-server, against `git apply`.
 bench-apply-patch:

@@ -47,6 +47,7 @@ def codex_rust_crate(
         crate_name = None,
         data = [],
         test_data = [],
+        test_bins = {},
         test_tags = [],
         test_size = "medium",
         test_env = {},
@@ -62,6 +63,8 @@ def codex_rust_crate(
       crate_name: optional; if given it must match the library name Cargo uses.
       data: runtime files of the library, propagated to everything that uses it.
       test_data: extra files the tests read (everything under tests/ is included).
+      test_bins: binaries of other packages the integration tests run, label -> name:
+        each sets CARGO_BIN_EXE_<name> as the package's own binaries do.
       test_tags: tags for every test target, e.g. ["no-sandbox"] with a comment why.
       test_size: Bazel test size (timeout class) for every test target.
       test_env: run-time environment for every test target.
@@ -168,6 +171,7 @@ def codex_rust_crate(
         )
 
     bins = {":" + b: b for b in bin_names}
+    bins.update(test_bins)
     for stem in sorted(info["tests"].keys()):
         rust_test(
             name = "%s-%s-test" % (name, stem),

@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the exec-server (the same flags as `codex-exec-server`).
-    ExecServer(codex_exec_server::cli::Cli),
+    ExecServer(Box<codex_exec_server::cli::Cli>),
     /// Run one command under a sandbox policy on this machine, through the exec-server's
     /// own code path (bubblewrap + seccomp on Linux); exits with the command's status.
     Sandbox(sandbox_cmd::SandboxArgs),
@@ -51,7 +51,7 @@ fn main() -> ExitCode {
     codex_apply_patch::arg0_dispatch();
     let cli = Cli::parse();
     match cli.command {
-        Command::ExecServer(args) => match codex_exec_server::cli::run_main(args) {
+        Command::ExecServer(args) => match codex_exec_server::cli::run_main(*args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("codex exec-server: {err:#}");

@@ -106,6 +106,7 @@ fn params(process_id: String, argv: &[&str]) -> StartParams {
         sandbox_policy: None,
         limits: None,
         output_mode: codex_exec_server::protocol::OutputMode::Pace,
+        escalation: None,
     }
 }
 

@@ -101,6 +101,32 @@ pub struct Cli {
     /// drive the server and run unsandboxed commands.
     #[arg(long, conflicts_with = "auth_token_file")]
     no_auth: bool,
+
+    /// A rules file (Starlark `.rules`, see codex-execpolicy) for shell escalation;
+    /// repeatable. Added to `rules/*.rules` of /etc/codex and of $CODEX_HOME (default
+    /// ~/.codex). A file that cannot be loaded stops the server.
+    #[arg(long = "rules", value_name = "FILE")]
+    rules: Vec<PathBuf>,
+
+    /// The patched bash (tools/shells) that `process/start` with `escalation` and
+    /// `argv[0]` `bash` runs.
+    #[arg(long, value_name = "PATH")]
+    escalation_bash: Option<PathBuf>,
+
+    /// The patched zsh (tools/shells) that `process/start` with `escalation` and
+    /// `argv[0]` `zsh` runs.
+    #[arg(long, value_name = "PATH")]
+    escalation_zsh: Option<PathBuf>,
+
+    /// The codex-execve-wrapper that escalated shells run every command through
+    /// [default: codex-execve-wrapper next to this executable, if it is there].
+    #[arg(long, value_name = "PATH")]
+    execve_wrapper: Option<PathBuf>,
+
+    /// How long the server waits for the client's answer to an approval/request before
+    /// the command is denied.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    approval_timeout: Duration,
 }
 
 /// Where the server's token comes from.
@@ -331,6 +357,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
             cli.listen
         ),
     };
+    let escalation = escalation_config(&cli)?;
     // Kept until the server ends (see `TempHome`).
     let (policy_gate, _temp_home) = requirements_gate().await?;
     let config = ServerConfig {
@@ -348,6 +375,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
             hidden_paths: secrets,
         },
         policy_gate,
+        escalation,
         max_message_bytes: cli.max_message_bytes,
         auth_token: auth.token().map(str::to_string),
         file_system: LocalFileSystemConfig {
@@ -378,6 +406,71 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         })
         .await;
     Ok(())
+}
+
+/// The shell escalation settings of `cli`: the rules (`rules/*.rules` of the system and
+/// user config layers, then `--rules`), loaded now (an error, with its file and line,
+/// stops the server), the patched shells and the wrapper, checked to be executable files.
+fn escalation_config(cli: &Cli) -> anyhow::Result<crate::EscalationConfig> {
+    let mut layers = vec![PathBuf::from(codex_config::SYSTEM_CONFIG_DIR)];
+    if let Ok(home) = codex_config::default_codex_home() {
+        layers.push(home);
+    }
+    let mut files = codex_execpolicy::rules_files_in_layers(&layers)
+        .context("finding the rules files of the config layers")?;
+    files.extend(cli.rules.iter().cloned());
+    let rules = codex_execpolicy::load_policy(&files).context("loading the rules")?;
+    let mut shells = std::collections::BTreeMap::new();
+    for (name, path) in [("bash", &cli.escalation_bash), ("zsh", &cli.escalation_zsh)] {
+        if let Some(path) = path {
+            let flag = format!("--escalation-{name}");
+            shells.insert(name.to_string(), executable(&flag, path)?);
+        }
+    }
+    let execve_wrapper = match &cli.execve_wrapper {
+        Some(path) => Some(executable("--execve-wrapper", path)?),
+        None => {
+            let next_to_us = std::env::current_exe()
+                .ok()
+                .and_then(|exe| Some(exe.parent()?.join(EXECVE_WRAPPER_NAME)));
+            next_to_us.and_then(|path| executable("--execve-wrapper", &path).ok())
+        }
+    };
+    if !shells.is_empty() && execve_wrapper.is_none() {
+        tracing::warn!(
+            "no {EXECVE_WRAPPER_NAME} next to this executable and no --execve-wrapper: \
+             process/start with escalation is refused"
+        );
+    }
+    if !files.is_empty() {
+        tracing::info!(
+            "shell escalation rules: {} rules from {} files",
+            rules.rules().len(),
+            files.len()
+        );
+    }
+    Ok(crate::EscalationConfig {
+        shells,
+        execve_wrapper,
+        rules: std::sync::Arc::new(rules),
+        approval_timeout: cli.approval_timeout,
+    })
+}
+
+/// The wrapper's file name.
+const EXECVE_WRAPPER_NAME: &str = "codex-execve-wrapper";
+
+/// `path` resolved, if it is an executable file.
+fn executable(flag: &str, path: &std::path::Path) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let resolved =
+        std::fs::canonicalize(path).with_context(|| format!("{flag} {}", path.display()))?;
+    let metadata =
+        std::fs::metadata(&resolved).with_context(|| format!("{flag} {}", path.display()))?;
+    if !metadata.is_file() || metadata.permissions().mode() & 0o111 == 0 {
+        anyhow::bail!("{flag} {}: not an executable file", path.display());
+    }
+    Ok(resolved)
 }
 
 /// The administrator's requirements (`/etc/codex/requirements.toml`, and its cloud copy

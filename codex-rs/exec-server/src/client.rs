@@ -16,6 +16,7 @@
 mod config;
 mod connection;
 mod handshake;
+mod server_requests;
 mod state;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use tokio::sync::oneshot;
 use tokio::sync::watch;
 use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use codex_file_system::FileSystemError;
 
@@ -62,6 +64,7 @@ use crate::protocol::WriteParams;
 use crate::protocol::WriteResponse;
 use crate::protocol::method;
 
+pub use config::ApprovalHandler;
 pub use config::ClientConfig;
 pub use state::ConnectionState;
 
@@ -70,9 +73,31 @@ use handshake::open;
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// A reply's raw `result` JSON, parsed once by the caller into its typed struct.
-type Reply = Result<String, ReplyError>;
+type Reply = Result<RawResult, ReplyError>;
 /// What the connection task hands the event router.
 type TrackerMsg = RouterMsg;
+
+/// The `result` of a reply as it arrived: where it is in the frame's text, which is kept
+/// rather than copied (a `process/read` result carries up to megabytes of base64).
+struct RawResult {
+    frame: Utf8Bytes,
+    range: std::ops::Range<usize>,
+}
+
+impl RawResult {
+    /// The result's JSON text.
+    fn json(&self) -> &str {
+        self.frame
+            .as_str()
+            .get(self.range.clone())
+            .unwrap_or_default()
+    }
+
+    /// Parse the result into its typed struct (the only pass over its text).
+    fn parse<R: DeserializeOwned>(&self) -> serde_json::Result<R> {
+        serde_json::from_str(self.json())
+    }
+}
 
 enum ReplyError {
     /// The server answered with an error.
@@ -145,6 +170,9 @@ impl ExecServerClient {
         let read: ReadFn = Arc::new(move |params: ReadParams| {
             let reader = reader.clone();
             Box::pin(async move {
+                // Parsed by serde, chunk by chunk: the stream's consumer may keep any of
+                // them for a while, which must not keep the rest of the reply (see
+                // `ReadResponse::from_result_text`).
                 let process_id = params.process_id.clone();
                 reader
                     .typed(method::PROCESS_READ, &params, &process_id)
@@ -246,7 +274,7 @@ impl ExecServerClient {
             )
             .await
             .map_err(|err| err.into_exec_error(process_id))?;
-        serde_json::from_str(&raw)
+        raw.parse()
             .map_err(|err| ExecError::Transport(format!("unexpected {method_name} result: {err}")))
     }
 
@@ -274,7 +302,7 @@ impl ExecServerClient {
                 ReplyError::Rpc(err) => crate::fs_error::fs_error_from_rpc(err),
                 ReplyError::Client(err) => FileSystemError::Transport(err.to_string()),
             })?;
-        serde_json::from_str(&raw).map_err(|err| {
+        raw.parse().map_err(|err| {
             FileSystemError::Transport(format!("unexpected {method_name} result: {err}"))
         })
     }
@@ -316,10 +344,10 @@ impl ExecServerClient {
         }
     }
 
-    /// `process/read`.
+    /// `process/read`. The chunks of the reply share one buffer, freed once the last of
+    /// them is dropped.
     pub async fn read(&self, params: ReadParams) -> Result<ReadResponse, ExecError> {
-        self.request(method::PROCESS_READ, &params, &params.process_id)
-            .await
+        self.inner.requests.read(&params).await
     }
 
     /// `process/write`. A missing `writeId` is filled in, so a write retried after a
@@ -387,8 +415,20 @@ impl Requests {
             .call(method_name, params, /*retryable*/ true)
             .await
             .map_err(|err| err.into_exec_error(process_id))?;
-        serde_json::from_str(&raw)
+        raw.parse()
             .map_err(|err| ExecError::Transport(format!("unexpected {method_name} result: {err}")))
+    }
+
+    /// `process/read`: its result, up to megabytes of base64, is parsed by
+    /// [`ReadResponse::from_result_text`].
+    async fn read(&self, params: &ReadParams) -> Result<ReadResponse, ExecError> {
+        let raw = self
+            .call(method::PROCESS_READ, params, /*retryable*/ true)
+            .await
+            .map_err(|err| err.into_exec_error(&params.process_id))?;
+        ReadResponse::from_result_text(raw.json()).map_err(|err| {
+            ExecError::Transport(format!("unexpected {} result: {err}", method::PROCESS_READ))
+        })
     }
 
     /// Send a request and wait for its raw result, at most the request deadline.

@@ -29,6 +29,7 @@ use crate::child::Output;
 use crate::environment::Environment;
 use crate::error::ExecError;
 use crate::exec_process::ExecProcess;
+use crate::protocol::EscalationParams;
 use crate::protocol::OutputMode;
 use crate::protocol::ProcessLimits;
 use crate::protocol::PtySize;
@@ -66,6 +67,7 @@ pub struct Command {
     process_id: Option<String>,
     arg0: Option<String>,
     on_drop: OnDrop,
+    escalation: Option<EscalationParams>,
 }
 
 impl Command {
@@ -88,6 +90,7 @@ impl Command {
             process_id: None,
             arg0: None,
             on_drop: OnDrop::Kill,
+            escalation: None,
         }
     }
 
@@ -202,6 +205,17 @@ impl Command {
         self
     }
 
+    /// Run with shell escalation (`process/start`'s `escalation`): the program must be
+    /// `bash` or `zsh`, which the server replaces with its patched shell, and a sandbox
+    /// policy is required ([`Command::sandbox`]). Every external command the shell runs
+    /// is then decided by the server's rules: allowed ones run in the sandbox, `prompt`
+    /// ones outside it once the client's approval handler approves
+    /// ([`crate::ClientConfig::approval_handler`]), forbidden ones not at all.
+    pub fn escalation(mut self) -> Self {
+        self.escalation = Some(EscalationParams::default());
+        self
+    }
+
     /// What dropping the [`Child`] before the process finished does (default
     /// [`OnDrop::Kill`]).
     pub fn on_drop(mut self, on_drop: OnDrop) -> Self {
@@ -236,6 +250,7 @@ impl Command {
             sandbox_policy: self.sandbox.clone(),
             limits: self.limits,
             output_mode: self.output_mode,
+            escalation: self.escalation.clone(),
         })
     }
 
@@ -308,6 +323,7 @@ mod tests {
                 sandbox_policy: None,
                 limits: None,
                 output_mode: OutputMode::Pace,
+                escalation: None,
             }
         );
     }

@@ -42,6 +42,11 @@ pub enum ExecError {
     /// unsandboxed. Fix the host or the server's configuration.
     #[error("sandbox unavailable: {0}")]
     SandboxUnavailable(String),
+    /// `process/start` asked for shell escalation, which this server cannot provide (no
+    /// patched shell of that name, no `codex-execve-wrapper`, not on Linux); nothing was
+    /// run, never unescalated. Fix the server's configuration.
+    #[error("shell escalation unavailable: {0}")]
+    EscalationUnavailable(String),
     /// The session's TTL passed while it was detached.
     #[error("session `{0}` expired; start a new session")]
     SessionExpired(String),
@@ -160,6 +165,11 @@ impl ExecError {
                 Some("sandboxUnavailable"),
                 vec![("reason", reason)],
             ),
+            ExecError::EscalationUnavailable(reason) => (
+                error_code::ESCALATION_UNAVAILABLE,
+                Some("escalationUnavailable"),
+                vec![("reason", reason)],
+            ),
             ExecError::SessionExpired(id) => (
                 error_code::SESSION_EXPIRED,
                 Some("sessionExpired"),
@@ -215,6 +225,7 @@ impl ExecError {
             Some("sandboxUnavailable" | "sandboxUnsupported") => {
                 ExecError::SandboxUnavailable(reason())
             }
+            Some("escalationUnavailable") => ExecError::EscalationUnavailable(reason()),
             Some("spawnFailed") => ExecError::SpawnFailed {
                 program: field("program").unwrap_or_default(),
                 message: reason(),

@@ -18,6 +18,7 @@ fn application_errors_have_a_code_and_kind_and_map_back_to_their_variant() {
         },
         ExecError::SandboxDenied("cwd `/x` is outside the readable roots".to_string()),
         ExecError::SandboxUnavailable("bubblewrap not found".to_string()),
+        ExecError::EscalationUnavailable("no patched zsh".to_string()),
         ExecError::SessionTakenOver,
     ];
     let mapped: Vec<(i64, Option<String>, String)> = errors
@@ -40,6 +41,7 @@ fn application_errors_have_a_code_and_kind_and_map_back_to_their_variant() {
         (-32003, "spawnFailed"),
         (-32008, "sandboxDenied"),
         (-32007, "sandboxUnavailable"),
+        (-32018, "escalationUnavailable"),
         (-32006, "sessionTakenOver"),
     ]
     .into_iter()

@@ -171,6 +171,9 @@ struct Inner {
     root_pins: Arc<codex_sandboxing::RootPins>,
     processes: Mutex<HashMap<String, Arc<Entry>>>,
     subscriber: Mutex<Option<Arc<EventQueue>>>,
+    /// Shell escalation for `process/start {escalation}` (set by the server for each
+    /// session; without it an escalated start is `escalationUnavailable`).
+    escalation: std::sync::OnceLock<Arc<crate::escalation::SessionEscalation>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -219,6 +222,7 @@ impl LocalProcess {
             root_pins,
             processes: Mutex::new(HashMap::new()),
             subscriber: Mutex::new(None),
+            escalation: std::sync::OnceLock::new(),
         });
         Self {
             owner: Arc::new(Owner {
@@ -237,6 +241,12 @@ impl LocalProcess {
         Arc::clone(&self.inner.root_pins)
     }
 
+    /// Gives `process/start {escalation}` its shell escalation (once; the server's
+    /// sessions do this when they are created).
+    pub(crate) fn set_escalation(&self, escalation: crate::escalation::SessionEscalation) {
+        let _ = self.inner.escalation.set(Arc::new(escalation));
+    }
+
     /// Start a process. Validation and the reservation of the id happen before this returns
     /// (so a request that follows on the same connection sees the process as `starting`);
     /// the spawn happens when the future is polled.
@@ -247,11 +257,14 @@ impl LocalProcess {
         let reserved = self.reserve(&params);
         let root_pins = self.root_pins();
         let hidden = self.inner.config.hidden_paths.clone();
+        let escalation = self.inner.escalation.get().cloned();
         async move {
             let mut reservation = reserved?;
+            // An escalated start runs the server's patched shell, with its socket.
+            let (params, escalation) = crate::escalation::prepare(params, escalation.as_deref())?;
             // The sandbox policy is applied (and refused when it cannot be enforced)
             // before anything runs.
-            let launch = prepare_launch(&params, &root_pins, &hidden).await?;
+            let launch = prepare_launch(&params, &root_pins, &hidden, escalation).await?;
             spawn_process(&reservation.inner, &reservation.entry, &params, launch)?;
             reservation.committed = true;
             Ok(StartResponse {

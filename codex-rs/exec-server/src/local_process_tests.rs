@@ -50,6 +50,7 @@ async fn write_during_start_reports_starting() {
         sandbox_policy: None,
         limits: None,
         output_mode: crate::protocol::OutputMode::Pace,
+        escalation: None,
     });
     // The id is reserved before the start future runs, so a write now sees `starting`.
     let write = local
@@ -88,6 +89,7 @@ async fn abandoned_start_releases_the_id() {
         sandbox_policy: None,
         limits: None,
         output_mode: crate::protocol::OutputMode::Pace,
+        escalation: None,
     };
     drop(local.start(params.clone()));
     local.start(params).await.unwrap();
@@ -108,6 +110,7 @@ async fn signal_and_terminate_during_start_report_process_starting() {
         sandbox_policy: None,
         limits: None,
         output_mode: crate::protocol::OutputMode::Pace,
+        escalation: None,
     });
     // The id is reserved before the start future runs: the process is starting.
     let signal = local
@@ -156,6 +159,7 @@ async fn a_closed_process_group_is_never_signalled_again() {
             sandbox_policy: None,
             limits: None,
             output_mode: crate::protocol::OutputMode::Pace,
+            escalation: None,
         })
         .await
         .unwrap();
@@ -246,6 +250,7 @@ fn sh_params(process_id: &str, script: &str, tty: bool) -> StartParams {
         sandbox_policy: None,
         limits: None,
         output_mode: crate::protocol::OutputMode::Pace,
+        escalation: None,
     }
 }
 

@@ -8,9 +8,11 @@
 // One module per concern: `rpc` (JSON-RPC: version, method names, error codes, the error
 // object), `initialize` (the handshake), `process` (`process/*` and its notifications),
 // `fs` (`fs/*`), `limits` (`process/start`'s `limits`), `terminal` (`ptySize` and
-// `process/resize`) and `byte_chunk` (base64 bytes).
+// `process/resize`), `escalation` (`process/start`'s `escalation` and `approval/request`)
+// and `byte_chunk` (base64 bytes).
 // Every item is re-exported here, so its public path stays `protocol::Item`.
 mod byte_chunk;
+mod escalation;
 mod fs;
 mod initialize;
 mod limits;
@@ -19,6 +21,14 @@ mod rpc;
 mod terminal;
 
 pub use byte_chunk::ByteChunk;
+pub(crate) use byte_chunk::base64_len;
+pub(crate) use byte_chunk::decode_base64_string;
+pub(crate) use byte_chunk::encode_base64_into;
+pub use escalation::ApprovalDecision;
+pub use escalation::ApprovalKind;
+pub use escalation::ApprovalRequest;
+pub use escalation::ApprovalResponse;
+pub use escalation::EscalationParams;
 pub use fs::CheckWriteParams;
 pub use fs::CopyParams;
 pub use fs::CreateDirectoryParams;

@@ -45,6 +45,7 @@ use codex_sandboxing::seatbelt_policy;
 use codex_utils_absolute_path::AbsolutePathBuf;
 
 use crate::error::ExecError;
+use crate::escalation::PreparedEscalation;
 use crate::protocol::ProcessLimits;
 use crate::protocol::StartParams;
 
@@ -76,6 +77,10 @@ pub(crate) struct Launch {
     /// The resource limits set in the child before `exec` (see [`with_limits`]).
     #[cfg(target_os = "linux")]
     pub(crate) limits: codex_linux_sandbox::ResourceLimits,
+    /// Shell escalation (`process/start`'s `escalation`): the escalation socket the
+    /// child inherits (under the same number), and its server, which must live until
+    /// the process was reaped (see [`Reaper::holding`]).
+    pub(crate) escalation: Option<PreparedEscalation>,
 }
 
 /// What a [`Launch`] needs besides its command line.
@@ -106,8 +111,11 @@ impl Launch {
         &self,
     ) -> Option<impl FnMut() -> std::io::Result<()> + Send + Sync + 'static> {
         let limits = self.limits;
+        // The escalation socket: passed on across `exec` (after `inherit_only`, which
+        // marks everything else close-on-exec, and after the terminal's set-up).
+        let inherit: Vec<std::os::fd::RawFd> = self.escalation.iter().map(|e| e.fd()).collect();
         let (inherit_only, keep_fds, filter, private_mounts) = match &self.confinement {
-            Confinement::None if limits.is_empty() => return None,
+            Confinement::None if limits.is_empty() && inherit.is_empty() => return None,
             Confinement::None => (
                 false,
                 Vec::new(),
@@ -133,6 +141,9 @@ impl Launch {
             if inherit_only {
                 codex_linux_sandbox::inherit_only(&keep_fds)?;
             }
+            for fd in &inherit {
+                codex_shell_escalation::clear_cloexec(*fd)?;
+            }
             private_mounts.apply()?;
             if let Some(filter) = &filter {
                 filter.apply_in_child()?;
@@ -152,19 +163,34 @@ impl Confinement {
     /// Call right after the spawn (successful or not): closes the parent's copies of what
     /// the child inherited. Keep the result until the process was reaped.
     pub(crate) fn spawned(self) -> Reaper {
-        match self {
-            Confinement::None => Reaper::Plain,
+        let end = match self {
+            Confinement::None => ReaperEnd::Plain,
             #[cfg(target_os = "linux")]
-            Confinement::SeccompFilter(_) => Reaper::Plain,
+            Confinement::SeccompFilter(_) => ReaperEnd::Plain,
             #[cfg(target_os = "linux")]
-            Confinement::Bwrap(launch) => Reaper::Bwrap(launch.spawned()),
+            Confinement::Bwrap(launch) => ReaperEnd::Bwrap(launch.spawned()),
+        };
+        Reaper {
+            end,
+            escalation: None,
         }
     }
 }
 
 /// What is left to do once a spawned process was reaped.
 #[derive(Debug)]
-pub(crate) enum Reaper {
+pub(crate) struct Reaper {
+    end: ReaperEnd,
+    /// The escalation server of an escalated shell: dropped once the shell was reaped,
+    /// which kills what it still runs outside the sandbox.
+    #[cfg(target_os = "linux")]
+    escalation: Option<codex_shell_escalation::EscalationServer>,
+    #[cfg(not(target_os = "linux"))]
+    escalation: Option<std::convert::Infallible>,
+}
+
+#[derive(Debug)]
+enum ReaperEnd {
     /// Nothing: its status is the command's.
     Plain,
     /// Ask bubblewrap's status reports whether the command ran, and remove placeholders.
@@ -186,10 +212,12 @@ impl Reaper {
                 .or_else(|| status.signal().map(|signal| 128 + signal))
                 .unwrap_or(-1)
         };
-        match self {
-            Reaper::Plain => code_of(status),
+        // Whatever the shell still runs outside the sandbox ends with it.
+        drop(self.escalation);
+        match self.end {
+            ReaperEnd::Plain => code_of(status),
             #[cfg(target_os = "linux")]
-            Reaper::Bwrap(run) => match run.finish(status) {
+            ReaperEnd::Bwrap(run) => match run.finish(status) {
                 codex_linux_sandbox::BwrapEnd::Command(status) => code_of(status),
                 codex_linux_sandbox::BwrapEnd::SetupFailed(status) => {
                     tracing::warn!(
@@ -204,6 +232,23 @@ impl Reaper {
     }
 }
 
+impl Reaper {
+    /// Call right after the spawn (successful or not), with the launch's escalation:
+    /// closes this process's copy of the shell's escalation socket and keeps its server
+    /// until the process was reaped.
+    pub(crate) fn holding(mut self, escalation: Option<PreparedEscalation>) -> Self {
+        #[cfg(target_os = "linux")]
+        {
+            self.escalation = escalation.map(PreparedEscalation::spawned);
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            self.escalation = escalation.map(|never| match never {});
+        }
+        self
+    }
+}
+
 impl Launch {
     fn direct(params: &StartParams) -> Self {
         Self {
@@ -214,6 +259,7 @@ impl Launch {
             confinement: Confinement::None,
             #[cfg(target_os = "linux")]
             limits: codex_linux_sandbox::ResourceLimits::default(),
+            escalation: None,
         }
     }
 
@@ -235,6 +281,7 @@ impl Launch {
             confinement: Confinement::None,
             #[cfg(target_os = "linux")]
             limits: codex_linux_sandbox::ResourceLimits::default(),
+            escalation: None,
         })
     }
 }
@@ -256,15 +303,20 @@ fn refuse_arg0(params: &StartParams, wrapper: &str) -> Result<(), ExecError> {
 ///
 /// `root_pins` are the session's (see [`codex_sandboxing::RootPins`]); `hidden` the
 /// files no sandbox may show ([`crate::LocalProcessConfig::hidden_paths`]).
+///
+/// For an escalated start, `params` are as [`crate::escalation::prepare`] rewrote them,
+/// and `escalation` is what it prepared (the socket the child inherits; under bubblewrap,
+/// the shell and the wrapper shown in the sandbox).
 pub(crate) async fn prepare_launch(
     params: &StartParams,
     root_pins: &std::sync::Arc<codex_sandboxing::RootPins>,
     hidden: &[std::path::PathBuf],
+    escalation: Option<PreparedEscalation>,
 ) -> Result<Launch, ExecError> {
     if let Some(limits) = &params.limits {
         limits.validate().map_err(ExecError::InvalidParams)?;
     }
-    let launch = match &params.sandbox_policy {
+    let mut launch = match &params.sandbox_policy {
         None => Launch::direct(params),
         Some(policy) => {
             let sandbox_type = sandbox_type_for_platform(policy)
@@ -272,12 +324,14 @@ pub(crate) async fn prepare_launch(
             match sandbox_type {
                 SandboxType::None => unconfined_launch(params, policy)?,
                 SandboxType::LinuxBubblewrap => {
-                    bubblewrap_launch(params, policy, root_pins, hidden).await?
+                    bubblewrap_launch(params, policy, root_pins, hidden, escalation.as_ref())
+                        .await?
                 }
                 SandboxType::MacosSeatbelt => seatbelt_launch(params, policy)?,
             }
         }
     };
+    launch.escalation = escalation;
     with_limits(launch, params.limits.unwrap_or_default())
 }
 
@@ -413,6 +467,7 @@ async fn bubblewrap_launch(
     _policy: &SandboxPolicy,
     _root_pins: &std::sync::Arc<codex_sandboxing::RootPins>,
     _hidden: &[std::path::PathBuf],
+    _escalation: Option<&PreparedEscalation>,
 ) -> Result<Launch, ExecError> {
     Err(ExecError::SandboxUnavailable(
         "the bubblewrap sandbox exists only on Linux".to_string(),
@@ -472,19 +527,25 @@ fn server_bwrap(
 
 /// `bwrap ... -- ARGV...`, after checking what can be checked before anything runs: the
 /// policy first (it only inspects the filesystem), then the host (bubblewrap, the
-/// kernel, the trial run), then the program.
+/// kernel, the trial run), then the program. An escalated shell (`escalation`) runs from
+/// its bind in the sandbox, next to the wrapper's.
 #[cfg(target_os = "linux")]
 async fn bubblewrap_launch(
     params: &StartParams,
     policy: &SandboxPolicy,
     root_pins: &std::sync::Arc<codex_sandboxing::RootPins>,
     hidden: &[std::path::PathBuf],
+    escalation: Option<&PreparedEscalation>,
 ) -> Result<Launch, ExecError> {
     use codex_linux_sandbox::BwrapOptions;
     use codex_linux_sandbox::ProcMount;
 
     let (cwd, tmpdir) = cwd_and_tmpdir(params)?;
-    let command: Vec<OsString> = params.argv.iter().map(OsString::from).collect();
+    let binds = escalation.and_then(|escalation| escalation.binds.clone());
+    let mut command: Vec<OsString> = params.argv.iter().map(OsString::from).collect();
+    if let Some(binds) = &binds {
+        command[0] = binds.shell.clone();
+    }
     let options = |proc_mount| BwrapOptions {
         proc_mount,
         policy_cwd: None,
@@ -502,6 +563,10 @@ async fn bubblewrap_launch(
             .filter_map(|path| AbsolutePathBuf::try_from_absolute(path).ok())
             .collect(),
         arg0: params.arg0.as_ref().map(OsString::from),
+        programs: binds
+            .as_ref()
+            .map(|binds| binds.programs.clone())
+            .unwrap_or_default(),
     };
     codex_linux_sandbox::build_bwrap_argv(policy, &cwd, &command, &options(ProcMount::Mount))
         .map_err(|err| linux_sandbox_error(err, params))?;
@@ -512,6 +577,7 @@ async fn bubblewrap_launch(
     codex_linux_sandbox::check_inherit_only().map_err(|err| linux_sandbox_error(err, params))?;
     let proc_mount = probed_proc_mount(bwrap_path, params).await?;
     // Bubblewrap's `execvp` searches the command's `PATH` (set inside with `--setenv`).
+    // An escalated shell is the server's own, bound in the sandbox by the server.
     let path = params.env.get("PATH").map(std::ffi::OsStr::new);
     let program = std::ffi::OsStr::new(&params.argv[0]);
     codex_linux_sandbox::find_program(program, path, cwd.as_path()).map_err(|err| {
@@ -535,6 +601,7 @@ async fn bubblewrap_launch(
         request_env: false,
         confinement: Confinement::Bwrap(launch),
         limits: codex_linux_sandbox::ResourceLimits::default(),
+        escalation: None,
     })
 }
 

@@ -26,6 +26,7 @@ fn params(cwd: &Path, policy: Option<serde_json::Value>) -> StartParams {
         sandbox_policy: policy.map(|value| serde_json::from_value(value).unwrap()),
         limits: None,
         output_mode: crate::protocol::OutputMode::Pace,
+        escalation: None,
     }
 }
 
@@ -60,7 +61,13 @@ fn command_line(launch: &Launch) -> (OsString, Vec<OsString>, Option<OsString>) 
 }
 
 async fn prepare(params: &StartParams) -> Result<Launch, ExecError> {
-    prepare_launch(params, &std::sync::Arc::default(), &[]).await
+    prepare_launch(
+        params,
+        &std::sync::Arc::default(),
+        &[],
+        /*escalation*/ None,
+    )
+    .await
 }
 
 #[tokio::test]

@@ -16,10 +16,11 @@
 //!
 //! The modules: [`config`] (configuration, `--listen`, TLS, start-up errors), [`http`]
 //! (the HTTP front door), [`connection`] (a connection's reader loop, client timeout and
-//! backlog), [`liveness`] (signs of life of the client), [`writer`] (a connection's
+//! backlog), [`approvals`] (the server's `approval/request`s and the client's answers), [`liveness`] (signs of life of the client), [`writer`] (a connection's
 //! writer), [`rpc`] (JSON-RPC framing and replies), [`router`] (the method table),
 //! [`process_handlers`] and [`fs_handlers`] (the methods), [`sessions`] (the registry).
 
+mod approvals;
 mod config;
 mod connection;
 mod fs_handlers;

@@ -133,6 +133,13 @@ pub struct BwrapOptions {
     /// is what programs that dispatch on their name (`apply_patch`, busybox) look at.
     /// `NAME` must be a plain file name, and the program readable under the policy.
     pub arg0: Option<OsString>,
+    /// Executables of the host bound read-only at [`ARG0_DIR`]`/NAME` inside the sandbox
+    /// (name, host path), whatever the policy lets the command read: programs the host
+    /// itself puts there for the command to run (the patched shell and the
+    /// `codex-execve-wrapper` of shell escalation). The host path is resolved (a symlink
+    /// binds its target); each `NAME` must be a plain file name, and differ from
+    /// [`BwrapOptions::arg0`] and from the others.
+    pub programs: Vec<(OsString, AbsolutePathBuf)>,
 }
 
 /// Where a command run under another name ([`BwrapOptions::arg0`]) is bound: in the
@@ -474,13 +481,22 @@ fn build(
     }
     let command_line = match &options.arg0 {
         Some(arg0) => {
-            let as_named = bind_as_arg0(&mut args, arg0, command, &cwd, options, &access, pins)?;
+            let as_named = bind_as_arg0(
+                &mut args,
+                arg0,
+                command,
+                &cwd,
+                options,
+                &access,
+                pins.as_deref_mut(),
+            )?;
             std::iter::once(as_named)
                 .chain(command[1..].iter().cloned())
                 .collect()
         }
         None => command.to_vec(),
     };
+    bind_programs(&mut args, options, pins)?;
     if empty_root {
         args.extend(["--remount-ro", "/"].map(OsString::from));
     }
@@ -572,6 +588,51 @@ fn bind_as_arg0(
         }
     }
     Ok(dest.into_path_buf().into_os_string())
+}
+
+/// Binds each of [`BwrapOptions::programs`] read-only at `ARG0_DIR/NAME`.
+fn bind_programs(
+    args: &mut Vec<OsString>,
+    options: &BwrapOptions,
+    mut pins: Option<&mut Vec<OwnedFd>>,
+) -> Result<(), LinuxSandboxError> {
+    let mut names: Vec<&OsString> = options.arg0.iter().collect();
+    for (name, program) in &options.programs {
+        let bytes = name.as_encoded_bytes();
+        let plain = !(bytes.is_empty()
+            || bytes == b"."
+            || bytes == b".."
+            || bytes.contains(&b'/')
+            || bytes.contains(&0));
+        if !plain || names.contains(&name) {
+            return Err(LinuxSandboxError::InvalidArg0 {
+                arg0: name.to_string_lossy().into_owned(),
+            });
+        }
+        names.push(name);
+        let resolved = std::fs::canonicalize(program.as_path())
+            .ok()
+            .and_then(|real| AbsolutePathBuf::try_from_absolute(real).ok())
+            .ok_or_else(|| LinuxSandboxError::Exec {
+                program: program.as_path().to_path_buf(),
+                source: io::Error::from(io::ErrorKind::NotFound),
+            })?;
+        let dest =
+            AbsolutePathBuf::try_from_absolute(Path::new(ARG0_DIR).join(name)).map_err(|_| {
+                LinuxSandboxError::InvalidArg0 {
+                    arg0: name.to_string_lossy().into_owned(),
+                }
+            })?;
+        match pins.as_deref_mut() {
+            Some(pins) => bind_source(args, "--ro-bind", &resolved, &dest, Some(pins))?,
+            None => {
+                args.push(OsString::from("--ro-bind"));
+                args.push(resolved.as_path().as_os_str().to_owned());
+                args.push(dest.as_path().as_os_str().to_owned());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The roots `policy` names itself (readable and writable), as written.

@@ -308,6 +308,7 @@ fn run_in_bwrap(
             hidden: Vec::new(),
             // The command runs under the name it was given.
             arg0: None,
+            programs: Vec::new(),
         };
         build_bwrap_argv_pinned(policy, cwd, &inner, &options)
     };

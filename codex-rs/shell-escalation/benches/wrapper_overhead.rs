@@ -1,7 +1,10 @@
 //! What `codex-execve-wrapper` adds to one exec: `/bin/true` started directly, then
 //! through the wrapper with a server answering `Run` (the common case) and `Escalate`.
 //! Prints the median and 90th percentile of each and the wrapper's overhead (the goal
-//! is at most +1 ms per exec). `cargo bench -p codex-shell-escalation`.
+//! is at most +1 ms per exec). Then the same in the shell, as it is used: a loop of 1,000
+//! `/bin/true` in the pinned patched bash, without `EXEC_WRAPPER` and with it (a server
+//! answering `Run`), same run. `cargo bench -p codex-shell-escalation` (`just
+//! bench-shell-escalation`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -99,4 +102,54 @@ fn main() {
             Some(direct),
         );
     }
+    shell_loop(&wrapper);
+}
+
+/// Execs of the shell loop.
+const LOOP_EXECS: u32 = 1000;
+
+/// 1,000 `/bin/true` in the patched bash (the pinned `bash-wrapped` of the exec-server's
+/// tests), plain and through the wrapper; the fastest of 3 runs each.
+fn shell_loop(wrapper: &Path) {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../exec-server/tests/suite/bash-wrapped");
+    let bash = match codex_utils_dotslash::dotslash_fetch(&fixture) {
+        Ok(bash) => bash,
+        Err(err) => {
+            println!(
+                "patched bash: not available ({err}); tools/dotslash/seed-test-shells.sh seeds it"
+            );
+            return;
+        }
+    };
+    let script = format!("i=0; while [ $i -lt {LOOP_EXECS} ]; do /bin/true; i=$((i+1)); done");
+    let run = |configure: &dyn Fn(&mut std::process::Command)| {
+        (0..3)
+            .map(|_| {
+                let mut command = std::process::Command::new(&bash);
+                command
+                    .args(["-c", &script])
+                    .env_clear()
+                    .env("PATH", "/usr/bin:/bin");
+                configure(&mut command);
+                let started = Instant::now();
+                let status = command.status().unwrap();
+                assert!(status.success());
+                started.elapsed()
+            })
+            .min()
+            .unwrap()
+    };
+    let plain = run(&|_| {});
+    let policy: Arc<dyn EscalationPolicy> = Arc::new(Always(EscalationDecision::Run));
+    let (_server, shell) =
+        EscalationServer::start_with(policy, ServerOptions::new(wrapper)).unwrap();
+    let escalated = run(&|command| shell.configure(command));
+    println!(
+        "patched bash, {LOOP_EXECS} x /bin/true: plain {plain:.2?} ({:.2?}/exec), with escalation \
+         {escalated:.2?} ({:.2?}/exec): +{:.2?} per exec (goal: at most +1 ms)",
+        plain / LOOP_EXECS,
+        escalated / LOOP_EXECS,
+        escalated.saturating_sub(plain) / LOOP_EXECS
+    );
 }

@@ -42,6 +42,7 @@ pub use policy::EscalationPolicyFactory;
 pub use policy::RuleDecision;
 pub use policy::RulesPolicy;
 pub use protocol::ExecRequest;
+pub use server::EscalatedEnv;
 pub use server::EscalationError;
 pub use server::EscalationServer;
 pub use server::Limits;

@@ -84,21 +84,28 @@ impl Default for Limits {
     }
 }
 
-/// How to start a server: the wrapper the shell is told to run, and the limits.
+/// How to start a server: the wrapper the shell is told to run, the limits, and what
+/// the environment of escalated programs is made of.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerOptions {
-    /// The `codex-execve-wrapper` executable (absolute), exported as `EXEC_WRAPPER`.
+    /// The `codex-execve-wrapper` executable (absolute), exported as `EXEC_WRAPPER`. For
+    /// a shell in a sandbox whose filesystem differs from the host's, the path inside
+    /// the sandbox.
     pub execve_wrapper: PathBuf,
     /// The bounds on requests.
     pub limits: Limits,
+    /// What is removed from (and set in) the environment of an escalated program.
+    pub escalated_env: EscalatedEnv,
 }
 
 impl ServerOptions {
-    /// Options with `execve_wrapper` and the default [`Limits`].
+    /// Options with `execve_wrapper`, the default [`Limits`], and escalated programs
+    /// getting the request's environment as it is ([`EscalatedEnv::default`]).
     pub fn new(execve_wrapper: impl Into<PathBuf>) -> Self {
         Self {
             execve_wrapper: execve_wrapper.into(),
             limits: Limits::default(),
+            escalated_env: EscalatedEnv::default(),
         }
     }
 
@@ -115,6 +122,54 @@ impl ServerOptions {
             .join(EXECVE_WRAPPER_NAME);
         check_executable(&path)?;
         Ok(Self::new(path))
+    }
+}
+
+/// The environment of an escalated program: the request's (the wrapper's, from inside
+/// the sandbox), without the variables named in [`EscalatedEnv::remove`] or starting
+/// with one of [`EscalatedEnv::remove_prefixes`], and then with [`EscalatedEnv::set`].
+/// Code in the sandbox controls the request's environment, and a variable such as
+/// `LD_PRELOAD` or `BASH_ENV` would make an approved program run other code outside the
+/// sandbox: the caller lists those here (and can put back trusted values with `set`).
+/// [`ESCALATE_SOCKET_ENV_VAR`] and [`EXEC_WRAPPER_ENV_VAR`] are always removed first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EscalatedEnv {
+    /// Names removed.
+    pub remove: Vec<String>,
+    /// Prefixes: every variable whose name starts with one is removed.
+    pub remove_prefixes: Vec<String>,
+    /// Variables set after the removal (overriding the request's).
+    pub set: std::collections::BTreeMap<String, String>,
+}
+
+impl EscalatedEnv {
+    /// Whether `name` is removed.
+    pub fn removes(&self, name: &str) -> bool {
+        name == ESCALATE_SOCKET_ENV_VAR
+            || name == EXEC_WRAPPER_ENV_VAR
+            || self.remove.iter().any(|removed| removed == name)
+            || self
+                .remove_prefixes
+                .iter()
+                .any(|prefix| name.starts_with(prefix.as_str()))
+    }
+
+    /// The environment an escalated program gets for a request's `env`.
+    pub fn apply(
+        &self,
+        env: &std::collections::BTreeMap<String, String>,
+    ) -> std::collections::BTreeMap<String, String> {
+        let mut result: std::collections::BTreeMap<String, String> = env
+            .iter()
+            .filter(|(name, _)| !self.removes(name))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        result.extend(
+            self.set
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
+        result
     }
 }
 
@@ -237,7 +292,8 @@ impl EscalationServer {
             unsafe { AsyncFd::register_with_interest(server_end, Interest::READABLE) }
                 .map_err(|err| EscalationError::Socket(err.into()))?
         };
-        let task = runtime.spawn(accept_loop(listener, policy, options.limits));
+        let escalated_env = Arc::new(options.escalated_env);
+        let task = runtime.spawn(accept_loop(listener, policy, options.limits, escalated_env));
         Ok((
             EscalationServer { task },
             ShellSide {
@@ -285,6 +341,7 @@ async fn accept_loop(
     listener: AsyncFd<OwnedFd>,
     policy: Arc<dyn EscalationPolicy>,
     limits: Limits,
+    escalated_env: Arc<EscalatedEnv>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_in_flight));
     // Owning the request tasks here means dropping (aborting) this loop drops them
@@ -298,9 +355,12 @@ async fn accept_loop(
         match handshake {
             Handshake::Channel(channel) => {
                 let policy = Arc::clone(&policy);
+                let escalated_env = Arc::clone(&escalated_env);
                 let permit = Arc::clone(&permits).try_acquire_owned().ok();
                 requests.spawn(async move {
-                    if let Err(err) = serve_channel(channel, policy, limits, permit).await {
+                    if let Err(err) =
+                        serve_channel(channel, policy, limits, &escalated_env, permit).await
+                    {
                         debug!("escalation request ended early: {err}");
                     }
                 });
@@ -378,6 +438,7 @@ async fn serve_channel(
     channel: OwnedFd,
     policy: Arc<dyn EscalationPolicy>,
     limits: Limits,
+    escalated_env: &EscalatedEnv,
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
 ) -> Result<(), RequestError> {
     let stream = std::os::unix::net::UnixStream::from(channel);
@@ -420,10 +481,12 @@ async fn serve_channel(
             drop(stdio);
             send_reply(&stream, &Reply::Deny { reason }).await
         }
-        EscalationDecision::Escalate => match run_escalated(&stream, request, stdio).await? {
-            Some(reply) => send_reply(&stream, &reply).await,
-            None => Err(RequestError::Closed),
-        },
+        EscalationDecision::Escalate => {
+            match run_escalated(&stream, request, stdio, escalated_env).await? {
+                Some(reply) => send_reply(&stream, &reply).await,
+                None => Err(RequestError::Closed),
+            }
+        }
     }
 }
 
@@ -559,6 +622,7 @@ async fn run_escalated(
     stream: &UnixStream,
     request: ExecRequest,
     stdio: [OwnedFd; 3],
+    escalated_env: &EscalatedEnv,
 ) -> Result<Option<Reply>, RequestError> {
     let [stdin, stdout, stderr] = stdio;
     let mut command = tokio::process::Command::new(&request.file);
@@ -566,11 +630,7 @@ async fn run_escalated(
         .arg0(&request.argv[0])
         .args(&request.argv[1..])
         .env_clear()
-        .envs(
-            request.env.iter().filter(|(name, _)| {
-                *name != ESCALATE_SOCKET_ENV_VAR && *name != EXEC_WRAPPER_ENV_VAR
-            }),
-        )
+        .envs(escalated_env.apply(&request.env))
         .current_dir(&request.cwd)
         .stdin(Stdio::from(stdin))
         .stdout(Stdio::from(stdout))

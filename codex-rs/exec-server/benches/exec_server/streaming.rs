@@ -127,11 +127,16 @@ fn rate(bytes: u64, time: Duration) -> f64 {
 }
 
 pub(crate) async fn section() {
-    let pipe = local_pipe().await;
+    // The fastest of three: one pipe run varies by half on a busy machine, and the
+    // fastest baseline gives the strictest ratios.
+    let mut pipe = local_pipe().await;
+    for _ in 0..2 {
+        pipe = pipe.min(local_pipe().await);
+    }
     let pipe_rate = rate(STREAM_BYTES, pipe);
     println!("streaming 1 GiB (head -c 1G /dev/zero), default server flags:");
     println!(
-        "  local pipe, read by this process    {pipe_rate:8.1} MiB/s  ({:.2} s)",
+        "  local pipe, read by this process    {pipe_rate:8.1} MiB/s  ({:.2} s, best of 3)",
         pipe.as_secs_f64()
     );
     let server = Server::start(&[]);

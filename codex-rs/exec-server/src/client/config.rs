@@ -1,9 +1,18 @@
 //! [`ClientConfig`]: how a client reaches a server.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::ExecError;
+use crate::exec_process::BoxFuture;
+use crate::protocol::ApprovalDecision;
+use crate::protocol::ApprovalRequest;
+
+/// Answers the server's `approval/request`s ([`ClientConfig::approval_handler`]): may a
+/// command that an escalated shell wants to run outside the sandbox run there?
+pub type ApprovalHandler =
+    Arc<dyn Fn(ApprovalRequest) -> BoxFuture<'static, ApprovalDecision> + Send + Sync>;
 
 /// Default [`ClientConfig::request_timeout`].
 pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -75,6 +84,13 @@ pub struct ClientConfig {
     /// (`outputMode: "pace"`) then go on as its reads go past their output, and the streams
     /// carry only `exited` and `closed`.
     pub output_notifications: bool,
+    /// Decides the server's `approval/request`s (shell escalation: a command the rules
+    /// mark `prompt` runs outside the sandbox only if this approves it). Called on a task
+    /// of its own for each request, at most 64 at once (beyond that, and without a
+    /// handler, requests are denied). The server denies anything not answered within
+    /// its `--approval-timeout` (default 60 s), and everything pending when the
+    /// connection breaks.
+    pub approval_handler: Option<ApprovalHandler>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -100,6 +116,10 @@ impl std::fmt::Debug for ClientConfig {
             .field("request_timeout", &self.request_timeout)
             .field("tls_ca_file", &self.tls_ca_file)
             .field("output_notifications", &self.output_notifications)
+            .field(
+                "approval_handler",
+                &self.approval_handler.as_ref().map(|_| "<handler>"),
+            )
             .finish()
     }
 }
@@ -146,6 +166,7 @@ impl ClientConfig {
             max_write_buffer_bytes: DEFAULT_MAX_MESSAGE_BYTES + WRITE_BUFFER_BYTES,
             tls_ca_file: None,
             output_notifications: true,
+            approval_handler: None,
         }
     }
 }

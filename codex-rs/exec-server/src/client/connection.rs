@@ -42,10 +42,12 @@ use crate::protocol::RpcError;
 use super::ClientConfig;
 use super::ConnectionState;
 use super::Pending;
+use super::RawResult;
 use super::Reply;
 use super::ReplyError;
 use super::TrackerMsg;
 use super::Ws;
+use super::server_requests::ServerRequests;
 
 /// Requests one connection keeps unanswered at most; more wait in the client. Below the
 /// server's `MAX_UNWRITTEN_RESPONSES` (1024), so the server never stops reading this
@@ -135,6 +137,8 @@ struct Connection {
     /// When recent connections broke before any whole message arrived on them (the
     /// session's retry budget, [`reconnect::MAX_FAILED_CONNECTIONS`]).
     failures: VecDeque<Instant>,
+    /// The server's requests (`approval/request`) and their answers.
+    server_requests: ServerRequests,
 }
 
 /// Run the connection of a client until every handle of it is gone or its session is
@@ -147,6 +151,7 @@ pub(super) async fn connection_task(
     tracker: mpsc::Sender<TrackerMsg>,
     state: watch::Sender<ConnectionState>,
 ) {
+    let server_requests = ServerRequests::new(config.approval_handler.clone());
     let mut connection = Connection {
         config,
         session_id,
@@ -156,6 +161,7 @@ pub(super) async fn connection_task(
         in_flight: HashMap::new(),
         next_id: 1,
         failures: VecDeque::new(),
+        server_requests,
     };
     let loss = connection.run(ws).await;
     connection.lose(loss);
@@ -273,12 +279,17 @@ impl Connection {
                         return broken(cause, productive);
                     }
                 }
+                Some(answer) = self.server_requests.next_answer() => {
+                    if let Err(cause) = send(&mut ws, Message::text(answer), send_timeout).await {
+                        return broken(cause, productive);
+                    }
+                }
                 message = ws.next(), if !blocked => {
                     last_heard = Instant::now();
                     match message {
                         Some(Ok(Message::Text(text))) => {
                             productive = true;
-                            match self.handle_incoming(text.as_str()) {
+                            match self.handle_incoming(&text) {
                                 Incoming::Handled => {}
                                 Incoming::Event(message) => to_tracker = Some(message),
                                 Incoming::TakenOver => {
@@ -369,11 +380,22 @@ impl Connection {
     }
 
     /// Route one text message from the server.
-    fn handle_incoming(&mut self, text: &str) -> Incoming {
+    fn handle_incoming(&mut self, frame: &Utf8Bytes) -> Incoming {
+        let text = frame.as_str();
         if text.starts_with(r#"{"jsonrpc":"2.0","method":"process/output","#)
             && let Ok(output) = serde_json::from_str::<OutputEnvelope<'_>>(text)
         {
             return Incoming::Event(TrackerMsg::Event(ProcessEvent::Output(output.params)));
+        }
+        if let Some((id, range)) = plain_result(text) {
+            // A reply to a request nobody waits for is dropped (as below).
+            if let Some(request) = self.in_flight.remove(&id) {
+                let _ = request.reply.send(Ok(RawResult {
+                    frame: frame.clone(),
+                    range,
+                }));
+            }
+            return Incoming::Handled;
         }
         let envelope: Envelope<'_> = match serde_json::from_str(text) {
             Ok(envelope) => envelope,
@@ -382,6 +404,12 @@ impl Connection {
                 return Incoming::Handled;
             }
         };
+        if let (Some(id), Some(method_name)) = (&envelope.id, envelope.method) {
+            // A request of the server (`approval/request`).
+            let params = envelope.params.map(|params| params.get());
+            self.server_requests.handle(id.clone(), method_name, params);
+            return Incoming::Handled;
+        }
         if let Some(id) = envelope.id.as_ref() {
             // A reply to a request nobody waits for (never sent, or its caller gave up) is
             // dropped.
@@ -394,7 +422,14 @@ impl Connection {
                     return Incoming::TakenOver;
                 }
                 (Some(error), _) => Err(ReplyError::Rpc(error)),
-                (None, Some(result)) => Ok(result.get().to_string()),
+                (None, Some(result)) => {
+                    // `result` borrows from `text`: where it starts there.
+                    let start = result.get().as_ptr() as usize - text.as_ptr() as usize;
+                    Ok(RawResult {
+                        frame: frame.clone(),
+                        range: start..start + result.get().len(),
+                    })
+                }
                 (None, None) => Err(ReplyError::Client(ExecError::Transport(format!(
                     "a reply to `{}` without result or error",
                     request.method
@@ -448,6 +483,26 @@ impl Connection {
     }
 }
 
+/// A reply in the form this crate's server writes every result,
+/// `{"jsonrpc":"2.0","id":N,"result":…}`: its id and where its result is, found without
+/// reading the result (a `process/read` result is megabytes of base64). The result is
+/// checked when the caller parses it: a single JSON value that ends where the frame's
+/// closing `}` begins, so a frame with other members (`error`, a second `id`) fails there;
+/// any other form of reply takes the general path ([`Envelope`]).
+fn plain_result(text: &str) -> Option<(u64, std::ops::Range<usize>)> {
+    let rest = text.strip_prefix(r#"{"jsonrpc":"2.0","id":"#)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    // JSON numbers have no leading zeros.
+    if digits == 0 || (digits > 1 && rest.starts_with('0')) {
+        return None;
+    }
+    let id: u64 = rest.get(..digits)?.parse().ok()?;
+    let result = rest.get(digits..)?.strip_prefix(r#","result":"#)?;
+    let result = result.strip_suffix('}')?;
+    let start = text.len() - 1 - result.len();
+    Some((id, start..start + result.len()))
+}
+
 /// The members of an incoming message, with `params`/`result` left as raw JSON so a
 /// notification's payload is parsed once, straight into its typed struct.
 #[derive(serde::Deserialize)]
@@ -473,3 +528,7 @@ struct OutputEnvelope<'a> {
     _method: &'a str,
     params: OutputNotification,
 }
+
+#[cfg(test)]
+#[path = "connection_tests.rs"]
+mod tests;

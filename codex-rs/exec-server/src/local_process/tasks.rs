@@ -154,6 +154,7 @@ pub(super) fn spawn_process(
         arg0,
         request_env,
         confinement,
+        escalation,
         ..
     } = launch;
     let mut command = Command::new(&program);
@@ -188,7 +189,7 @@ pub(super) fn spawn_process(
             }
         }
         let spawned = command.spawn();
-        let reaper = confinement.spawned();
+        let reaper = confinement.spawned().holding(escalation);
         let child = spawned.map_err(|err| spawn_failed(&program, err))?;
         // Close our copies of the slave so the master reports EOF (EIO) once the child side
         // is gone.
@@ -226,7 +227,7 @@ pub(super) fn spawn_process(
             }
         }
         let spawned = command.spawn();
-        let reaper = confinement.spawned();
+        let reaper = confinement.spawned().holding(escalation);
         let mut child = spawned.map_err(|err| spawn_failed(&program, err))?;
         for fd in [
             child.stdout.as_ref().map(AsRawFd::as_raw_fd),

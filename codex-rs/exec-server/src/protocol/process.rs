@@ -3,9 +3,9 @@
 //! type both backends deliver.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
 use codex_protocol::SandboxPolicy;
 use codex_utils_absolute_path::AbsolutePathBuf;
 use serde::Deserialize;
@@ -15,6 +15,9 @@ use super::ByteChunk;
 use super::JSONRPC_VERSION;
 use super::ProcessLimits;
 use super::PtySize;
+use super::base64_len;
+use super::decode_base64_string;
+use super::encode_base64_into;
 use super::method;
 
 /// `process/start` params.
@@ -53,6 +56,10 @@ pub struct StartParams {
     /// What happens to output the client does not take in time (see [`OutputMode`]).
     #[serde(default, skip_serializing_if = "OutputMode::is_pace")]
     pub output_mode: OutputMode,
+    /// Run `argv[0]` (`bash` or `zsh`) as the server's patched shell with shell
+    /// escalation (see [`super::EscalationParams`]); needs `sandbox_policy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<super::EscalationParams>,
 }
 
 /// `process/start`'s `outputMode`: what the server does when a process writes output
@@ -121,6 +128,17 @@ pub enum OutputStream {
     Pty,
 }
 
+impl OutputStream {
+    /// The name on the wire (as serde writes it).
+    fn wire_name(self) -> &'static str {
+        match self {
+            OutputStream::Stdout => "stdout",
+            OutputStream::Stderr => "stderr",
+            OutputStream::Pty => "pty",
+        }
+    }
+}
+
 /// One retained output chunk.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -171,6 +189,174 @@ pub struct ReadResponse {
     /// event: the process's output is notified again from `nextSeq` on.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub notifications_resumed: bool,
+}
+
+impl ReadResponse {
+    /// The JSON-RPC response text answering request `id` with this result.
+    ///
+    /// A read reply carries up to megabytes of base64, so, like an output notification
+    /// (see [`ProcessEvent::to_notification_text`]), it is written directly: each chunk's
+    /// base64 is encoded once into the text and never escape-scanned (the base64 alphabet
+    /// needs no JSON escaping). `failure` (any string) and the request id go through
+    /// serde_json. The text parses to the same `ReadResponse` as its serde serialization:
+    /// the members in the same order, `gap` and `notificationsResumed` left out as serde
+    /// leaves them out.
+    pub(crate) fn to_response_text(&self, id: &serde_json::Value) -> serde_json::Result<String> {
+        /// `{"seq":…,"stream":"stdout","chunk":""},` with a 20-digit seq.
+        const CHUNK_OVERHEAD: usize = 64;
+        /// Everything but the chunks and `failure`, with room to spare.
+        const FIXED: usize = 256;
+        let chunk_text: usize = self
+            .chunks
+            .iter()
+            .map(|chunk| base64_len(chunk.chunk.0.len()) + CHUNK_OVERHEAD)
+            .sum();
+        let failure_text = self
+            .failure
+            .as_ref()
+            .map_or(/*default*/ 0, |failure| failure.len() + 2);
+        let mut out = Vec::with_capacity(FIXED + chunk_text + failure_text);
+        out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+        serde_json::to_writer(&mut out, id)?;
+        out.extend_from_slice(br#","result":{"chunks":["#);
+        for (index, chunk) in self.chunks.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            write!(
+                out,
+                r#"{{"seq":{},"stream":"{}","chunk":""#,
+                chunk.seq,
+                chunk.stream.wire_name()
+            )
+            .map_err(serde_json::Error::io)?;
+            encode_base64_into(&chunk.chunk.0, &mut out);
+            out.extend_from_slice(br#""}"#);
+        }
+        write!(
+            out,
+            r#"],"nextSeq":{},"exited":{},"exitCode":"#,
+            self.next_seq, self.exited
+        )
+        .map_err(serde_json::Error::io)?;
+        match self.exit_code {
+            Some(exit_code) => write!(out, "{exit_code}").map_err(serde_json::Error::io)?,
+            None => out.extend_from_slice(b"null"),
+        }
+        write!(out, r#","closed":{},"failure":"#, self.closed).map_err(serde_json::Error::io)?;
+        serde_json::to_writer(&mut out, &self.failure)?;
+        if let Some(gap) = &self.gap {
+            out.extend_from_slice(br#","gap":"#);
+            serde_json::to_writer(&mut out, gap)?;
+        }
+        if self.notifications_resumed {
+            out.extend_from_slice(br#","notificationsResumed":true"#);
+        }
+        out.extend_from_slice(b"}}");
+        String::from_utf8(out).map_err(serde::ser::Error::custom)
+    }
+}
+
+/// The members of a `process/read` result after `chunks`, with the attributes of
+/// [`ReadResponse`]'s: what [`ReadResponse::from_result_text`] leaves to serde.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ReadResponseTail {
+    next_seq: u64,
+    exited: bool,
+    exit_code: Option<i32>,
+    closed: bool,
+    failure: Option<String>,
+    #[serde(default)]
+    gap: Option<Gap>,
+    #[serde(default)]
+    notifications_resumed: bool,
+}
+
+impl ReadResponse {
+    /// Parse a `process/read` result: the same `ReadResponse` as
+    /// `serde_json::from_str(text)`, or the same error (the client's hot path).
+    ///
+    /// A result as [`ReadResponse::to_response_text`] writes it is read directly: each
+    /// chunk's base64 is decoded in one pass that also finds where the string ends (serde
+    /// would scan it first), and into one buffer that all the chunks of the reply share:
+    /// one allocation per reply rather than one per chunk (glibc's malloc gives a reply's
+    /// worth of megabyte chunks back to the system when they are freed, and every page of
+    /// the next reply faults in again), but one that stays whole as long as any of its
+    /// chunks is kept. The members after `chunks` go through serde. Any other form of the
+    /// same JSON (spaces, escapes, another order) and anything invalid is left to serde.
+    pub(crate) fn from_result_text(text: &str) -> serde_json::Result<ReadResponse> {
+        match Self::from_direct_text(text) {
+            Some(response) => Ok(response),
+            None => serde_json::from_str(text),
+        }
+    }
+
+    /// The direct path of [`ReadResponse::from_result_text`]: `None` for any other form.
+    pub(super) fn from_direct_text(text: &str) -> Option<ReadResponse> {
+        let mut rest = text.strip_prefix(r#"{"chunks":["#)?;
+        let mut data: Vec<u8> = Vec::new();
+        let mut chunks = Vec::new();
+        if let Some(after) = rest.strip_prefix(']') {
+            rest = after;
+        } else {
+            // The decoded bytes take at most 3/4 of the text.
+            data.reserve(rest.len() / 4 * 3);
+            loop {
+                let after = rest.strip_prefix(r#"{"seq":"#)?;
+                let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+                // JSON numbers have no leading zeros.
+                if digits == 0 || (digits > 1 && after.starts_with('0')) {
+                    return None;
+                }
+                let seq: u64 = after.get(..digits)?.parse().ok()?;
+                let after = after.get(digits..)?.strip_prefix(r#","stream":""#)?;
+                let (stream, after) = [
+                    OutputStream::Stdout,
+                    OutputStream::Stderr,
+                    OutputStream::Pty,
+                ]
+                .into_iter()
+                .find_map(|stream| {
+                    after
+                        .strip_prefix(stream.wire_name())
+                        .map(|after| (stream, after))
+                })?;
+                let after = after.strip_prefix(r#"","chunk":""#)?;
+                let start = data.len();
+                let length = decode_base64_string(after.as_bytes(), &mut data)?;
+                chunks.push((seq, stream, start..data.len()));
+                let after = after.get(length..)?.strip_prefix(r#""}"#)?;
+                if let Some(after) = after.strip_prefix(',') {
+                    rest = after;
+                } else {
+                    rest = after.strip_prefix(']')?;
+                    break;
+                }
+            }
+        }
+        // `,"nextSeq":…}` read as `{"nextSeq":…}`.
+        let tail = rest.strip_prefix(',')?;
+        let tail: ReadResponseTail = serde_json::from_str(&format!("{{{tail}")).ok()?;
+        let data = Bytes::from(data);
+        Some(ReadResponse {
+            chunks: chunks
+                .into_iter()
+                .map(|(seq, stream, range)| OutputChunk {
+                    seq,
+                    stream,
+                    chunk: ByteChunk(data.slice(range)),
+                })
+                .collect(),
+            next_seq: tail.next_seq,
+            exited: tail.exited,
+            exit_code: tail.exit_code,
+            closed: tail.closed,
+            failure: tail.failure,
+            gap: tail.gap,
+            notifications_resumed: tail.notifications_resumed,
+        })
+    }
 }
 
 /// `process/write` params.
@@ -375,23 +561,16 @@ impl ProcessEvent {
         match self {
             ProcessEvent::Output(n) => {
                 let process_id = serde_json::to_string(&n.process_id).ok()?;
-                let stream = match n.stream {
-                    OutputStream::Stdout => "stdout",
-                    OutputStream::Stderr => "stderr",
-                    OutputStream::Pty => "pty",
-                };
-                let mut out = String::with_capacity(n.chunk.0.len() * 4 / 3 + 160);
-                out.push_str(
-                    r#"{"jsonrpc":"2.0","method":"process/output","params":{"processId":"#,
+                let stream = n.stream.wire_name();
+                let mut out = Vec::with_capacity(base64_len(n.chunk.0.len()) + 160);
+                out.extend_from_slice(
+                    br#"{"jsonrpc":"2.0","method":"process/output","params":{"processId":"#,
                 );
-                out.push_str(&process_id);
-                out.push_str(&format!(
-                    r#","seq":{},"stream":"{stream}","chunk":""#,
-                    n.seq
-                ));
-                BASE64.encode_string(&n.chunk.0, &mut out);
-                out.push_str("\"}}");
-                Some(out)
+                out.extend_from_slice(process_id.as_bytes());
+                write!(out, r#","seq":{},"stream":"{stream}","chunk":""#, n.seq).ok()?;
+                encode_base64_into(&n.chunk.0, &mut out);
+                out.extend_from_slice(br#""}}"#);
+                String::from_utf8(out).ok()
             }
             ProcessEvent::Exited(n) => text(method::PROCESS_EXITED, n),
             ProcessEvent::Closed(n) => text(method::PROCESS_CLOSED, n),

@@ -52,6 +52,9 @@ pub mod method {
     /// Check that a path could be written, without writing (see
     /// `codex_file_system::ExecutorFileSystem::check_write`).
     pub const FS_CHECK_WRITE: &str = "fs/checkWrite";
+    /// Server → client request: may a command of an escalated shell run outside the
+    /// sandbox?
+    pub const APPROVAL_REQUEST: &str = "approval/request";
 }
 
 /// Standard JSON-RPC error codes and the application codes of this server.
@@ -104,6 +107,9 @@ pub mod error_code {
     /// `process/resize` of a process that has no pseudo-terminal (started without
     /// `tty: true`).
     pub const NOT_A_TERMINAL: i64 = -32017;
+    /// `process/start` with `escalation` on a server that cannot provide it (no patched
+    /// shell of that name, no `codex-execve-wrapper`, not Linux).
+    pub const ESCALATION_UNAVAILABLE: i64 = -32018;
 }
 
 /// A JSON-RPC error object.

@@ -12,6 +12,7 @@ use std::time::Duration;
 use codex_file_system::LocalFileSystemConfig;
 use tracing::warn;
 
+use crate::EscalationConfig;
 use crate::PolicyGate;
 use crate::local_process::LocalProcessConfig;
 
@@ -58,6 +59,9 @@ pub struct ServerConfig {
     pub client_timeout: Duration,
     /// Which sandbox policies `process/start` and `fs/*` accept (see [`PolicyGate`]).
     pub policy_gate: PolicyGate,
+    /// Shell escalation (`process/start {escalation}`): the patched shells, the wrapper,
+    /// the rules, the approval timeout. The default offers none.
+    pub escalation: EscalationConfig,
 }
 
 impl ServerConfig {
@@ -73,6 +77,7 @@ impl ServerConfig {
             tls: None,
             client_timeout: DEFAULT_CLIENT_TIMEOUT,
             policy_gate: PolicyGate::allow_all(),
+            escalation: EscalationConfig::default(),
         }
     }
 }

@@ -110,13 +110,16 @@ pub(super) async fn serve_websocket<S: Transport>(
         attached: Mutex::new(None),
         closed,
     });
-    let mut writer = tokio::spawn(write_loop(
+    // Aborted with this connection (a server shutdown aborts connection tasks): a writer
+    // left behind would keep the socket open and answer the client's pings for a
+    // connection nobody reads.
+    let mut writer = AbortOnDrop(tokio::spawn(write_loop(
         sink,
         out_rx,
         Arc::clone(&backlog),
         Arc::clone(&liveness),
         client_timeout / 3,
-    ));
+    )));
     loop {
         // The timeout covers waiting to be allowed to read (answers the client does not
         // take) and the read itself; any sign of life meanwhile (see `Liveness`) moves the
@@ -180,6 +183,8 @@ pub(super) async fn serve_websocket<S: Transport>(
     }
     conn.closed.send_replace(/*value*/ true);
     if let Some((session, generation)) = lock(&conn.attached).take() {
+        // Approvals this connection was asked are denied; later ones wait for none.
+        session.approvals.detach(generation);
         conn.sessions.detach(&session, generation);
     }
     let _ = conn.out.send(WriterMsg::Close(CloseFrame {
@@ -187,7 +192,7 @@ pub(super) async fn serve_websocket<S: Transport>(
         reason: "".into(),
     }));
     // A peer that stopped reading would keep the writer (and what it still holds) forever.
-    if tokio::time::timeout(client_timeout, &mut writer)
+    if tokio::time::timeout(client_timeout, &mut writer.0)
         .await
         .is_err()
     {
@@ -195,7 +200,15 @@ pub(super) async fn serve_websocket<S: Transport>(
             "the client took no answer for {client_timeout:?} after the connection ended; \
              dropping the connection and what was still queued for it"
         );
-        writer.abort();
+    }
+}
+
+/// A task aborted when this handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -9,7 +9,6 @@ use crate::error::ExecError;
 use crate::protocol::OutputNotificationsParams;
 use crate::protocol::OutputNotificationsResponse;
 use crate::protocol::ReadParams;
-use crate::protocol::ReadResponse;
 use crate::protocol::ResizeParams;
 use crate::protocol::ResizeResponse;
 use crate::protocol::SignalParams;
@@ -21,6 +20,7 @@ use crate::protocol::TerminateResponse;
 use crate::protocol::WriteParams;
 use crate::protocol::WriteResponse;
 
+use super::rpc::ReadReply;
 use super::sessions::Session;
 
 /// `process/start`: the id is reserved now, the process is spawned by the future.
@@ -31,12 +31,13 @@ pub(super) fn start(
     session.processes.start(params)
 }
 
-/// `process/read`.
+/// `process/read`: its reply is written directly (see [`ReadReply`]).
 pub(super) fn read(
     session: &Session,
     params: ReadParams,
-) -> impl Future<Output = Result<ReadResponse, ExecError>> + Send + 'static {
-    session.processes.read(params)
+) -> impl Future<Output = Result<ReadReply, ExecError>> + Send + 'static {
+    let read = session.processes.read(params);
+    async move { read.await.map(ReadReply) }
 }
 
 /// `process/write`: the write is queued now, in arrival order.

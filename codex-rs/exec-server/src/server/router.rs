@@ -17,7 +17,6 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -44,6 +43,7 @@ use super::connection::Connection;
 use super::fs_handlers as fs;
 use super::lock;
 use super::process_handlers as process;
+use super::rpc::ReplyResult;
 use super::rpc::parse_params;
 use super::sessions::Session;
 use crate::policy_gate::GatedParams;
@@ -56,7 +56,10 @@ impl Connection {
             // Not in the table: it runs before there is a session, and answers at once.
             let result = self.initialize(params);
             return match result {
-                Ok(response) => self.send_result(id, Ok(response)),
+                Ok(response) => {
+                    self.send_result(id, Ok(response));
+                    self.attach_approvals();
+                }
                 Err(error) => self.send_rpc_error(id, error),
             };
         }
@@ -85,7 +88,7 @@ impl Connection {
     /// closes first or (with `generation`) the session is taken over by another connection.
     fn reply_later<T, F>(self: &Arc<Self>, id: Value, session: &Session, generation: u64, future: F)
     where
-        T: Serialize + Send + 'static,
+        T: ReplyResult,
         F: Future<Output = Result<T, ExecError>> + Send + 'static,
     {
         let conn = Arc::clone(self);
@@ -133,7 +136,7 @@ fn routes(call: Call<'_>, method_name: &str) {
 /// is one.
 trait Handler<'s, P> {
     /// The `result` of a successful reply.
-    type Reply: Serialize + Send + 'static;
+    type Reply: ReplyResult;
     /// The part that runs in a task of its own.
     type Future: Future<Output = Result<Self::Reply, ExecError>> + Send + 'static;
 
@@ -145,7 +148,7 @@ impl<'s, P, T, F, H> Handler<'s, P> for H
 where
     H: FnOnce(&'s Session, P) -> F,
     F: Future<Output = Result<T, ExecError>> + Send + 'static,
-    T: Serialize + Send + 'static,
+    T: ReplyResult,
 {
     type Reply = T;
     type Future = F;

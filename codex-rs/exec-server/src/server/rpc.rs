@@ -12,6 +12,7 @@ use tracing::debug;
 
 use crate::error::ExecError;
 use crate::protocol::JSONRPC_VERSION;
+use crate::protocol::ReadResponse;
 use crate::protocol::RpcError;
 use crate::protocol::error_code;
 use crate::protocol::method;
@@ -86,6 +87,39 @@ pub(super) fn parse_params<T: DeserializeOwned>(params: Value) -> Result<T, RpcE
     })
 }
 
+/// The `result` of a successful reply, and how the response carrying it is written.
+pub(super) trait ReplyResult: Send + 'static {
+    /// The whole response text answering request `id`.
+    fn response_text(&self, id: &Value) -> serde_json::Result<String>;
+}
+
+/// Every serializable result is written by serde, in one pass.
+impl<T: Serialize + Send + 'static> ReplyResult for T {
+    fn response_text(&self, id: &Value) -> serde_json::Result<String> {
+        #[derive(Serialize)]
+        struct Response<'a, T> {
+            jsonrpc: &'static str,
+            id: &'a Value,
+            result: &'a T,
+        }
+        serde_json::to_string(&Response {
+            jsonrpc: JSONRPC_VERSION,
+            id,
+            result: self,
+        })
+    }
+}
+
+/// A `process/read` result: up to megabytes of base64, written directly rather than by
+/// serde (see [`ReadResponse::to_response_text`]).
+pub(super) struct ReadReply(pub(super) ReadResponse);
+
+impl ReplyResult for ReadReply {
+    fn response_text(&self, id: &Value) -> serde_json::Result<String> {
+        self.0.to_response_text(id)
+    }
+}
+
 impl Connection {
     fn send_json(&self, value: Value) {
         let _ = self.out.send(WriterMsg::Text(value.to_string()));
@@ -106,21 +140,8 @@ impl Connection {
         self.send_json(json!({"jsonrpc": JSONRPC_VERSION, "id": id, "error": error}));
     }
 
-    pub(super) fn send_result<T: Serialize>(&self, id: Value, result: Result<T, ExecError>) {
-        #[derive(Serialize)]
-        struct Response<'a, T> {
-            jsonrpc: &'static str,
-            id: &'a Value,
-            result: &'a T,
-        }
-        // Serialized in one pass (read replies carry up to megabytes of base64).
-        let text = result.map(|result| {
-            serde_json::to_string(&Response {
-                jsonrpc: JSONRPC_VERSION,
-                id: &id,
-                result: &result,
-            })
-        });
+    pub(super) fn send_result<T: ReplyResult>(&self, id: Value, result: Result<T, ExecError>) {
+        let text = result.map(|result| result.response_text(&id));
         match text {
             Ok(Ok(text)) => {
                 let _ = self.out.send(WriterMsg::Text(text));
@@ -145,6 +166,11 @@ impl Connection {
                 );
             }
         };
+        if super::approvals::is_response(&value) {
+            // A response to the server's request: routed, never answered.
+            self.backlog.done();
+            return self.route_response(value);
+        }
         match validate(value) {
             Err((id, message)) => {
                 self.send_error(id, error_code::INVALID_REQUEST, message, /*data*/ None)

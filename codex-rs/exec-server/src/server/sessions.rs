@@ -18,6 +18,7 @@ use crate::error::ExecError;
 use crate::local_process::LocalProcess;
 
 use super::ServerConfig;
+use super::approvals::Approvals;
 use super::lock;
 
 /// Tombstones of expired sessions (so a late resume says "expired", not "unknown").
@@ -43,6 +44,8 @@ pub(super) struct Session {
     pub(super) file_system: LocalFileSystem,
     /// Which sandbox policies the server accepts (the server's [`crate::PolicyGate`]).
     pub(super) policy_gate: crate::PolicyGate,
+    /// The server's `approval/request`s to the attached connection (shell escalation).
+    pub(super) approvals: Arc<Approvals>,
     attachment: Mutex<Attachment>,
     /// Current attachment generation; a change wakes (and fails) the previous attachment's
     /// long-polls.
@@ -72,11 +75,19 @@ impl Sessions {
         let (generation, _) = watch::channel(1);
         let processes =
             LocalProcess::with_root_pins(self.config.process.clone(), Arc::clone(&self.root_pins));
+        let approvals = Arc::new(Approvals::new(self.config.escalation.approval_timeout));
+        let client: Arc<dyn crate::escalation::AskClient> = approvals.clone();
+        processes.set_escalation(crate::escalation::SessionEscalation::new(
+            &self.config.escalation,
+            &id,
+            Some(client),
+        ));
         let session = Arc::new(Session {
             id: id.clone(),
             file_system: self.file_system.with_root_pins(processes.root_pins()),
             processes,
             policy_gate: self.config.policy_gate.clone(),
+            approvals,
             attachment: Mutex::new(Attachment {
                 generation: 1,
                 attached: true,

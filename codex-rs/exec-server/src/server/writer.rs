@@ -28,6 +28,9 @@ pub(super) enum WriterMsg {
     Text(String),
     /// A process notification from the session's event queue.
     Notification(String),
+    /// A request of the server to the client (`approval/request`): like a notification,
+    /// it answers no frame of the client, so it is not counted off the backlog.
+    ServerRequest(String),
     Events(ProcessEvents),
     Close(CloseFrame),
 }
@@ -113,7 +116,7 @@ async fn write_messages<S: Transport>(
                     break;
                 }
             }
-            WriterMsg::Notification(text) => {
+            WriterMsg::Notification(text) | WriterMsg::ServerRequest(text) => {
                 if let Err(err) = send_payload(&mut sink, text, liveness).await {
                     debug!("websocket write failed: {err}");
                     break;

@@ -55,6 +55,7 @@ fn start(process_id: &str, script: &str, dir: &Path) -> StartParams {
         sandbox_policy: None,
         limits: None,
         output_mode: codex_exec_server::protocol::OutputMode::Pace,
+        escalation: None,
     }
 }
 

@@ -269,6 +269,7 @@ pub fn typed_start(
         sandbox_policy: None,
         limits: None,
         output_mode: codex_exec_server::protocol::OutputMode::Pace,
+        escalation: None,
     }
 }
 

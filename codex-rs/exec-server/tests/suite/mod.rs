@@ -7,6 +7,7 @@ mod cli;
 mod client_hostile;
 mod descriptor_leaks;
 mod environment;
+mod escalation;
 mod escape;
 mod escape_review;
 mod file_system;

@@ -100,6 +100,15 @@ pub fn cargo_bin(name: &str) -> Result<PathBuf, CargoBinError> {
     cargo_bin_for_package(name, /*compile_time*/ None, /*manifest_dir*/ None)
 }
 
+/// The binary target `name` of another package of the workspace, whose directory is
+/// `manifest_dir`: what a test runs besides its own package's binaries. Found as
+/// [`cargo_bin`] finds one (`CARGO_BIN_EXE_<name>` at run time: Bazel sets it for the
+/// binaries a test depends on); without the variable (Cargo sets it only for the
+/// package's own binaries), built from that package's `Cargo.toml`.
+pub fn cargo_bin_of_package(name: &str, manifest_dir: &str) -> Result<PathBuf, CargoBinError> {
+    cargo_bin_for_package(name, /*compile_time*/ None, Some(manifest_dir))
+}
+
 /// [`cargo_bin`] wrapped in an [`assert_cmd::Command`], for the common case of running
 /// the binary and asserting on its output.
 pub fn cargo_bin_cmd(name: &str) -> Result<assert_cmd::Command, CargoBinError> {

@@ -26,6 +26,7 @@ pub use cargo_bin::CargoBinError;
 pub use cargo_bin::Tried;
 pub use cargo_bin::cargo_bin;
 pub use cargo_bin::cargo_bin_cmd;
+pub use cargo_bin::cargo_bin_of_package;
 pub use resource::ResourceError;
 pub use resource::repo_root;
 

@@ -1,0 +1,173 @@
+//! Shell escalation in the exec-server: `process/start {…, escalation: {}}` runs the
+//! server's patched shell (`argv[0]` `bash` or `zsh`) under the request's sandbox policy,
+//! with `EXEC_WRAPPER` and an escalation socket of its own, so that every external
+//! command the shell runs asks the session's policy first (see `codex-shell-escalation`):
+//! allowed commands run in the sandbox, `prompt` ones outside it once the session's
+//! client approves (`approval/request`), forbidden ones not at all.
+//!
+//! - [`EscalationConfig`]: the server's settings (patched shells, wrapper, rules, the
+//!   approval timeout);
+//! - `linux`: each session's policy (a `RulesPolicy` from an `EscalationPolicyFactory`,
+//!   so `approveForSession` is remembered for that session only) and what one escalated
+//!   start needs ([`prepare`]: the shell, its environment, the socket and its server, and,
+//!   under bubblewrap, the files to bind in the sandbox). Only Linux has the escalation
+//!   protocol (`SOCK_SEQPACKET`, `SCM_RIGHTS`); elsewhere an escalated start is refused;
+//! - [`DANGEROUS_ENV`] / [`DANGEROUS_ENV_PREFIXES`]: the variables an escalated program
+//!   never takes from the sandbox.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::exec_process::BoxFuture;
+use crate::protocol::ApprovalDecision;
+use crate::protocol::ApprovalRequest;
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(not(target_os = "linux"))]
+mod other;
+
+#[cfg(target_os = "linux")]
+pub(crate) use linux::PreparedEscalation;
+#[cfg(target_os = "linux")]
+pub(crate) use linux::SessionEscalation;
+#[cfg(target_os = "linux")]
+pub(crate) use linux::prepare;
+#[cfg(not(target_os = "linux"))]
+pub(crate) use other::PreparedEscalation;
+#[cfg(not(target_os = "linux"))]
+pub(crate) use other::SessionEscalation;
+#[cfg(not(target_os = "linux"))]
+pub(crate) use other::prepare;
+
+/// Default [`EscalationConfig::approval_timeout`]: 60 s.
+pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The shells an escalated `process/start` may name as `argv[0]`.
+pub const ESCALATION_SHELLS: [&str; 2] = ["bash", "zsh"];
+
+/// Variables an escalated program never takes from the sandbox: each makes a program
+/// (or the shell or interpreter it starts) load or run other code, read its
+/// configuration from elsewhere, or find other programs. The program gets the value the
+/// client gave in `process/start`'s `env` instead, or none.
+pub const DANGEROUS_ENV: &[&str] = &[
+    // Where programs and configuration are found.
+    "PATH",
+    "HOME",
+    "CDPATH",
+    "TMPDIR",
+    // Shells.
+    "BASH_ENV",
+    "ENV",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PROMPT_COMMAND",
+    "PS4",
+    "IFS",
+    "GLOBIGNORE",
+    "ZDOTDIR",
+    // Interpreters.
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONHOME",
+    "PYTHONUSERBASE",
+    "PERL5LIB",
+    "PERL5OPT",
+    "PERLLIB",
+    "RUBYLIB",
+    "RUBYOPT",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "CLASSPATH",
+    // Programs that other programs run.
+    "EDITOR",
+    "VISUAL",
+    "PAGER",
+    "MANPAGER",
+    "BROWSER",
+    "LESSOPEN",
+    "LESSCLOSE",
+    "SSH_ASKPASS",
+    "SUDO_ASKPASS",
+    // The C library.
+    "GCONV_PATH",
+    "LOCPATH",
+    "NLSPATH",
+    "HOSTALIASES",
+    "RESOLV_HOST_CONF",
+];
+
+/// Prefixes of the variables an escalated program never takes from the sandbox (see
+/// [`DANGEROUS_ENV`]): the dynamic loader's (`LD_PRELOAD`, `LD_LIBRARY_PATH`,
+/// `LD_AUDIT`, …, and macOS's `DYLD_*`), exported bash functions (`BASH_FUNC_*`), git's
+/// (`GIT_DIR`, `GIT_SSH_COMMAND`, `GIT_CONFIG_*`, …), the XDG base directories,
+/// `MALLOC_*`.
+pub const DANGEROUS_ENV_PREFIXES: &[&str] =
+    &["LD_", "DYLD_", "BASH_FUNC_", "GIT_", "XDG_", "MALLOC_"];
+
+/// Whether an escalated program takes `name` from the client's `env` rather than from
+/// the sandbox (see [`DANGEROUS_ENV`]).
+pub fn is_dangerous_env(name: &str) -> bool {
+    DANGEROUS_ENV.contains(&name)
+        || DANGEROUS_ENV_PREFIXES
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+}
+
+/// The server's shell escalation settings (the CLI's `--rules`, `--escalation-bash`,
+/// `--escalation-zsh`, `--execve-wrapper` and `--approval-timeout`). The default has no
+/// shell and no wrapper: every `process/start` with `escalation` is then refused
+/// (`escalationUnavailable`).
+#[derive(Clone)]
+pub struct EscalationConfig {
+    /// The patched shells (see `tools/shells`) by the `argv[0]` that selects them
+    /// (`bash`, `zsh`): absolute paths.
+    pub shells: BTreeMap<String, PathBuf>,
+    /// The `codex-execve-wrapper` executable, absolute.
+    pub execve_wrapper: Option<PathBuf>,
+    /// The rules every session's policy evaluates (`allow`: run in the sandbox,
+    /// `prompt`: ask the client, then run outside it, `forbidden`: refuse; a command no
+    /// rule matches runs in the sandbox).
+    pub rules: Arc<codex_execpolicy::Policy>,
+    /// How long an `approval/request` waits for the client's answer before the command
+    /// is denied.
+    pub approval_timeout: Duration,
+}
+
+impl Default for EscalationConfig {
+    fn default() -> Self {
+        Self {
+            shells: BTreeMap::new(),
+            execve_wrapper: None,
+            rules: Arc::new(codex_execpolicy::Policy::empty()),
+            approval_timeout: DEFAULT_APPROVAL_TIMEOUT,
+        }
+    }
+}
+
+impl std::fmt::Debug for EscalationConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EscalationConfig")
+            .field("shells", &self.shells)
+            .field("execve_wrapper", &self.execve_wrapper)
+            .field("rules", &self.rules.rules().len())
+            .field("approval_timeout", &self.approval_timeout)
+            .finish()
+    }
+}
+
+/// Asks the client of a session whether a `prompt` command may run outside the sandbox
+/// (the server sends `approval/request`). Every failure answers [`ApprovalDecision::Deny`].
+pub(crate) trait AskClient: Send + Sync {
+    /// The client's decision.
+    fn ask(self: Arc<Self>, request: ApprovalRequest) -> BoxFuture<'static, ApprovalDecision>;
+}
+
+#[cfg(test)]
+#[path = "escalation_tests.rs"]
+mod tests;

@@ -1,0 +1,540 @@
+//! Shell escalation end to end: a real exec-server with `--rules`, the pinned patched bash
+//! and zsh (`bash-wrapped`, `zsh-wrapped` beside this file) and the real
+//! `codex-execve-wrapper`, driven through the library client, whose approval handler
+//! answers the server's `approval/request`s. Every command runs under `workspaceWrite`
+//! with the test's directory as the only writable root (`/tmp` and `$TMPDIR` excluded),
+//! so a file written in `outside` shows that a program ran outside the sandbox.
+
+use std::path::Path;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::OnceLock;
+
+use codex_exec_server::ApprovalHandler;
+use codex_exec_server::ClientConfig;
+use codex_exec_server::Command;
+use codex_exec_server::Environment;
+use codex_exec_server::ExecError;
+use codex_exec_server::Output;
+use codex_exec_server::protocol::ApprovalDecision;
+use codex_exec_server::protocol::ApprovalKind;
+use codex_exec_server::protocol::ApprovalRequest;
+use codex_protocol::ReadOnlyAccess;
+use codex_protocol::SandboxPolicy;
+use codex_utils_absolute_path::AbsolutePathBuf;
+use pretty_assertions::assert_eq;
+use tempfile::TempDir;
+
+use super::harness::EVENT_TIMEOUT;
+use super::harness::TestServer;
+use super::harness::child_env;
+use super::harness::cwd;
+use super::harness::pinned_shell;
+
+/// The rules of every test: `touch`, `ls` and `env` need approval, `rm` is forbidden, `tee` is
+/// allowed; anything else matches nothing (and runs in the sandbox).
+const RULES: &str = r#"
+prefix_rule(pattern = ["touch"], decision = "prompt", justification = "touch may write anywhere")
+prefix_rule(pattern = ["ls"], decision = "prompt")
+prefix_rule(pattern = ["rm"], decision = "forbidden", justification = "nothing is deleted here")
+prefix_rule(pattern = ["tee"], decision = "allow")
+prefix_rule(pattern = ["env"], decision = "prompt")
+"#;
+
+const SHELLS: [&str; 2] = ["bash", "zsh"];
+
+/// The wrapper binary: `CARGO_BIN_EXE_codex-execve-wrapper` under Bazel (the crate's
+/// `test_bins`); under Cargo, built from its own package when it is not there yet.
+fn execve_wrapper() -> &'static str {
+    static WRAPPER: OnceLock<String> = OnceLock::new();
+    WRAPPER.get_or_init(|| {
+        codex_utils_cargo_bin::cargo_bin_of_package(
+            "codex-execve-wrapper",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../shell-escalation"),
+        )
+        .unwrap_or_else(|err| panic!("{err}"))
+        .to_string_lossy()
+        .into_owned()
+    })
+}
+
+/// A server with shell escalation, and the directories of a test.
+struct Setup {
+    server: TestServer,
+    /// The only writable root, and the commands' working directory.
+    work: TempDir,
+    /// A directory the sandbox cannot write.
+    outside: TempDir,
+    _rules: TempDir,
+}
+
+impl Setup {
+    fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    fn start_with(extra_args: &[&str]) -> Self {
+        let rules = tempfile::tempdir().unwrap();
+        let rules_file = rules.path().join("test.rules");
+        std::fs::write(&rules_file, RULES).unwrap();
+        let bash = pinned_shell("bash-wrapped");
+        let zsh = pinned_shell("zsh-wrapped");
+        let mut args = vec![
+            "--rules",
+            rules_file.to_str().unwrap(),
+            "--escalation-bash",
+            &bash,
+            "--escalation-zsh",
+            &zsh,
+            "--execve-wrapper",
+            execve_wrapper(),
+        ];
+        args.extend_from_slice(extra_args);
+        Setup {
+            server: TestServer::start_with(&args, &[]),
+            work: cwd(),
+            outside: tempfile::tempdir().unwrap(),
+            _rules: rules,
+        }
+    }
+
+    /// A new session (client) whose approvals `answer` decides.
+    async fn session(&self, approver: &Approver) -> Environment {
+        let mut config = ClientConfig::new(self.server.url.clone());
+        config.approval_handler = Some(approver.handler());
+        Environment::remote(config).await.unwrap()
+    }
+
+    fn outside(&self, name: &str) -> PathBuf {
+        self.outside.path().join(name)
+    }
+
+    fn policy(&self) -> SandboxPolicy {
+        SandboxPolicy::WorkspaceWrite {
+            writable_roots: vec![AbsolutePathBuf::try_from_absolute(self.work.path()).unwrap()],
+            read_only_access: ReadOnlyAccess::FullAccess,
+            network_access: false,
+            exclude_tmpdir_env_var: true,
+            exclude_slash_tmp: true,
+        }
+    }
+
+    /// `shell -c script`, escalated, to its end.
+    async fn run(&self, env: &Environment, shell: &str, script: &str) -> Output {
+        let command = Command::new(shell)
+            .args(["-c", script])
+            .cwd(self.work.path())
+            .unwrap()
+            .envs(child_env())
+            .env("OUT", self.outside.path().to_str().unwrap())
+            .sandbox(self.policy())
+            .escalation();
+        let run = async { command.spawn(env).await?.output().await };
+        tokio::time::timeout(EVENT_TIMEOUT, run)
+            .await
+            .unwrap_or_else(|_| panic!("{shell} -c {script:?} took longer than {EVENT_TIMEOUT:?}"))
+            .unwrap_or_else(|err| panic!("{shell} -c {script:?}: {err}"))
+    }
+}
+
+/// A client's approval handler: answers with `decide` and records what it was asked.
+#[derive(Clone)]
+struct Approver {
+    asked: Arc<Mutex<Vec<ApprovalRequest>>>,
+    decide: Arc<dyn Fn(&ApprovalRequest) -> ApprovalDecision + Send + Sync>,
+}
+
+impl Approver {
+    fn always(decision: ApprovalDecision) -> Self {
+        Self::with(move |_| decision)
+    }
+
+    fn with(decide: impl Fn(&ApprovalRequest) -> ApprovalDecision + Send + Sync + 'static) -> Self {
+        Self {
+            asked: Arc::default(),
+            decide: Arc::new(decide),
+        }
+    }
+
+    fn handler(&self) -> ApprovalHandler {
+        let approver = self.clone();
+        Arc::new(move |request: ApprovalRequest| {
+            let decision = (approver.decide)(&request);
+            approver.asked.lock().unwrap().push(request);
+            Box::pin(async move { decision })
+        })
+    }
+
+    /// The argv of every request so far, sorted.
+    fn asked_argv(&self) -> Vec<Vec<String>> {
+        let mut argv: Vec<Vec<String>> = self
+            .asked
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|request| request.argv.clone())
+            .collect();
+        argv.sort();
+        argv
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn path_str(path: &Path) -> String {
+    path.to_str().unwrap().to_string()
+}
+
+/// A command no rule matches, and an allowed one, run in the sandbox: a write outside the
+/// roots fails, one inside works, and nobody is asked.
+#[tokio::test]
+async fn allowed_and_unmatched_commands_run_in_the_sandbox() {
+    let setup = Setup::start();
+    let approver = Approver::always(ApprovalDecision::Approve);
+    let env = setup.session(&approver).await;
+    for shell in SHELLS {
+        let script = format!(
+            "echo in | tee {shell}-inside >/dev/null && echo inside ok; \
+             echo out | tee \"$OUT/{shell}-tee\" >/dev/null 2>&1 || echo tee refused; \
+             cp {shell}-inside \"$OUT/{shell}-cp\" 2>/dev/null || echo cp refused"
+        );
+        let output = setup.run(&env, shell, &script).await;
+        assert_eq!(
+            (shell, text(&output.stdout), output.status.code()),
+            (shell, "inside ok\ntee refused\ncp refused\n".to_string(), 0)
+        );
+        assert!(setup.work.path().join(format!("{shell}-inside")).exists());
+        assert!(!setup.outside(&format!("{shell}-tee")).exists());
+        assert!(!setup.outside(&format!("{shell}-cp")).exists());
+    }
+    assert_eq!(approver.asked_argv(), Vec::<Vec<String>>::new());
+}
+
+/// An approved `prompt` command runs outside the sandbox: its file exists outside the
+/// roots, its output arrives in order on the same stream, its exit status reaches the
+/// shell, and the request names the process, the program, its argv, cwd and the rule's
+/// justification.
+#[tokio::test]
+async fn an_approved_prompt_command_runs_outside_the_sandbox() {
+    let setup = Setup::start();
+    let approver = Approver::always(ApprovalDecision::Approve);
+    let env = setup.session(&approver).await;
+    for shell in SHELLS {
+        let made = setup.outside(&format!("{shell}-made"));
+        let script = format!(
+            "echo one; touch \"$OUT/{shell}-made\" && echo two; \
+             ls -d \"$OUT\"; ls /no/such/path 2>/dev/null; echo \"ls status $?\"; echo three"
+        );
+        let output = setup.run(&env, shell, &script).await;
+        assert_eq!(
+            (shell, text(&output.stdout), output.status.code()),
+            (
+                shell,
+                format!(
+                    "one\ntwo\n{}\nls status 2\nthree\n",
+                    setup.outside.path().display()
+                ),
+                0
+            )
+        );
+        assert!(made.exists(), "{shell}: touch did not run outside");
+    }
+    let asked = approver.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 6, "{asked:#?}");
+    let first = &asked[0];
+    assert_eq!(
+        (
+            first.kind,
+            first.program.as_str(),
+            first.argv.clone(),
+            first.cwd.clone(),
+            first.justification.as_deref(),
+        ),
+        (
+            ApprovalKind::Exec,
+            "/usr/bin/touch",
+            vec!["touch".to_string(), path_str(&setup.outside("bash-made"))],
+            path_str(setup.work.path()),
+            Some("touch may write anywhere"),
+        )
+    );
+    assert!(!first.process_id.is_empty());
+    assert!(!first.approval_id.is_empty());
+    let ids: std::collections::BTreeSet<&str> = asked
+        .iter()
+        .map(|request| request.approval_id.as_str())
+        .collect();
+    assert_eq!(ids.len(), asked.len(), "approval ids are unique");
+}
+
+/// A denied `prompt` command and a forbidden one do not run; the shell sees them fail
+/// with their message, and a forbidden one asks nobody.
+#[tokio::test]
+async fn denied_and_forbidden_commands_fail_with_their_message() {
+    let setup = Setup::start();
+    let approver = Approver::always(ApprovalDecision::Deny);
+    let env = setup.session(&approver).await;
+    for shell in SHELLS {
+        std::fs::write(setup.work.path().join("keep"), "kept").unwrap();
+        let script = format!(
+            "touch \"$OUT/{shell}-denied\"; echo \"touch status $?\"; \
+             rm keep; echo \"rm status $?\""
+        );
+        let output = setup.run(&env, shell, &script).await;
+        assert_eq!(
+            (shell, text(&output.stdout)),
+            (shell, "touch status 126\nrm status 126\n".to_string())
+        );
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("was not approved"), "{shell}: {stderr}");
+        assert!(
+            stderr.contains("nothing is deleted here"),
+            "{shell}: {stderr}"
+        );
+        assert!(!setup.outside(&format!("{shell}-denied")).exists());
+        assert!(setup.work.path().join("keep").exists());
+    }
+    assert_eq!(
+        approver.asked_argv(),
+        SHELLS
+            .iter()
+            .map(|shell| vec![
+                "touch".to_string(),
+                path_str(&setup.outside(&format!("{shell}-denied")))
+            ])
+            .collect::<Vec<_>>()
+    );
+}
+
+/// Commands in a pipeline, a subshell, a command substitution and a script the shell
+/// sources all go through the wrapper.
+#[tokio::test]
+async fn pipelines_subshells_substitutions_and_sourced_scripts_are_intercepted() {
+    let setup = Setup::start();
+    let approver = Approver::always(ApprovalDecision::Approve);
+    let env = setup.session(&approver).await;
+    std::fs::write(
+        setup.work.path().join("lib.sh"),
+        "touch \"$OUT/$1-sourced\"\n",
+    )
+    .unwrap();
+    for shell in SHELLS {
+        let script = format!(
+            "echo x | touch \"$OUT/{shell}-pipeline\"; \
+             (touch \"$OUT/{shell}-subshell\"); \
+             v=$(touch \"$OUT/{shell}-substitution\"; echo done); echo $v; \
+             set -- {shell}; . ./lib.sh"
+        );
+        let output = setup.run(&env, shell, &script).await;
+        assert_eq!(
+            (shell, text(&output.stdout), output.status.code()),
+            (shell, "done\n".to_string(), 0)
+        );
+        for place in ["pipeline", "subshell", "substitution", "sourced"] {
+            assert!(
+                setup.outside(&format!("{shell}-{place}")).exists(),
+                "{shell}: the {place} touch was not escalated"
+            );
+        }
+    }
+    assert_eq!(approver.asked_argv().len(), 8);
+}
+
+/// `approveForSession` covers the same command again in that session only: a new
+/// session is asked again.
+#[tokio::test]
+async fn approve_for_session_is_remembered_for_that_session_only() {
+    let setup = Setup::start();
+    let first = Approver::always(ApprovalDecision::ApproveForSession);
+    let env = setup.session(&first).await;
+    let script = "touch \"$OUT/again\"; touch \"$OUT/again\"; echo ok";
+    for shell in SHELLS {
+        let output = setup.run(&env, shell, script).await;
+        assert_eq!((shell, text(&output.stdout)), (shell, "ok\n".to_string()));
+    }
+    // Asked once: the second touch, and the other shell's, were approved for the session.
+    assert_eq!(first.asked_argv().len(), 1);
+
+    let second = Approver::always(ApprovalDecision::Approve);
+    let other = setup.session(&second).await;
+    let output = setup.run(&other, "bash", script).await;
+    assert_eq!(text(&output.stdout), "ok\n");
+    assert_eq!(second.asked_argv().len(), 2);
+    assert_eq!(first.asked_argv().len(), 1);
+}
+
+/// An escalated program does not take from the sandbox what would make it run other code
+/// or find other programs: those variables have the request's values, or none; the rest
+/// of the shell's environment reaches it, and the escalation variables never do.
+#[tokio::test]
+async fn an_escalated_program_gets_no_dangerous_variables_from_the_sandbox() {
+    let setup = Setup::start();
+    let approver = Approver::always(ApprovalDecision::Approve);
+    let env = setup.session(&approver).await;
+    for shell in SHELLS {
+        let script = "export PATH=/planted:$PATH LD_PRELOAD=/planted.so BASH_ENV=/planted.sh \
+                      GIT_SSH_COMMAND=planted BASH_FUNC_x=planted FROM_SHELL=kept; \
+                      /usr/bin/env";
+        let output = setup.run(&env, shell, script).await;
+        let mut seen: Vec<String> = text(&output.stdout)
+            .lines()
+            .filter(|line| {
+                // What the shells set themselves (zsh exports an empty `LOGNAME`).
+                let name = line.split('=').next().unwrap_or_default();
+                !["PWD", "OLDPWD", "SHLVL", "_", "LOGNAME"].contains(&name)
+            })
+            .map(str::to_string)
+            .collect();
+        seen.sort();
+        assert_eq!(
+            (shell, seen),
+            (
+                shell,
+                vec![
+                    "FROM_SHELL=kept".to_string(),
+                    format!("OUT={}", setup.outside.path().display()),
+                    "PATH=/usr/bin:/bin".to_string(),
+                ]
+            ),
+            "{}",
+            text(&output.stderr)
+        );
+    }
+    assert_eq!(approver.asked_argv().len(), 2);
+}
+
+/// A command whose shell closed the escalation socket, or pointed the wrapper at another
+/// descriptor, is refused by the wrapper: it does not run, in the sandbox or out.
+#[tokio::test]
+async fn a_missing_or_forged_socket_makes_the_wrapper_refuse() {
+    let setup = Setup::start();
+    let approver = Approver::always(ApprovalDecision::Approve);
+    let env = setup.session(&approver).await;
+    for shell in SHELLS {
+        let script = format!(
+            "CODEX_ESCALATE_SOCKET=1 touch {shell}-forged; echo \"forged $?\"; \
+             fd=$CODEX_ESCALATE_SOCKET; exec {{fd}}>&-; touch {shell}-closed; echo \"closed $?\""
+        );
+        let output = setup.run(&env, shell, &script).await;
+        assert_eq!(
+            (shell, text(&output.stdout)),
+            (shell, "forged 126\nclosed 126\n".to_string()),
+            "{}",
+            text(&output.stderr)
+        );
+        assert!(!setup.work.path().join(format!("{shell}-forged")).exists());
+        assert!(!setup.work.path().join(format!("{shell}-closed")).exists());
+    }
+    assert_eq!(approver.asked_argv(), Vec::<Vec<String>>::new());
+}
+
+/// Three escalations at once in one session: each is asked and decided exactly once.
+#[tokio::test]
+async fn concurrent_escalations_are_each_decided_once() {
+    let setup = Setup::start();
+    let approver = Approver::always(ApprovalDecision::Approve);
+    let env = setup.session(&approver).await;
+    for shell in SHELLS {
+        let script = format!(
+            "touch \"$OUT/{shell}-1\" & touch \"$OUT/{shell}-2\" & touch \"$OUT/{shell}-3\" & \
+             wait; echo waited"
+        );
+        let output = setup.run(&env, shell, &script).await;
+        assert_eq!(
+            (shell, text(&output.stdout)),
+            (shell, "waited\n".to_string())
+        );
+        for n in 1..=3 {
+            assert!(setup.outside(&format!("{shell}-{n}")).exists());
+        }
+    }
+    let expected: Vec<Vec<String>> = SHELLS
+        .iter()
+        .flat_map(|shell| (1..=3).map(move |n| format!("{shell}-{n}")))
+        .map(|name| vec!["touch".to_string(), path_str(&setup.outside(&name))])
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(approver.asked_argv(), expected);
+}
+
+/// A client without an approval handler, or one that does not answer in time, is a
+/// denial.
+#[tokio::test]
+async fn no_handler_or_no_answer_in_time_denies() {
+    let setup = Setup::start_with(&["--approval-timeout", "300ms"]);
+    let env = Environment::remote(ClientConfig::new(setup.server.url.clone()))
+        .await
+        .unwrap();
+    let output = setup
+        .run(&env, "bash", "touch \"$OUT/unasked\"; echo $?")
+        .await;
+    assert_eq!(text(&output.stdout), "126\n");
+    assert!(!setup.outside("unasked").exists());
+
+    let mut config = ClientConfig::new(setup.server.url.clone());
+    config.approval_handler = Some(Arc::new(|_request: ApprovalRequest| {
+        Box::pin(async {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            ApprovalDecision::Approve
+        })
+    }));
+    let slow = Environment::remote(config).await.unwrap();
+    let output = setup
+        .run(&slow, "bash", "touch \"$OUT/late\"; echo $?")
+        .await;
+    assert_eq!(text(&output.stdout), "126\n");
+    assert!(!setup.outside("late").exists());
+}
+
+/// Bad requests are refused before anything runs: no sandbox policy, another program
+/// than bash or zsh, `arg0`; and a server without patched shells refuses escalation.
+#[tokio::test]
+async fn escalation_needs_a_policy_a_known_shell_and_a_configured_server() {
+    let setup = Setup::start();
+    let approver = Approver::always(ApprovalDecision::Approve);
+    let env = setup.session(&approver).await;
+    let base = |program: &str| {
+        Command::new(program)
+            .args(["-c", "true"])
+            .cwd(setup.work.path())
+            .unwrap()
+            .envs(child_env())
+            .escalation()
+    };
+    let refused = |result: Result<codex_exec_server::Child, ExecError>| match result {
+        Ok(_) => panic!("started"),
+        Err(err) => err,
+    };
+    let no_policy = refused(base("bash").spawn(&env).await);
+    assert!(
+        matches!(&no_policy, ExecError::InvalidParams(message) if message.contains("sandboxPolicy")),
+        "{no_policy:?}"
+    );
+    let other = refused(base("sh").sandbox(setup.policy()).spawn(&env).await);
+    assert!(
+        matches!(&other, ExecError::InvalidParams(message) if message.contains("`bash` or `zsh`")),
+        "{other:?}"
+    );
+    let arg0 = refused(
+        base("bash")
+            .sandbox(setup.policy())
+            .arg0("x")
+            .spawn(&env)
+            .await,
+    );
+    assert!(matches!(&arg0, ExecError::InvalidParams(_)), "{arg0:?}");
+
+    let plain = TestServer::start();
+    let plain_env = Environment::remote(ClientConfig::new(plain.url.clone()))
+        .await
+        .unwrap();
+    let unavailable = refused(base("bash").sandbox(setup.policy()).spawn(&plain_env).await);
+    assert!(
+        matches!(&unavailable, ExecError::EscalationUnavailable(_)),
+        "{unavailable:?}"
+    );
+}
