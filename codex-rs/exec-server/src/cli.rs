@@ -104,7 +104,8 @@ pub struct Cli {
 
     /// A rules file (Starlark `.rules`, see codex-execpolicy) for shell escalation;
     /// repeatable. Added to `rules/*.rules` of /etc/codex and of $CODEX_HOME (default
-    /// ~/.codex). A file that cannot be loaded stops the server.
+    /// ~/.codex), and, for a start in a project $CODEX_HOME's config trusts, of that
+    /// project's .codex directories. A file that cannot be loaded stops the server.
     #[arg(long = "rules", value_name = "FILE")]
     rules: Vec<PathBuf>,
 
@@ -413,13 +414,17 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
 /// stops the server), the patched shells and the wrapper, checked to be executable files.
 fn escalation_config(cli: &Cli) -> anyhow::Result<crate::EscalationConfig> {
     let mut layers = vec![PathBuf::from(codex_config::SYSTEM_CONFIG_DIR)];
-    if let Ok(home) = codex_config::default_codex_home() {
-        layers.push(home);
-    }
+    let codex_home = codex_config::default_codex_home().ok();
+    layers.extend(codex_home.clone());
     let mut files = codex_execpolicy::rules_files_in_layers(&layers)
         .context("finding the rules files of the config layers")?;
     files.extend(cli.rules.iter().cloned());
     let rules = codex_execpolicy::load_policy(&files).context("loading the rules")?;
+    // A trusted project's rules are added per start, for the process's cwd.
+    let project_layers = codex_home.map(|codex_home| crate::ConfigLocations {
+        codex_home,
+        system_dir: PathBuf::from(codex_config::SYSTEM_CONFIG_DIR),
+    });
     let mut shells = std::collections::BTreeMap::new();
     for (name, path) in [("bash", &cli.escalation_bash), ("zsh", &cli.escalation_zsh)] {
         if let Some(path) = path {
@@ -454,6 +459,8 @@ fn escalation_config(cli: &Cli) -> anyhow::Result<crate::EscalationConfig> {
         execve_wrapper,
         rules: std::sync::Arc::new(rules),
         approval_timeout: cli.approval_timeout,
+        rules_files: files,
+        project_layers,
     })
 }
 

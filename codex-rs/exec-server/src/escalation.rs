@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::error::ExecError;
 use crate::exec_process::BoxFuture;
 use crate::protocol::ApprovalDecision;
 use crate::protocol::ApprovalRequest;
@@ -137,6 +138,67 @@ pub struct EscalationConfig {
     /// How long an `approval/request` waits for the client's answer before the command
     /// is denied.
     pub approval_timeout: Duration,
+    /// The files [`EscalationConfig::rules`] was loaded from.
+    pub rules_files: Vec<PathBuf>,
+    /// Where the config layers are, to add a trusted project's rules: with them, an
+    /// escalated start whose `cwd` lies in a project its user config trusts also
+    /// evaluates the `rules/*.rules` of that project's `.codex` directories (from the
+    /// project root down to the `cwd`) after [`EscalationConfig::rules_files`]. `None`:
+    /// [`EscalationConfig::rules`] only.
+    pub project_layers: Option<ConfigLocations>,
+}
+
+/// Where the config layers live (see `codex-config`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigLocations {
+    /// `$CODEX_HOME` (the user layer, and where projects are marked trusted).
+    pub codex_home: PathBuf,
+    /// The system directory (`/etc/codex`).
+    pub system_dir: PathBuf,
+}
+
+impl EscalationConfig {
+    /// The rules for an escalated start in `cwd`: [`EscalationConfig::rules`], plus the
+    /// rules of `cwd`'s project when it is trusted (see
+    /// [`EscalationConfig::project_layers`]). A project whose configuration or rules do
+    /// not load refuses the start (`escalationUnavailable`, naming the file): its rules
+    /// may be what forbids a command.
+    pub(crate) async fn rules_for(
+        &self,
+        cwd: &std::path::Path,
+    ) -> Result<Arc<codex_execpolicy::Policy>, ExecError> {
+        let Some(locations) = &self.project_layers else {
+            return Ok(Arc::clone(&self.rules));
+        };
+        let unavailable = |what: String| {
+            ExecError::EscalationUnavailable(format!(
+                "the rules of the project of {}: {what}",
+                cwd.display()
+            ))
+        };
+        let options = codex_config::ConfigOptions::with_paths(
+            cwd,
+            &locations.codex_home,
+            &locations.system_dir,
+        );
+        let config = codex_config::load_config(&options, &codex_config::LocalFs)
+            .await
+            .map_err(|err| unavailable(err.to_string()))?;
+        let project_dirs: Vec<PathBuf> = codex_config::layer_dirs(&options, &config)
+            .into_iter()
+            .filter(|layer| layer.kind == codex_config::LayerKind::Project)
+            .map(|layer| layer.dir)
+            .collect();
+        let project_files = codex_execpolicy::rules_files_in_layers(&project_dirs)
+            .map_err(|err| unavailable(err.to_string()))?;
+        if project_files.is_empty() {
+            return Ok(Arc::clone(&self.rules));
+        }
+        let files: Vec<&PathBuf> = self.rules_files.iter().chain(&project_files).collect();
+        codex_execpolicy::load_policy(files)
+            .map(Arc::new)
+            .map_err(|err| unavailable(err.to_string()))
+    }
 }
 
 impl Default for EscalationConfig {
@@ -146,6 +208,8 @@ impl Default for EscalationConfig {
             execve_wrapper: None,
             rules: Arc::new(codex_execpolicy::Policy::empty()),
             approval_timeout: DEFAULT_APPROVAL_TIMEOUT,
+            rules_files: Vec::new(),
+            project_layers: None,
         }
     }
 }
@@ -157,6 +221,8 @@ impl std::fmt::Debug for EscalationConfig {
             .field("execve_wrapper", &self.execve_wrapper)
             .field("rules", &self.rules.rules().len())
             .field("approval_timeout", &self.approval_timeout)
+            .field("rules_files", &self.rules_files)
+            .field("project_layers", &self.project_layers)
             .finish()
     }
 }

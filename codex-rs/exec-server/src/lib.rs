@@ -54,6 +54,7 @@ pub use environment::EnvironmentExec;
 pub use environment::RemoteSettings;
 pub use error::ExecError;
 pub use error::SessionLoss;
+pub use escalation::ConfigLocations;
 pub use escalation::DANGEROUS_ENV;
 pub use escalation::DANGEROUS_ENV_PREFIXES;
 pub use escalation::DEFAULT_APPROVAL_TIMEOUT;

@@ -261,7 +261,8 @@ impl LocalProcess {
         async move {
             let mut reservation = reserved?;
             // An escalated start runs the server's patched shell, with its socket.
-            let (params, escalation) = crate::escalation::prepare(params, escalation.as_deref())?;
+            let (params, escalation) =
+                crate::escalation::prepare(params, escalation.as_deref()).await?;
             // The sandbox policy is applied (and refused when it cannot be enforced)
             // before anything runs.
             let launch = prepare_launch(&params, &root_pins, &hidden, escalation).await?;

@@ -45,6 +45,63 @@ fn output_notification_text_round_trips() {
     );
 }
 
+/// A `process/output` notification as the server writes it is read directly to the same
+/// value serde reads, for every stream, chunk length and kind of id; any other form of
+/// the same JSON is left to serde (`None`), and so is anything invalid.
+#[test]
+fn output_notification_text_is_read_directly_as_serde_reads_it() {
+    let bytes = every_byte_value();
+    for (process_id, stream, len) in [
+        ("p", OutputStream::Stdout, 0),
+        ("p\"1\\\u{1}é", OutputStream::Stderr, 1),
+        ("", OutputStream::Pty, 2),
+        ("long", OutputStream::Stdout, 4999),
+    ] {
+        let notification = OutputNotification {
+            process_id: process_id.to_string(),
+            seq: u64::MAX - len as u64,
+            stream,
+            chunk: ByteChunk::from(&bytes[..len]),
+        };
+        let text = ProcessEvent::Output(notification.clone())
+            .to_notification_text()
+            .unwrap();
+        assert_eq!(
+            OutputNotification::from_notification_text(&text),
+            Some(notification.clone()),
+            "{text}"
+        );
+        // The same JSON in another form: spaces, another order, an escaped base64 slash.
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let pretty = serde_json::to_string_pretty(&value).unwrap();
+        let reordered = serde_json::json!({"params": value["params"], "method": "process/output", "jsonrpc": "2.0"}).to_string();
+        for other in [pretty, reordered, text.replace('/', "\\/")] {
+            if other == text {
+                continue;
+            }
+            assert_eq!(
+                OutputNotification::from_notification_text(&other),
+                None,
+                "{other}"
+            );
+        }
+    }
+    for invalid in [
+        r#"{"jsonrpc":"2.0","method":"process/output","params":{"processId":"p","seq":01,"stream":"stdout","chunk":""}}"#,
+        r#"{"jsonrpc":"2.0","method":"process/output","params":{"processId":"p","seq":1,"stream":"stdin","chunk":""}}"#,
+        r#"{"jsonrpc":"2.0","method":"process/output","params":{"processId":"p","seq":1,"stream":"stdout","chunk":"AB=="}}"#,
+        r#"{"jsonrpc":"2.0","method":"process/output","params":{"processId":"p","seq":1,"stream":"stdout","chunk":"AAAA"}}x"#,
+        r#"{"jsonrpc":"2.0","method":"process/output","params":{"processId":"p","seq":18446744073709551616,"stream":"stdout","chunk":""}}"#,
+        r#"{"jsonrpc":"2.0","method":"process/output","params":{"processId":p,"seq":1,"stream":"stdout","chunk":""}}"#,
+    ] {
+        assert_eq!(
+            OutputNotification::from_notification_text(invalid),
+            None,
+            "{invalid}"
+        );
+    }
+}
+
 /// The `process/read` reply the server writes directly parses to the same `ReadResponse`
 /// (and the same JSON) as the reply serde writes.
 #[test]

@@ -382,10 +382,15 @@ impl Connection {
     /// Route one text message from the server.
     fn handle_incoming(&mut self, frame: &Utf8Bytes) -> Incoming {
         let text = frame.as_str();
-        if text.starts_with(r#"{"jsonrpc":"2.0","method":"process/output","#)
-            && let Ok(output) = serde_json::from_str::<OutputEnvelope<'_>>(text)
-        {
-            return Incoming::Event(TrackerMsg::Event(ProcessEvent::Output(output.params)));
+        if text.starts_with(r#"{"jsonrpc":"2.0","method":"process/output","#) {
+            let output = OutputNotification::from_notification_text(text).or_else(|| {
+                serde_json::from_str::<OutputEnvelope<'_>>(text)
+                    .ok()
+                    .map(|envelope| envelope.params)
+            });
+            if let Some(output) = output {
+                return Incoming::Event(TrackerMsg::Event(ProcessEvent::Output(output)));
+            }
         }
         if let Some((id, range)) = plain_result(text) {
             // A reply to a request nobody waits for is dropped (as below).

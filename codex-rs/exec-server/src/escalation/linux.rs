@@ -39,6 +39,8 @@ use crate::protocol::StartParams;
 struct ProcessContext {
     process_id: String,
     client: Option<Arc<dyn AskClient>>,
+    /// The rules for its cwd (the server's, and its trusted project's).
+    rules: Arc<codex_execpolicy::Policy>,
 }
 
 tokio::task_local! {
@@ -49,12 +51,16 @@ tokio::task_local! {
 
 /// The policy factory on `codex-execpolicy` rules: each session gets its own
 /// [`RulesPolicy`] (what it approves for the session stays in that session), evaluating
-/// `rules` with basename resolution (`/usr/bin/git` matches the rules for `git`) and
-/// asking the session's client about `prompt` commands.
+/// the rules of the process that asks ([`PROCESS`]; `rules` outside one) with basename
+/// resolution (`/usr/bin/git` matches the rules for `git`) and asking the session's
+/// client about `prompt` commands.
 fn rules_policy_factory(rules: Arc<codex_execpolicy::Policy>) -> impl EscalationPolicyFactory {
     move |_session_id: &str| -> Arc<dyn EscalationPolicy> {
         let rules = Arc::clone(&rules);
-        let evaluate = move |argv: &[String]| rule_decision(&rules, argv);
+        let evaluate = move |argv: &[String]| {
+            let process_rules = PROCESS.try_with(|context| Arc::clone(&context.rules));
+            rule_decision(process_rules.as_deref().unwrap_or(&rules), argv)
+        };
         Arc::new(RulesPolicy::new(evaluate, ClientApprover))
     }
 }
@@ -238,7 +244,7 @@ fn escalated_env(client_env: &BTreeMap<String, String>) -> EscalatedEnv {
 /// Refused before anything runs: without a `sandboxPolicy`, with `arg0`, or with another
 /// `argv[0]` (`-32602`); by a server without that shell or without the wrapper
 /// (`escalationUnavailable`).
-pub(crate) fn prepare(
+pub(crate) async fn prepare(
     mut params: StartParams,
     session: Option<&SessionEscalation>,
 ) -> Result<(StartParams, Option<PreparedEscalation>), ExecError> {
@@ -307,11 +313,13 @@ pub(crate) fn prepare(
     } else {
         (None, wrapper.clone())
     };
+    let rules = session.config.rules_for(params.cwd.as_path()).await?;
     let policy = Arc::new(ProcessPolicy {
         session: Arc::clone(&session.policy),
         context: ProcessContext {
             process_id: params.process_id.clone(),
             client: session.client.clone(),
+            rules,
         },
     });
     let options = ServerOptions {

@@ -26,7 +26,7 @@ impl SessionEscalation {
 pub(crate) enum PreparedEscalation {}
 
 /// `params` unchanged when it asks for no escalation; `escalationUnavailable` otherwise.
-pub(crate) fn prepare(
+pub(crate) async fn prepare(
     params: StartParams,
     _session: Option<&SessionEscalation>,
 ) -> Result<(StartParams, Option<PreparedEscalation>), ExecError> {

@@ -486,6 +486,53 @@ pub struct OutputNotification {
     pub chunk: ByteChunk,
 }
 
+impl OutputNotification {
+    /// Parse a `process/output` notification written as
+    /// [`ProcessEvent::to_notification_text`] writes it (the client's hot path): the
+    /// base64 is decoded in the same pass that finds where it ends (serde would scan it
+    /// for escapes first). `None` for any other form (spaces, another member order, an
+    /// escape in the base64, anything invalid): the caller leaves those to serde.
+    pub(crate) fn from_notification_text(text: &str) -> Option<OutputNotification> {
+        let rest = text
+            .strip_prefix(r#"{"jsonrpc":"2.0","method":"process/output","params":{"processId":"#)?;
+        // The id is any JSON string (escapes included): serde reads it and says where it
+        // ends.
+        let mut ids = serde_json::Deserializer::from_str(rest).into_iter::<String>();
+        let process_id = ids.next()?.ok()?;
+        let after = rest.get(ids.byte_offset()..)?.strip_prefix(r#","seq":"#)?;
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        // JSON numbers have no leading zeros.
+        if digits == 0 || (digits > 1 && after.starts_with('0')) {
+            return None;
+        }
+        let seq: u64 = after.get(..digits)?.parse().ok()?;
+        let after = after.get(digits..)?.strip_prefix(r#","stream":""#)?;
+        let (stream, after) = [
+            OutputStream::Stdout,
+            OutputStream::Stderr,
+            OutputStream::Pty,
+        ]
+        .into_iter()
+        .find_map(|stream| {
+            after
+                .strip_prefix(stream.wire_name())
+                .map(|after| (stream, after))
+        })?;
+        let after = after.strip_prefix(r#"","chunk":""#)?;
+        let mut bytes = Vec::with_capacity(after.len() / 4 * 3);
+        let length = decode_base64_string(after.as_bytes(), &mut bytes)?;
+        if after.get(length..)? != r#""}}"# {
+            return None;
+        }
+        Some(OutputNotification {
+            process_id,
+            seq,
+            stream,
+            chunk: ByteChunk(Bytes::from(bytes)),
+        })
+    }
+}
+
 /// `process/exited` notification.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

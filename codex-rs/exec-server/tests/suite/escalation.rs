@@ -75,6 +75,10 @@ impl Setup {
     }
 
     fn start_with(extra_args: &[&str]) -> Self {
+        Self::start_with_env(extra_args, &[])
+    }
+
+    fn start_with_env(extra_args: &[&str], env: &[(&str, &str)]) -> Self {
         let rules = tempfile::tempdir().unwrap();
         let rules_file = rules.path().join("test.rules");
         std::fs::write(&rules_file, RULES).unwrap();
@@ -92,7 +96,7 @@ impl Setup {
         ];
         args.extend_from_slice(extra_args);
         Setup {
-            server: TestServer::start_with(&args, &[]),
+            server: TestServer::start_with(&args, env),
             work: cwd(),
             outside: tempfile::tempdir().unwrap(),
             _rules: rules,
@@ -122,9 +126,14 @@ impl Setup {
 
     /// `shell -c script`, escalated, to its end.
     async fn run(&self, env: &Environment, shell: &str, script: &str) -> Output {
+        self.run_in(env, shell, script, self.work.path()).await
+    }
+
+    /// [`Setup::run`] in `cwd`.
+    async fn run_in(&self, env: &Environment, shell: &str, script: &str, cwd: &Path) -> Output {
         let command = Command::new(shell)
             .args(["-c", script])
-            .cwd(self.work.path())
+            .cwd(cwd)
             .unwrap()
             .envs(child_env())
             .env("OUT", self.outside.path().to_str().unwrap())
@@ -537,4 +546,93 @@ async fn escalation_needs_a_policy_a_known_shell_and_a_configured_server() {
         matches!(&unavailable, ExecError::EscalationUnavailable(_)),
         "{unavailable:?}"
     );
+}
+
+/// A project that the server's user config trusts adds the `rules/*.rules` of its
+/// `.codex` directory for starts in it, after the server's rules; the same rules in an
+/// untrusted directory count for nothing.
+#[tokio::test]
+async fn a_trusted_projects_rules_apply_to_starts_in_it() {
+    let codex_home = tempfile::tempdir().unwrap();
+    let untrusted = cwd();
+    let setup = Setup::start_with_env(&[], &[("CODEX_HOME", codex_home.path().to_str().unwrap())]);
+    std::fs::write(
+        codex_home.path().join("config.toml"),
+        format!(
+            "[projects.\"{}\"]\ntrust_level = \"trusted\"\n",
+            setup.work.path().display()
+        ),
+    )
+    .unwrap();
+    for project in [setup.work.path(), untrusted.path()] {
+        let rules = project.join(".codex/rules");
+        std::fs::create_dir_all(&rules).unwrap();
+        std::fs::write(
+            rules.join("project.rules"),
+            "prefix_rule(pattern = [\"cp\"], decision = \"forbidden\", justification = \"this project forbids cp\")\n",
+        )
+        .unwrap();
+        std::fs::write(project.join("a"), "a").unwrap();
+    }
+    let approver = Approver::always(ApprovalDecision::Approve);
+    let env = setup.session(&approver).await;
+    let script = "cp a /dev/null; echo \"cp $?\"; touch \"$OUT/project\"; echo \"touch $?\"";
+    let trusted = setup.run(&env, "bash", script).await;
+    assert_eq!(
+        (
+            text(&trusted.stdout),
+            text(&trusted.stderr).contains("this project forbids cp")
+        ),
+        ("cp 126\ntouch 0\n".to_string(), true),
+        "{}",
+        text(&trusted.stderr)
+    );
+    let other = setup.run_in(&env, "bash", script, untrusted.path()).await;
+    assert_eq!(
+        text(&other.stdout),
+        "cp 0\ntouch 0\n",
+        "{}",
+        text(&other.stderr)
+    );
+    // The server's own `touch` rule held in both.
+    assert_eq!(approver.asked_argv().len(), 2);
+}
+
+/// Rules that do not load stop the server before it listens, naming the file and line;
+/// so does a patched shell that is not an executable file.
+#[test]
+fn rules_or_shells_that_do_not_load_stop_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_rules = dir.path().join("bad.rules");
+    std::fs::write(
+        &bad_rules,
+        "prefix_rule(pattern = [\"git\"], decision = \"allow\")\nprefix_rule(pattern = [\"rm\"], decision = \"sometimes\")\n",
+    )
+    .unwrap();
+    let not_a_shell = dir.path().join("not-a-shell");
+    std::fs::write(&not_a_shell, "").unwrap();
+    for (args, expected) in [
+        (
+            vec!["--rules", bad_rules.to_str().unwrap()],
+            format!("{}:2", bad_rules.display()),
+        ),
+        (
+            vec!["--escalation-bash", not_a_shell.to_str().unwrap()],
+            "not an executable file".to_string(),
+        ),
+    ] {
+        let output = TestServer::command(dir.path().to_path_buf(), &args, &[])
+            .output()
+            .unwrap();
+        let stderr = text(&output.stderr);
+        assert_eq!(
+            (
+                output.status.success(),
+                text(&output.stdout),
+                stderr.contains(&expected)
+            ),
+            (false, String::new(), true),
+            "{stderr}"
+        );
+    }
 }
