@@ -85,14 +85,14 @@ async fn through_notifications(
 
 /// `STREAM_BYTES` of `head` read with a `process/read` loop by a client that asked for no
 /// output notifications: (time, bytes received, bytes reported lost).
-async fn through_reads(url: &str) -> (Duration, u64, u64) {
+async fn through_reads(url: &str, process_id: &str) -> (Duration, u64, u64) {
     let mut config = ClientConfig::new(url);
     config.output_notifications = false;
     let client = ExecServerClient::connect(config).await.unwrap();
     let started = Instant::now();
     client
         .start(params(
-            "reads".to_string(),
+            process_id.to_string(),
             &["head", "-c", &STREAM_BYTES.to_string(), "/dev/zero"],
         ))
         .await
@@ -101,7 +101,7 @@ async fn through_reads(url: &str) -> (Duration, u64, u64) {
     loop {
         let read = client
             .read(ReadParams {
-                process_id: "reads".to_string(),
+                process_id: process_id.to_string(),
                 after_seq: Some(after),
                 max_bytes: Some(8 << 20),
                 wait_ms: Some(10_000),
@@ -126,42 +126,60 @@ fn rate(bytes: u64, time: Duration) -> f64 {
     bytes as f64 / MIB / time.as_secs_f64()
 }
 
+/// Rounds of the lossless measurement.
+const ROUNDS: usize = 3;
+
+/// The median and the range of `values`.
+fn spread(values: &mut [f64]) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    (
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1],
+    )
+}
+
 pub(crate) async fn section() {
-    // The median of three runs: one pipe run can take half as long as the next on this
-    // kind of machine (the fastest is printed too; ratios to it are stricter).
-    let mut pipes = Vec::new();
-    for _ in 0..3 {
-        pipes.push(local_pipe().await);
-    }
-    pipes.sort();
-    let (pipe, fastest) = (pipes[1], pipes[0]);
-    let pipe_rate = rate(STREAM_BYTES, pipe);
-    println!("streaming 1 GiB (head -c 1G /dev/zero), default server flags:");
-    println!(
-        "  local pipe, read by this process    {pipe_rate:8.1} MiB/s  ({:.2} s, median of 3; fastest {:.1} MiB/s)",
-        pipe.as_secs_f64(),
-        rate(STREAM_BYTES, fastest)
-    );
     let server = Server::start(&[]);
     let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
         .await
         .unwrap();
-    let (time, received, lost) =
-        through_notifications(&client, "notify", STREAM_BYTES, OutputMode::Pace).await;
+    // Each round measures its own pipe right before the two clients: on this kind of
+    // machine one pipe run can take half as long as the next, and a ratio is only fair
+    // to a baseline taken in the same minute.
     println!(
-        "  notifications (Rust client)         {:8.1} MiB/s  ({:.2} s, {:.2} of the pipe; {} bytes lost)",
-        rate(received, time),
-        time.as_secs_f64(),
-        rate(received, time) / pipe_rate,
-        STREAM_BYTES - received + lost
+        "streaming 1 GiB (head -c 1G /dev/zero), default server flags, {ROUNDS} rounds of: \
+         a local pipe read by this process, notifications, a process/read loop (Rust client):"
     );
-    let (time, received, lost) = through_reads(&server.url).await;
+    let (mut notified, mut read, mut lost) = (Vec::new(), Vec::new(), 0);
+    for round in 1..=ROUNDS {
+        let pipe_rate = rate(STREAM_BYTES, local_pipe().await);
+        let (time, received, dropped) = through_notifications(
+            &client,
+            &format!("notify-{round}"),
+            STREAM_BYTES,
+            OutputMode::Pace,
+        )
+        .await;
+        let notify_rate = rate(received, time);
+        lost += STREAM_BYTES - received + dropped;
+        let (time, received, dropped) = through_reads(&server.url, &format!("reads-{round}")).await;
+        let read_rate = rate(received, time);
+        lost += STREAM_BYTES - received + dropped;
+        println!(
+            "  round {round}: pipe {pipe_rate:7.1} MiB/s   notifications {notify_rate:6.1} MiB/s \
+             ({:.2} of the pipe)   read loop {read_rate:6.1} MiB/s ({:.2})",
+            notify_rate / pipe_rate,
+            read_rate / pipe_rate
+        );
+        notified.push(notify_rate / pipe_rate);
+        read.push(read_rate / pipe_rate);
+    }
+    let (notified, notified_low, notified_high) = spread(&mut notified);
+    let (read, read_low, read_high) = spread(&mut read);
     println!(
-        "  process/read loop (Rust client)     {:8.1} MiB/s  ({:.2} s, {:.2} of the pipe; {} bytes lost)",
-        rate(received, time),
-        time.as_secs_f64(),
-        rate(received, time) / pipe_rate,
-        STREAM_BYTES - received + lost
+        "  of the pipe, median (range): notifications {notified:.2} ({notified_low:.2}-{notified_high:.2}), \
+         read loop {read:.2} ({read_low:.2}-{read_high:.2}); {lost} bytes lost in all"
     );
     let (time, received, lost) =
         through_notifications(&client, "drop", STREAM_BYTES, OutputMode::Drop).await;
