@@ -3,8 +3,8 @@
 #
 # 1. installs what is missing (tools/ci/setup.sh: Bazel 4.2.3, just, BuildGrid,
 #    bubblewrap, shellcheck, DotSlash, cargo-nextest), idempotently;
-# 2. checks: Bazel lock in sync with Cargo, rustfmt, clippy -D warnings, the
-#    argument-comment lint, shellcheck, actionlint, and tests of the Bazel rules;
+# 2. checks: Bazel lock in sync with Cargo, rustfmt, clippy -D warnings, rustdoc
+#    -D warnings, the argument-comment lint, shellcheck, actionlint, and tests of the Bazel rules;
 # 3. seeds the pinned bash/zsh test shells into DotSlash's cache (building the
 #    EXEC_WRAPPER shells from source when they are not cached yet) and tests the
 #    EXEC_WRAPPER shells (tools/shells/test-exec-wrapper.sh);
@@ -41,6 +41,9 @@ cargo fmt --all -- --check
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "rustdoc -D warnings (broken links, missing docs of public items)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "architecture: forbidden dependency arrows"
 python3 tools/lints/check_deps.py

@@ -555,7 +555,7 @@ pub struct ClosedNotification {
     pub seq: u64,
 }
 
-/// A process event as seen by callers of [`crate::ExecProcess::events`].
+/// A process event as seen by callers of [`crate::ExecProcess::subscribe`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProcessEvent {
     /// `process/output`.

@@ -23,14 +23,20 @@ use codex_exec_server::protocol::ApprovalRequest;
 use codex_protocol::ReadOnlyAccess;
 use codex_protocol::SandboxPolicy;
 use codex_utils_absolute_path::AbsolutePathBuf;
+use codex_utils_test_support::InstalledCopy;
+use codex_utils_test_support::UserDir;
+use codex_utils_test_support::Who;
+use codex_utils_test_support::both_users;
+use codex_utils_test_support::installed_copy;
 use pretty_assertions::assert_eq;
-use tempfile::TempDir;
 
 use super::harness::EVENT_TIMEOUT;
 use super::harness::TestServer;
 use super::harness::child_env;
 use super::harness::cwd;
 use super::harness::pinned_shell;
+use super::users::UserServer;
+use super::users::server_with;
 
 /// The rules of every test: `touch`, `ls` and `env` need approval, `rm` is forbidden, `tee` is
 /// allowed; anything else matches nothing (and runs in the sandbox).
@@ -43,6 +49,13 @@ prefix_rule(pattern = ["env"], decision = "prompt")
 "#;
 
 const SHELLS: [&str; 2] = ["bash", "zsh"];
+
+// With the server as the caller (root on CI) and as `nobody`.
+both_users!(async
+    allowed_and_unmatched_commands_run_in_the_sandbox,
+    an_approved_prompt_command_runs_outside_the_sandbox,
+    a_missing_or_forged_socket_makes_the_wrapper_refuse,
+);
 
 /// The wrapper binary: `CARGO_BIN_EXE_codex-execve-wrapper` under Bazel (the crate's
 /// `test_bins`); under Cargo, built from its own package when it is not there yet.
@@ -61,12 +74,14 @@ fn execve_wrapper() -> &'static str {
 
 /// A server with shell escalation, and the directories of a test.
 struct Setup {
-    server: TestServer,
+    server: UserServer,
     /// The only writable root, and the commands' working directory.
-    work: TempDir,
+    work: UserDir,
     /// A directory the sandbox cannot write.
-    outside: TempDir,
-    _rules: TempDir,
+    outside: UserDir,
+    _rules: UserDir,
+    /// For `nobody`: world-readable copies of the shells and the wrapper.
+    _copies: Vec<InstalledCopy>,
 }
 
 impl Setup {
@@ -75,15 +90,38 @@ impl Setup {
     }
 
     fn start_with(extra_args: &[&str]) -> Self {
-        Self::start_with_env(extra_args, &[])
+        Self::start_as(Who::Caller, extra_args, &[]).expect("the caller")
     }
 
     fn start_with_env(extra_args: &[&str], env: &[(&str, &str)]) -> Self {
-        let rules = tempfile::tempdir().unwrap();
-        let rules_file = rules.path().join("test.rules");
+        Self::start_as(Who::Caller, extra_args, env).expect("the caller")
+    }
+
+    /// The server run by `who` (`None` when that user cannot be had here). For
+    /// `nobody`, the shells and the wrapper are world-readable copies (the build's and
+    /// DotSlash's directories are under `/root`).
+    fn start_as(who: Who, extra_args: &[&str], env: &[(&str, &str)]) -> Option<Self> {
+        if !who.available() {
+            eprintln!("not run: switching to nobody needs root");
+            return None;
+        }
+        let rules = who.dir();
+        let rules_file = rules.root().join("test.rules");
         std::fs::write(&rules_file, RULES).unwrap();
-        let bash = pinned_shell("bash-wrapped");
-        let zsh = pinned_shell("zsh-wrapped");
+        let mut programs = [
+            PathBuf::from(pinned_shell("bash-wrapped")),
+            PathBuf::from(pinned_shell("zsh-wrapped")),
+            PathBuf::from(execve_wrapper()),
+        ];
+        let mut copies = Vec::new();
+        if who == Who::Nobody {
+            for program in &mut programs {
+                let copy = installed_copy(program);
+                *program = copy.path.clone();
+                copies.push(copy);
+            }
+        }
+        let [bash, zsh, wrapper] = programs.map(|path| path.to_str().unwrap().to_string());
         let mut args = vec![
             "--rules",
             rules_file.to_str().unwrap(),
@@ -92,15 +130,16 @@ impl Setup {
             "--escalation-zsh",
             &zsh,
             "--execve-wrapper",
-            execve_wrapper(),
+            &wrapper,
         ];
         args.extend_from_slice(extra_args);
-        Setup {
-            server: TestServer::start_with(&args, env),
-            work: cwd(),
-            outside: tempfile::tempdir().unwrap(),
+        Some(Setup {
+            server: server_with(who, &args, env)?,
+            work: who.dir(),
+            outside: who.dir(),
             _rules: rules,
-        }
+            _copies: copies,
+        })
     }
 
     /// A new session (client) whose approvals `answer` decides.
@@ -111,12 +150,12 @@ impl Setup {
     }
 
     fn outside(&self, name: &str) -> PathBuf {
-        self.outside.path().join(name)
+        self.outside.root().join(name)
     }
 
     fn policy(&self) -> SandboxPolicy {
         SandboxPolicy::WorkspaceWrite {
-            writable_roots: vec![AbsolutePathBuf::try_from_absolute(self.work.path()).unwrap()],
+            writable_roots: vec![AbsolutePathBuf::try_from_absolute(self.work.root()).unwrap()],
             read_only_access: ReadOnlyAccess::FullAccess,
             network_access: false,
             exclude_tmpdir_env_var: true,
@@ -126,7 +165,7 @@ impl Setup {
 
     /// `shell -c script`, escalated, to its end.
     async fn run(&self, env: &Environment, shell: &str, script: &str) -> Output {
-        self.run_in(env, shell, script, self.work.path()).await
+        self.run_in(env, shell, script, self.work.root()).await
     }
 
     /// [`Setup::run`] in `cwd`.
@@ -136,7 +175,7 @@ impl Setup {
             .cwd(cwd)
             .unwrap()
             .envs(child_env())
-            .env("OUT", self.outside.path().to_str().unwrap())
+            .env("OUT", self.outside.root().to_str().unwrap())
             .sandbox(self.policy())
             .escalation();
         let run = async { command.spawn(env).await?.output().await };
@@ -199,9 +238,10 @@ fn path_str(path: &Path) -> String {
 
 /// A command no rule matches, and an allowed one, run in the sandbox: a write outside the
 /// roots fails, one inside works, and nobody is asked.
-#[tokio::test]
-async fn allowed_and_unmatched_commands_run_in_the_sandbox() {
-    let setup = Setup::start();
+async fn allowed_and_unmatched_commands_run_in_the_sandbox(who: Who) {
+    let Some(setup) = Setup::start_as(who, &[], &[]) else {
+        return;
+    };
     let approver = Approver::always(ApprovalDecision::Approve);
     let env = setup.session(&approver).await;
     for shell in SHELLS {
@@ -215,7 +255,7 @@ async fn allowed_and_unmatched_commands_run_in_the_sandbox() {
             (shell, text(&output.stdout), output.status.code()),
             (shell, "inside ok\ntee refused\ncp refused\n".to_string(), 0)
         );
-        assert!(setup.work.path().join(format!("{shell}-inside")).exists());
+        assert!(setup.work.root().join(format!("{shell}-inside")).exists());
         assert!(!setup.outside(&format!("{shell}-tee")).exists());
         assert!(!setup.outside(&format!("{shell}-cp")).exists());
     }
@@ -226,9 +266,10 @@ async fn allowed_and_unmatched_commands_run_in_the_sandbox() {
 /// roots, its output arrives in order on the same stream, its exit status reaches the
 /// shell, and the request names the process, the program, its argv, cwd and the rule's
 /// justification.
-#[tokio::test]
-async fn an_approved_prompt_command_runs_outside_the_sandbox() {
-    let setup = Setup::start();
+async fn an_approved_prompt_command_runs_outside_the_sandbox(who: Who) {
+    let Some(setup) = Setup::start_as(who, &[], &[]) else {
+        return;
+    };
     let approver = Approver::always(ApprovalDecision::Approve);
     let env = setup.session(&approver).await;
     for shell in SHELLS {
@@ -244,7 +285,7 @@ async fn an_approved_prompt_command_runs_outside_the_sandbox() {
                 shell,
                 format!(
                     "one\ntwo\n{}\nls status 2\nthree\n",
-                    setup.outside.path().display()
+                    setup.outside.root().display()
                 ),
                 0
             )
@@ -266,7 +307,7 @@ async fn an_approved_prompt_command_runs_outside_the_sandbox() {
             ApprovalKind::Exec,
             "/usr/bin/touch",
             vec!["touch".to_string(), path_str(&setup.outside("bash-made"))],
-            path_str(setup.work.path()),
+            path_str(setup.work.root()),
             Some("touch may write anywhere"),
         )
     );
@@ -287,7 +328,7 @@ async fn denied_and_forbidden_commands_fail_with_their_message() {
     let approver = Approver::always(ApprovalDecision::Deny);
     let env = setup.session(&approver).await;
     for shell in SHELLS {
-        std::fs::write(setup.work.path().join("keep"), "kept").unwrap();
+        std::fs::write(setup.work.root().join("keep"), "kept").unwrap();
         let script = format!(
             "touch \"$OUT/{shell}-denied\"; echo \"touch status $?\"; \
              rm keep; echo \"rm status $?\""
@@ -304,7 +345,7 @@ async fn denied_and_forbidden_commands_fail_with_their_message() {
             "{shell}: {stderr}"
         );
         assert!(!setup.outside(&format!("{shell}-denied")).exists());
-        assert!(setup.work.path().join("keep").exists());
+        assert!(setup.work.root().join("keep").exists());
     }
     assert_eq!(
         approver.asked_argv(),
@@ -326,7 +367,7 @@ async fn pipelines_subshells_substitutions_and_sourced_scripts_are_intercepted()
     let approver = Approver::always(ApprovalDecision::Approve);
     let env = setup.session(&approver).await;
     std::fs::write(
-        setup.work.path().join("lib.sh"),
+        setup.work.root().join("lib.sh"),
         "touch \"$OUT/$1-sourced\"\n",
     )
     .unwrap();
@@ -404,7 +445,7 @@ async fn an_escalated_program_gets_no_dangerous_variables_from_the_sandbox() {
                 shell,
                 vec![
                     "FROM_SHELL=kept".to_string(),
-                    format!("OUT={}", setup.outside.path().display()),
+                    format!("OUT={}", setup.outside.root().display()),
                     "PATH=/usr/bin:/bin".to_string(),
                 ]
             ),
@@ -417,9 +458,10 @@ async fn an_escalated_program_gets_no_dangerous_variables_from_the_sandbox() {
 
 /// A command whose shell closed the escalation socket, or pointed the wrapper at another
 /// descriptor, is refused by the wrapper: it does not run, in the sandbox or out.
-#[tokio::test]
-async fn a_missing_or_forged_socket_makes_the_wrapper_refuse() {
-    let setup = Setup::start();
+async fn a_missing_or_forged_socket_makes_the_wrapper_refuse(who: Who) {
+    let Some(setup) = Setup::start_as(who, &[], &[]) else {
+        return;
+    };
     let approver = Approver::always(ApprovalDecision::Approve);
     let env = setup.session(&approver).await;
     for shell in SHELLS {
@@ -434,8 +476,8 @@ async fn a_missing_or_forged_socket_makes_the_wrapper_refuse() {
             "{}",
             text(&output.stderr)
         );
-        assert!(!setup.work.path().join(format!("{shell}-forged")).exists());
-        assert!(!setup.work.path().join(format!("{shell}-closed")).exists());
+        assert!(!setup.work.root().join(format!("{shell}-forged")).exists());
+        assert!(!setup.work.root().join(format!("{shell}-closed")).exists());
     }
     assert_eq!(approver.asked_argv(), Vec::<Vec<String>>::new());
 }
@@ -509,7 +551,7 @@ async fn escalation_needs_a_policy_a_known_shell_and_a_configured_server() {
     let base = |program: &str| {
         Command::new(program)
             .args(["-c", "true"])
-            .cwd(setup.work.path())
+            .cwd(setup.work.root())
             .unwrap()
             .envs(child_env())
             .escalation()
@@ -560,11 +602,11 @@ async fn a_trusted_projects_rules_apply_to_starts_in_it() {
         codex_home.path().join("config.toml"),
         format!(
             "[projects.\"{}\"]\ntrust_level = \"trusted\"\n",
-            setup.work.path().display()
+            setup.work.root().display()
         ),
     )
     .unwrap();
-    for project in [setup.work.path(), untrusted.path()] {
+    for project in [setup.work.root(), untrusted.path()] {
         let rules = project.join(".codex/rules");
         std::fs::create_dir_all(&rules).unwrap();
         std::fs::write(
