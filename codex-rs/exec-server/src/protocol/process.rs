@@ -304,25 +304,7 @@ impl ReadResponse {
             data.reserve(rest.len() / 4 * 3);
             loop {
                 let after = rest.strip_prefix(r#"{"seq":"#)?;
-                let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-                // JSON numbers have no leading zeros.
-                if digits == 0 || (digits > 1 && after.starts_with('0')) {
-                    return None;
-                }
-                let seq: u64 = after.get(..digits)?.parse().ok()?;
-                let after = after.get(digits..)?.strip_prefix(r#","stream":""#)?;
-                let (stream, after) = [
-                    OutputStream::Stdout,
-                    OutputStream::Stderr,
-                    OutputStream::Pty,
-                ]
-                .into_iter()
-                .find_map(|stream| {
-                    after
-                        .strip_prefix(stream.wire_name())
-                        .map(|after| (stream, after))
-                })?;
-                let after = after.strip_prefix(r#"","chunk":""#)?;
+                let (seq, stream, after) = seq_stream_chunk(after)?;
                 let start = data.len();
                 let length = decode_base64_string(after.as_bytes(), &mut data)?;
                 chunks.push((seq, stream, start..data.len()));
@@ -486,6 +468,32 @@ pub struct OutputNotification {
     pub chunk: ByteChunk,
 }
 
+/// The direct parsers' common part: `text` starts with a `seq` value, then
+/// `,"stream":"NAME","chunk":"` as this crate's server writes it. The seq, the stream,
+/// and the text after the chunk's opening quote; `None` for anything else (a number
+/// with a leading zero or out of range included).
+fn seq_stream_chunk(text: &str) -> Option<(u64, OutputStream, &str)> {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    // JSON numbers have no leading zeros.
+    if digits == 0 || (digits > 1 && text.starts_with('0')) {
+        return None;
+    }
+    let seq: u64 = text.get(..digits)?.parse().ok()?;
+    let after = text.get(digits..)?.strip_prefix(r#","stream":""#)?;
+    let (stream, after) = [
+        OutputStream::Stdout,
+        OutputStream::Stderr,
+        OutputStream::Pty,
+    ]
+    .into_iter()
+    .find_map(|stream| {
+        after
+            .strip_prefix(stream.wire_name())
+            .map(|after| (stream, after))
+    })?;
+    Some((seq, stream, after.strip_prefix(r#"","chunk":""#)?))
+}
+
 impl OutputNotification {
     /// Parse a `process/output` notification written as
     /// [`ProcessEvent::to_notification_text`] writes it (the client's hot path): the
@@ -500,25 +508,7 @@ impl OutputNotification {
         let mut ids = serde_json::Deserializer::from_str(rest).into_iter::<String>();
         let process_id = ids.next()?.ok()?;
         let after = rest.get(ids.byte_offset()..)?.strip_prefix(r#","seq":"#)?;
-        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-        // JSON numbers have no leading zeros.
-        if digits == 0 || (digits > 1 && after.starts_with('0')) {
-            return None;
-        }
-        let seq: u64 = after.get(..digits)?.parse().ok()?;
-        let after = after.get(digits..)?.strip_prefix(r#","stream":""#)?;
-        let (stream, after) = [
-            OutputStream::Stdout,
-            OutputStream::Stderr,
-            OutputStream::Pty,
-        ]
-        .into_iter()
-        .find_map(|stream| {
-            after
-                .strip_prefix(stream.wire_name())
-                .map(|after| (stream, after))
-        })?;
-        let after = after.strip_prefix(r#"","chunk":""#)?;
+        let (seq, stream, after) = seq_stream_chunk(after)?;
         let mut bytes = Vec::with_capacity(after.len() / 4 * 3);
         let length = decode_base64_string(after.as_bytes(), &mut bytes)?;
         if after.get(length..)? != r#""}}"# {
