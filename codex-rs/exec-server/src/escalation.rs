@@ -12,8 +12,8 @@
 //!   start needs ([`prepare`]: the shell, its environment, the socket and its server, and,
 //!   under bubblewrap, the files to bind in the sandbox). Only Linux has the escalation
 //!   protocol (`SOCK_SEQPACKET`, `SCM_RIGHTS`); elsewhere an escalated start is refused;
-//! - [`DANGEROUS_ENV`] / [`DANGEROUS_ENV_PREFIXES`]: the variables an escalated program
-//!   never takes from the sandbox.
+//! - [`ESCALATED_ENV_FROM_SHELL`]: the only variables an escalated program takes from
+//!   the sandbox; the rest of its environment is the client's `process/start` `env`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -49,76 +49,14 @@ pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(60);
 /// The shells an escalated `process/start` may name as `argv[0]`.
 pub const ESCALATION_SHELLS: [&str; 2] = ["bash", "zsh"];
 
-/// Variables an escalated program never takes from the sandbox: each makes a program
-/// (or the shell or interpreter it starts) load or run other code, read its
-/// configuration from elsewhere, or find other programs. The program gets the value the
-/// client gave in `process/start`'s `env` instead, or none.
-pub const DANGEROUS_ENV: &[&str] = &[
-    // Where programs and configuration are found.
-    "PATH",
-    "HOME",
-    "CDPATH",
-    "TMPDIR",
-    // Shells.
-    "BASH_ENV",
-    "ENV",
-    "SHELLOPTS",
-    "BASHOPTS",
-    "PROMPT_COMMAND",
-    "PS4",
-    "IFS",
-    "GLOBIGNORE",
-    "ZDOTDIR",
-    // Interpreters.
-    "PYTHONPATH",
-    "PYTHONSTARTUP",
-    "PYTHONHOME",
-    "PYTHONUSERBASE",
-    "PERL5LIB",
-    "PERL5OPT",
-    "PERLLIB",
-    "RUBYLIB",
-    "RUBYOPT",
-    "NODE_OPTIONS",
-    "NODE_PATH",
-    "JAVA_TOOL_OPTIONS",
-    "_JAVA_OPTIONS",
-    "JDK_JAVA_OPTIONS",
-    "CLASSPATH",
-    // Programs that other programs run.
-    "EDITOR",
-    "VISUAL",
-    "PAGER",
-    "MANPAGER",
-    "BROWSER",
-    "LESSOPEN",
-    "LESSCLOSE",
-    "SSH_ASKPASS",
-    "SUDO_ASKPASS",
-    // The C library.
-    "GCONV_PATH",
-    "LOCPATH",
-    "NLSPATH",
-    "HOSTALIASES",
-    "RESOLV_HOST_CONF",
-];
-
-/// Prefixes of the variables an escalated program never takes from the sandbox (see
-/// [`DANGEROUS_ENV`]): the dynamic loader's (`LD_PRELOAD`, `LD_LIBRARY_PATH`,
-/// `LD_AUDIT`, …, and macOS's `DYLD_*`), exported bash functions (`BASH_FUNC_*`), git's
-/// (`GIT_DIR`, `GIT_SSH_COMMAND`, `GIT_CONFIG_*`, …), the XDG base directories,
-/// `MALLOC_*`.
-pub const DANGEROUS_ENV_PREFIXES: &[&str] =
-    &["LD_", "DYLD_", "BASH_FUNC_", "GIT_", "XDG_", "MALLOC_"];
-
-/// Whether an escalated program takes `name` from the client's `env` rather than from
-/// the sandbox (see [`DANGEROUS_ENV`]).
-pub fn is_dangerous_env(name: &str) -> bool {
-    DANGEROUS_ENV.contains(&name)
-        || DANGEROUS_ENV_PREFIXES
-            .iter()
-            .any(|prefix| name.starts_with(prefix))
-}
+/// The only variables an escalated program takes from the shell in the sandbox (and only
+/// with a value that names no path): how the terminal looks. Everything else of the
+/// shell's environment is written by code in the sandbox, and too many variables make a
+/// program run other code (`BASH_ENV`, `LD_PRELOAD`, `PYTHONPATH`, `OPENSSL_CONF`,
+/// `KUBECONFIG`, `RUSTC_WRAPPER`, …): an escalated program gets the client's
+/// `process/start` `env` instead, plus these.
+pub const ESCALATED_ENV_FROM_SHELL: &[&str] =
+    &["TERM", "COLUMNS", "LINES", "NO_COLOR", "COLORTERM"];
 
 /// The server's shell escalation settings (the CLI's `--rules`, `--escalation-bash`,
 /// `--escalation-zsh`, `--execve-wrapper` and `--approval-timeout`). The default has no

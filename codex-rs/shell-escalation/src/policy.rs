@@ -102,6 +102,16 @@ pub trait Approver: Send + Sync {
     ) -> BoxFuture<'a, Approval>;
 }
 
+/// What one `approveForSession` covers (see `RulesPolicy::session_key`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct SessionKey {
+    file: String,
+    /// Device, inode, size, change time (seconds, nanoseconds); `None` if unreadable.
+    identity: Option<(u64, u64, u64, i64, i64)>,
+    argv: Vec<String>,
+    cwd: String,
+}
+
 /// The policy of one session on top of rules: `evaluate` is the rule engine (for
 /// `codex-execpolicy`, a closure over its `Policy` that maps its decision to a
 /// [`RuleDecision`], `None` when no rule matches), `approver` is asked for `prompt`.
@@ -119,12 +129,13 @@ pub trait Approver: Send + Sync {
 /// `argv[0]` (`exec -a git /tmp/tool …`) cannot dodge a rule about the program.
 ///
 /// [`Approval::ApproveForSession`] is remembered by this instance — make one per
-/// session ([`EscalationPolicyFactory`]) — keyed by the resolved program and the whole
-/// argv: the same exec later escalates without asking (a `forbidden` rule still wins).
+/// session ([`EscalationPolicyFactory`]) — keyed by the program file (unchanged since),
+/// the whole argv and the cwd: the same exec later escalates without asking (a
+/// `forbidden` rule still wins).
 pub struct RulesPolicy<E, A> {
     evaluate: E,
     approver: A,
-    approved_for_session: Mutex<HashSet<(String, Vec<String>)>>,
+    approved_for_session: Mutex<HashSet<SessionKey>>,
 }
 
 impl<E, A> RulesPolicy<E, A>
@@ -158,21 +169,37 @@ where
         strictest
     }
 
-    fn session_key(request: &ExecRequest) -> (String, Vec<String>) {
-        (
-            request.file.to_string_lossy().into_owned(),
-            request.argv.clone(),
-        )
+    /// What an `approveForSession` covers: the same program file, unchanged since (its
+    /// device, inode, size and change time: a write to it, even one that puts its
+    /// modification time back, changes its change time), with the same arguments, in
+    /// the same directory.
+    fn session_key(request: &ExecRequest) -> SessionKey {
+        use std::os::unix::fs::MetadataExt as _;
+        let identity = std::fs::metadata(&request.file).ok().map(|metadata| {
+            (
+                metadata.dev(),
+                metadata.ino(),
+                metadata.size(),
+                metadata.ctime(),
+                metadata.ctime_nsec(),
+            )
+        });
+        SessionKey {
+            file: request.file.to_string_lossy().into_owned(),
+            identity,
+            argv: request.argv.clone(),
+            cwd: request.cwd.to_string_lossy().into_owned(),
+        }
     }
 
-    fn approved(&self, key: &(String, Vec<String>)) -> bool {
+    fn approved(&self, key: &SessionKey) -> bool {
         self.approved_for_session
             .lock()
             .map(|approved| approved.contains(key))
             .unwrap_or(false)
     }
 
-    fn remember(&self, key: (String, Vec<String>)) {
+    fn remember(&self, key: SessionKey) {
         if let Ok(mut approved) = self.approved_for_session.lock() {
             approved.insert(key);
         }

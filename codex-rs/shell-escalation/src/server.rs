@@ -94,13 +94,13 @@ pub struct ServerOptions {
     pub execve_wrapper: PathBuf,
     /// The bounds on requests.
     pub limits: Limits,
-    /// What is removed from (and set in) the environment of an escalated program.
+    /// What an escalated program's environment is made of (see [`EscalatedEnv`]).
     pub escalated_env: EscalatedEnv,
 }
 
 impl ServerOptions {
     /// Options with `execve_wrapper`, the default [`Limits`], and escalated programs
-    /// getting the request's environment as it is ([`EscalatedEnv::default`]).
+    /// getting nothing of the request's environment ([`EscalatedEnv::default`]).
     pub fn new(execve_wrapper: impl Into<PathBuf>) -> Self {
         Self {
             execve_wrapper: execve_wrapper.into(),
@@ -125,33 +125,37 @@ impl ServerOptions {
     }
 }
 
-/// The environment of an escalated program: the request's (the wrapper's, from inside
-/// the sandbox), without the variables named in [`EscalatedEnv::remove`] or starting
-/// with one of [`EscalatedEnv::remove_prefixes`], and then with [`EscalatedEnv::set`].
-/// Code in the sandbox controls the request's environment, and a variable such as
-/// `LD_PRELOAD` or `BASH_ENV` would make an approved program run other code outside the
-/// sandbox: the caller lists those here (and can put back trusted values with `set`).
-/// [`ESCALATE_SOCKET_ENV_VAR`] and [`EXEC_WRAPPER_ENV_VAR`] are always removed first.
+/// The environment of an escalated program. The request's environment is the wrapper's,
+/// written by whatever runs in the sandbox: any variable of it may make an approved
+/// program run other code outside the sandbox (`BASH_ENV`, `LD_PRELOAD`, `PYTHONPATH`,
+/// `OPENSSL_CONF`, `KUBECONFIG`, `RUSTC_WRAPPER`, …, a list that has no end), and the
+/// person who approves sees only the program and its arguments. So nothing of it is
+/// taken unless named here: the variables named in [`EscalatedEnv::keep`] or starting
+/// with one of [`EscalatedEnv::keep_prefixes`], and only with a value that names no path
+/// (no `/`); then [`EscalatedEnv::set`], the trusted values, on top.
+/// [`ESCALATE_SOCKET_ENV_VAR`] and [`EXEC_WRAPPER_ENV_VAR`] are never kept. The default
+/// keeps nothing and sets nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EscalatedEnv {
-    /// Names removed.
-    pub remove: Vec<String>,
-    /// Prefixes: every variable whose name starts with one is removed.
-    pub remove_prefixes: Vec<String>,
-    /// Variables set after the removal (overriding the request's).
+    /// Names kept from the request.
+    pub keep: Vec<String>,
+    /// Prefixes: every variable of the request whose name starts with one is kept.
+    pub keep_prefixes: Vec<String>,
+    /// Variables set after (overriding the request's): the host's trusted values.
     pub set: std::collections::BTreeMap<String, String>,
 }
 
 impl EscalatedEnv {
-    /// Whether `name` is removed.
-    pub fn removes(&self, name: &str) -> bool {
-        name == ESCALATE_SOCKET_ENV_VAR
-            || name == EXEC_WRAPPER_ENV_VAR
-            || self.remove.iter().any(|removed| removed == name)
-            || self
-                .remove_prefixes
-                .iter()
-                .any(|prefix| name.starts_with(prefix.as_str()))
+    /// Whether the request's `name=value` is kept.
+    pub fn keeps(&self, name: &str, value: &str) -> bool {
+        name != ESCALATE_SOCKET_ENV_VAR
+            && name != EXEC_WRAPPER_ENV_VAR
+            && !value.contains('/')
+            && (self.keep.iter().any(|kept| kept == name)
+                || self
+                    .keep_prefixes
+                    .iter()
+                    .any(|prefix| name.starts_with(prefix.as_str())))
     }
 
     /// The environment an escalated program gets for a request's `env`.
@@ -161,7 +165,7 @@ impl EscalatedEnv {
     ) -> std::collections::BTreeMap<String, String> {
         let mut result: std::collections::BTreeMap<String, String> = env
             .iter()
-            .filter(|(name, _)| !self.removes(name))
+            .filter(|(name, value)| self.keeps(name, value))
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
         result.extend(
@@ -467,6 +471,9 @@ async fn serve_channel(
             }
         };
     let Received { request, stdio } = received;
+    if let Some(message) = special_file(&request.file) {
+        return send_reply(&stream, &refusal(format!("refused: {message}"))).await;
+    }
     let decision = tokio::select! {
         decision = policy.decide(request.clone()) => decision,
         () = peer_gone(&stream) => return Err(RequestError::Closed),
@@ -488,6 +495,23 @@ async fn serve_channel(
             }
         }
     }
+}
+
+/// Why `file` is refused as a program, if it is: one under `/proc` or `/dev` (after
+/// resolving symlinks) is a descriptor or a device, whatever its name (`/proc/self/fd/0`
+/// runs the bytes of the wrapper's stdin), and rules and the person approving see only
+/// that name.
+fn special_file(file: &Path) -> Option<String> {
+    let resolved = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    [Path::new("/proc"), Path::new("/dev")]
+        .iter()
+        .any(|special| file.starts_with(special) || resolved.starts_with(special))
+        .then(|| {
+            format!(
+                "`{}` is under /proc or /dev: not a program file",
+                file.display()
+            )
+        })
 }
 
 fn refusal(message: String) -> Reply {
@@ -582,6 +606,19 @@ fn validate(request: &ExecRequest, limits: Limits) -> Result<(), String> {
             request.cwd.display()
         ));
     }
+    // A name with `=` would smuggle another variable in (`BASH_ENV=/x` as a name is the
+    // variable `BASH_ENV` once written out); NUL cuts a C string short.
+    if let Some((name, _)) = request.env.iter().find(|(name, value)| {
+        name.is_empty() || name.contains('=') || name.contains('\0') || value.contains('\0')
+    }) {
+        return Err(format!(
+            "the environment variable name `{}` is not valid (empty, or with `=` or NUL)",
+            name.escape_debug()
+        ));
+    }
+    if request.argv.iter().any(|arg| arg.contains('\0')) {
+        return Err("an argument contains NUL".to_string());
+    }
     Ok(())
 }
 
@@ -625,7 +662,31 @@ async fn run_escalated(
     escalated_env: &EscalatedEnv,
 ) -> Result<Option<Reply>, RequestError> {
     let [stdin, stdout, stderr] = stdio;
-    let mut command = tokio::process::Command::new(&request.file);
+    // The program that runs is the file the path leads to now, which must be a regular
+    // file (and not under /proc or /dev: see `special_file`).
+    let program = match std::fs::canonicalize(&request.file) {
+        Ok(program) if program.is_file() && special_file(&program).is_none() => program,
+        Ok(_) => {
+            return Ok(Some(refusal(format!(
+                "cannot run {} outside the sandbox: not a regular file",
+                request.file.display()
+            ))));
+        }
+        Err(err) => {
+            return Ok(Some(Reply::Error {
+                message: format!(
+                    "cannot run {} outside the sandbox: {err}",
+                    request.file.display()
+                ),
+                exit_code: if err.kind() == io::ErrorKind::NotFound {
+                    127
+                } else {
+                    REFUSED_EXIT_CODE
+                },
+            }));
+        }
+    };
+    let mut command = tokio::process::Command::new(&program);
     command
         .arg0(&request.argv[0])
         .args(&request.argv[1..])

@@ -147,3 +147,44 @@ fn locating_the_wrapper_checks_it_is_executable() {
     assert!(check_executable(&missing).is_ok());
     assert!(check_executable(dir.path()).is_err());
 }
+
+/// Nothing of the request's environment reaches an escalated program but the kept names
+/// and prefixes, only with values that name no path, never the escalation variables;
+/// `set` comes on top.
+#[test]
+fn escalated_env_keeps_only_what_it_names() {
+    let env = EscalatedEnv {
+        keep: vec![
+            "TERM".to_string(),
+            "COLUMNS".to_string(),
+            "CODEX_ESCALATE_SOCKET".to_string(),
+        ],
+        keep_prefixes: vec!["LC_".to_string()],
+        set: BTreeMap::from([
+            ("PATH".to_string(), "/usr/bin".to_string()),
+            ("TERM".to_string(), "host".to_string()),
+        ]),
+    };
+    let request: BTreeMap<String, String> = [
+        ("TERM", "xterm"),
+        ("COLUMNS", "/planted"),
+        ("LC_ALL", "C"),
+        ("LC_CTYPE", "../x/y"),
+        ("BASH_ENV", "/planted.sh"),
+        ("PATH", "/planted:/usr/bin"),
+        ("CODEX_ESCALATE_SOCKET", "3"),
+        ("OPENSSL_CONF", "x.cnf"),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_string(), value.to_string()))
+    .collect();
+    assert_eq!(
+        env.apply(&request),
+        BTreeMap::from([
+            ("LC_ALL".to_string(), "C".to_string()),
+            ("PATH".to_string(), "/usr/bin".to_string()),
+            ("TERM".to_string(), "host".to_string()),
+        ])
+    );
+    assert_eq!(EscalatedEnv::default().apply(&request), BTreeMap::new());
+}

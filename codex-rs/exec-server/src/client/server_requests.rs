@@ -7,6 +7,7 @@
 //! it, and ignores it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 use serde_json::json;
@@ -27,6 +28,10 @@ use super::ApprovalHandler;
 /// Approval handlers running at once; further requests are denied until one returns (a
 /// server cannot make the client start unbounded work).
 pub(super) const MAX_CONCURRENT_APPROVALS: usize = 64;
+
+/// The longest an approval handler runs: the server's `timeoutMs` when it sends one, and
+/// never more than this.
+const MAX_HANDLER_TIME: Duration = Duration::from_secs(600);
 
 /// The server's requests to this client and the answers on their way back.
 pub(super) struct ServerRequests {
@@ -93,8 +98,16 @@ impl ServerRequests {
             return self.send_decision(id, ApprovalDecision::Deny);
         };
         let answers = self.answers_tx.clone();
+        // Past the server's timeout the answer no longer counts: the handler's slot is
+        // freed then (its question denied), whatever the handler does.
+        let limit = request
+            .timeout_ms
+            .map_or(MAX_HANDLER_TIME, Duration::from_millis)
+            .min(MAX_HANDLER_TIME);
         tokio::spawn(async move {
-            let decision = handler(request).await;
+            let decision = tokio::time::timeout(limit, handler(request))
+                .await
+                .unwrap_or(ApprovalDecision::Deny);
             drop(permit);
             let _ = answers.send(decision_text(&id, decision));
         });

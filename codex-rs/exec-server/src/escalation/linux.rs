@@ -26,7 +26,6 @@ use codex_utils_absolute_path::AbsolutePathBuf;
 use super::AskClient;
 use super::ESCALATION_SHELLS;
 use super::EscalationConfig;
-use super::is_dangerous_env;
 use crate::error::ExecError;
 use crate::protocol::ApprovalDecision;
 use crate::protocol::ApprovalKind;
@@ -124,6 +123,8 @@ impl Approver for ClientApprover {
             argv: request.argv.clone(),
             cwd: request.cwd.to_string_lossy().into_owned(),
             justification: justification.map(str::to_string),
+            // Filled in by the session's `AskClient`, which knows the timeout.
+            timeout_ms: None,
         };
         Box::pin(async move {
             match client.ask(request).await {
@@ -216,23 +217,16 @@ impl std::fmt::Debug for PreparedEscalation {
     }
 }
 
-/// The environment an escalated program gets: the shell's, with the dangerous variables
-/// (`is_dangerous_env`) taken from the client's `env` instead.
+/// The environment an escalated program gets: the client's `env`, plus the few terminal
+/// variables of the shell ([`super::ESCALATED_ENV_FROM_SHELL`]).
 fn escalated_env(client_env: &BTreeMap<String, String>) -> EscalatedEnv {
     EscalatedEnv {
-        remove: super::DANGEROUS_ENV
+        keep: super::ESCALATED_ENV_FROM_SHELL
             .iter()
             .map(ToString::to_string)
             .collect(),
-        remove_prefixes: super::DANGEROUS_ENV_PREFIXES
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
-        set: client_env
-            .iter()
-            .filter(|(name, _)| is_dangerous_env(name))
-            .map(|(name, value)| (name.clone(), value.clone()))
-            .collect(),
+        keep_prefixes: Vec::new(),
+        set: client_env.clone(),
     }
 }
 

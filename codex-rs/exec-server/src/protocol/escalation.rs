@@ -43,6 +43,10 @@ pub struct ApprovalRequest {
     /// The justification of the rule that asks for approval, if it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub justification: Option<String>,
+    /// How long the server waits for the answer, in milliseconds; later, the command
+    /// is denied whatever the answer (a client can take its question down then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
 }
 
 /// The client's answer to an `approval/request`.

@@ -81,6 +81,15 @@ impl Approvals {
     /// go to it; those sent to an earlier one are denied.
     pub(super) fn attach(&self, generation: u64, out: mpsc::UnboundedSender<WriterMsg>) {
         let mut state = lock(&self.state);
+        // Two resumes can attach in the other order than they took the session: the
+        // later attachment keeps it.
+        if state
+            .link
+            .as_ref()
+            .is_some_and(|link| link.generation > generation)
+        {
+            return;
+        }
         state
             .pending
             .retain(|_, pending| pending.generation == generation);
@@ -157,12 +166,25 @@ impl Drop for Forget<'_> {
     }
 }
 
+/// Approvals of one session waiting for an answer at most; more are denied at once (a
+/// shell in the sandbox can ask as often as it likes, and each question is held, with
+/// its arguments, until answered or timed out).
+pub(super) const MAX_PENDING_APPROVALS: usize = 32;
+
 impl AskClient for Approvals {
-    fn ask(self: Arc<Self>, request: ApprovalRequest) -> BoxFuture<'static, ApprovalDecision> {
+    fn ask(self: Arc<Self>, mut request: ApprovalRequest) -> BoxFuture<'static, ApprovalDecision> {
+        request.timeout_ms = Some(u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX));
         Box::pin(async move {
             let (reply, answered) = oneshot::channel();
             let id = {
                 let mut state = lock(&self.state);
+                if state.pending.len() >= MAX_PENDING_APPROVALS {
+                    debug!(
+                        process_id = request.process_id,
+                        "{MAX_PENDING_APPROVALS} approvals already wait for an answer; denied"
+                    );
+                    return ApprovalDecision::Deny;
+                }
                 let Some(link) = &state.link else {
                     debug!(
                         process_id = request.process_id,

@@ -24,6 +24,7 @@ fn request() -> ApprovalRequest {
         argv: vec!["git".to_string(), "push".to_string()],
         cwd: "/work".to_string(),
         justification: Some("pushing needs the network".to_string()),
+        timeout_ms: None,
     }
 }
 
@@ -64,6 +65,7 @@ async fn the_request_goes_to_the_attached_connection_and_its_answer_decides() {
                 "argv": ["git", "push"],
                 "cwd": "/work",
                 "justification": "pushing needs the network",
+                "timeoutMs": 30000,
             },
         })
     );
@@ -186,5 +188,56 @@ fn responses_are_objects_with_a_result_or_an_error_and_no_method() {
         (json!("result"), false),
     ] {
         assert_eq!(is_response(&value), response, "{value}");
+    }
+}
+
+/// Two resumes that attach in the other order than they took the session: the later
+/// attachment keeps the session's approvals, the superseded one never gets them.
+#[tokio::test]
+async fn a_superseded_attachment_attaching_late_gets_nothing() {
+    let approvals = Arc::new(Approvals::new(Duration::from_secs(30)));
+    let (newer, mut newer_out) = mpsc::unbounded_channel();
+    let (older, mut older_out) = mpsc::unbounded_channel();
+    approvals.attach(/*generation*/ 3, newer);
+    approvals.attach(/*generation*/ 2, older);
+    let (sent, asking) = ask(&approvals, &mut newer_out).await;
+    assert_eq!(sent["method"], "approval/request");
+    assert!(older_out.try_recv().is_err());
+    approvals.answer(
+        /*generation*/ 2,
+        &sent["id"],
+        Answer::Result(json!({"decision": "approve"})),
+    );
+    assert_eq!(
+        approvals.pending(),
+        1,
+        "the superseded connection's answer is ignored"
+    );
+    approvals.answer(
+        /*generation*/ 3,
+        &sent["id"],
+        Answer::Result(json!({"decision": "deny"})),
+    );
+    assert_eq!(asking.await.unwrap(), ApprovalDecision::Deny);
+}
+
+/// At most `MAX_PENDING_APPROVALS` questions wait at once; more are denied at once.
+#[tokio::test]
+async fn questions_beyond_the_pending_limit_are_denied_at_once() {
+    let approvals = Arc::new(Approvals::new(Duration::from_secs(30)));
+    let (tx, mut out) = mpsc::unbounded_channel();
+    approvals.attach(/*generation*/ 1, tx);
+    let mut waiting = Vec::new();
+    for _ in 0..super::MAX_PENDING_APPROVALS {
+        waiting.push(ask(&approvals, &mut out).await.1);
+    }
+    assert_eq!(
+        Arc::clone(&approvals).ask(request()).await,
+        ApprovalDecision::Deny
+    );
+    assert!(out.try_recv().is_err(), "nothing more was asked");
+    assert_eq!(approvals.pending(), super::MAX_PENDING_APPROVALS);
+    for task in waiting {
+        task.abort();
     }
 }

@@ -416,18 +416,18 @@ async fn approve_for_session_is_remembered_for_that_session_only() {
     assert_eq!(first.asked_argv().len(), 1);
 }
 
-/// An escalated program does not take from the sandbox what would make it run other code
-/// or find other programs: those variables have the request's values, or none; the rest
-/// of the shell's environment reaches it, and the escalation variables never do.
+/// An escalated program takes nothing from the shell's environment, which code in the
+/// sandbox writes, but the terminal variables (with a value that names no path): its
+/// environment is the client's `env`.
 #[tokio::test]
-async fn an_escalated_program_gets_no_dangerous_variables_from_the_sandbox() {
+async fn an_escalated_program_gets_the_clients_environment_not_the_sandboxs() {
     let setup = Setup::start();
     let approver = Approver::always(ApprovalDecision::Approve);
     let env = setup.session(&approver).await;
     for shell in SHELLS {
         let script = "export PATH=/planted:$PATH LD_PRELOAD=/planted.so BASH_ENV=/planted.sh \
-                      GIT_SSH_COMMAND=planted BASH_FUNC_x=planted FROM_SHELL=kept; \
-                      /usr/bin/env";
+                      GIT_SSH_COMMAND=planted BASH_FUNC_x=planted OPENSSL_CONF=x.cnf \
+                      FROM_SHELL=dropped TERM=dumb COLORTERM=/planted; /usr/bin/env";
         let output = setup.run(&env, shell, script).await;
         let mut seen: Vec<String> = text(&output.stdout)
             .lines()
@@ -444,9 +444,9 @@ async fn an_escalated_program_gets_no_dangerous_variables_from_the_sandbox() {
             (
                 shell,
                 vec![
-                    "FROM_SHELL=kept".to_string(),
                     format!("OUT={}", setup.outside.root().display()),
                     "PATH=/usr/bin:/bin".to_string(),
+                    "TERM=dumb".to_string(),
                 ]
             ),
             "{}",
@@ -526,8 +526,12 @@ async fn no_handler_or_no_answer_in_time_denies() {
     assert_eq!(text(&output.stdout), "126\n");
     assert!(!setup.outside("unasked").exists());
 
+    // The request says how long the server waits; the handler takes longer.
+    let timeouts = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&timeouts);
     let mut config = ClientConfig::new(setup.server.url.clone());
-    config.approval_handler = Some(Arc::new(|_request: ApprovalRequest| {
+    config.approval_handler = Some(Arc::new(move |request: ApprovalRequest| {
+        seen.lock().unwrap().push(request.timeout_ms);
         Box::pin(async {
             tokio::time::sleep(std::time::Duration::from_secs(5)).await;
             ApprovalDecision::Approve
@@ -539,6 +543,7 @@ async fn no_handler_or_no_answer_in_time_denies() {
         .await;
     assert_eq!(text(&output.stdout), "126\n");
     assert!(!setup.outside("late").exists());
+    assert_eq!(*timeouts.lock().unwrap(), vec![Some(300)]);
 }
 
 /// Bad requests are refused before anything runs: no sandbox policy, another program

@@ -106,6 +106,11 @@ impl Session {
         };
         let mut options = ServerOptions::new(&wrapper);
         options.limits = limits;
+        // Escalated programs keep `FOO` of the wrapper's environment (nothing else: see
+        // `EscalatedEnv`), and get a `PATH` of the host.
+        options.escalated_env.keep = vec!["FOO".to_string()];
+        options.escalated_env.set =
+            std::collections::BTreeMap::from([("PATH".to_string(), "/usr/bin:/bin".to_string())]);
         let (server, shell) =
             EscalationServer::start_with(Arc::clone(&policy) as Arc<dyn EscalationPolicy>, options)
                 .expect("start the escalation server");

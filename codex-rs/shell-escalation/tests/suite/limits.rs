@@ -197,6 +197,36 @@ async fn malformed_traffic_never_stops_the_server() {
             &stdio,
             "refused: malformed request: invalid type: string \"true\", expected a sequence",
         ),
+        // A name with `=` would be another variable once written out.
+        (
+            json!({"file": "/bin/true", "argv": ["true"], "cwd": "/", "env": {"BASH_ENV=/x": ""}})
+                .to_string()
+                .into_bytes(),
+            &stdio,
+            "refused: the environment variable name `BASH_ENV=/x` is not valid",
+        ),
+        (
+            json!({"file": "/bin/true", "argv": ["true"], "cwd": "/", "env": {"": "x"}})
+                .to_string()
+                .into_bytes(),
+            &stdio,
+            "refused: the environment variable name `` is not valid",
+        ),
+        // A descriptor or a device, whatever it is called: never a program.
+        (
+            json!({"file": "/proc/self/fd/0", "argv": ["git"], "cwd": "/", "env": {}})
+                .to_string()
+                .into_bytes(),
+            &stdio,
+            "refused: `/proc/self/fd/0` is under /proc or /dev",
+        ),
+        (
+            json!({"file": "/dev/stdin", "argv": ["git"], "cwd": "/", "env": {}})
+                .to_string()
+                .into_bytes(),
+            &stdio,
+            "refused: `/dev/stdin` is under /proc or /dev",
+        ),
     ];
     for (body, fds, expected) in cases {
         let channel = raw::open_channel(socket);
