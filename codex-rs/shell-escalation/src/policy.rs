@@ -107,7 +107,7 @@ pub trait Approver: Send + Sync {
 struct SessionKey {
     file: String,
     /// Device, inode, size, change time (seconds, nanoseconds); `None` if unreadable.
-    identity: Option<(u64, u64, u64, i64, i64)>,
+    identity: Option<crate::server::FileIdentity>,
     argv: Vec<String>,
     cwd: String,
 }
@@ -174,16 +174,7 @@ where
     /// modification time back, changes its change time), with the same arguments, in
     /// the same directory.
     fn session_key(request: &ExecRequest) -> SessionKey {
-        use std::os::unix::fs::MetadataExt as _;
-        let identity = std::fs::metadata(&request.file).ok().map(|metadata| {
-            (
-                metadata.dev(),
-                metadata.ino(),
-                metadata.size(),
-                metadata.ctime(),
-                metadata.ctime_nsec(),
-            )
-        });
+        let identity = crate::server::file_identity(&request.file);
         SessionKey {
             file: request.file.to_string_lossy().into_owned(),
             identity,

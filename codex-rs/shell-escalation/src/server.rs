@@ -474,6 +474,9 @@ async fn serve_channel(
     if let Some(message) = special_file(&request.file) {
         return send_reply(&stream, &refusal(format!("refused: {message}"))).await;
     }
+    // What the file is while it is decided about: an escalated start runs it only if it
+    // is still that file (a command in the sandbox may write it while a person looks).
+    let identity = file_identity(&request.file);
     let decision = tokio::select! {
         decision = policy.decide(request.clone()) => decision,
         () = peer_gone(&stream) => return Err(RequestError::Closed),
@@ -489,12 +492,30 @@ async fn serve_channel(
             send_reply(&stream, &Reply::Deny { reason }).await
         }
         EscalationDecision::Escalate => {
-            match run_escalated(&stream, request, stdio, escalated_env).await? {
+            match run_escalated(&stream, request, identity, stdio, escalated_env).await? {
                 Some(reply) => send_reply(&stream, &reply).await,
                 None => Err(RequestError::Closed),
             }
         }
     }
+}
+
+/// A file as it is: device, inode, size and change time (a write to it changes the
+/// change time, which no one but the kernel sets).
+pub(crate) type FileIdentity = (u64, u64, u64, i64, i64);
+
+/// The identity of the file `path` leads to, if it can be read.
+pub(crate) fn file_identity(path: &Path) -> Option<FileIdentity> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).ok().map(|metadata| {
+        (
+            metadata.dev(),
+            metadata.ino(),
+            metadata.size(),
+            metadata.ctime(),
+            metadata.ctime_nsec(),
+        )
+    })
 }
 
 /// Why `file` is refused as a program, if it is: one under `/proc` or `/dev` (after
@@ -658,6 +679,7 @@ impl Drop for KillGroupOnDrop {
 async fn run_escalated(
     stream: &UnixStream,
     request: ExecRequest,
+    identity: Option<FileIdentity>,
     stdio: [OwnedFd; 3],
     escalated_env: &EscalatedEnv,
 ) -> Result<Option<Reply>, RequestError> {
@@ -665,6 +687,13 @@ async fn run_escalated(
     // The program that runs is the file the path leads to now, which must be a regular
     // file (and not under /proc or /dev: see `special_file`).
     let program = match std::fs::canonicalize(&request.file) {
+        Ok(program) if identity.is_some() && file_identity(&program) != identity => {
+            return Ok(Some(refusal(format!(
+                "refused: {} changed while it was being decided about; run it again to be \
+                 asked about what it is now",
+                request.file.display()
+            ))));
+        }
         Ok(program) if program.is_file() && special_file(&program).is_none() => program,
         Ok(_) => {
             return Ok(Some(refusal(format!(

@@ -26,6 +26,7 @@ both_users!(async
     escalate_reports_a_signal_as_128_plus_it,
     deny_prints_the_reason_and_runs_nothing,
     a_relative_program_is_resolved_against_the_working_directory,
+    a_program_written_while_it_is_decided_about_is_refused,
 );
 
 /// `Run`: the program replaces the wrapper (its pid is the wrapper's) and runs as the
@@ -271,4 +272,38 @@ async fn a_pipeline_of_wrapped_commands_shares_the_socket() {
     assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
     assert_eq!(stdout(&out), "HELLO\nstatus=3\n");
     assert_eq!(session.policy.requests().len(), 3);
+}
+
+/// A program file written to while it is decided about (while a person looks at it) is
+/// not run: what was judged is not what it is now.
+async fn a_program_written_while_it_is_decided_about_is_refused(who: Who) {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let session = Session::start(
+        who,
+        StubPolicy::with(|request| {
+            let mut file = std::fs::OpenOptions::new()
+                .append(/*append*/ true)
+                .open(&request.file)
+                .unwrap();
+            file.write_all(b"echo planted\n").unwrap();
+            Box::pin(async { EscalationDecision::Escalate })
+        }),
+    );
+    let tool = session.dir.root().join("tool.sh");
+    std::fs::write(&tool, "#!/bin/sh\necho judged\n").unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = session.run(&tool, &["tool.sh"]).await;
+    assert_eq!(
+        (code(&out), stdout(&out)),
+        (126, String::new()),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("changed while it was being decided about"),
+        "{}",
+        stderr(&out)
+    );
 }
