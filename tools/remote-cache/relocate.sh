@@ -24,7 +24,8 @@ copy=$scratch/elsewhere/codex
 logs=$scratch/logs
 mkdir -p "$copy" "$logs"
 cleanup() {
-  (cd "$copy" && bazel shutdown >/dev/null 2>&1) || true
+  # The copy's output base (about 3 GB) goes with it: a path used once is never reused.
+  (cd "$copy" && bazel clean --expunge >/dev/null 2>&1) || true
   rm -rf "$copy"
 }
 trap cleanup EXIT
