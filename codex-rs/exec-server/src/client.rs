@@ -175,7 +175,12 @@ impl ExecServerClient {
                 // `ReadResponse::from_result_text`).
                 let process_id = params.process_id.clone();
                 reader
-                    .typed(method::PROCESS_READ, &params, &process_id)
+                    .typed(
+                        method::PROCESS_READ,
+                        &params,
+                        &process_id,
+                        /*retryable*/ true,
+                    )
                     .await
             })
         });
@@ -188,6 +193,7 @@ impl ExecServerClient {
                         method::PROCESS_OUTPUT_NOTIFICATIONS,
                         &params,
                         &process_id,
+                        /*retryable*/ true,
                     )
                     .await
                     .map(|_| ())
@@ -258,24 +264,20 @@ impl ExecServerClient {
         Self::connect(self.inner.config.clone()).await
     }
 
+    /// A `process/*` request. `process/start` is not re-sent after a reconnect: one that
+    /// was in flight fails with [`ExecError::OutcomeUnknown`] (a re-sent start whose first
+    /// try ran would be refused as a duplicate).
     async fn request<P: Serialize, R: DeserializeOwned>(
         &self,
         method_name: &'static str,
         params: &P,
         process_id: &str,
     ) -> Result<R, ExecError> {
-        let raw = self
-            .inner
+        let retryable = method_name != method::PROCESS_START;
+        self.inner
             .requests
-            .call(
-                method_name,
-                params,
-                /*retryable*/ method_name != method::PROCESS_START,
-            )
+            .typed(method_name, params, process_id, retryable)
             .await
-            .map_err(|err| err.into_exec_error(process_id))?;
-        raw.parse()
-            .map_err(|err| ExecError::Transport(format!("unexpected {method_name} result: {err}")))
     }
 
     /// An `fs/*` request; errors come back as the typed [`FileSystemError`] the server
@@ -404,15 +406,16 @@ impl Requests {
         }
     }
 
-    /// Send a retryable request and parse its result.
+    /// Send a request and parse its result.
     async fn typed<P: Serialize, R: DeserializeOwned>(
         &self,
         method_name: &'static str,
         params: &P,
         process_id: &str,
+        retryable: bool,
     ) -> Result<R, ExecError> {
         let raw = self
-            .call(method_name, params, /*retryable*/ true)
+            .call(method_name, params, retryable)
             .await
             .map_err(|err| err.into_exec_error(process_id))?;
         raw.parse()

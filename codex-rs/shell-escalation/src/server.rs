@@ -524,15 +524,17 @@ pub(crate) fn file_identity(path: &Path) -> Option<FileIdentity> {
 /// that name.
 fn special_file(file: &Path) -> Option<String> {
     let resolved = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
-    [Path::new("/proc"), Path::new("/dev")]
-        .iter()
-        .any(|special| file.starts_with(special) || resolved.starts_with(special))
-        .then(|| {
-            format!(
-                "`{}` is under /proc or /dev: not a program file",
-                file.display()
-            )
-        })
+    (in_special_dir(file) || in_special_dir(&resolved)).then(|| {
+        format!(
+            "`{}` is under /proc or /dev: not a program file",
+            file.display()
+        )
+    })
+}
+
+/// Whether `path` (as written) is under `/proc` or `/dev`.
+fn in_special_dir(path: &Path) -> bool {
+    path.starts_with("/proc") || path.starts_with("/dev")
 }
 
 fn refusal(message: String) -> Reply {
@@ -694,7 +696,8 @@ async fn run_escalated(
                 request.file.display()
             ))));
         }
-        Ok(program) if program.is_file() && special_file(&program).is_none() => program,
+        // `program` is resolved already: only its place is checked again.
+        Ok(program) if program.is_file() && !in_special_dir(&program) => program,
         Ok(_) => {
             return Ok(Some(refusal(format!(
                 "cannot run {} outside the sandbox: not a regular file",
