@@ -128,12 +128,7 @@ impl Launch {
                 Some(filter.clone()),
                 codex_linux_sandbox::PrivateMounts::NotNeeded,
             ),
-            Confinement::Bwrap(launch) => (
-                true,
-                launch.child_fds(),
-                None,
-                codex_linux_sandbox::PrivateMounts::for_this_process(),
-            ),
+            Confinement::Bwrap(launch) => (true, launch.child_fds(), None, launch.private_mounts()),
         };
         Some(move || {
             // First, so a failure of what follows cannot leave the child unlimited.
@@ -597,7 +592,7 @@ async fn bubblewrap_launch(
     Ok(Launch {
         program: launch.program.clone().into_os_string(),
         args: std::mem::take(&mut launch.args),
-        arg0: None,
+        arg0: launch.arg0.take(),
         request_env: false,
         confinement: Confinement::Bwrap(launch),
         limits: codex_linux_sandbox::ResourceLimits::default(),
@@ -635,6 +630,7 @@ fn linux_sandbox_error(
         | LinuxSandboxError::CurrentExe { .. }
         | LinuxSandboxError::NoNewPrivs { .. }
         | LinuxSandboxError::CloseRangeUnsupported { .. }
+        | LinuxSandboxError::MountsPropagate
         | LinuxSandboxError::Seccomp { .. }
         | LinuxSandboxError::BwrapUntrusted { .. }
         | LinuxSandboxError::BwrapChanged { .. }

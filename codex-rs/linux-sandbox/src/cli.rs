@@ -134,8 +134,12 @@ struct Cli {
 }
 
 /// If this process is one of the sandbox's stages, runs the sandbox's [`run_main`] and
-/// never returns; otherwise returns at once. Call it first thing in `main` of a binary
-/// that should double as the sandbox (the exec-server does).
+/// never returns; otherwise returns at once. Call it first thing in `main`, before any
+/// thread is started, of a binary that should double as the sandbox (the exec-server
+/// does) or that runs bubblewrap without being root: it also makes the binary the
+/// trampoline that starts bubblewrap in a private mount namespace (`argv[0]`
+/// `codex-bwrap-trampoline`; see [`PrivateMounts`](crate::PrivateMounts)), without
+/// which such a binary's sandboxes are refused on a host whose mounts propagate.
 ///
 /// The two stages are recognised by:
 /// - the outer stage: started under the name `codex-linux-sandbox` (the file name of
@@ -146,6 +150,14 @@ struct Cli {
 ///   sandbox, and a symlink on disk could be replaced by a sandboxed command, so the
 ///   stage arrives under the host binary's own name.
 pub fn arg0_dispatch() {
+    crate::trampoline::mark_dispatching();
+    let mut args = std::env::args_os();
+    if args
+        .next()
+        .is_some_and(|argv0| argv0 == crate::trampoline::TRAMPOLINE_ARG0)
+    {
+        crate::trampoline::run(args);
+    }
     let mut args = std::env::args_os();
     let outer_stage = args.next().is_some_and(|argv0| is_sandbox_arg0(&argv0));
     let seccomp_stage = args.next().as_deref() == Some(OsStr::new(APPLY_SECCOMP_FLAG));

@@ -170,6 +170,15 @@ pub enum LinuxSandboxError {
         /// The error of the trial call.
         source: io::Error,
     },
+    /// Mounts propagate on this host, so a mount it makes while a sandbox runs would
+    /// appear inside; hiding them needs root or the trampoline, which this process's
+    /// executable is not (its `main` did not call `arg0_dispatch`).
+    #[error(
+        "mounts propagate on this host, so mounts it makes while a sandbox runs would \
+         appear inside it; a process that is not root hides them through its own \
+         executable, whose `main` must call codex_linux_sandbox::arg0_dispatch() first"
+    )]
+    MountsPropagate,
     /// The policy cannot be bound to this host: a root redirected by a symlink a
     /// sandboxed command could have planted, a writable root inside a protected path, or
     /// a root that cannot be resolved.
@@ -317,6 +326,7 @@ impl LinuxSandboxError {
             | LinuxSandboxError::PolicyJson { .. }
             | LinuxSandboxError::NoNewPrivs { .. }
             | LinuxSandboxError::CloseRangeUnsupported { .. }
+            | LinuxSandboxError::MountsPropagate
             | LinuxSandboxError::Seccomp { .. }
             | LinuxSandboxError::Policy(_)
             | LinuxSandboxError::BwrapUntrusted { .. }

@@ -46,6 +46,7 @@ use crate::FilterKind;
 use crate::LinuxSandboxError;
 use crate::NetworkFilter;
 use crate::PlaceholderLease;
+use crate::PrivateMounts;
 use crate::TrustedBwrap;
 use crate::bwrap_argv::build_bwrap_argv_pinned;
 use crate::launcher;
@@ -61,9 +62,13 @@ use crate::launcher;
 /// sandbox. Tokio's worker threads qualify; a `spawn_blocking` thread does not.
 #[derive(Debug)]
 pub struct BwrapLaunch {
-    /// The bubblewrap executable (resolved, trusted, checked unchanged just now).
+    /// What to execute: the bubblewrap executable (resolved, trusted, checked unchanged
+    /// just now), or the trampoline that executes it ([`PrivateMounts::launcher`]).
     pub program: PathBuf,
-    /// Its arguments: `--args FD -- COMMAND...`. The options — `--json-status-fd N`, the
+    /// `argv[0]` when it is not `program` (the trampoline's name).
+    pub arg0: Option<OsString>,
+    /// Its arguments: `--args FD -- COMMAND...` (after bubblewrap's path, for the
+    /// trampoline). The options — `--json-status-fd N`, the
     /// sandbox (with `--add-seccomp-fd M` for each filter program) and the command's
     /// environment — are in that sealed memory file, so the environment does not show in
     /// bubblewrap's world-readable `/proc/<pid>/cmdline`.
@@ -75,6 +80,8 @@ pub struct BwrapLaunch {
     status: Option<OwnedFd>,
     /// The placeholders this sandbox mounts; `None` once handed to the [`BwrapRun`].
     lease: Option<PlaceholderLease>,
+    /// What the child must do so that later host mounts stay out of the sandbox.
+    private_mounts: PrivateMounts,
 }
 
 impl BwrapLaunch {
@@ -92,6 +99,7 @@ impl BwrapLaunch {
         mut options: BwrapOptions,
     ) -> Result<Self, LinuxSandboxError> {
         let program = bwrap.verify()?.to_path_buf();
+        let private_mounts = PrivateMounts::for_this_process()?;
         let io_error = |source| LinuxSandboxError::BwrapSpawn {
             bwrap: program.clone(),
             source,
@@ -125,19 +133,27 @@ impl BwrapLaunch {
         let command_line = argv_args.split_off(argv.options_end);
         args.extend(argv_args);
         let memfd = args_memfd(&args).map_err(io_error)?;
-        let mut args = vec![
+        let (launcher, arg0, mut args) = private_mounts.launcher(&program);
+        args.extend([
             OsString::from("--args"),
             OsString::from(memfd.as_raw_fd().to_string()),
-        ];
+        ]);
         args.extend(command_line);
         child_fds.push(memfd);
         Ok(Self {
-            program,
+            program: launcher,
+            arg0,
             args,
             child_fds,
             status: Some(status),
             lease: Some(lease),
+            private_mounts,
         })
+    }
+
+    /// What to run in the child's `pre_exec` ([`PrivateMounts::apply`]).
+    pub fn private_mounts(&self) -> PrivateMounts {
+        self.private_mounts
     }
 
     /// The descriptors to keep open across `exec` in the spawned child.

@@ -280,8 +280,14 @@ pub(crate) fn run_bwrap(
             libc::sigprocmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut());
         }
     };
-    let private_mounts = PrivateMounts::for_this_process();
-    let (mut command, args_fd) = match bwrap_reporting_to(bwrap, status_fd, &args) {
+    let private_mounts = match PrivateMounts::for_this_process() {
+        Ok(private_mounts) => private_mounts,
+        Err(err) => {
+            unblock();
+            return Err(err);
+        }
+    };
+    let (mut command, args_fd) = match bwrap_reporting_to(bwrap, private_mounts, status_fd, &args) {
         Ok(built) => built,
         Err(source) => {
             unblock();
@@ -404,41 +410,65 @@ fn host_mounts_propagate() -> bool {
 /// Where bubblewrap starts, so that a mount the host makes while the sandbox runs (an
 /// automounted `/boot/efi`, a container's root, a USB stick) does not appear inside it
 /// with its own, writable options: a mount namespace of its own whose mounts are private.
-/// Decide in the parent ([`PrivateMounts::for_this_process`]), apply in `pre_exec`
-/// ([`PrivateMounts::apply`]).
+/// Decide in the parent ([`PrivateMounts::for_this_process`]); execute
+/// [`PrivateMounts::launcher`] rather than bubblewrap, and apply
+/// [`PrivateMounts::apply`] in its `pre_exec`.
 ///
-/// Only root can make that namespace without a user namespace of its own. A non-root
-/// server would have to make one in the forked child, which must then be dumpable to
-/// write its maps while it still holds a copy of the server's memory (its token): a
-/// same-user process could stop it and read that. So a non-root server's bubblewrap
-/// starts in the server's mount namespace, and later host mounts do reach its sandboxes
-/// (writable only as far as that user may write); see `THREAT_MODEL.md`.
+/// Only root can make that namespace without a user namespace of its own, so root does
+/// it in the forked child. Anyone else executes the trampoline first (see
+/// `trampoline.rs`): the forked child of a server holds a copy of the server's memory and
+/// must not become dumpable, which writing a user namespace's maps needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrivateMounts {
-    /// Nothing to do: no mount of this namespace propagates, or this process is not root.
+    /// Nothing to do: no mount of this namespace propagates.
     NotNeeded,
-    /// Root: a new mount namespace, its mounts made private.
+    /// Root: a new mount namespace, its mounts made private, in `pre_exec`.
     MountNamespace,
+    /// Not root: bubblewrap is started by the trampoline (this executable under another
+    /// name), which makes a user and mount namespace and the mounts private first.
+    Trampoline,
 }
 
 impl PrivateMounts {
     /// What this process must do before running bubblewrap (reads `mountinfo`: call it
-    /// before the spawn).
-    pub fn for_this_process() -> Self {
+    /// before the spawn). Refused ([`LinuxSandboxError::MountsPropagate`]) when mounts
+    /// propagate here, this process is not root, and its executable cannot act as the
+    /// trampoline (its `main` did not call [`crate::arg0_dispatch`]).
+    pub fn for_this_process() -> Result<Self, LinuxSandboxError> {
+        if !host_mounts_propagate() {
+            return Ok(PrivateMounts::NotNeeded);
+        }
         // SAFETY: geteuid cannot fail and touches no memory.
-        if unsafe { libc::geteuid() } == 0 && host_mounts_propagate() {
-            PrivateMounts::MountNamespace
+        if unsafe { libc::geteuid() } == 0 {
+            Ok(PrivateMounts::MountNamespace)
+        } else if crate::trampoline::available() {
+            Ok(PrivateMounts::Trampoline)
         } else {
-            PrivateMounts::NotNeeded
+            Err(LinuxSandboxError::MountsPropagate)
         }
     }
 
-    /// In the `pre_exec` of bubblewrap: only `unshare` and `mount` calls,
-    /// async-signal-safe. Root without `CAP_SYS_ADMIN` (a container, where host mounts do
-    /// not propagate in either) starts bubblewrap as before.
+    /// The program to execute in bubblewrap's place, its `argv[0]` if it is not the
+    /// program, and the arguments that go before bubblewrap's own.
+    pub fn launcher(&self, bwrap: &Path) -> (PathBuf, Option<OsString>, Vec<OsString>) {
+        match self {
+            PrivateMounts::NotNeeded | PrivateMounts::MountNamespace => {
+                (bwrap.to_path_buf(), None, Vec::new())
+            }
+            PrivateMounts::Trampoline => (
+                PathBuf::from(crate::trampoline::SELF_EXE),
+                Some(OsString::from(crate::trampoline::TRAMPOLINE_ARG0)),
+                vec![bwrap.as_os_str().to_owned()],
+            ),
+        }
+    }
+
+    /// In the `pre_exec` of [`PrivateMounts::launcher`]: only `unshare` and `mount`
+    /// calls, async-signal-safe. Root without `CAP_SYS_ADMIN` (a container, where host
+    /// mounts do not propagate in either) starts bubblewrap as before.
     pub fn apply(&self) -> std::io::Result<()> {
         match self {
-            PrivateMounts::NotNeeded => return Ok(()),
+            PrivateMounts::NotNeeded | PrivateMounts::Trampoline => return Ok(()),
             PrivateMounts::MountNamespace => {}
         }
         // SAFETY: unshare takes plain flags.
@@ -464,6 +494,17 @@ impl PrivateMounts {
         }
         Ok(())
     }
+}
+
+/// `command`, the [`PrivateMounts::launcher`] of `bwrap`, with an empty environment.
+fn launcher_command(bwrap: &Path, private_mounts: PrivateMounts) -> Command {
+    let (program, arg0, leading) = private_mounts.launcher(bwrap);
+    let mut command = Command::new(program);
+    if let Some(arg0) = arg0 {
+        command.arg0(arg0);
+    }
+    command.env_clear().args(leading);
+    command
 }
 
 /// `close_range(first, last, CLOSE_RANGE_CLOEXEC)`.
@@ -603,8 +644,8 @@ pub fn probe_proc_mount(bwrap: &Path) -> Result<ProcMount, LinuxSandboxError> {
     }
 }
 
-/// `bwrap --args FD` with an empty environment, where `FD` (returned; keep it until the
-/// spawn) is a sealed memory file holding `--json-status-fd STATUS_FD` and `args`. Both
+/// `bwrap --args FD` (through the trampoline if `private_mounts` says so) with an empty
+/// environment, where `FD` (returned; keep it until the spawn) is a sealed memory file holding `--json-status-fd STATUS_FD` and `args`. Both
 /// descriptors must still be made inheritable in `pre_exec` ([`keep_fds_across_exec`]).
 ///
 /// The empty environment keeps `LD_PRELOAD` and friends away from bubblewrap, which runs
@@ -613,6 +654,7 @@ pub fn probe_proc_mount(bwrap: &Path) -> Result<ProcMount, LinuxSandboxError> {
 /// world-readable `/proc/<pid>/cmdline`.
 fn bwrap_reporting_to(
     bwrap: &Path,
+    private_mounts: PrivateMounts,
     status_fd: RawFd,
     args: &BwrapArgs<'_>,
 ) -> std::io::Result<(Command, OwnedFd)> {
@@ -622,9 +664,8 @@ fn bwrap_reporting_to(
     ];
     all.extend(args.options.iter().cloned());
     let memfd = crate::host::args_memfd(&all)?;
-    let mut command = Command::new(bwrap);
+    let mut command = launcher_command(bwrap, private_mounts);
     command
-        .env_clear()
         .arg("--args")
         .arg(memfd.as_raw_fd().to_string())
         .args(args.command_line);
@@ -665,8 +706,10 @@ fn run_bwrap_captured(
     };
     let (status_read, status_write) = cloexec_pipe().map_err(spawn_error)?;
     let status_fd = status_write.as_raw_fd();
+    // The trial run starts where every sandbox will.
+    let private_mounts = PrivateMounts::for_this_process()?;
     let (mut command, args_fd) =
-        bwrap_reporting_to(bwrap, status_fd, &args).map_err(spawn_error)?;
+        bwrap_reporting_to(bwrap, private_mounts, status_fd, &args).map_err(spawn_error)?;
     let args_raw = args_fd.as_raw_fd();
     command
         .stdin(Stdio::null())
@@ -674,8 +717,6 @@ fn run_bwrap_captured(
         .stderr(Stdio::piped());
     let mut keep = vec![status_fd, args_raw];
     keep.extend(args.inherited.iter().map(AsRawFd::as_raw_fd));
-    // The trial run starts where every sandbox will.
-    let private_mounts = PrivateMounts::for_this_process();
     // SAFETY: the closure only calls unshare, mount (apply) and fcntl
     // (keep_fds_across_exec) on values built before the fork: async-signal-safe, no
     // allocation.

@@ -49,6 +49,7 @@ mod limits;
 mod pin;
 mod placeholder;
 mod seccomp;
+mod trampoline;
 
 /// The exit status that says the sandbox could not be set up, so the command never ran
 /// (as `env`, `timeout` and container runtimes use it): `codex-linux-sandbox` exits with

@@ -20,11 +20,13 @@ use super::harness::RawClient;
 use super::harness::child_env;
 use super::harness::unb64;
 use super::users::server;
+use super::users::server_under;
 
 both_users!(async
     no_writes_to_the_kernels_settings,
     the_servers_token_file_is_hidden_from_sandboxes,
     no_setuid_files,
+    host_mounts_made_later_do_not_reach_a_running_sandbox,
 );
 
 /// Hole 1, second form (found by review after the fix above): a fresh `/proc` still shows
@@ -159,6 +161,117 @@ async fn no_user_namespaces_means_no_sandboxed_start() {
     assert_eq!(plain.output, "unsandboxed\n");
 }
 
+/// A server that is not root, on a host whose mounts propagate, hides later host mounts
+/// through the trampoline, which needs a user namespace of its own. Where it cannot make
+/// one, every sandboxed start is refused with `sandboxUnavailable` and the trampoline's
+/// reason, nothing runs, and unsandboxed starts keep working. Here the server runs below
+/// a shared mount, as an unused uid (not `nobody`: in the outer user namespace root's
+/// files show as `nobody`'s, and a `bwrap` owned by the server's own uid is refused),
+/// inside an outer bubblewrap that disables user namespaces. Needs root.
+#[tokio::test]
+async fn no_private_mounts_means_no_sandboxed_start() {
+    use super::harness::TestServer;
+
+    const UID: &str = "23456";
+    if !Who::Nobody.available() {
+        eprintln!("not run: making a shared mount and switching users need root");
+        return;
+    }
+    let temp = |name: &str| {
+        let dir = tempfile::Builder::new()
+            .prefix(name)
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        let status = std::process::Command::new("chown")
+            .arg(format!("{UID}:{UID}"))
+            .arg(dir.path())
+            .status()
+            .expect("chown");
+        assert!(status.success());
+        dir
+    };
+    let (ws, home, shared) = (temp("ws"), temp("home"), temp("shared"));
+    let bin = codex_utils_cargo_bin::cargo_bin("codex-exec-server").expect("binary");
+    let copy = codex_utils_test_support::installed_copy(&bin);
+    let shared_text = shared.path().display().to_string();
+    let server = TestServer::start_under_with(
+        &[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            SHARED_MOUNT_THEN_EXEC,
+            "sh",
+            &shared_text,
+            "setpriv",
+            &format!("--reuid={UID}"),
+            &format!("--regid={UID}"),
+            "--clear-groups",
+            "bwrap",
+            "--unshare-user",
+            "--uid",
+            UID,
+            "--gid",
+            UID,
+            "--disable-userns",
+            "--bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--unshare-pid",
+            "--die-with-parent",
+            "--",
+        ],
+        Some(&copy.path),
+        &[],
+        &[
+            ("TMPDIR", "/tmp"),
+            ("HOME", home.path().to_str().expect("UTF-8 temp path")),
+        ],
+    );
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let marker = ws.path().join("ran");
+    let policy = workspace_write(&[ws.path()], /*network_access*/ false);
+
+    let refused = client
+        .request(
+            "process/start",
+            sh_params(
+                "s",
+                ws.path(),
+                &policy,
+                &format!("touch {}", marker.display()),
+            ),
+        )
+        .await;
+    let plain = run(
+        &mut client,
+        json!({
+            "processId": "plain",
+            "argv": ["/bin/echo", "unsandboxed"],
+            "cwd": ws.path(),
+            "env": child_env(),
+            "tty": false,
+        }),
+    )
+    .await;
+
+    let (kind, message) = error_of(&refused);
+    assert_eq!(kind, "sandboxUnavailable", "{refused}");
+    assert!(
+        message.contains("codex-bwrap-trampoline: cannot make a user and mount namespace"),
+        "{message}"
+    );
+    assert!(!marker.exists());
+    assert_eq!(plain.output, "unsandboxed\n");
+}
+
 /// Found by review: a root server's command is uid 0 on the host, so a file it marked
 /// setuid in a writable root (`cp /bin/bash x; chmod 4755 x`) made any local user who ran it
 /// root. The filter refuses setuid and setgid modes.
@@ -188,33 +301,38 @@ async fn no_setuid_files(who: Who) {
 /// Found by review: bubblewrap makes the sandbox's mounts slaves of the namespace it starts
 /// in, so a mount the host makes later (an automounted `/boot/efi`, a container's root, a
 /// USB stick) appeared inside a running sandbox with its own, writable options, outside
-/// every writable root; a root server's command is uid 0 there. A root server now starts
-/// bubblewrap in a mount namespace of its own with private mounts wherever host mounts
-/// propagate. Root only: mounting on the host needs it, and so does the fix (a non-root
-/// server cannot make that namespace without exposing its memory; see the threat model).
-#[tokio::test]
-async fn host_mounts_made_later_do_not_reach_a_running_sandbox() {
-    if !Who::Nobody.available() {
-        eprintln!("not run: mounting on the host needs root");
-        return;
-    }
-    let (_server, mut client) = connect(Who::Caller).await;
-    let dir = Who::Caller.dir();
+/// every writable root; a root server's command is uid 0 there. Wherever host mounts
+/// propagate, a root server now starts bubblewrap in a mount namespace of its own with
+/// private mounts, and a server that is not root through the trampoline (its own
+/// executable under another name), which makes a user namespace for that first. Needs
+/// root to mount on the host (so `nobody`'s run too).
+async fn host_mounts_made_later_do_not_reach_a_running_sandbox(who: Who) {
+    let dir = who.dir();
     let ws = dir.mkdir("ws");
     let shared = dir.mkdir("shared");
     let sub = dir.mkdir("shared/sub");
-    let mount = |args: &[&str]| {
-        let status = std::process::Command::new("mount")
-            .args(args)
-            .status()
-            .expect("mount");
-        assert!(status.success(), "mount {args:?}: {status}");
-    };
     let shared_text = shared.display().to_string();
     let sub_text = sub.display().to_string();
-    // A shared mount, as systemd makes `/`.
-    mount(&["--bind", &shared_text, &shared_text]);
-    mount(&["--make-shared", &shared_text]);
+    // The server runs in a mount namespace of its own, below a shared mount (as systemd
+    // makes `/`), so that no other test's server sees mounts propagate meanwhile.
+    let Some(server) = server_under(
+        who,
+        &[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            SHARED_MOUNT_THEN_EXEC,
+            "sh",
+            &shared_text,
+        ],
+    ) else {
+        return;
+    };
+    let (mut client, _) = RawClient::initialized(&server.url).await;
     let go = ws.join("go");
     let script = format!(
         "echo ready; while [ ! -e {go} ]; do sleep 0.05; done; \
@@ -237,13 +355,22 @@ async fn host_mounts_made_later_do_not_reach_a_running_sandbox() {
         "{ready}"
     );
 
-    mount(&["-t", "tmpfs", "-o", "mode=0777", "late-mount", &sub_text]);
+    // The host (the server's namespace) mounts a writable file system below the shared
+    // mount while the sandbox runs.
+    let status = std::process::Command::new("nsenter")
+        .arg(format!("--target={}", server.pid()))
+        .args(["--mount", "--", "mount", "-t", "tmpfs", "-o", "mode=0777"])
+        .args(["late-mount", &sub_text])
+        .status()
+        .expect("nsenter");
+    assert!(status.success(), "nsenter mount: {status}");
     std::fs::write(&go, "").expect("go");
     let (output, _) = read_to_close(&mut client, "late").await;
-    let planted = sub.join("planted").exists();
-    for target in [&sub_text, &shared_text] {
-        let _ = std::process::Command::new("umount").arg(target).status();
-    }
 
-    assert_eq!((output, planted), ("ready\nrefused\n".to_string(), false));
+    assert_eq!(output, "ready\nrefused\n");
 }
+
+/// `sh -c` script: bind-mount `$1` on itself, make it shared, then execute the rest of
+/// the arguments in its place.
+const SHARED_MOUNT_THEN_EXEC: &str =
+    "mount --bind \"$1\" \"$1\" && mount --make-shared \"$1\" && shift && exec \"$@\"";

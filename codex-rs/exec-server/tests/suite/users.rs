@@ -74,3 +74,42 @@ pub fn server_with(who: Who, args: &[&str], env: &[(&str, &str)]) -> Option<User
         }
     }
 }
+
+/// A server run by `who` as the last word of `wrapper` (which must execute it in its place,
+/// as `unshare` and `sh -c '... exec "$@"'` do), with its warnings kept. Needs root (to
+/// switch users, and for the wrappers such tests use); `None` otherwise.
+pub fn server_under(who: Who, wrapper: &[&str]) -> Option<UserServer> {
+    if !Who::Nobody.available() {
+        eprintln!("not run: needs root");
+        return None;
+    }
+    Some(match who {
+        Who::Caller => UserServer {
+            server: TestServer::start_under(wrapper, &[]),
+            _binary: None,
+            _home: None,
+        },
+        Who::Nobody => {
+            let home = who.dir();
+            let home_path = home.root().to_str().expect("UTF-8 temp path");
+            let bin = codex_utils_cargo_bin::cargo_bin("codex-exec-server").expect("binary");
+            let binary = codex_utils_test_support::installed_copy(&bin);
+            let wrapper: Vec<&str> = wrapper
+                .iter()
+                .chain(codex_utils_test_support::NOBODY_SETPRIV.iter())
+                .copied()
+                .collect();
+            let server = TestServer::start_under_with(
+                &wrapper,
+                Some(&binary.path),
+                &[],
+                &[("TMPDIR", "/tmp"), ("HOME", home_path)],
+            );
+            UserServer {
+                server,
+                _binary: Some(binary),
+                _home: Some(home),
+            }
+        }
+    })
+}
