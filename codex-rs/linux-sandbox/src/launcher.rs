@@ -479,21 +479,27 @@ impl PrivateMounts {
                 _ => Err(err),
             };
         }
-        // SAFETY: mount with a static path and null pointers for what it ignores.
-        let made_private = unsafe {
-            libc::mount(
-                std::ptr::null(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            )
-        };
-        if made_private != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(())
+        make_every_mount_private()
     }
+}
+
+/// `mount --make-rprivate /` in this process's mount namespace (one `mount` call:
+/// async-signal-safe).
+pub(crate) fn make_every_mount_private() -> std::io::Result<()> {
+    // SAFETY: mount with a static path and null pointers for what it ignores.
+    let made_private = unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    };
+    if made_private != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// `command`, the [`PrivateMounts::launcher`] of `bwrap`, with an empty environment.

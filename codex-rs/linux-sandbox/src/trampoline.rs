@@ -90,24 +90,13 @@ fn private_mount_namespace() -> Result<(), String> {
         .map_err(|err| format!("writing /proc/self/uid_map: {err}"))?;
     std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1\n"))
         .map_err(|err| format!("writing /proc/self/gid_map: {err}"))?;
-    // SAFETY: mount with a static path and null pointers for what it ignores.
-    let made_private = unsafe {
-        libc::mount(
-            std::ptr::null(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        )
-    };
-    if made_private != 0 {
+    if let Err(err) = crate::launcher::make_every_mount_private() {
         return Err(format!(
             "cannot make the sandbox's mounts private, so mounts this host makes later \
-             would appear in it: {}; if AppArmor restricts unprivileged user namespaces \
+             would appear in it: {err}; if AppArmor restricts unprivileged user namespaces \
              (Ubuntu >= 23.10), allow them for this executable with an AppArmor profile \
              (`profile codex /path/to/this/executable flags=(unconfined) {{ userns, }}`) \
-             or `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`",
-            std::io::Error::last_os_error()
+             or `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`"
         ));
     }
     Ok(())

@@ -129,14 +129,29 @@ async fn no_user_namespaces_means_no_sandboxed_start() {
         ],
         &[],
     );
+    refuses_every_sandboxed_start(
+        &server,
+        &ws,
+        "bubblewrap cannot create the sandbox on this host",
+    )
+    .await;
+}
+
+/// Through `server`: a sandboxed start in `ws` is refused with `sandboxUnavailable` and a
+/// message holding `reason`, and runs nothing; an unsandboxed start still works.
+async fn refuses_every_sandboxed_start(
+    server: &super::harness::TestServer,
+    ws: &std::path::Path,
+    reason: &str,
+) {
     let (mut client, _) = RawClient::initialized(&server.url).await;
     let marker = ws.join("ran");
-    let policy = workspace_write(&[&ws], /*network_access*/ false);
+    let policy = workspace_write(&[ws], /*network_access*/ false);
 
     let refused = client
         .request(
             "process/start",
-            sh_params("s", &ws, &policy, &format!("touch {}", marker.display())),
+            sh_params("s", ws, &policy, &format!("touch {}", marker.display())),
         )
         .await;
     let plain = run(
@@ -153,10 +168,7 @@ async fn no_user_namespaces_means_no_sandboxed_start() {
 
     let (kind, message) = error_of(&refused);
     assert_eq!(kind, "sandboxUnavailable", "{refused}");
-    assert!(
-        message.contains("bubblewrap cannot create the sandbox on this host"),
-        "{message}"
-    );
+    assert!(message.contains(reason), "{message}");
     assert!(!marker.exists());
     assert_eq!(plain.output, "unsandboxed\n");
 }
@@ -235,41 +247,12 @@ async fn no_private_mounts_means_no_sandboxed_start() {
             ("HOME", home.path().to_str().expect("UTF-8 temp path")),
         ],
     );
-    let (mut client, _) = RawClient::initialized(&server.url).await;
-    let marker = ws.path().join("ran");
-    let policy = workspace_write(&[ws.path()], /*network_access*/ false);
-
-    let refused = client
-        .request(
-            "process/start",
-            sh_params(
-                "s",
-                ws.path(),
-                &policy,
-                &format!("touch {}", marker.display()),
-            ),
-        )
-        .await;
-    let plain = run(
-        &mut client,
-        json!({
-            "processId": "plain",
-            "argv": ["/bin/echo", "unsandboxed"],
-            "cwd": ws.path(),
-            "env": child_env(),
-            "tty": false,
-        }),
+    refuses_every_sandboxed_start(
+        &server,
+        ws.path(),
+        "codex-bwrap-trampoline: cannot make a user and mount namespace",
     )
     .await;
-
-    let (kind, message) = error_of(&refused);
-    assert_eq!(kind, "sandboxUnavailable", "{refused}");
-    assert!(
-        message.contains("codex-bwrap-trampoline: cannot make a user and mount namespace"),
-        "{message}"
-    );
-    assert!(!marker.exists());
-    assert_eq!(plain.output, "unsandboxed\n");
 }
 
 /// Found by review: a root server's command is uid 0 on the host, so a file it marked
