@@ -141,6 +141,19 @@ fn spread(values: &mut [f64]) -> (f64, f64, f64) {
     )
 }
 
+/// What a lossless run of `what` missed (or got twice) of `STREAM_BYTES`, plus what it
+/// was told is lost, said when it is not 0.
+fn shortfall(what: &str, received: u64, dropped: u64) -> u64 {
+    let missed = STREAM_BYTES.abs_diff(received) + dropped;
+    if missed != 0 {
+        println!(
+            "    LOSS in {what}: received {received} of {STREAM_BYTES} bytes, {dropped} \
+             reported as gap"
+        );
+    }
+    missed
+}
+
 /// One round's ratios to the pipe: (notifications, read loop).
 type Ratios = (f64, f64);
 
@@ -161,7 +174,7 @@ async fn lossless_round(
     )
     .await;
     let notify_rate = rate(received, time);
-    *lost += STREAM_BYTES - received + dropped;
+    *lost += shortfall(&format!("notify-{name}"), received, dropped);
     let (time, received, dropped) = through_reads(
         &server.url,
         &format!("reads-{name}"),
@@ -169,7 +182,7 @@ async fn lossless_round(
     )
     .await;
     let read_rate = rate(received, time);
-    *lost += STREAM_BYTES - received + dropped;
+    *lost += shortfall(&format!("reads-{name}"), received, dropped);
     println!(
         "    {:6}: notifications {notify_rate:6.1} MiB/s ({:.2} of the pipe)   read loop \
          {read_rate:6.1} MiB/s ({:.2})",
