@@ -46,6 +46,7 @@ use crate::exec_process::BoxFuture;
 use crate::exec_process::ExecFuture;
 use crate::exec_process::ExecProcess;
 use crate::process_stream::ProcessStream;
+use crate::protocol::ByteChunk;
 use crate::protocol::Capabilities;
 use crate::protocol::OutputNotificationsParams;
 use crate::protocol::OutputNotificationsResponse;
@@ -77,25 +78,62 @@ type Reply = Result<RawResult, ReplyError>;
 /// What the connection task hands the event router.
 type TrackerMsg = RouterMsg;
 
-/// The `result` of a reply as it arrived: where it is in the frame's text, which is kept
-/// rather than copied (a `process/read` result carries up to megabytes of base64).
-struct RawResult {
-    frame: Utf8Bytes,
-    range: std::ops::Range<usize>,
+/// The `result` of a reply as it arrived.
+enum RawResult {
+    /// A JSON text reply: where its `result` is in the frame's text, which is kept rather
+    /// than copied (a `process/read` result carries up to megabytes of base64).
+    Json {
+        frame: Utf8Bytes,
+        range: std::ops::Range<usize>,
+    },
+    /// A `process/read` reply that came as a binary frame, already decoded: its chunks are
+    /// slices of the frame.
+    Read(ReadResponse),
 }
 
 impl RawResult {
-    /// The result's JSON text.
+    /// The result's JSON text (empty for a binary reply).
     fn json(&self) -> &str {
-        self.frame
-            .as_str()
-            .get(self.range.clone())
-            .unwrap_or_default()
+        match self {
+            RawResult::Json { frame, range } => {
+                frame.as_str().get(range.clone()).unwrap_or_default()
+            }
+            RawResult::Read(_) => "",
+        }
     }
 
-    /// Parse the result into its typed struct (the only pass over its text).
+    /// Parse the result into its typed struct (the only pass over its text). A binary
+    /// reply is only ever a `process/read` result: for anything else it is an error.
     fn parse<R: DeserializeOwned>(&self) -> serde_json::Result<R> {
-        serde_json::from_str(self.json())
+        match self {
+            RawResult::Json { .. } => serde_json::from_str(self.json()),
+            RawResult::Read(_) => Err(serde::de::Error::custom(
+                "a binary frame answered a request other than `process/read`",
+            )),
+        }
+    }
+
+    /// A `process/read` result whose chunks share one buffer (the reply's): read in one
+    /// pass by [`ReadResponse::from_result_text`], or as the binary frame decoded it.
+    fn into_read_response(self) -> serde_json::Result<ReadResponse> {
+        match self {
+            RawResult::Json { .. } => ReadResponse::from_result_text(self.json()),
+            RawResult::Read(response) => Ok(response),
+        }
+    }
+
+    /// A `process/read` result whose chunks each have a buffer of their own, so that
+    /// keeping one of them keeps nothing else of the reply alive.
+    fn into_separate_read_response(self) -> serde_json::Result<ReadResponse> {
+        match self {
+            RawResult::Json { .. } => self.parse(),
+            RawResult::Read(mut response) => {
+                for chunk in &mut response.chunks {
+                    chunk.chunk = ByteChunk::from(chunk.chunk.as_bytes());
+                }
+                Ok(response)
+            }
+        }
     }
 }
 
@@ -124,6 +162,7 @@ struct ClientInner {
     router: mpsc::Sender<RouterMsg>,
     session_id: String,
     capabilities: Capabilities,
+    binary_output: bool,
     config: ClientConfig,
 }
 
@@ -169,19 +208,11 @@ impl ExecServerClient {
         let notifier = reader.clone();
         let read: ReadFn = Arc::new(move |params: ReadParams| {
             let reader = reader.clone();
+            // A buffer per chunk: the stream's consumer may keep any of them for a while,
+            // which must not keep the rest of the reply (see
+            // `ReadResponse::from_result_text`).
             Box::pin(async move {
-                // Parsed by serde, chunk by chunk: the stream's consumer may keep any of
-                // them for a while, which must not keep the rest of the reply (see
-                // `ReadResponse::from_result_text`).
-                let process_id = params.process_id.clone();
-                reader
-                    .typed(
-                        method::PROCESS_READ,
-                        &params,
-                        &process_id,
-                        /*retryable*/ true,
-                    )
-                    .await
+                reader.read(&params, /*separate_chunks*/ true).await
             })
         });
         let notify: NotifyFn = Arc::new(move |params: OutputNotificationsParams| {
@@ -231,6 +262,7 @@ impl ExecServerClient {
                 router,
                 session_id: init.session_id,
                 capabilities: init.capabilities,
+                binary_output: init.binary_output,
                 config,
             }),
         })
@@ -244,6 +276,14 @@ impl ExecServerClient {
     /// What the server offers.
     pub fn capabilities(&self) -> Capabilities {
         self.inner.capabilities
+    }
+
+    /// Whether the server sends this client's output as binary frames (it asked, with
+    /// [`ClientConfig::binary_output`], and the server offered them at `initialize`), as
+    /// agreed on the first connection. A connection after a reconnect agrees again, and
+    /// the client reads either framing whatever this says.
+    pub fn binary_output(&self) -> bool {
+        self.inner.binary_output
     }
 
     /// Where the connection stands now (see [`ConnectionState`]).
@@ -349,7 +389,10 @@ impl ExecServerClient {
     /// `process/read`. The chunks of the reply share one buffer, freed once the last of
     /// them is dropped.
     pub async fn read(&self, params: ReadParams) -> Result<ReadResponse, ExecError> {
-        self.inner.requests.read(&params).await
+        self.inner
+            .requests
+            .read(&params, /*separate_chunks*/ false)
+            .await
     }
 
     /// `process/write`. A missing `writeId` is filled in, so a write retried after a
@@ -422,14 +465,24 @@ impl Requests {
             .map_err(|err| ExecError::Transport(format!("unexpected {method_name} result: {err}")))
     }
 
-    /// `process/read`: its result, up to megabytes of base64, is parsed by
-    /// [`ReadResponse::from_result_text`].
-    async fn read(&self, params: &ReadParams) -> Result<ReadResponse, ExecError> {
+    /// `process/read`: its result, up to megabytes of output, with the chunks in one
+    /// buffer ([`RawResult::into_read_response`]) or, with `separate_chunks`, in one each
+    /// ([`RawResult::into_separate_read_response`]).
+    async fn read(
+        &self,
+        params: &ReadParams,
+        separate_chunks: bool,
+    ) -> Result<ReadResponse, ExecError> {
         let raw = self
             .call(method::PROCESS_READ, params, /*retryable*/ true)
             .await
             .map_err(|err| err.into_exec_error(&params.process_id))?;
-        ReadResponse::from_result_text(raw.json()).map_err(|err| {
+        let response = if separate_chunks {
+            raw.into_separate_read_response()
+        } else {
+            raw.into_read_response()
+        };
+        response.map_err(|err| {
             ExecError::Transport(format!("unexpected {} result: {err}", method::PROCESS_READ))
         })
     }

@@ -1,16 +1,17 @@
 //! Wire types of the exec-server protocol (see `docs/exec-server-protocol.md`).
 //!
 //! These structs are the contract: field names are camelCase on the wire, byte payloads are
-//! base64, and every params struct refuses unknown fields so that a restriction the caller
+//! base64 (or raw, in the binary output frames a client may ask for), and every params struct refuses unknown fields so that a restriction the caller
 //! relies on is never silently ignored (fail closed). Both the server and the client use
 //! these same types, so they cannot drift apart.
 
 // One module per concern: `rpc` (JSON-RPC: version, method names, error codes, the error
 // object), `initialize` (the handshake), `process` (`process/*` and its notifications),
 // `fs` (`fs/*`), `limits` (`process/start`'s `limits`), `terminal` (`ptySize` and
-// `process/resize`), `escalation` (`process/start`'s `escalation` and `approval/request`)
-// and `byte_chunk` (base64 bytes).
+// `process/resize`), `escalation` (`process/start`'s `escalation` and `approval/request`),
+// `byte_chunk` (base64 bytes) and `binary_frame` (output as binary WebSocket frames).
 // Every item is re-exported here, so its public path stays `protocol::Item`.
+mod binary_frame;
 mod byte_chunk;
 mod escalation;
 mod fs;
@@ -20,6 +21,11 @@ mod process;
 mod rpc;
 mod terminal;
 
+pub use binary_frame::BINARY_FRAME_PREFIX_BYTES;
+pub use binary_frame::BINARY_FRAME_VERSION;
+pub use binary_frame::BinaryFrameError;
+pub use binary_frame::BinaryMessage;
+pub use binary_frame::decode_binary_frame;
 pub use byte_chunk::ByteChunk;
 pub(crate) use byte_chunk::base64_len;
 pub(crate) use byte_chunk::decode_base64_string;

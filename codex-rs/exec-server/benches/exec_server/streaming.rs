@@ -84,10 +84,12 @@ async fn through_notifications(
 }
 
 /// `STREAM_BYTES` of `head` read with a `process/read` loop by a client that asked for no
-/// output notifications: (time, bytes received, bytes reported lost).
-async fn through_reads(url: &str, process_id: &str) -> (Duration, u64, u64) {
+/// output notifications (and for binary output frames or not): (time, bytes received,
+/// bytes reported lost).
+async fn through_reads(url: &str, process_id: &str, binary_output: bool) -> (Duration, u64, u64) {
     let mut config = ClientConfig::new(url);
     config.output_notifications = false;
+    config.binary_output = binary_output;
     let client = ExecServerClient::connect(config).await.unwrap();
     let started = Instant::now();
     client
@@ -139,48 +141,112 @@ fn spread(values: &mut [f64]) -> (f64, f64, f64) {
     )
 }
 
-pub(crate) async fn section() {
-    let server = Server::start(&[]);
-    let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
-        .await
-        .unwrap();
-    // Each round measures its own pipe right before the two clients: on this kind of
-    // machine one pipe run can take half as long as the next, and a ratio is only fair
-    // to a baseline taken in the same minute.
-    println!(
-        "streaming 1 GiB (head -c 1G /dev/zero), default server flags, {ROUNDS} rounds of: \
-         a local pipe read by this process, notifications, a process/read loop (Rust client):"
-    );
-    let (mut notified, mut read, mut lost) = (Vec::new(), Vec::new(), 0);
-    for round in 1..=ROUNDS {
-        let pipe_rate = rate(STREAM_BYTES, local_pipe().await);
-        let (time, received, dropped) = through_notifications(
-            &client,
-            &format!("notify-{round}"),
-            STREAM_BYTES,
-            OutputMode::Pace,
-        )
-        .await;
-        let notify_rate = rate(received, time);
-        lost += STREAM_BYTES - received + dropped;
-        let (time, received, dropped) = through_reads(&server.url, &format!("reads-{round}")).await;
-        let read_rate = rate(received, time);
-        lost += STREAM_BYTES - received + dropped;
+/// What a lossless run of `what` missed (or got twice) of `STREAM_BYTES`, plus what it
+/// was told is lost, said when it is not 0.
+fn shortfall(what: &str, received: u64, dropped: u64) -> u64 {
+    let missed = STREAM_BYTES.abs_diff(received) + dropped;
+    if missed != 0 {
         println!(
-            "  round {round}: pipe {pipe_rate:7.1} MiB/s   notifications {notify_rate:6.1} MiB/s \
-             ({:.2} of the pipe)   read loop {read_rate:6.1} MiB/s ({:.2})",
-            notify_rate / pipe_rate,
-            read_rate / pipe_rate
+            "    LOSS in {what}: received {received} of {STREAM_BYTES} bytes, {dropped} \
+             reported as gap"
         );
-        notified.push(notify_rate / pipe_rate);
-        read.push(read_rate / pipe_rate);
     }
+    missed
+}
+
+/// One round's ratios to the pipe: (notifications, read loop).
+type Ratios = (f64, f64);
+
+/// One round of the lossless measurement for `client` (and, for the read loop, a client
+/// of the same framing): the ratios to `pipe_rate`, adding what was lost to `lost`.
+async fn lossless_round(
+    server: &Server,
+    client: &ExecServerClient,
+    name: &str,
+    pipe_rate: f64,
+    lost: &mut u64,
+) -> Ratios {
+    let (time, received, dropped) = through_notifications(
+        client,
+        &format!("notify-{name}"),
+        STREAM_BYTES,
+        OutputMode::Pace,
+    )
+    .await;
+    let notify_rate = rate(received, time);
+    *lost += shortfall(&format!("notify-{name}"), received, dropped);
+    let (time, received, dropped) = through_reads(
+        &server.url,
+        &format!("reads-{name}"),
+        client.binary_output(),
+    )
+    .await;
+    let read_rate = rate(received, time);
+    *lost += shortfall(&format!("reads-{name}"), received, dropped);
+    println!(
+        "    {:6}: notifications {notify_rate:6.1} MiB/s ({:.2} of the pipe)   read loop \
+         {read_rate:6.1} MiB/s ({:.2})",
+        if client.binary_output() {
+            "binary"
+        } else {
+            "text"
+        },
+        notify_rate / pipe_rate,
+        read_rate / pipe_rate
+    );
+    (notify_rate / pipe_rate, read_rate / pipe_rate)
+}
+
+/// The medians (and ranges) of `rounds`, under `label`.
+fn print_medians(label: &str, rounds: &[Ratios]) {
+    let (mut notified, mut read): (Vec<f64>, Vec<f64>) = rounds.iter().copied().unzip();
     let (notified, notified_low, notified_high) = spread(&mut notified);
     let (read, read_low, read_high) = spread(&mut read);
     println!(
-        "  of the pipe, median (range): notifications {notified:.2} ({notified_low:.2}-{notified_high:.2}), \
-         read loop {read:.2} ({read_low:.2}-{read_high:.2}); {lost} bytes lost in all"
+        "  {label}, of the pipe, median (range): notifications {notified:.2} \
+         ({notified_low:.2}-{notified_high:.2}), read loop {read:.2} ({read_low:.2}-{read_high:.2})"
     );
+}
+
+pub(crate) async fn section() {
+    let server = Server::start(&[]);
+    // The default client (binary output frames), and one with text frames for comparison.
+    let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
+        .await
+        .unwrap();
+    let mut text_config = ClientConfig::new(server.url.clone());
+    text_config.binary_output = false;
+    let text_client = ExecServerClient::connect(text_config).await.unwrap();
+    // Each round measures its own pipe right before the clients: on this kind of machine
+    // one pipe run can take half as long as the next, and a ratio is only fair to a
+    // baseline taken in the same minute.
+    println!(
+        "streaming 1 GiB (head -c 1G /dev/zero), default server flags, {ROUNDS} rounds of: \
+         a local pipe read by this process, then notifications and a process/read loop by the \
+         default Rust client (binary output frames: {}) and by one with text frames:",
+        client.binary_output()
+    );
+    let (mut binary, mut text, mut lost) = (Vec::new(), Vec::new(), 0);
+    for round in 1..=ROUNDS {
+        let pipe_rate = rate(STREAM_BYTES, local_pipe().await);
+        println!("  round {round}: pipe {pipe_rate:7.1} MiB/s");
+        binary.push(
+            lossless_round(&server, &client, &format!("{round}"), pipe_rate, &mut lost).await,
+        );
+        text.push(
+            lossless_round(
+                &server,
+                &text_client,
+                &format!("text-{round}"),
+                pipe_rate,
+                &mut lost,
+            )
+            .await,
+        );
+    }
+    print_medians("default client (binary)", &binary);
+    print_medians("text frames            ", &text);
+    println!("  {lost} bytes lost in all");
     let (time, received, lost) =
         through_notifications(&client, "drop", STREAM_BYTES, OutputMode::Drop).await;
     println!(

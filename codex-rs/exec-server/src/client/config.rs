@@ -84,6 +84,13 @@ pub struct ClientConfig {
     /// (`outputMode: "pace"`) then go on as its reads go past their output, and the streams
     /// carry only `exited` and `closed`.
     pub output_notifications: bool,
+    /// Ask for output as binary WebSocket frames (default `true`): `process/output`
+    /// notifications and `process/read` replies then carry the bytes raw instead of in
+    /// base64 JSON, which takes less CPU on both sides. A server that does not offer them
+    /// (an older one) sends text, which the client reads as before; so does a server asked
+    /// with `false`. [`ExecServerClient::binary_output`](crate::ExecServerClient::binary_output)
+    /// says what was agreed.
+    pub binary_output: bool,
     /// Decides the server's `approval/request`s (shell escalation: a command the rules
     /// mark `prompt` runs outside the sandbox only if this approves it). Called on a task
     /// of its own for each request, at most 64 at once (beyond that, and without a
@@ -116,6 +123,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("request_timeout", &self.request_timeout)
             .field("tls_ca_file", &self.tls_ca_file)
             .field("output_notifications", &self.output_notifications)
+            .field("binary_output", &self.binary_output)
             .field(
                 "approval_handler",
                 &self.approval_handler.as_ref().map(|_| "<handler>"),
@@ -152,7 +160,7 @@ impl ClientConfig {
 
     /// Defaults for `url`: no token (unless `url` carries one), reconnect for up to 30 s,
     /// requests answered within 60 s, sends done within 10 s, messages up to 64 MiB each
-    /// way.
+    /// way, output as binary frames where the server offers them.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -166,6 +174,7 @@ impl ClientConfig {
             max_write_buffer_bytes: DEFAULT_MAX_MESSAGE_BYTES + WRITE_BUFFER_BYTES,
             tls_ca_file: None,
             output_notifications: true,
+            binary_output: true,
             approval_handler: None,
         }
     }

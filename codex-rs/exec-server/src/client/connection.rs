@@ -1,7 +1,8 @@
 //! The connection task: it owns the WebSocket, sends requests (at most [`MAX_IN_FLIGHT`]
-//! unanswered), routes responses by id and notifications to the event router, pings the
-//! server, and on a lost connection fails what cannot be repeated, reconnects with backoff
-//! ([`reconnect`]), resumes the session and re-sends the rest.
+//! unanswered), routes responses by id and notifications to the event router (as text, or
+//! as binary output frames), pings the server, and on a lost connection fails what cannot
+//! be repeated, reconnects with backoff ([`reconnect`]), resumes the session and re-sends
+//! the rest.
 //!
 //! Everything it waits for is bounded: every send by [`ClientConfig::send_timeout`], the
 //! server's silence by [`ClientConfig::server_timeout`] (suspended while the event router
@@ -17,6 +18,7 @@ use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::SinkExt;
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -34,10 +36,12 @@ use tracing::warn;
 
 use crate::error::ExecError;
 use crate::error::SessionLoss;
+use crate::protocol::BinaryMessage;
 use crate::protocol::JSONRPC_VERSION;
 use crate::protocol::OutputNotification;
 use crate::protocol::ProcessEvent;
 use crate::protocol::RpcError;
+use crate::protocol::decode_binary_frame;
 
 use super::ClientConfig;
 use super::ConnectionState;
@@ -297,6 +301,12 @@ impl Connection {
                                 }
                             }
                         }
+                        Some(Ok(Message::Binary(frame))) => {
+                            productive = true;
+                            if let Incoming::Event(message) = self.handle_binary(&frame) {
+                                to_tracker = Some(message);
+                            }
+                        }
                         Some(Ok(Message::Close(frame))) => {
                             let detail = frame.map(|f| format!(" ({f})")).unwrap_or_default();
                             return broken(
@@ -395,7 +405,7 @@ impl Connection {
         if let Some((id, range)) = plain_result(text) {
             // A reply to a request nobody waits for is dropped (as below).
             if let Some(request) = self.in_flight.remove(&id) {
-                let _ = request.reply.send(Ok(RawResult {
+                let _ = request.reply.send(Ok(RawResult::Json {
                     frame: frame.clone(),
                     range,
                 }));
@@ -430,7 +440,7 @@ impl Connection {
                 (None, Some(result)) => {
                     // `result` borrows from `text`: where it starts there.
                     let start = result.get().as_ptr() as usize - text.as_ptr() as usize;
-                    Ok(RawResult {
+                    Ok(RawResult::Json {
                         frame: frame.clone(),
                         range: start..start + result.get().len(),
                     })
@@ -449,6 +459,29 @@ impl Connection {
             Some(event) => Incoming::Event(TrackerMsg::Event(event)),
             None => {
                 debug!("ignoring notification `{method_name}`");
+                Incoming::Handled
+            }
+        }
+    }
+
+    /// Route one binary frame from the server: output (`binaryOutput`), a notification or
+    /// a `process/read` reply. A malformed one is logged and dropped, as a malformed text
+    /// message is: a lost notification shows as a skipped `seq` (which the event router
+    /// reads back), a lost reply as its request's timeout.
+    fn handle_binary(&mut self, frame: &Bytes) -> Incoming {
+        match decode_binary_frame(frame) {
+            Ok(BinaryMessage::Output(output)) => {
+                Incoming::Event(TrackerMsg::Event(ProcessEvent::Output(output)))
+            }
+            Ok(BinaryMessage::ReadReply { id, result }) => {
+                // A reply to a request nobody waits for is dropped (as in `handle_incoming`).
+                if let Some(request) = id.as_u64().and_then(|id| self.in_flight.remove(&id)) {
+                    let _ = request.reply.send(Ok(RawResult::Read(result)));
+                }
+                Incoming::Handled
+            }
+            Err(err) => {
+                warn!("ignoring a malformed binary frame from the server: {err}");
                 Incoming::Handled
             }
         }

@@ -14,12 +14,14 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tracing::debug;
 
 use crate::error::ExecError;
 use crate::protocol::InitializeParams;
 use crate::protocol::InitializeResponse;
 use crate::protocol::JSONRPC_VERSION;
 use crate::protocol::RpcError;
+use crate::protocol::error_code;
 use crate::protocol::method;
 
 use super::ClientConfig;
@@ -121,38 +123,20 @@ async fn open_once(
     )
     .await
     .map_err(|err| ExecError::Transport(format!("connecting to {}: {err}", config.url)))?;
-    let params = InitializeParams {
+    let mut params = InitializeParams {
         client_name: config.client_name.clone(),
         resume_session_id: resume_session_id.map(str::to_string),
         output_notifications: config.output_notifications,
+        binary_output: config.binary_output,
     };
-    let frame = json!({
-        "jsonrpc": JSONRPC_VERSION, "id": 0, "method": method::INITIALIZE, "params": params,
-    });
-    let transport = |err: tokio_tungstenite::tungstenite::Error| {
-        ExecError::Transport(format!("initialize failed: {err}"))
-    };
-    ws.send(Message::text(frame.to_string()))
-        .await
-        .map_err(transport)?;
-    let response = loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(text))) => {
-                let value: Value = serde_json::from_str(text.as_str())
-                    .map_err(|err| ExecError::Transport(format!("bad initialize reply: {err}")))?;
-                if value.get("id") == Some(&json!(0)) {
-                    break value;
-                }
-            }
-            Some(Ok(_)) => {}
-            Some(Err(err)) => return Err(transport(err)),
-            None => {
-                return Err(ExecError::Transport(
-                    "connection closed during initialize".to_string(),
-                ));
-            }
-        }
-    };
+    let mut response = initialize(&mut ws, &params, /*id*/ 0).await?;
+    if params.binary_output && refuses_binary_output(&response) {
+        // A server from before binary output frames refuses the unknown field (and attaches
+        // nothing): ask again, on the same connection, for text.
+        debug!("the server does not know `binaryOutput`; its output comes as text");
+        params.binary_output = false;
+        response = initialize(&mut ws, &params, /*id*/ 1).await?;
+    }
     if let Some(error) = response.get("error") {
         let error: RpcError = serde_json::from_value(error.clone())
             .map_err(|err| ExecError::Transport(format!("bad initialize error: {err}")))?;
@@ -167,9 +151,59 @@ async fn open_once(
     let init: InitializeResponse =
         serde_json::from_value(response.get("result").cloned().unwrap_or(Value::Null))
             .map_err(|err| ExecError::Transport(format!("bad initialize result: {err}")))?;
+    if init.binary_output && !params.binary_output {
+        return Err(ExecError::Transport(
+            "the server turned binary output on although the client did not ask for it".to_string(),
+        ));
+    }
     let initialized = json!({"jsonrpc": JSONRPC_VERSION, "method": method::INITIALIZED});
     ws.send(Message::text(initialized.to_string()))
         .await
         .map_err(transport)?;
     Ok((ws, init))
+}
+
+fn transport(err: tokio_tungstenite::tungstenite::Error) -> ExecError {
+    ExecError::Transport(format!("initialize failed: {err}"))
+}
+
+/// Send `initialize` with `params` as request `id`; its reply, as JSON.
+async fn initialize(ws: &mut Ws, params: &InitializeParams, id: u64) -> Result<Value, ExecError> {
+    let frame = json!({
+        "jsonrpc": JSONRPC_VERSION, "id": id, "method": method::INITIALIZE, "params": params,
+    });
+    ws.send(Message::text(frame.to_string()))
+        .await
+        .map_err(transport)?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => {
+                let value: Value = serde_json::from_str(text.as_str())
+                    .map_err(|err| ExecError::Transport(format!("bad initialize reply: {err}")))?;
+                if value.get("id") == Some(&json!(id)) {
+                    return Ok(value);
+                }
+            }
+            Some(Ok(_)) => {}
+            Some(Err(err)) => return Err(transport(err)),
+            None => {
+                return Err(ExecError::Transport(
+                    "connection closed during initialize".to_string(),
+                ));
+            }
+        }
+    }
+}
+
+/// An `initialize` reply refusing the `binaryOutput` param as unknown (`-32602` naming it):
+/// the answer of a server from before binary output frames.
+fn refuses_binary_output(response: &Value) -> bool {
+    let Some(error) = response.get("error") else {
+        return false;
+    };
+    error.get("code").and_then(Value::as_i64) == Some(error_code::INVALID_PARAMS)
+        && error
+            .get("message")
+            .and_then(Value::as_str)
+            .is_some_and(|message| message.contains("`binaryOutput`"))
 }

@@ -21,6 +21,12 @@ pub struct InitializeParams {
     /// notifications (`process/exited`, `process/closed`) are sent either way.
     #[serde(default = "default_true", skip_serializing_if = "is_true")]
     pub output_notifications: bool,
+    /// Ask for output as binary WebSocket frames (default `false`, left out when
+    /// `false`): `process/output` notifications and `process/read` replies then come as
+    /// binary frames with the bytes raw (see [`super::decode_binary_frame`]), everything
+    /// else stays JSON text. The result's `binaryOutput` says whether the server does it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub binary_output: bool,
 }
 
 fn default_true() -> bool {
@@ -50,4 +56,9 @@ pub struct InitializeResponse {
     pub session_id: String,
     /// What this server offers.
     pub capabilities: Capabilities,
+    /// Output comes as binary frames on this connection (only when the client asked with
+    /// `binaryOutput: true`; left out when `false`, so a client that did not ask sees the
+    /// result it always did).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub binary_output: bool,
 }

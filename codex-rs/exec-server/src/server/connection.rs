@@ -35,6 +35,7 @@ use super::lock;
 use super::rpc::parse_params;
 use super::sessions::Session;
 use super::sessions::Sessions;
+use super::writer::OutputFraming;
 use super::writer::WriterMsg;
 use super::writer::write_loop;
 
@@ -90,6 +91,8 @@ pub(super) struct Connection {
     pub(super) attached: Mutex<Option<(Arc<Session>, u64)>>,
     /// Set when the reader loop ends: pending replies are then dropped.
     pub(super) closed: watch::Sender<bool>,
+    /// The client asked for binary output frames at `initialize` (`binaryOutput`).
+    pub(super) binary_output: AtomicBool,
 }
 
 /// Read and answer requests until the connection ends, then detach its session.
@@ -109,6 +112,7 @@ pub(super) async fn serve_websocket<S: Transport>(
         out,
         attached: Mutex::new(None),
         closed,
+        binary_output: AtomicBool::new(/*v*/ false),
     });
     // Aborted with this connection (a server shutdown aborts connection tasks): a writer
     // left behind would keep the socket open and answer the client's pings for a
@@ -159,12 +163,7 @@ pub(super) async fn serve_websocket<S: Transport>(
         }
         match message {
             Ok(Message::Text(text)) => conn.handle_text(text.as_str()),
-            Ok(Message::Binary(_)) => conn.send_error(
-                Value::Null,
-                error_code::INVALID_REQUEST,
-                "binary frames are not supported; send JSON-RPC as text frames".to_string(),
-                /*data*/ None,
-            ),
+            Ok(Message::Binary(frame)) => conn.handle_binary(&frame),
             Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
             Ok(Message::Close(_)) => break,
             Err(tungstenite::Error::Capacity(err)) => {
@@ -213,6 +212,15 @@ impl Drop for AbortOnDrop {
 }
 
 impl Connection {
+    /// How this connection's output is framed (text until `initialize` asks otherwise).
+    pub(super) fn output_framing(&self) -> OutputFraming {
+        if self.binary_output.load(Ordering::Acquire) {
+            OutputFraming::Binary
+        } else {
+            OutputFraming::Text
+        }
+    }
+
     /// `initialize`: attach this connection to a new session, or resume (and take over)
     /// an existing one. Refused on a connection that is already attached.
     pub(super) fn initialize(&self, params: Value) -> Result<InitializeResponse, RpcError> {
@@ -233,20 +241,29 @@ impl Connection {
             session_id = session.id,
             client_name = params.client_name,
             resumed = params.resume_session_id.is_some(),
+            binary_output = params.binary_output,
             "initialize"
         );
+        // Set before the events reach the writer and before any other request is read
+        // (this runs on the reader loop), so every output message of the connection is
+        // framed the same way.
+        self.binary_output
+            .store(params.binary_output, Ordering::Release);
         let events = if params.output_notifications {
             session.processes.events()
         } else {
             session.processes.lifecycle_events()
         };
-        let _ = self.out.send(WriterMsg::Events(events));
+        let _ = self
+            .out
+            .send(WriterMsg::Events(events, self.output_framing()));
         let response = InitializeResponse {
             session_id: session.id.clone(),
             capabilities: Capabilities {
                 exec: true,
                 filesystem: true,
             },
+            binary_output: params.binary_output,
         };
         *attached = Some((session, generation));
         Ok(response)

@@ -14,10 +14,13 @@ use crate::error::ExecError;
 use crate::protocol::JSONRPC_VERSION;
 use crate::protocol::ReadResponse;
 use crate::protocol::RpcError;
+use crate::protocol::decode_binary_frame;
 use crate::protocol::error_code;
 use crate::protocol::method;
 
 use super::connection::Connection;
+use super::writer::OutputFraming;
+use super::writer::Payload;
 use super::writer::WriterMsg;
 
 /// A validated incoming message.
@@ -89,13 +92,15 @@ pub(super) fn parse_params<T: DeserializeOwned>(params: Value) -> Result<T, RpcE
 
 /// The `result` of a successful reply, and how the response carrying it is written.
 pub(super) trait ReplyResult: Send + 'static {
-    /// The whole response text answering request `id`.
-    fn response_text(&self, id: &Value) -> serde_json::Result<String>;
+    /// The whole response answering request `id`, on a connection whose output is framed
+    /// as `framing`.
+    fn response(&self, id: &Value, framing: OutputFraming) -> serde_json::Result<Payload>;
 }
 
-/// Every serializable result is written by serde, in one pass.
+/// Every serializable result is written by serde, in one pass, as JSON text (only output
+/// is ever framed as binary).
 impl<T: Serialize + Send + 'static> ReplyResult for T {
-    fn response_text(&self, id: &Value) -> serde_json::Result<String> {
+    fn response(&self, id: &Value, _framing: OutputFraming) -> serde_json::Result<Payload> {
         #[derive(Serialize)]
         struct Response<'a, T> {
             jsonrpc: &'static str,
@@ -107,22 +112,29 @@ impl<T: Serialize + Send + 'static> ReplyResult for T {
             id,
             result: self,
         })
+        .map(Payload::Text)
     }
 }
 
-/// A `process/read` result: up to megabytes of base64, written directly rather than by
-/// serde (see [`ReadResponse::to_response_text`]).
+/// A `process/read` result: up to megabytes of output, written directly rather than by
+/// serde (see [`ReadResponse::to_response_text`]), or as a binary frame
+/// ([`ReadResponse::to_binary_frame`]) on a connection that asked for binary output.
 pub(super) struct ReadReply(pub(super) ReadResponse);
 
 impl ReplyResult for ReadReply {
-    fn response_text(&self, id: &Value) -> serde_json::Result<String> {
-        self.0.to_response_text(id)
+    fn response(&self, id: &Value, framing: OutputFraming) -> serde_json::Result<Payload> {
+        match framing {
+            OutputFraming::Text => self.0.to_response_text(id).map(Payload::Text),
+            OutputFraming::Binary => self.0.to_binary_frame(id).map(Payload::Binary),
+        }
     }
 }
 
 impl Connection {
     fn send_json(&self, value: Value) {
-        let _ = self.out.send(WriterMsg::Text(value.to_string()));
+        let _ = self
+            .out
+            .send(WriterMsg::Response(Payload::Text(value.to_string())));
     }
 
     pub(super) fn send_error(&self, id: Value, code: i64, message: String, data: Option<Value>) {
@@ -141,10 +153,11 @@ impl Connection {
     }
 
     pub(super) fn send_result<T: ReplyResult>(&self, id: Value, result: Result<T, ExecError>) {
-        let text = result.map(|result| result.response_text(&id));
-        match text {
-            Ok(Ok(text)) => {
-                let _ = self.out.send(WriterMsg::Text(text));
+        let framing = self.output_framing();
+        let response = result.map(|result| result.response(&id, framing));
+        match response {
+            Ok(Ok(payload)) => {
+                let _ = self.out.send(WriterMsg::Response(payload));
             }
             Ok(Err(err)) => self.send_rpc_error(
                 id,
@@ -152,6 +165,29 @@ impl Connection {
             ),
             Err(err) => self.send_rpc_error(id, err.to_rpc_error()),
         }
+    }
+
+    /// A binary frame from the client: binary frames carry only the server's output, so
+    /// it is answered `-32600` either way, with what is wrong with it when it is not even
+    /// a well-formed frame (the connection stays open).
+    pub(super) fn handle_binary(&self, frame: &bytes::Bytes) {
+        let message = match decode_binary_frame(frame) {
+            Err(err) => format!("malformed binary frame: {err}"),
+            Ok(_) => "binary frames carry only the server's output (process/output \
+                      notifications and process/read replies); send requests as JSON text \
+                      frames"
+                .to_string(),
+        };
+        debug!(
+            "refusing a binary frame of {} bytes: {message}",
+            frame.len()
+        );
+        self.send_error(
+            Value::Null,
+            error_code::INVALID_REQUEST,
+            message,
+            /*data*/ None,
+        );
     }
 
     pub(super) fn handle_text(self: &Arc<Self>, text: &str) {

@@ -14,28 +14,70 @@ use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tracing::debug;
+use tracing::warn;
 
 use crate::exec_process::ProcessEvents;
+use crate::protocol::ProcessEvent;
 
 use super::Transport;
 use super::connection::Backlog;
 use super::liveness::Liveness;
 use super::liveness::Tracked;
 
+/// How a connection's output (`process/output` notifications and `process/read`
+/// replies) is framed: chosen by the client at `initialize` (`binaryOutput`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum OutputFraming {
+    /// JSON text frames, bytes in base64 (the default).
+    Text,
+    /// Binary frames (see [`crate::protocol::decode_binary_frame`]).
+    Binary,
+}
+
+/// One message for the WebSocket: JSON text, or a binary output frame.
+pub(super) enum Payload {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+impl Payload {
+    fn into_message(self) -> Message {
+        match self {
+            Payload::Text(text) => Message::text(text),
+            Payload::Binary(data) => Message::binary(data),
+        }
+    }
+}
+
+/// The notification of `event` in `framing`, or `None` for client-side-only events.
+fn notification(event: &ProcessEvent, framing: OutputFraming) -> Option<Payload> {
+    match (event, framing) {
+        (ProcessEvent::Output(output), OutputFraming::Binary) => match output.to_binary_frame() {
+            Ok(frame) => Some(Payload::Binary(frame)),
+            Err(err) => {
+                warn!("writing a binary process/output frame: {err}");
+                None
+            }
+        },
+        _ => event.to_notification_text().map(Payload::Text),
+    }
+}
+
 /// What the writer of a connection is asked to send.
 pub(super) enum WriterMsg {
     /// The response to one admitted frame (counted off the backlog once written).
-    Text(String),
+    Response(Payload),
     /// A process notification from the session's event queue.
-    Notification(String),
+    Notification(Payload),
     /// A request of the server to the client (`approval/request`): like a notification,
     /// it answers no frame of the client, so it is not counted off the backlog.
     ServerRequest(String),
-    Events(ProcessEvents),
+    /// The session's event queue, and how its output is framed on this connection.
+    Events(ProcessEvents, OutputFraming),
     Close(CloseFrame),
 }
 
-async fn next_event(events: &mut Option<ProcessEvents>) -> Option<crate::protocol::ProcessEvent> {
+async fn next_event(events: &mut Option<ProcessEvents>) -> Option<ProcessEvent> {
     match events {
         Some(events) => events.recv().await,
         None => std::future::pending().await,
@@ -57,13 +99,13 @@ pub(super) async fn write_loop<S: Transport>(
 /// (see [`Liveness`]).
 async fn send_payload<S: Transport>(
     sink: &mut futures_util::stream::SplitSink<WebSocketStream<Tracked<S>>, Message>,
-    text: String,
+    payload: Payload,
     liveness: &Liveness,
 ) -> Result<(), tungstenite::Error> {
     liveness
         .writing_payload
         .store(/*val*/ true, Ordering::Relaxed);
-    let sent = sink.send(Message::text(text)).await;
+    let sent = sink.send(payload.into_message()).await;
     liveness
         .writing_payload
         .store(/*val*/ false, Ordering::Relaxed);
@@ -78,6 +120,7 @@ async fn write_messages<S: Transport>(
     ping_every: Duration,
 ) {
     let mut events: Option<ProcessEvents> = None;
+    let mut framing = OutputFraming::Text;
     let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -97,7 +140,7 @@ async fn write_messages<S: Transport>(
                 None => break,
             },
             event = next_event(&mut events) => match event {
-                Some(event) => match event.to_notification_text() {
+                Some(event) => match notification(&event, framing) {
                     Some(notification) => WriterMsg::Notification(notification),
                     None => continue,
                 },
@@ -108,21 +151,30 @@ async fn write_messages<S: Transport>(
             },
         };
         match msg {
-            WriterMsg::Text(text) => {
-                let sent = send_payload(&mut sink, text, liveness).await;
+            WriterMsg::Response(payload) => {
+                let sent = send_payload(&mut sink, payload, liveness).await;
                 backlog.done();
                 if let Err(err) = sent {
                     debug!("websocket write failed: {err}");
                     break;
                 }
             }
-            WriterMsg::Notification(text) | WriterMsg::ServerRequest(text) => {
-                if let Err(err) = send_payload(&mut sink, text, liveness).await {
+            WriterMsg::Notification(payload) => {
+                if let Err(err) = send_payload(&mut sink, payload, liveness).await {
                     debug!("websocket write failed: {err}");
                     break;
                 }
             }
-            WriterMsg::Events(new_events) => events = Some(new_events),
+            WriterMsg::ServerRequest(text) => {
+                if let Err(err) = send_payload(&mut sink, Payload::Text(text), liveness).await {
+                    debug!("websocket write failed: {err}");
+                    break;
+                }
+            }
+            WriterMsg::Events(new_events, new_framing) => {
+                events = Some(new_events);
+                framing = new_framing;
+            }
             WriterMsg::Close(frame) => {
                 let _ = sink.send(Message::Close(Some(frame))).await;
                 break;

@@ -321,6 +321,9 @@ pub struct RawClient {
     next_id: u64,
     pub notifications: VecDeque<Value>,
     responses: std::collections::HashMap<u64, Value>,
+    /// Binary frames received so far (each is handed on as the text message it stands
+    /// for; see [`binary_frame_as_json`]).
+    pub binary_frames: usize,
 }
 
 impl RawClient {
@@ -334,6 +337,7 @@ impl RawClient {
             next_id: 1,
             notifications: VecDeque::new(),
             responses: std::collections::HashMap::new(),
+            binary_frames: 0,
         }
     }
 
@@ -350,6 +354,38 @@ impl RawClient {
             json!({"clientName": "reader", "outputNotifications": false}),
         )
         .await
+    }
+
+    /// [`RawClient::initialized`] for a client that asks for binary output frames
+    /// (`binaryOutput: true`), which the server must grant.
+    pub async fn initialized_binary(url: &str) -> (Self, String) {
+        Self::initialized_binary_with(url, json!({"clientName": "binary"})).await
+    }
+
+    /// [`RawClient::initialized_binary`] that reads output with `process/read` only.
+    pub async fn initialized_binary_reader(url: &str) -> (Self, String) {
+        Self::initialized_binary_with(
+            url,
+            json!({"clientName": "binary reader", "outputNotifications": false}),
+        )
+        .await
+    }
+
+    async fn initialized_binary_with(url: &str, mut params: Value) -> (Self, String) {
+        params["binaryOutput"] = json!(true);
+        let mut client = Self::connect(url).await;
+        let response = client.request("initialize", params).await;
+        assert_eq!(
+            response["result"]["binaryOutput"],
+            json!(true),
+            "{response}"
+        );
+        let session_id = response["result"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("initialize failed: {response}"))
+            .to_string();
+        client.notify("initialized", json!({})).await;
+        (client, session_id)
     }
 
     async fn initialized_with(url: &str, params: Value) -> (Self, String) {
@@ -410,6 +446,10 @@ impl RawClient {
             match message {
                 Message::Text(text) => {
                     return serde_json::from_str(text.as_str()).expect("server sends JSON");
+                }
+                Message::Binary(frame) => {
+                    self.binary_frames += 1;
+                    return binary_frame_as_json(&frame);
                 }
                 Message::Close(frame) => panic!("connection closed: {frame:?}"),
                 _ => {}
@@ -527,6 +567,42 @@ impl RawClient {
     pub async fn close(mut self) {
         let _ = self.ws.close(/*msg*/ None).await;
     }
+}
+
+/// The message a binary output frame stands for, as it would be in a text frame: every
+/// `chunkLength` of the header replaced by `chunk`, its bytes in base64. Written from
+/// `docs/exec-server-protocol.md` ("Binary output frames") alone, independently of the
+/// crate's decoder; panics on anything the document does not allow.
+pub fn binary_frame_as_json(frame: &[u8]) -> Value {
+    let (&version, rest) = frame.split_first().expect("a version byte");
+    assert_eq!(version, 1, "binary frame version");
+    let (length, rest) = rest.split_at(/*mid*/ 4);
+    let length = u32::from_be_bytes(length.try_into().expect("4 bytes")) as usize;
+    let (header, mut payload) = rest.split_at(length);
+    let mut message: Value = serde_json::from_slice(header).expect("the header is JSON");
+    let mut fill = |chunk: &mut Value| {
+        let object = chunk.as_object_mut().expect("a chunk header is an object");
+        let length = object
+            .remove("chunkLength")
+            .and_then(|length| length.as_u64())
+            .expect("chunkLength") as usize;
+        let (bytes, rest) = payload.split_at(length);
+        object.insert("chunk".to_string(), Value::from(b64(bytes)));
+        payload = rest;
+    };
+    if message["method"] == json!("process/output") {
+        fill(&mut message["params"]);
+    } else {
+        assert!(message.get("id").is_some(), "{message}");
+        for chunk in message["result"]["chunks"]
+            .as_array_mut()
+            .expect("a read reply's chunks")
+        {
+            fill(chunk);
+        }
+    }
+    assert!(payload.is_empty(), "the chunk lengths cover the payload");
+    message
 }
 
 /// Reads a process's output (every stream, in order) with `read` until it is closed;

@@ -2,6 +2,7 @@ mod apply_patch;
 mod auth;
 mod background_child;
 mod backpressure;
+mod binary_output;
 mod child;
 mod cli;
 mod client_hostile;

@@ -70,11 +70,23 @@ impl Drop for Proxy {
 
 #[tokio::test]
 async fn three_disconnects_lose_no_byte() {
+    three_disconnects(/*binary_output*/ true).await;
+}
+
+#[tokio::test]
+async fn three_disconnects_lose_no_byte_with_text_output() {
+    three_disconnects(/*binary_output*/ false).await;
+}
+
+/// Cuts the connection of a client streaming a process's output three times, with
+/// `binary_output` as the client's [`ClientConfig::binary_output`].
+async fn three_disconnects(binary_output: bool) {
     let server = TestServer::start();
     let proxy = Proxy::start(server.addr()).await;
-    let client = ExecServerClient::connect(ClientConfig::new(server.url_via(&proxy.addr)))
-        .await
-        .unwrap();
+    let mut config = ClientConfig::new(server.url_via(&proxy.addr));
+    config.binary_output = binary_output;
+    let client = ExecServerClient::connect(config).await.unwrap();
+    assert_eq!(client.binary_output(), binary_output);
     let dir = cwd();
     // Writes numbered lines as fast as it can until the test creates `stop`.
     let (_, mut events) = client
@@ -139,6 +151,59 @@ async fn three_disconnects_lose_no_byte() {
         .collect();
     assert_eq!(text, expected);
     assert!(lines > 0);
+}
+
+/// A `process/read` loop (binary replies) whose connection is cut after every few
+/// replies: the reads are re-sent on the resumed session and every byte arrives once.
+#[tokio::test]
+async fn a_binary_read_loop_resumes_through_disconnects_without_loss() {
+    let server = TestServer::start();
+    let proxy = Proxy::start(server.addr()).await;
+    let mut config = ClientConfig::new(server.url_via(&proxy.addr));
+    config.output_notifications = false;
+    let client = ExecServerClient::connect(config).await.unwrap();
+    assert!(client.binary_output());
+    let dir = cwd();
+    client
+        .start(typed_start(
+            "counter",
+            &[
+                "/bin/sh",
+                "-c",
+                "i=0; while [ $i -lt 30000 ]; do echo $i; i=$((i+1)); done",
+            ],
+            dir.path(),
+        ))
+        .await
+        .unwrap();
+    let (mut output, mut after, mut replies, mut cuts) = (Vec::new(), 0, 0, 0);
+    loop {
+        let read = client
+            .read(codex_exec_server::protocol::ReadParams {
+                process_id: "counter".to_string(),
+                after_seq: Some(after),
+                max_bytes: Some(4096),
+                wait_ms: Some(2_000),
+                resume_notifications: false,
+            })
+            .await
+            .unwrap();
+        assert_eq!(read.gap, None);
+        for chunk in &read.chunks {
+            output.extend_from_slice(chunk.chunk.as_bytes());
+        }
+        after = read.next_seq - 1;
+        if read.closed {
+            break;
+        }
+        replies += 1;
+        if replies % 10 == 0 && cuts < 3 {
+            proxy.cut();
+            cuts += 1;
+        }
+    }
+    let expected: String = (0..30000).map(|i| format!("{i}\n")).collect();
+    assert_eq!((String::from_utf8(output).unwrap(), cuts), (expected, 3));
 }
 
 #[tokio::test]
