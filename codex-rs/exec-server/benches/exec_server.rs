@@ -378,6 +378,15 @@ async fn main() {
         std::process::exit(2);
     }
     let run = |name: &str| wanted.is_empty() || wanted.iter().any(|wanted| wanted == name);
+    // The client's own warnings (a reconnect, a malformed frame) explain a loss or a slow
+    // round; `RUST_LOG` overrides the level.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
     println!("codex-exec-server benchmark (baseline measured in the same run)\n");
     if run("latency") {
         latency_section().await;

@@ -166,6 +166,18 @@ async fn lossless_round(
     pipe_rate: f64,
     lost: &mut u64,
 ) -> Ratios {
+    // Counts the client's reconnects during the transfer, which a loss report names.
+    let mut states = client.state_changes();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counter = std::sync::Arc::clone(&count);
+    let watcher = tokio::spawn(async move {
+        while states.changed().await.is_ok() {
+            let state = states.borrow_and_update().clone();
+            if matches!(state, codex_exec_server::ConnectionState::Reconnecting { .. }) {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
     let (time, received, dropped) = through_notifications(
         client,
         &format!("notify-{name}"),
@@ -173,8 +185,14 @@ async fn lossless_round(
         OutputMode::Pace,
     )
     .await;
+    watcher.abort();
+    let reconnects = count.load(std::sync::atomic::Ordering::Relaxed);
     let notify_rate = rate(received, time);
-    *lost += shortfall(&format!("notify-{name}"), received, dropped);
+    let missed = shortfall(&format!("notify-{name}"), received, dropped);
+    if missed != 0 || reconnects != 0 {
+        println!("    (the client reconnected {reconnects} times during notify-{name})");
+    }
+    *lost += missed;
     let (time, received, dropped) = through_reads(
         &server.url,
         &format!("reads-{name}"),
