@@ -35,6 +35,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use codex_file_system::FileSystemError;
 
 use crate::error::ExecError;
+use crate::event_router::AckFn;
 use crate::event_router::Backend as RouterBackend;
 use crate::event_router::NotifyFn;
 use crate::event_router::ROUTER_QUEUE;
@@ -46,6 +47,8 @@ use crate::exec_process::BoxFuture;
 use crate::exec_process::ExecFuture;
 use crate::exec_process::ExecProcess;
 use crate::process_stream::ProcessStream;
+use crate::protocol::AckParams;
+use crate::protocol::AckResponse;
 use crate::protocol::ByteChunk;
 use crate::protocol::Capabilities;
 use crate::protocol::OutputNotificationsParams;
@@ -206,6 +209,7 @@ impl ExecServerClient {
             ..requests.clone()
         };
         let notifier = reader.clone();
+        let notifier_for_acks = reader.clone();
         let read: ReadFn = Arc::new(move |params: ReadParams| {
             let reader = reader.clone();
             // A buffer per chunk: the stream's consumer may keep any of them for a while,
@@ -230,7 +234,27 @@ impl ExecServerClient {
                     .map(|_| ())
             })
         });
-        let backend = RouterBackend { read, notify };
+        // Acknowledgements go to a server that agreed to count delivery by them.
+        let ack: Option<AckFn> = init.acknowledge_output.then(|| {
+            let acker = notifier_for_acks.clone();
+            let ack: AckFn = Arc::new(move |params: AckParams| {
+                let acker = acker.clone();
+                Box::pin(async move {
+                    let process_id = params.process_id.clone();
+                    acker
+                        .typed::<_, AckResponse>(
+                            method::PROCESS_ACK,
+                            &params,
+                            &process_id,
+                            /*retryable*/ false,
+                        )
+                        .await
+                        .map(|_| ())
+                })
+            });
+            ack
+        });
+        let backend = RouterBackend { read, notify, ack };
         // The router and the watcher below must not keep the connection alive.
         let weak = Requests {
             _strong: None,

@@ -32,6 +32,7 @@ use tracing::warn;
 use crate::error::ExecError;
 use crate::process_stream::ProcessStream;
 use crate::process_stream::StreamItem;
+use crate::protocol::AckParams;
 use crate::protocol::ClosedNotification;
 use crate::protocol::ExitedNotification;
 use crate::protocol::OutputNotification;
@@ -54,6 +55,10 @@ pub(crate) const STREAM_CAPACITY: usize = 32;
 const MUTE_AFTER_BYTES: usize = 4 * 1024 * 1024;
 /// Messages queued for the router before its feeder waits.
 pub(crate) const ROUTER_QUEUE: usize = 16;
+/// Notified output bytes of a process the router holds before it acknowledges them
+/// (`process/ack`), unless it runs out of messages first (then it acknowledges at once, so
+/// a process paced on a window smaller than this never waits for it).
+const ACK_EVERY_BYTES: usize = 1024 * 1024;
 /// A `seq` further than this past the last one seen is refused as absurd (a process
 /// would need a trillion events to get there), so `seq` arithmetic can never overflow.
 const MAX_SEQ_JUMP: u64 = 1 << 40;
@@ -72,11 +77,18 @@ pub(crate) type NotifyFn =
 /// the backend dropped): `None` ends the streams without an error.
 pub(crate) type EndFn = Box<dyn FnOnce() -> Option<ExecError> + Send>;
 
+/// How the router acknowledges a process's notified output.
+pub(crate) type AckFn = Arc<dyn Fn(AckParams) -> BackendFuture<()> + Send + Sync>;
+
 /// How the router reaches its backend.
 #[derive(Clone)]
 pub(crate) struct Backend {
     pub(crate) read: ReadFn,
     pub(crate) notify: NotifyFn,
+    /// For a backend that counts notified output as delivered only once acknowledged (a
+    /// server connection initialized with `acknowledgeOutput`); `None` where taking it is
+    /// delivery (a local backend).
+    pub(crate) ack: Option<AckFn>,
 }
 
 /// What the router is told.
@@ -145,6 +157,8 @@ struct Track {
     /// The backend cannot turn notifications off (an older server): holes are read back
     /// anyway, a slow subscriber just cannot pace its process.
     notify_unsupported: bool,
+    /// Notified output bytes taken in (up to `last_seq`) since the last acknowledgement.
+    unacked_bytes: usize,
 }
 
 impl Track {
@@ -165,6 +179,7 @@ impl Track {
             muted: false,
             mute_in_flight: false,
             notify_unsupported: false,
+            unacked_bytes: 0,
         }
     }
 
@@ -213,6 +228,8 @@ type DoneFuture = Pin<Box<dyn Future<Output = Done> + Send>>;
 
 struct Router {
     tracks: HashMap<String, Track>,
+    /// Processes with notified output not acknowledged yet.
+    unacked: std::collections::HashSet<String>,
     backend: Backend,
     tasks: FuturesUnordered<DoneFuture>,
     /// Why nothing more will come, once that is so.
@@ -233,6 +250,7 @@ fn event_seq(event: &ProcessEvent) -> Option<u64> {
 pub(crate) async fn run_router(mut rx: mpsc::Receiver<RouterMsg>, backend: Backend, on_end: EndFn) {
     let mut router = Router {
         tracks: HashMap::new(),
+        unacked: std::collections::HashSet::new(),
         backend,
         tasks: FuturesUnordered::new(),
         lost: None,
@@ -250,6 +268,7 @@ pub(crate) async fn run_router(mut rx: mpsc::Receiver<RouterMsg>, backend: Backe
             },
             Some(done) = router.tasks.next(), if !router.tasks.is_empty() => router.done(done),
         }
+        router.acknowledge(/*idle*/ rx.is_empty());
     }
     match on_end() {
         Some(error) => router.lose(error),
@@ -305,8 +324,16 @@ impl Router {
             );
             return;
         }
-        if track.reading {
-            // The read in flight ends somewhere before this; keep it to join up after.
+        let hole = seq != track.last_seq + 1;
+        if track.reading || hole {
+            // A read in flight ends somewhere before this, or there is a hole before it
+            // (notifications dropped in `outputMode: "drop"`, or lost with a broken
+            // connection) that a read is about to fill: keep it to join up after that
+            // read. Never drop it: in pace mode the server counted it delivered when it
+            // sent it, so it may already be gone from the server's log.
+            if hole {
+                track.dropped_up_to = track.dropped_up_to.max(seq);
+            }
             let len = event_len(&event);
             track.early_bytes += len;
             track.early.push_back(event);
@@ -315,17 +342,14 @@ impl Router {
                 // already on its way is kept; nothing notified is ever dropped).
                 self.mute(&process_id);
             }
-            return;
-        }
-        if seq != track.last_seq + 1 {
-            // A hole (notifications dropped in `outputMode: "drop"`): read it back.
-            track.dropped_up_to = track.dropped_up_to.max(seq);
             self.advance(&process_id);
             return;
         }
         let closed = matches!(event, ProcessEvent::Closed(_));
         track.last_seq = seq;
         track.ending |= closed;
+        track.unacked_bytes += event_len(&event);
+        self.unacked.insert(process_id.clone());
         if !track.is_live() {
             // Behind, and this came before notifications were off: keep it in order.
             if track.pending_bytes >= PENDING_MAX_BYTES {
@@ -443,6 +467,45 @@ impl Router {
         }
     }
 
+    /// Acknowledge the notified output the router holds (for a backend with `ack`): of
+    /// each process with [`ACK_EVERY_BYTES`] unacknowledged, or of every one when `idle`
+    /// (no message waiting: a paced process may be waiting for just this).
+    fn acknowledge(&mut self, idle: bool) {
+        if self.unacked.is_empty() {
+            return;
+        }
+        let Some(ack) = self.backend.ack.clone() else {
+            self.unacked.clear();
+            return;
+        };
+        let mut settled = Vec::new();
+        for process_id in &self.unacked {
+            let Some(track) = self.tracks.get_mut(process_id) else {
+                settled.push(process_id.clone());
+                continue;
+            };
+            if !idle && track.unacked_bytes < ACK_EVERY_BYTES {
+                continue;
+            }
+            track.unacked_bytes = 0;
+            settled.push(process_id.clone());
+            let acked = ack(AckParams {
+                process_id: process_id.clone(),
+                seq: track.last_seq,
+            });
+            let process_id = process_id.clone();
+            tokio::spawn(async move {
+                // Lost with a broken connection, it is made up for by the resume's reads.
+                if let Err(err) = acked.await {
+                    debug!("acknowledging output of `{process_id}`: {err}");
+                }
+            });
+        }
+        for process_id in settled {
+            self.unacked.remove(&process_id);
+        }
+    }
+
     /// Ask the backend to stop notifying the output of `process_id` (once).
     fn mute(&mut self, process_id: &str) {
         let Some(track) = self.tracks.get_mut(process_id) else {
@@ -533,10 +596,14 @@ impl Router {
                     closed = matches!(event, ProcessEvent::Closed(_));
                     last = seq;
                     joined = true;
+                    track.unacked_bytes += event_len(&event);
                     track.push_pending(Ok(event));
                 }
                 track.last_seq = last;
                 track.ending = closed;
+                if track.unacked_bytes > 0 {
+                    self.unacked.insert(process_id.to_string());
+                }
                 track.more = if !track.early.is_empty() {
                     true
                 } else {

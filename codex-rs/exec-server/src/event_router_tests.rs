@@ -152,6 +152,7 @@ mod router {
     use super::chunk;
     use super::output;
     use crate::error::ExecError;
+    use crate::event_router::AckFn;
     use crate::event_router::Backend;
     use crate::event_router::NotifyFn;
     use crate::event_router::ROUTER_QUEUE;
@@ -160,6 +161,7 @@ mod router {
     use crate::event_router::run_router;
     use crate::event_router::subscription;
     use crate::process_stream::ProcessStream;
+    use crate::protocol::AckParams;
     use crate::protocol::ClosedNotification;
     use crate::protocol::ProcessEvent;
     use crate::protocol::ReadParams;
@@ -182,7 +184,15 @@ mod router {
             Box::pin(std::future::ready(reply))
         });
         let notify: NotifyFn = Arc::new(|_| Box::pin(std::future::ready(Ok(()))));
-        tokio::spawn(run_router(rx, Backend { read, notify }, Box::new(|| None)));
+        tokio::spawn(run_router(
+            rx,
+            Backend {
+                read,
+                notify,
+                ack: None,
+            },
+            Box::new(|| None),
+        ));
         (tx, reads)
     }
 
@@ -224,6 +234,75 @@ mod router {
             (Some(Ok(output(1))), Some(Ok(closed(2))), None)
         );
         assert_eq!(reads.lock().unwrap().len(), 0, "no read for dropped events");
+    }
+
+    /// The acknowledgements a backend got: (process id, seq).
+    type Acks = Arc<Mutex<Vec<(String, u64)>>>;
+
+    /// A router whose backend takes acknowledgements (recorded) and has nothing to read.
+    fn acknowledging_router() -> (mpsc::Sender<RouterMsg>, Acks) {
+        let (tx, rx) = mpsc::channel(ROUTER_QUEUE);
+        let acks = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&acks);
+        let read: ReadFn = Arc::new(|_| {
+            Box::pin(std::future::ready(Err(ExecError::Internal(
+                "no reply scripted".to_string(),
+            ))))
+        });
+        let notify: NotifyFn = Arc::new(|_| Box::pin(std::future::ready(Ok(()))));
+        let ack: AckFn = Arc::new(move |params: AckParams| {
+            seen.lock().unwrap().push((params.process_id, params.seq));
+            Box::pin(std::future::ready(Ok(())))
+        });
+        tokio::spawn(run_router(
+            rx,
+            Backend {
+                read,
+                notify,
+                ack: Some(ack),
+            },
+            Box::new(|| None),
+        ));
+        (tx, acks)
+    }
+
+    /// Output taken in is acknowledged up to the last seq once the router has nothing
+    /// else to handle, and never twice.
+    #[tokio::test]
+    async fn notified_output_is_acknowledged_when_the_router_is_idle() {
+        let (tx, acks) = acknowledging_router();
+        let (mut stream, subscribe) = subscription("p", /*catch_up*/ false);
+        tx.send(subscribe).await.unwrap();
+        for seq in 1..=3 {
+            tx.send(RouterMsg::Event(output(seq))).await.unwrap();
+        }
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(next(&mut stream).await);
+        }
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while acks.lock().unwrap().last().map(|(_, seq)| *seq) != Some(3) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("seq 3 acknowledged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+
+        assert_eq!(
+            got,
+            vec![
+                Some(Ok(output(1))),
+                Some(Ok(output(2))),
+                Some(Ok(output(3)))
+            ]
+        );
+        let acks = acks.lock().unwrap().clone();
+        let seqs: Vec<u64> = acks.iter().map(|(_, seq)| *seq).collect();
+        assert!(
+            seqs.windows(2).all(|pair| pair[0] < pair[1]) && acks.iter().all(|(id, _)| id == "p"),
+            "{acks:?}"
+        );
     }
 
     #[tokio::test]

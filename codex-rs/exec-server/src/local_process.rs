@@ -56,6 +56,8 @@ use tracing::debug;
 use crate::error::ExecError;
 use crate::exec_process::EventQueue;
 use crate::exec_process::ProcessEvents;
+use crate::protocol::AckParams;
+use crate::protocol::AckResponse;
 use crate::protocol::OutputMode;
 use crate::protocol::OutputNotificationsParams;
 use crate::protocol::OutputNotificationsResponse;
@@ -571,29 +573,50 @@ impl LocalProcess {
     /// previous one (whose stream then ends). The queue is bounded: events that do not fit
     /// are dropped for this subscriber; use `read` to recover.
     pub fn events(&self) -> ProcessEvents {
-        self.subscribe_queue(/*output*/ true).0
+        self.subscribe_queue(Delivery::Taken).0
     }
 
     /// Like [`LocalProcess::events`], but only `exited` and `closed`: for a subscriber that
     /// takes output with `read`, which alone then counts as its delivery (pace mode).
     pub fn lifecycle_events(&self) -> ProcessEvents {
-        self.subscribe_queue(/*output*/ false).0
+        self.subscribe_queue(Delivery::ReadOnly).0
+    }
+
+    /// Like [`LocalProcess::events`], but output counts as delivered only once
+    /// acknowledged ([`LocalProcess::acknowledge`]) or read past, not once taken: for a
+    /// subscriber that forwards it over a connection that may break with output on its
+    /// way.
+    pub fn acknowledged_events(&self) -> ProcessEvents {
+        self.subscribe_queue(Delivery::Acknowledged).0
     }
 
     /// [`LocalProcess::events`], with the queue behind it.
     fn events_with_queue(&self) -> (ProcessEvents, Arc<EventQueue>) {
-        self.subscribe_queue(/*output*/ true)
+        self.subscribe_queue(Delivery::Taken)
     }
 
-    fn subscribe_queue(&self, output: bool) -> (ProcessEvents, Arc<EventQueue>) {
+    /// `process/ack`: the subscriber holds every event of the process through `seq`, so
+    /// that output counts as delivered (see [`LocalProcess::acknowledged_events`]).
+    pub fn acknowledge(
+        &self,
+        params: AckParams,
+    ) -> impl Future<Output = Result<AckResponse, ExecError>> + Send + 'static {
+        let result = self.lookup(&params.process_id).map(|entry| {
+            entry.delivered_through(params.seq);
+            AckResponse {}
+        });
+        std::future::ready(result)
+    }
+
+    fn subscribe_queue(&self, delivery: Delivery) -> (ProcessEvents, Arc<EventQueue>) {
         let inner = Arc::downgrade(&self.inner);
-        let queue = Arc::new(
-            EventQueue::new(
-                self.inner.config.event_queue,
-                self.inner.config.event_queue_bytes,
-            )
-            .with_output(output)
-            .on_taken(Box::new(move |event| {
+        let mut queue = EventQueue::new(
+            self.inner.config.event_queue,
+            self.inner.config.event_queue_bytes,
+        )
+        .with_output(delivery != Delivery::ReadOnly);
+        if delivery == Delivery::Taken {
+            queue = queue.on_taken(Box::new(move |event| {
                 // Output the subscriber took is delivered: its process may go on.
                 if let (ProcessEvent::Output(output), Some(inner)) = (event, inner.upgrade()) {
                     let entry = lock(&inner.processes).get(&output.process_id).cloned();
@@ -601,8 +624,9 @@ impl LocalProcess {
                         entry.delivered_one(output.seq);
                     }
                 }
-            })),
-        );
+            }));
+        }
+        let queue = Arc::new(queue);
         if let Some(previous) = lock(&self.inner.subscriber).replace(Arc::clone(&queue)) {
             previous.close();
         }
@@ -614,6 +638,17 @@ impl LocalProcess {
     pub fn kill_all(&self) {
         self.inner.kill_all();
     }
+}
+
+/// When a subscriber's output counts as delivered (pace mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delivery {
+    /// Once it takes the notification from its queue.
+    Taken,
+    /// Once it acknowledges it (`process/ack`) or reads past it.
+    Acknowledged,
+    /// It gets no output notifications: once it reads past the output.
+    ReadOnly,
 }
 
 fn kill_group(pgid: i32, signal: libc::c_int) {

@@ -50,6 +50,8 @@ pub use initialize::Capabilities;
 pub use initialize::InitializeParams;
 pub use initialize::InitializeResponse;
 pub use limits::ProcessLimits;
+pub use process::AckParams;
+pub use process::AckResponse;
 pub use process::ClosedNotification;
 pub use process::ExitedNotification;
 pub use process::Gap;

@@ -173,8 +173,11 @@ async fn lossless_round(
     let watcher = tokio::spawn(async move {
         while states.changed().await.is_ok() {
             let state = states.borrow_and_update().clone();
-            if matches!(state, codex_exec_server::ConnectionState::Reconnecting { .. }) {
-                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if matches!(
+                state,
+                codex_exec_server::ConnectionState::Reconnecting { .. }
+            ) {
+                counter.fetch_add(/*val*/ 1, std::sync::atomic::Ordering::Relaxed);
             }
         }
     });

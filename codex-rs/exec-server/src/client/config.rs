@@ -91,6 +91,14 @@ pub struct ClientConfig {
     /// with `false`. [`ExecServerClient::binary_output`](crate::ExecServerClient::binary_output)
     /// says what was agreed.
     pub binary_output: bool,
+    /// Acknowledge output notifications as they arrive (default `true`; only with
+    /// [`ClientConfig::output_notifications`]): the server then counts output as delivered
+    /// once acknowledged rather than once sent, so output on its way when a connection
+    /// breaks is still retained when the client resumes, whatever the speed of the
+    /// process and however full the sockets were. With `false`, or with a server that does
+    /// not offer it, output sent when a connection broke can be gone from the server by
+    /// the resume and is reported as a gap.
+    pub acknowledge_output: bool,
     /// Decides the server's `approval/request`s (shell escalation: a command the rules
     /// mark `prompt` runs outside the sandbox only if this approves it). Called on a task
     /// of its own for each request, at most 64 at once (beyond that, and without a
@@ -124,6 +132,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("tls_ca_file", &self.tls_ca_file)
             .field("output_notifications", &self.output_notifications)
             .field("binary_output", &self.binary_output)
+            .field("acknowledge_output", &self.acknowledge_output)
             .field(
                 "approval_handler",
                 &self.approval_handler.as_ref().map(|_| "<handler>"),
@@ -175,6 +184,7 @@ impl ClientConfig {
             tls_ca_file: None,
             output_notifications: true,
             binary_output: true,
+            acknowledge_output: true,
             approval_handler: None,
         }
     }

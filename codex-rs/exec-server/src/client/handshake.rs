@@ -128,13 +128,19 @@ async fn open_once(
         resume_session_id: resume_session_id.map(str::to_string),
         output_notifications: config.output_notifications,
         binary_output: config.binary_output,
+        acknowledge_output: config.acknowledge_output && config.output_notifications,
     };
     let mut response = initialize(&mut ws, &params, /*id*/ 0).await?;
-    if params.binary_output && refuses_binary_output(&response) {
-        // A server from before binary output frames refuses the unknown field (and attaches
-        // nothing): ask again, on the same connection, for text.
-        debug!("the server does not know `binaryOutput`; its output comes as text");
+    if (params.binary_output || params.acknowledge_output) && refuses_newer_fields(&response) {
+        // A server from before binary output frames and acknowledgements refuses the
+        // unknown fields (and attaches nothing): ask again, on the same connection,
+        // without them.
+        debug!(
+            "the server knows neither `binaryOutput` nor `acknowledgeOutput`; its output \
+             comes as text and counts as delivered once sent"
+        );
         params.binary_output = false;
+        params.acknowledge_output = false;
         response = initialize(&mut ws, &params, /*id*/ 1).await?;
     }
     if let Some(error) = response.get("error") {
@@ -154,6 +160,12 @@ async fn open_once(
     if init.binary_output && !params.binary_output {
         return Err(ExecError::Transport(
             "the server turned binary output on although the client did not ask for it".to_string(),
+        ));
+    }
+    if init.acknowledge_output && !params.acknowledge_output {
+        return Err(ExecError::Transport(
+            "the server expects acknowledgements although the client did not offer them"
+                .to_string(),
         ));
     }
     let initialized = json!({"jsonrpc": JSONRPC_VERSION, "method": method::INITIALIZED});
@@ -195,9 +207,9 @@ async fn initialize(ws: &mut Ws, params: &InitializeParams, id: u64) -> Result<V
     }
 }
 
-/// An `initialize` reply refusing the `binaryOutput` param as unknown (`-32602` naming it):
-/// the answer of a server from before binary output frames.
-fn refuses_binary_output(response: &Value) -> bool {
+/// An `initialize` reply refusing `binaryOutput` or `acknowledgeOutput` as unknown
+/// (`-32602` naming one): the answer of a server from before both.
+fn refuses_newer_fields(response: &Value) -> bool {
     let Some(error) = response.get("error") else {
         return false;
     };
@@ -205,5 +217,7 @@ fn refuses_binary_output(response: &Value) -> bool {
         && error
             .get("message")
             .and_then(Value::as_str)
-            .is_some_and(|message| message.contains("`binaryOutput`"))
+            .is_some_and(|message| {
+                message.contains("`binaryOutput`") || message.contains("`acknowledgeOutput`")
+            })
 }

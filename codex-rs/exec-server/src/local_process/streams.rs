@@ -105,7 +105,12 @@ impl LocalProcess {
             });
             tokio::spawn(run_router(
                 rx,
-                Backend { read, notify },
+                // Taking an event from the local queue is its delivery.
+                Backend {
+                    read,
+                    notify,
+                    ack: None,
+                },
                 Box::new(|| Some(backend_gone())),
             ));
             LocalStreams { router, queue }

@@ -27,6 +27,14 @@ pub struct InitializeParams {
     /// else stays JSON text. The result's `binaryOutput` says whether the server does it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub binary_output: bool,
+    /// Count this connection's `process/output` notifications as delivered only once the
+    /// client acknowledges them (`process/ack`), not once they are sent (default `false`,
+    /// left out when `false`). In `outputMode: "pace"` output on its way when the
+    /// connection breaks then stays retained for the resume; the client must acknowledge
+    /// as it receives, or its paced processes wait. The result's `acknowledgeOutput` says
+    /// whether the server does it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub acknowledge_output: bool,
 }
 
 fn default_true() -> bool {
@@ -61,4 +69,9 @@ pub struct InitializeResponse {
     /// result it always did).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub binary_output: bool,
+    /// Notified output counts as delivered on this connection only once acknowledged
+    /// (only when the client asked with `acknowledgeOutput: true` and gets output
+    /// notifications; left out when `false`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub acknowledge_output: bool,
 }

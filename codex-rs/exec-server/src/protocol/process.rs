@@ -409,6 +409,28 @@ pub struct OutputNotificationsParams {
 #[serde(deny_unknown_fields)]
 pub struct OutputNotificationsResponse {}
 
+/// `process/ack` params: the client holds every event of `process_id` through `seq`.
+///
+/// On a connection initialized with `acknowledgeOutput: true`, a `process/output`
+/// notification counts as delivered (in `outputMode: "pace"`, what lets the process go
+/// on) only once acknowledged, not once sent: output on its way when a connection breaks
+/// is then still retained for the resume. A `process/read` acknowledges through its
+/// `afterSeq` as always. A `seq` past the newest event counts as the newest; one at or
+/// below an earlier acknowledgement changes nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AckParams {
+    /// The process.
+    pub process_id: String,
+    /// The highest `seq` the client holds, with every one before it.
+    pub seq: u64,
+}
+
+/// `process/ack` result (empty).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckResponse {}
+
 /// Signals a client may send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

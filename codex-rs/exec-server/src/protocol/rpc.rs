@@ -28,6 +28,9 @@ pub mod method {
     /// Turn a process's `process/output` notifications off or on (per-process flow
     /// control: while off, its output is delivered by `process/read` only).
     pub const PROCESS_OUTPUT_NOTIFICATIONS: &str = "process/outputNotifications";
+    /// Acknowledge a process's notified output (a connection initialized with
+    /// `acknowledgeOutput`: only acknowledged output counts as delivered).
+    pub const PROCESS_ACK: &str = "process/ack";
     /// Notification: output chunk.
     pub const PROCESS_OUTPUT: &str = "process/output";
     /// Notification: the process exited. Usually after all its output; output of a

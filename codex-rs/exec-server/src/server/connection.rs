@@ -249,10 +249,15 @@ impl Connection {
         // framed the same way.
         self.binary_output
             .store(params.binary_output, Ordering::Release);
-        let events = if params.output_notifications {
-            session.processes.events()
-        } else {
+        // Acknowledgements are for output notifications: a client without them
+        // acknowledges by reading.
+        let acknowledge_output = params.acknowledge_output && params.output_notifications;
+        let events = if !params.output_notifications {
             session.processes.lifecycle_events()
+        } else if acknowledge_output {
+            session.processes.acknowledged_events()
+        } else {
+            session.processes.events()
         };
         let _ = self
             .out
@@ -264,6 +269,7 @@ impl Connection {
                 filesystem: true,
             },
             binary_output: params.binary_output,
+            acknowledge_output,
         };
         *attached = Some((session, generation));
         Ok(response)

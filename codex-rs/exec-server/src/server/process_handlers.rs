@@ -6,6 +6,8 @@
 use std::future::Future;
 
 use crate::error::ExecError;
+use crate::protocol::AckParams;
+use crate::protocol::AckResponse;
 use crate::protocol::OutputNotificationsParams;
 use crate::protocol::OutputNotificationsResponse;
 use crate::protocol::ReadParams;
@@ -80,4 +82,13 @@ pub(super) fn output_notifications(
     params: OutputNotificationsParams,
 ) -> impl Future<Output = Result<OutputNotificationsResponse, ExecError>> + Send + 'static {
     session.processes.set_output_notifications(params)
+}
+
+/// `process/ack`: the acknowledged output counts as delivered now; the future only carries
+/// the answer.
+pub(super) fn ack(
+    session: &Session,
+    params: AckParams,
+) -> impl Future<Output = Result<AckResponse, ExecError>> + Send + 'static {
+    session.processes.acknowledge(params)
 }

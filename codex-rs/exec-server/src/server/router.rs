@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::ExecError;
+use crate::protocol::AckParams;
 use crate::protocol::CheckWriteParams;
 use crate::protocol::CopyParams;
 use crate::protocol::CreateDirectoryParams;
@@ -118,6 +119,7 @@ fn routes(call: Call<'_>, method_name: &str) {
         method::PROCESS_OUTPUT_NOTIFICATIONS => {
             call.route::<OutputNotificationsParams>(process::output_notifications)
         }
+        method::PROCESS_ACK => call.route::<AckParams>(process::ack),
         method::FS_READ_FILE => call.gated::<ReadFileParams>(fs::read_file),
         method::FS_WRITE_FILE => call.gated::<WriteFileParams>(fs::write_file),
         method::FS_CREATE_DIRECTORY => call.gated::<CreateDirectoryParams>(fs::create_directory),

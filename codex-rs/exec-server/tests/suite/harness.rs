@@ -433,6 +433,11 @@ impl RawClient {
         id
     }
 
+    /// A notification stashed while waiting for a response, oldest first.
+    pub fn pending_notification(&mut self) -> Option<Value> {
+        self.notifications.pop_front()
+    }
+
     /// The next message of any kind.
     pub async fn recv(&mut self) -> Value {
         // One deadline for the whole wait: the server's pings must not keep extending it.

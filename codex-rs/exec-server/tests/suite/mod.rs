@@ -1,3 +1,4 @@
+mod acknowledgements;
 mod apply_patch;
 mod auth;
 mod background_child;

@@ -169,7 +169,11 @@ async fn a_binary_read_loop_resumes_through_disconnects_without_loss() {
     let dir = cwd();
     let script = format!("seq 0 {}", LINES - 1);
     client
-        .start(typed_start("counter", &["/bin/sh", "-c", &script], dir.path()))
+        .start(typed_start(
+            "counter",
+            &["/bin/sh", "-c", &script],
+            dir.path(),
+        ))
         .await
         .unwrap();
     let (mut output, mut after, mut cuts) = (Vec::new(), 0, 0);
@@ -361,4 +365,70 @@ async fn a_server_that_goes_silent_fails_requests_instead_of_hanging() {
         ),
         "{error:?}"
     );
+}
+
+/// A flood (256 MiB as fast as `head` writes) whose connection is cut five times while
+/// the client takes everything in at full speed, with a window of 1 MiB: output that was
+/// on its way when the connection broke (far more than the window, in the sockets and the
+/// proxy) is still retained at the resume, because the client acknowledges what it
+/// received (`acknowledgeOutput`) and the server counts only that as delivered. Without
+/// acknowledgements it lost several MiB per cut (reported as gaps).
+#[tokio::test]
+async fn cuts_of_a_flood_lose_nothing_with_acknowledgements() {
+    let (received, gap_bytes, total) = flood_with_cuts(/*acknowledge_output*/ true).await;
+    assert_eq!((received, gap_bytes), (total, 0));
+}
+
+/// The same without acknowledgements (a client that does not offer them, or an older
+/// server): output sent when the connection broke may be gone by the resume, but never
+/// silently: every byte is either received or reported in a gap.
+#[tokio::test]
+async fn without_acknowledgements_a_cut_loses_nothing_silently() {
+    let (received, gap_bytes, total) = flood_with_cuts(/*acknowledge_output*/ false).await;
+    assert_eq!(received + gap_bytes, total);
+}
+
+/// Streams 256 MiB of `head` through a proxy cut five times, from a server with a 1 MiB
+/// window, with `acknowledge_output` as the client's: (bytes received, bytes reported in
+/// gaps, bytes written).
+async fn flood_with_cuts(acknowledge_output: bool) -> (u64, u64, u64) {
+    const TOTAL: u64 = 256 << 20;
+    let server = TestServer::start_with(&["--max-retained-bytes", "1048576"], &[]);
+    let proxy = Proxy::start(server.addr()).await;
+    let mut config = ClientConfig::new(server.url_via(&proxy.addr));
+    config.acknowledge_output = acknowledge_output;
+    let client = ExecServerClient::connect(config).await.unwrap();
+    let dir = cwd();
+    let script = format!("head -c {TOTAL} /dev/zero");
+    let (_, mut events) = client
+        .start_streaming(typed_start(
+            "flood",
+            &["/bin/sh", "-c", &script],
+            dir.path(),
+        ))
+        .await
+        .unwrap();
+    let (mut received, mut gap_bytes, mut cuts, mut outputs) = (0u64, 0u64, 0, 0u64);
+    loop {
+        let event = tokio::time::timeout(EVENT_TIMEOUT, events.recv())
+            .await
+            .expect("event in time")
+            .expect("event stream open")
+            .expect("no stream error");
+        match event {
+            ProcessEvent::Output(output) => {
+                received += output.chunk.as_bytes().len() as u64;
+                outputs += 1;
+                if outputs % 4 == 0 && cuts < 5 {
+                    proxy.cut();
+                    cuts += 1;
+                }
+            }
+            ProcessEvent::Gap { gap, .. } => gap_bytes += gap.dropped_bytes,
+            ProcessEvent::Closed(_) => break,
+            ProcessEvent::Exited(_) => {}
+        }
+    }
+    assert_eq!(cuts, 5, "the flood ended before five cuts");
+    (received, gap_bytes, TOTAL)
 }
