@@ -16,12 +16,12 @@ use serde_json::Value;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::harness::EVENT_TIMEOUT;
 use super::harness::FLOOD_BYTES;
 use super::harness::RawClient;
 use super::harness::TestServer;
 use super::harness::cwd;
 use super::harness::flood;
+use super::harness::next_event;
 use super::harness::read_until_closed;
 use super::harness::start_params;
 use super::harness::typed_start;
@@ -87,11 +87,7 @@ async fn the_default_client_streams_64_mib_of_binary_notifications_without_loss(
         .unwrap();
     let (mut stdout, mut stderr, mut seqs, mut exit_code) = (Vec::new(), Vec::new(), vec![], None);
     loop {
-        let event = tokio::time::timeout(EVENT_TIMEOUT, events.recv())
-            .await
-            .expect("event in time")
-            .expect("event stream open")
-            .expect("no stream error");
+        let event = next_event(&mut events).await;
         match event {
             ProcessEvent::Output(output) => {
                 seqs.push(output.seq);

@@ -19,6 +19,7 @@ use super::harness::EVENT_TIMEOUT;
 use super::harness::TestServer;
 use super::harness::child_env;
 use super::harness::cwd;
+use super::harness::next_event;
 use super::harness::pid_alive;
 use super::harness::read_until_closed;
 use super::harness::wait_until;
@@ -99,11 +100,7 @@ async fn scenario(exec: &impl ExecProcess) -> Transcript {
     let mut shape = Vec::new();
     let mut seqs = Vec::new();
     loop {
-        let event = tokio::time::timeout(EVENT_TIMEOUT, events.recv())
-            .await
-            .expect("event in time")
-            .expect("stream open")
-            .expect("no stream error");
+        let event = next_event(&mut events).await;
         match event {
             ProcessEvent::Output(n) => {
                 seqs.push(n.seq);

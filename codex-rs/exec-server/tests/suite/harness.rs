@@ -710,3 +710,15 @@ pub async fn pid_of(dir: &std::path::Path, process_id: &str) -> i32 {
         .parse()
         .unwrap()
 }
+
+/// The next item of a process's event stream, which must come within [`EVENT_TIMEOUT`],
+/// with the stream open and no error.
+pub async fn next_event(
+    events: &mut codex_exec_server::ProcessStream,
+) -> codex_exec_server::protocol::ProcessEvent {
+    tokio::time::timeout(EVENT_TIMEOUT, events.recv())
+        .await
+        .expect("event in time")
+        .expect("event stream open")
+        .expect("no stream error")
+}

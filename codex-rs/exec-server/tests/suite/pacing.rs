@@ -18,6 +18,7 @@ use super::harness::RawClient;
 use super::harness::TestServer;
 use super::harness::cwd;
 use super::harness::flood;
+use super::harness::next_event;
 use super::harness::pid_alive;
 use super::harness::pid_of;
 use super::harness::start_params;
@@ -150,11 +151,7 @@ async fn notifications_alone_deliver_every_byte() {
     let mut bytes = 0usize;
     let mut next_seq = 1u64;
     loop {
-        let event = tokio::time::timeout(EVENT_TIMEOUT, events.recv())
-            .await
-            .expect("an event")
-            .expect("the stream goes on")
-            .expect("no stream error");
+        let event = next_event(&mut events).await;
         match event {
             ProcessEvent::Output(output) => {
                 assert_eq!(output.seq, next_seq, "no seq is skipped");

@@ -16,6 +16,7 @@ use super::harness::EVENT_TIMEOUT;
 use super::harness::RawClient;
 use super::harness::TestServer;
 use super::harness::cwd;
+use super::harness::next_event;
 use super::harness::typed_start;
 use super::harness::wait_until;
 
@@ -108,11 +109,7 @@ async fn three_disconnects(binary_output: bool) {
     let mut bytes_at_last_cut = 0;
     let mut exit_code = None;
     loop {
-        let event = tokio::time::timeout(EVENT_TIMEOUT, events.recv())
-            .await
-            .expect("event in time")
-            .expect("event stream open")
-            .expect("no stream error");
+        let event = next_event(&mut events).await;
         match event {
             ProcessEvent::Output(n) => {
                 assert_eq!(n.stream, OutputStream::Stdout);
@@ -282,11 +279,7 @@ async fn dropped_notifications_are_refilled_in_order() {
     let mut output = Vec::new();
     let mut seqs = Vec::new();
     loop {
-        let event = tokio::time::timeout(EVENT_TIMEOUT, events.recv())
-            .await
-            .expect("event in time")
-            .expect("event stream open")
-            .expect("no stream error");
+        let event = next_event(&mut events).await;
         match event {
             ProcessEvent::Output(n) => {
                 seqs.push(n.seq);
@@ -410,11 +403,7 @@ async fn flood_with_cuts(acknowledge_output: bool) -> (u64, u64, u64) {
         .unwrap();
     let (mut received, mut gap_bytes, mut cuts, mut outputs) = (0u64, 0u64, 0, 0u64);
     loop {
-        let event = tokio::time::timeout(EVENT_TIMEOUT, events.recv())
-            .await
-            .expect("event in time")
-            .expect("event stream open")
-            .expect("no stream error");
+        let event = next_event(&mut events).await;
         match event {
             ProcessEvent::Output(output) => {
                 received += output.chunk.as_bytes().len() as u64;
