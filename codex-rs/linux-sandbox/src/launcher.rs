@@ -422,27 +422,38 @@ fn host_mounts_propagate() -> bool {
 pub enum PrivateMounts {
     /// Nothing to do: no mount of this namespace propagates.
     NotNeeded,
-    /// Root: a new mount namespace, its mounts made private, in `pre_exec`.
+    /// Root with `CAP_SYS_ADMIN`: a new mount namespace, its mounts made private, in
+    /// `pre_exec`.
     MountNamespace,
-    /// Not root: bubblewrap is started by the trampoline (this executable under another
-    /// name), which makes a user and mount namespace and the mounts private first.
-    Trampoline,
+    /// Not root (or root without `CAP_SYS_ADMIN`): bubblewrap is started by the trampoline
+    /// (this executable under another name), which makes a user and mount namespace and
+    /// the mounts private first. The child dies with `parent` (this process), also before
+    /// bubblewrap takes that over (`--die-with-parent`).
+    Trampoline {
+        /// This process's pid.
+        parent: libc::pid_t,
+    },
 }
 
 impl PrivateMounts {
     /// What this process must do before running bubblewrap (reads `mountinfo`: call it
     /// before the spawn). Refused ([`LinuxSandboxError::MountsPropagate`]) when mounts
-    /// propagate here, this process is not root, and its executable cannot act as the
-    /// trampoline (its `main` did not call [`crate::arg0_dispatch`]).
+    /// propagate here, this process may not make a mount namespace itself (not root, or
+    /// root without `CAP_SYS_ADMIN`), and its executable cannot act as the trampoline (its
+    /// `main` did not call [`crate::arg0_dispatch`], or `/proc/self/exe` is not the file it
+    /// runs from, as when started through the dynamic loader).
     pub fn for_this_process() -> Result<Self, LinuxSandboxError> {
         if !host_mounts_propagate() {
             return Ok(PrivateMounts::NotNeeded);
         }
         // SAFETY: geteuid cannot fail and touches no memory.
-        if unsafe { libc::geteuid() } == 0 {
+        if unsafe { libc::geteuid() } == 0 && has_cap_sys_admin() {
             Ok(PrivateMounts::MountNamespace)
         } else if crate::trampoline::available() {
-            Ok(PrivateMounts::Trampoline)
+            Ok(PrivateMounts::Trampoline {
+                // SAFETY: getpid cannot fail and touches no memory.
+                parent: unsafe { libc::getpid() },
+            })
         } else {
             Err(LinuxSandboxError::MountsPropagate)
         }
@@ -455,33 +466,61 @@ impl PrivateMounts {
             PrivateMounts::NotNeeded | PrivateMounts::MountNamespace => {
                 (bwrap.to_path_buf(), None, Vec::new())
             }
-            PrivateMounts::Trampoline => (
+            PrivateMounts::Trampoline { .. } => (
                 PathBuf::from(crate::trampoline::SELF_EXE),
                 Some(OsString::from(crate::trampoline::TRAMPOLINE_ARG0)),
-                vec![bwrap.as_os_str().to_owned()],
+                vec![
+                    OsString::from(crate::trampoline::TRAMPOLINE_MARKER),
+                    bwrap.as_os_str().to_owned(),
+                ],
             ),
         }
     }
 
-    /// In the `pre_exec` of [`PrivateMounts::launcher`]: only `unshare` and `mount`
-    /// calls, async-signal-safe. Root without `CAP_SYS_ADMIN` (a container, where host
-    /// mounts do not propagate in either) starts bubblewrap as before.
+    /// In the `pre_exec` of [`PrivateMounts::launcher`] (async-signal-safe: `unshare`,
+    /// `mount`, `prctl` and `getppid` calls only): the root namespace's mounts made
+    /// private, or, before the trampoline, death with the parent armed (it survives the
+    /// two executions, as no credentials change) and the parent checked still there.
     pub fn apply(&self) -> std::io::Result<()> {
-        match self {
-            PrivateMounts::NotNeeded | PrivateMounts::Trampoline => return Ok(()),
-            PrivateMounts::MountNamespace => {}
+        match *self {
+            PrivateMounts::NotNeeded => Ok(()),
+            PrivateMounts::Trampoline { parent } => {
+                // SAFETY: prctl with plain integer arguments.
+                if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // SAFETY: getppid cannot fail and touches no memory.
+                if unsafe { libc::getppid() } != parent {
+                    return Err(std::io::Error::other("the server is gone"));
+                }
+                Ok(())
+            }
+            PrivateMounts::MountNamespace => {
+                // SAFETY: unshare takes plain flags.
+                if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                make_every_mount_private()
+            }
         }
-        // SAFETY: unshare takes plain flags.
-        if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
-            let err = std::io::Error::last_os_error();
-            return match err.raw_os_error() {
-                Some(libc::EPERM) => Ok(()),
-                _ => Err(err),
-            };
-        }
-        make_every_mount_private()
     }
 }
+
+/// Whether this process has `CAP_SYS_ADMIN` in its effective set (what making a mount
+/// namespace without a user namespace takes).
+fn has_cap_sys_admin() -> bool {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), /*radix*/ 16).ok())
+        .is_some_and(|caps| caps & (1 << CAP_SYS_ADMIN) != 0)
+}
+
+/// The capability's number (`linux/capability.h`).
+const CAP_SYS_ADMIN: u32 = 21;
 
 /// `mount --make-rprivate /` in this process's mount namespace (one `mount` call:
 /// async-signal-safe).

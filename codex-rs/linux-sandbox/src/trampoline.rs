@@ -33,6 +33,13 @@ pub(crate) const TRAMPOLINE_ARG0: &str = "codex-bwrap-trampoline";
 /// The program a host executes to run the trampoline: the running executable itself.
 pub(crate) const SELF_EXE: &str = "/proc/self/exe";
 
+/// The trampoline's first argument, before bubblewrap's path: a path nothing can be
+/// opened at. Should `/proc/self/exe` not be the executable that dispatches after all (the
+/// dynamic loader, or a binfmt interpreter, that started the host), that program takes
+/// this for the program to run and fails, rather than running bubblewrap without private
+/// mounts (or a file of this name in the command's cwd, were it a relative name).
+pub(crate) const TRAMPOLINE_MARKER: &str = "/dev/null/codex-bwrap-trampoline";
+
 /// Whether this process's `main` called [`crate::arg0_dispatch`], so that its executable
 /// can act as the trampoline.
 static DISPATCHES: AtomicBool = AtomicBool::new(false);
@@ -43,9 +50,48 @@ pub(crate) fn mark_dispatching() {
     DISPATCHES.store(/*val*/ true, Ordering::SeqCst);
 }
 
-/// Whether the running executable can act as the trampoline.
+/// Whether the running executable can act as the trampoline: it dispatches, and
+/// `/proc/self/exe` is the file its code runs from (not the dynamic loader that started
+/// it, say). Checked once.
 pub(crate) fn available() -> bool {
+    static SELF_EXE_IS_THIS_BINARY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     DISPATCHES.load(Ordering::SeqCst)
+        && *SELF_EXE_IS_THIS_BINARY.get_or_init(self_exe_is_this_binary)
+}
+
+/// Whether `/proc/self/exe` is the file mapped where this function's code is (device and
+/// inode as `/proc/self/maps` shows them).
+fn self_exe_is_this_binary() -> bool {
+    use std::os::unix::fs::MetadataExt;
+
+    let Ok(exe) = std::fs::metadata(SELF_EXE) else {
+        return false;
+    };
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return false;
+    };
+    let here = self_exe_is_this_binary as *const () as usize;
+    maps.lines()
+        .find_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (start, end) = fields.next()?.split_once('-')?;
+            let (start, end) = (
+                usize::from_str_radix(start, /*radix*/ 16).ok()?,
+                usize::from_str_radix(end, /*radix*/ 16).ok()?,
+            );
+            if !(start..end).contains(&here) {
+                return None;
+            }
+            let (_perms, _offset) = (fields.next()?, fields.next()?);
+            let (major, minor) = fields.next()?.split_once(':')?;
+            let inode: u64 = fields.next()?.parse().ok()?;
+            let device = libc::makedev(
+                u32::from_str_radix(major, /*radix*/ 16).ok()?,
+                u32::from_str_radix(minor, /*radix*/ 16).ok()?,
+            );
+            Some(device == exe.dev() && inode == exe.ino())
+        })
+        .unwrap_or(false)
 }
 
 /// The trampoline's `main`: `args` are what follows `argv[0]` (the bubblewrap to run,
@@ -53,13 +99,24 @@ pub(crate) fn available() -> bool {
 /// [`crate::SETUP_FAILED_EXIT_CODE`] and a message on stderr (which a host reads as a
 /// set-up failure: nothing ran).
 pub(crate) fn run(mut args: impl Iterator<Item = OsString>) -> ! {
+    if args.next().as_deref() != Some(std::ffi::OsStr::new(TRAMPOLINE_MARKER)) {
+        fail("started without its marker: not run by a host".to_string());
+    }
     let Some(bwrap) = args.next().map(PathBuf::from) else {
         fail("no bubblewrap to run was given".to_string());
     };
+    if !bwrap.is_absolute() {
+        fail(format!("`{}` is not an absolute path", bwrap.display()));
+    }
     if let Err(err) = private_mount_namespace() {
         fail(err);
     }
-    let err = std::process::Command::new(&bwrap).args(args).exec();
+    // The host gave an empty environment; whatever ran before this in `main` keeps its
+    // hands off bubblewrap's.
+    let err = std::process::Command::new(&bwrap)
+        .args(args)
+        .env_clear()
+        .exec();
     fail(format!("cannot execute {}: {err}", bwrap.display()));
 }
 

@@ -290,16 +290,40 @@ async fn no_setuid_files(who: Who) {
 /// executable under another name), which makes a user namespace for that first. Needs
 /// root to mount on the host (so `nobody`'s run too).
 async fn host_mounts_made_later_do_not_reach_a_running_sandbox(who: Who) {
-    let dir = who.dir();
+    host_mounts_made_later(who, /*capabilities*/ &[]).await;
+}
+
+/// The same for a root server that may not make a mount namespace (`CAP_SYS_ADMIN` taken
+/// from its bounding set, as in many containers): before the review of the trampoline it
+/// ran bubblewrap where it started, with mounts propagating into the sandbox; now it goes
+/// through the trampoline too.
+#[tokio::test]
+async fn host_mounts_made_later_do_not_reach_a_root_servers_sandbox_without_cap_sys_admin() {
+    host_mounts_made_later(
+        Who::Caller,
+        /*capabilities*/ &["setpriv", "--bounding-set", "-sys_admin", "--"],
+    )
+    .await;
+}
+
+/// Found by review of the trampoline: a server started through the dynamic loader
+/// (`ld.so codex-exec-server`, as where its directory is mounted `noexec`) has the loader
+/// as `/proc/self/exe`, which would have taken the trampoline's arguments for a program and
+/// run bubblewrap without private mounts. Such a server cannot act as the trampoline: where
+/// it would need it (here: root without `CAP_SYS_ADMIN`, below a shared mount), its
+/// sandboxed starts are refused, and nothing runs.
+#[tokio::test]
+async fn a_server_started_through_the_loader_refuses_rather_than_runs_unprotected() {
+    const LOADER: &str = "/lib64/ld-linux-x86-64.so.2";
+    if !Who::Nobody.available() || !std::path::Path::new(LOADER).exists() {
+        eprintln!("not run: needs root and {LOADER}");
+        return;
+    }
+    let dir = Who::Caller.dir();
     let ws = dir.mkdir("ws");
     let shared = dir.mkdir("shared");
-    let sub = dir.mkdir("shared/sub");
     let shared_text = shared.display().to_string();
-    let sub_text = sub.display().to_string();
-    // The server runs in a mount namespace of its own, below a shared mount (as systemd
-    // makes `/`), so that no other test's server sees mounts propagate meanwhile.
-    let Some(server) = server_under(
-        who,
+    let server = super::harness::TestServer::start_under(
         &[
             "unshare",
             "--mount",
@@ -311,8 +335,44 @@ async fn host_mounts_made_later_do_not_reach_a_running_sandbox(who: Who) {
             SHARED_MOUNT_THEN_EXEC,
             "sh",
             &shared_text,
+            "setpriv",
+            "--bounding-set",
+            "-sys_admin",
+            "--",
+            LOADER,
         ],
-    ) else {
+        &[],
+    );
+    refuses_every_sandboxed_start(&server, &ws, "mounts propagate on this host").await;
+}
+
+/// A sandbox of a server run by `who` (under the `capabilities` wrapper, if any) sees no
+/// mount the host makes after it started.
+async fn host_mounts_made_later(who: Who, capabilities: &[&str]) {
+    let dir = who.dir();
+    let ws = dir.mkdir("ws");
+    let shared = dir.mkdir("shared");
+    let sub = dir.mkdir("shared/sub");
+    let shared_text = shared.display().to_string();
+    let sub_text = sub.display().to_string();
+    // The server runs in a mount namespace of its own, below a shared mount (as systemd
+    // makes `/`), so that no other test's server sees mounts propagate meanwhile.
+    let wrapper: Vec<&str> = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        SHARED_MOUNT_THEN_EXEC,
+        "sh",
+        &shared_text,
+    ]
+    .into_iter()
+    .chain(capabilities.iter().copied())
+    .collect();
+    let Some(server) = server_under(who, &wrapper) else {
         return;
     };
     let (mut client, _) = RawClient::initialized(&server.url).await;
