@@ -147,7 +147,7 @@ fn private_mount_namespace() -> Result<(), String> {
         .map_err(|err| format!("writing /proc/self/uid_map: {err}"))?;
     std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1\n"))
         .map_err(|err| format!("writing /proc/self/gid_map: {err}"))?;
-    if let Err(err) = crate::launcher::make_every_mount_private() {
+    if let Err(err) = crate::private_mounts::make_every_mount_private() {
         return Err(format!(
             "cannot make the sandbox's mounts private, so mounts this host makes later \
              would appear in it: {err}; if AppArmor restricts unprivileged user namespaces \
