@@ -207,39 +207,32 @@ async fn no_private_mounts_means_no_sandboxed_start() {
     let copy = codex_utils_test_support::installed_copy(&bin);
     let shared_text = shared.path().display().to_string();
     let server = TestServer::start_under_with(
-        &[
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            SHARED_MOUNT_THEN_EXEC,
-            "sh",
+        &below_a_shared_mount(
             &shared_text,
-            "setpriv",
-            &format!("--reuid={UID}"),
-            &format!("--regid={UID}"),
-            "--clear-groups",
-            "bwrap",
-            "--unshare-user",
-            "--uid",
-            UID,
-            "--gid",
-            UID,
-            "--disable-userns",
-            "--bind",
-            "/",
-            "/",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--unshare-pid",
-            "--die-with-parent",
-            "--",
-        ],
+            &[
+                "setpriv",
+                &format!("--reuid={UID}"),
+                &format!("--regid={UID}"),
+                "--clear-groups",
+                "bwrap",
+                "--unshare-user",
+                "--uid",
+                UID,
+                "--gid",
+                UID,
+                "--disable-userns",
+                "--bind",
+                "/",
+                "/",
+                "--dev",
+                "/dev",
+                "--proc",
+                "/proc",
+                "--unshare-pid",
+                "--die-with-parent",
+                "--",
+            ],
+        ),
         Some(&copy.path),
         &[],
         &[
@@ -324,23 +317,10 @@ async fn a_server_started_through_the_loader_refuses_rather_than_runs_unprotecte
     let shared = dir.mkdir("shared");
     let shared_text = shared.display().to_string();
     let server = super::harness::TestServer::start_under(
-        &[
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            SHARED_MOUNT_THEN_EXEC,
-            "sh",
+        &below_a_shared_mount(
             &shared_text,
-            "setpriv",
-            "--bounding-set",
-            "-sys_admin",
-            "--",
-            LOADER,
-        ],
+            &["setpriv", "--bounding-set", "-sys_admin", "--", LOADER],
+        ),
         &[],
     );
     refuses_every_sandboxed_start(&server, &ws, "mounts propagate on this host").await;
@@ -357,21 +337,7 @@ async fn host_mounts_made_later(who: Who, capabilities: &[&str]) {
     let sub_text = sub.display().to_string();
     // The server runs in a mount namespace of its own, below a shared mount (as systemd
     // makes `/`), so that no other test's server sees mounts propagate meanwhile.
-    let wrapper: Vec<&str> = [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        "sh",
-        "-c",
-        SHARED_MOUNT_THEN_EXEC,
-        "sh",
-        &shared_text,
-    ]
-    .into_iter()
-    .chain(capabilities.iter().copied())
-    .collect();
+    let wrapper = below_a_shared_mount(&shared_text, capabilities);
     let Some(server) = server_under(who, &wrapper) else {
         return;
     };
@@ -411,6 +377,27 @@ async fn host_mounts_made_later(who: Who, capabilities: &[&str]) {
     let (output, _) = read_to_close(&mut client, "late").await;
 
     assert_eq!(output, "ready\nrefused\n");
+}
+
+/// A wrapper that runs `then` and the server in a mount namespace of their own, in which
+/// `shared` is a shared mount (as systemd makes `/`): mounts there propagate, and no
+/// other test sees them.
+fn below_a_shared_mount<'a>(shared: &'a str, then: &[&'a str]) -> Vec<&'a str> {
+    [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        SHARED_MOUNT_THEN_EXEC,
+        "sh",
+        shared,
+    ]
+    .into_iter()
+    .chain(then.iter().copied())
+    .collect()
 }
 
 /// `sh -c` script: bind-mount `$1` on itself, make it shared, then execute the rest of
