@@ -52,10 +52,13 @@ fn a_placeholder_held_by_another_process_survives_our_release() {
         std::fs::Permissions::from_mode(PLACEHOLDER_MODE),
     )
     .expect("chmod");
+    // `--no-fork`: the holder is `sleep` itself, so killing it leaves nothing behind.
     let mut other = std::process::Command::new("flock")
-        .arg("--shared")
+        .args(["--shared", "--no-fork"])
         .arg(git.as_path())
         .args(["sleep", "30"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("flock(1) from util-linux");
     // Wait until the child holds its lock: then an exclusive try-lock fails.

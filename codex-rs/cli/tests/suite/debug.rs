@@ -55,7 +55,14 @@ impl BoundServer {
     fn start(remote: &Path, path: &Path) -> Self {
         let codex = codex_utils_cargo_bin::cargo_bin!("codex").unwrap();
         let mut child = Command::new("bwrap")
-            .args(["--unshare-user", "--dev-bind", "/", "/", "--bind"])
+            .args([
+                "--die-with-parent",
+                "--unshare-user",
+                "--dev-bind",
+                "/",
+                "/",
+                "--bind",
+            ])
             .arg(remote)
             .arg(path)
             .arg("--")

@@ -14,10 +14,13 @@ use super::harness::TestServer;
 use super::harness::cwd;
 use super::harness::start_params;
 
-/// `bwrap` arguments that give the server an `/etc` holding only `requirements`.
+/// `bwrap` arguments that give the server an `/etc` holding only `requirements`. The
+/// server dies with bubblewrap (which the test's `TestServer` kills): bubblewrap forks it
+/// rather than running it in its place.
 fn own_etc(requirements: &Path) -> Vec<String> {
     [
         "bwrap",
+        "--die-with-parent",
         "--unshare-user",
         "--dev-bind",
         "/",
