@@ -224,7 +224,22 @@ impl TestServer {
 }
 
 impl Drop for TestServer {
+    /// SIGTERM first, so the server kills its processes' groups as it does on shutdown
+    /// (a SIGKILL leaves them running, orphaned); SIGKILL if it is not gone within 5 s.
     fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) with plain integers.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while std::time::Instant::now() < deadline {
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
