@@ -348,8 +348,12 @@ impl Router {
         let closed = matches!(event, ProcessEvent::Closed(_));
         track.last_seq = seq;
         track.ending |= closed;
-        track.unacked_bytes += event_len(&event);
-        self.unacked.insert(process_id.clone());
+        if self.backend.ack.is_some() {
+            track.unacked_bytes += event_len(&event);
+            if !self.unacked.contains(&process_id) {
+                self.unacked.insert(process_id.clone());
+            }
+        }
         if !track.is_live() {
             // Behind, and this came before notifications were off: keep it in order.
             if track.pending_bytes >= PENDING_MAX_BYTES {
@@ -596,12 +600,14 @@ impl Router {
                     closed = matches!(event, ProcessEvent::Closed(_));
                     last = seq;
                     joined = true;
-                    track.unacked_bytes += event_len(&event);
+                    if self.backend.ack.is_some() {
+                        track.unacked_bytes += event_len(&event);
+                    }
                     track.push_pending(Ok(event));
                 }
                 track.last_seq = last;
                 track.ending = closed;
-                if track.unacked_bytes > 0 {
+                if track.unacked_bytes > 0 && !self.unacked.contains(process_id) {
                     self.unacked.insert(process_id.to_string());
                 }
                 track.more = if !track.early.is_empty() {
