@@ -79,16 +79,13 @@ impl Server {
         let bin = codex_utils_cargo_bin::cargo_bin("codex-exec-server").unwrap();
         let copy = codex_utils_test_support::installed_copy(&bin);
         let shared = tempfile::tempdir_in("/tmp").unwrap();
-        let mut command = Command::new("unshare");
+        let wrapper = codex_utils_test_support::below_a_shared_mount(
+            shared.path().to_str().unwrap(),
+            &codex_utils_test_support::NOBODY_SETPRIV,
+        );
+        let mut command = Command::new(wrapper[0]);
         command
-            .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
-            .arg(
-                "mount --bind \"$1\" \"$1\" && mount --make-shared \"$1\" && shift && \
-                 exec \"$@\"",
-            )
-            .arg("sh")
-            .arg(shared.path())
-            .args(codex_utils_test_support::NOBODY_SETPRIV)
+            .args(&wrapper[1..])
             .arg(&copy.path)
             .args(["--listen", "ws://127.0.0.1:0"]);
         Some((Self::spawn(command), copy, shared))

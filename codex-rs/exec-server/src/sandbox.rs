@@ -114,21 +114,21 @@ impl Launch {
         // The escalation socket: passed on across `exec` (after `inherit_only`, which
         // marks everything else close-on-exec, and after the terminal's set-up).
         let inherit: Vec<std::os::fd::RawFd> = self.escalation.iter().map(|e| e.fd()).collect();
-        let (inherit_only, keep_fds, filter, private_mounts) = match &self.confinement {
+        let (inherit_only, keep_fds, filter, bwrap_setup) = match &self.confinement {
             Confinement::None if limits.is_empty() && inherit.is_empty() => return None,
             Confinement::None => (
                 false,
                 Vec::new(),
                 None,
-                codex_linux_sandbox::PrivateMounts::NotNeeded,
+                codex_linux_sandbox::BwrapChildSetup::default(),
             ),
             Confinement::SeccompFilter(filter) => (
                 true,
                 Vec::new(),
                 Some(filter.clone()),
-                codex_linux_sandbox::PrivateMounts::NotNeeded,
+                codex_linux_sandbox::BwrapChildSetup::default(),
             ),
-            Confinement::Bwrap(launch) => (true, launch.child_fds(), None, launch.private_mounts()),
+            Confinement::Bwrap(launch) => (true, launch.child_fds(), None, launch.child_setup()),
         };
         Some(move || {
             // First, so a failure of what follows cannot leave the child unlimited.
@@ -139,7 +139,7 @@ impl Launch {
             for fd in &inherit {
                 codex_shell_escalation::clear_cloexec(*fd)?;
             }
-            private_mounts.apply()?;
+            bwrap_setup.apply()?;
             if let Some(filter) = &filter {
                 filter.apply_in_child()?;
             }
@@ -563,23 +563,36 @@ async fn bubblewrap_launch(
             .map(|binds| binds.programs.clone())
             .unwrap_or_default(),
     };
-    codex_linux_sandbox::build_bwrap_argv(policy, &cwd, &command, &options(ProcMount::Mount))
-        .map_err(|err| linux_sandbox_error(err, params))?;
-    let bwrap = server_bwrap(params)?;
+    // The policy's problems come first: a host or program problem is reported only for a
+    // policy that could be enforced. `prepare` checks the policy last, so on any error
+    // the policy is checked on its own (once, on the path that succeeds).
+    let policy_first = |err: ExecError| match codex_linux_sandbox::build_bwrap_argv(
+        policy,
+        &cwd,
+        &command,
+        &options(ProcMount::Mount),
+    ) {
+        Ok(_) => err,
+        Err(policy_err) => linux_sandbox_error(policy_err, params),
+    };
+    let bwrap = server_bwrap(params).map_err(policy_first)?;
     let bwrap_path = bwrap
         .verify()
-        .map_err(|err| linux_sandbox_error(err, params))?;
-    codex_linux_sandbox::check_inherit_only().map_err(|err| linux_sandbox_error(err, params))?;
-    let proc_mount = probed_proc_mount(bwrap_path, params).await?;
+        .map_err(|err| policy_first(linux_sandbox_error(err, params)))?;
+    codex_linux_sandbox::check_inherit_only()
+        .map_err(|err| policy_first(linux_sandbox_error(err, params)))?;
+    let proc_mount = probed_proc_mount(bwrap_path, params)
+        .await
+        .map_err(policy_first)?;
     // Bubblewrap's `execvp` searches the command's `PATH` (set inside with `--setenv`).
     // An escalated shell is the server's own, bound in the sandbox by the server.
     let path = params.env.get("PATH").map(std::ffi::OsStr::new);
     let program = std::ffi::OsStr::new(&params.argv[0]);
     codex_linux_sandbox::find_program(program, path, cwd.as_path()).map_err(|err| {
-        ExecError::SpawnFailed {
+        policy_first(ExecError::SpawnFailed {
             program: params.argv[0].clone(),
             message: err.to_string(),
-        }
+        })
     })?;
     let mut launch = codex_linux_sandbox::BwrapLaunch::prepare(
         bwrap,
@@ -588,7 +601,7 @@ async fn bubblewrap_launch(
         &command,
         options(proc_mount),
     )
-    .map_err(|err| linux_sandbox_error(err, params))?;
+    .map_err(|err| policy_first(linux_sandbox_error(err, params)))?;
     Ok(Launch {
         program: launch.program.clone().into_os_string(),
         args: std::mem::take(&mut launch.args),

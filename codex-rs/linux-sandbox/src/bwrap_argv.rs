@@ -207,7 +207,9 @@ pub fn build_bwrap_argv(
     command: &[OsString],
     options: &BwrapOptions,
 ) -> Result<BwrapArgv, LinuxSandboxError> {
-    build(policy, cwd, command, options, /*pins*/ None)
+    build(
+        policy, cwd, command, options, /*pins*/ None, /*network_joined*/ false,
+    )
 }
 
 /// [`build_bwrap_argv`] with the sources of the readable roots, writable roots and
@@ -215,14 +217,25 @@ pub fn build_bwrap_argv(
 /// mounts is the directory checked here, even if a concurrently running command swaps
 /// the path for a symlink before bubblewrap gets to it. The descriptors are returned; they
 /// must reach bubblewrap (keep them open, and inheritable, until it was spawned).
+///
+/// `network_joined`: bubblewrap starts in a network namespace made for this sandbox (see
+/// `netns_pool.rs`), so it must not make one (no `--unshare-net`).
 pub(crate) fn build_bwrap_argv_pinned(
     policy: &SandboxPolicy,
     cwd: &AbsolutePathBuf,
     command: &[OsString],
     options: &BwrapOptions,
+    network_joined: bool,
 ) -> Result<(BwrapArgv, Vec<OwnedFd>), LinuxSandboxError> {
     let mut pins = Vec::new();
-    let argv = build(policy, cwd, command, options, Some(&mut pins))?;
+    let argv = build(
+        policy,
+        cwd,
+        command,
+        options,
+        Some(&mut pins),
+        network_joined,
+    )?;
     Ok((argv, pins))
 }
 
@@ -232,6 +245,7 @@ fn build(
     command: &[OsString],
     options: &BwrapOptions,
     mut pins: Option<&mut Vec<OwnedFd>>,
+    network_joined: bool,
 ) -> Result<BwrapArgv, LinuxSandboxError> {
     match policy {
         SandboxPolicy::DangerFullAccess => {
@@ -299,7 +313,7 @@ fn build(
     // SAFETY: geteuid cannot fail and touches no memory.
     push(&user_namespace_args(unsafe { libc::geteuid() }));
     push(&["--new-session", "--die-with-parent", "--unshare-pid"]);
-    if !policy.has_full_network_access() {
+    if !policy.has_full_network_access() && !network_joined {
         push(&["--unshare-net"]);
     }
 

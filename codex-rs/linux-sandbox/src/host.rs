@@ -82,6 +82,41 @@ pub struct BwrapLaunch {
     lease: Option<PlaceholderLease>,
     /// What the child must do so that later host mounts stay out of the sandbox.
     private_mounts: PrivateMounts,
+    /// The network namespace made ahead for this sandbox (see `netns_pool.rs`), which
+    /// the child joins; `None` when bubblewrap makes one (`--unshare-net`) or the
+    /// policy allows the network.
+    network: Option<OwnedFd>,
+}
+
+/// What the child that executes bubblewrap does first, in its `pre_exec`
+/// ([`BwrapChildSetup::apply`]): join the network namespace made ahead for the sandbox,
+/// and make the mounts private ([`PrivateMounts::apply`]). The default does nothing (for
+/// a child that does not execute bubblewrap).
+#[derive(Debug, Clone, Copy)]
+pub struct BwrapChildSetup {
+    private_mounts: PrivateMounts,
+    network: Option<RawFd>,
+}
+
+impl Default for BwrapChildSetup {
+    fn default() -> Self {
+        Self {
+            private_mounts: PrivateMounts::NotNeeded,
+            network: None,
+        }
+    }
+}
+
+impl BwrapChildSetup {
+    /// In the child's `pre_exec` (async-signal-safe: `setns`, `unshare`, `mount`,
+    /// `prctl` and `getppid` calls only). Valid while the [`BwrapLaunch`] it came from
+    /// is, i.e. until [`BwrapLaunch::spawned`].
+    pub fn apply(&self) -> std::io::Result<()> {
+        if let Some(namespace) = self.network {
+            crate::netns_pool::join(namespace)?;
+        }
+        self.private_mounts.apply()
+    }
 }
 
 impl BwrapLaunch {
@@ -119,8 +154,20 @@ impl BwrapLaunch {
             options.seccomp_fds.push(memfd.as_raw_fd());
             child_fds.push(memfd);
         }
+        // A sandbox without network joins a namespace made ahead, if one is ready.
+        let network = if policy.has_full_network_access() {
+            None
+        } else {
+            crate::netns_pool::take()
+        };
         // Sources pinned by descriptor: bubblewrap mounts what was checked here.
-        let (argv, pins) = build_bwrap_argv_pinned(policy, cwd, command, &options)?;
+        let (argv, pins) = build_bwrap_argv_pinned(
+            policy,
+            cwd,
+            command,
+            &options,
+            /*network_joined*/ network.is_some(),
+        )?;
         child_fds.extend(pins);
         if let Some(root) = argv.writable.iter().find(|root| program.starts_with(root)) {
             return Err(LinuxSandboxError::BwrapUntrusted {
@@ -148,12 +195,16 @@ impl BwrapLaunch {
             status: Some(status),
             lease: Some(lease),
             private_mounts,
+            network,
         })
     }
 
-    /// What to run in the child's `pre_exec` ([`PrivateMounts::apply`]).
-    pub fn private_mounts(&self) -> PrivateMounts {
-        self.private_mounts
+    /// What to run in the child's `pre_exec` ([`BwrapChildSetup::apply`]).
+    pub fn child_setup(&self) -> BwrapChildSetup {
+        BwrapChildSetup {
+            private_mounts: self.private_mounts,
+            network: self.network.as_ref().map(AsRawFd::as_raw_fd),
+        }
     }
 
     /// The descriptors to keep open across `exec` in the spawned child.
@@ -168,6 +219,8 @@ impl BwrapLaunch {
     /// placeholders (locked until this process exits), since bubblewrap may still run.
     pub fn spawned(mut self) -> BwrapRun {
         self.child_fds.clear();
+        // The sandbox's processes hold the namespace now (or the spawn failed).
+        self.network = None;
         BwrapRun {
             status: self.status.take(),
             lease: self.lease.take(),

@@ -57,11 +57,17 @@ impl PlaceholderLease {
         Ok(lease)
     }
 
-    /// Removes the placeholders no other sandbox holds, then lets go of the rest.
+    /// Removes the placeholders no other sandbox holds, then lets go of the rest. The
+    /// directories are gone when this returns; closing their descriptors (which frees a
+    /// removed directory, a tenth of a millisecond each) is left to a thread of its own,
+    /// so that the exit of a sandboxed command is not reported later for it.
     pub fn release(mut self) {
+        let mut done = Vec::with_capacity(self.held.len());
         for (path, dir) in self.held.drain(..) {
             remove_if_unused(&path, &dir);
+            done.push(dir);
         }
+        close_later(done);
     }
 }
 
@@ -138,6 +144,31 @@ fn remove_if_unused(path: &AbsolutePathBuf, dir: &File) {
         Ok(()) => tracing::debug!("removed placeholder `{path}`"),
         Err(err) if err.kind() == io::ErrorKind::NotFound => {}
         Err(err) => tracing::warn!("could not remove placeholder `{path}`: {err}"),
+    }
+}
+
+/// Drops `files` on a thread that only closes descriptors (here, if it cannot be
+/// started). Nothing depends on when they are closed: a lock on a removed directory
+/// guards nothing, and a kept placeholder is still held by another sandbox.
+fn close_later(files: Vec<File>) {
+    static CLOSER: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Vec<File>>>> =
+        std::sync::OnceLock::new();
+    let closer = CLOSER.get_or_init(|| {
+        let (send, receive) = std::sync::mpsc::channel::<Vec<File>>();
+        std::thread::Builder::new()
+            .name("codex-placeholder-close".to_string())
+            .spawn(move || receive.into_iter().for_each(drop))
+            .ok()
+            .map(|_| send)
+    });
+    match closer {
+        Some(closer) => {
+            // A send fails only if the thread is gone; the files come back to be dropped.
+            if let Err(std::sync::mpsc::SendError(files)) = closer.send(files) {
+                drop(files);
+            }
+        }
+        None => drop(files),
     }
 }
 

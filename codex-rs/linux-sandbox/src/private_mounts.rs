@@ -13,7 +13,7 @@ use crate::LinuxSandboxError;
 /// `/proc/self/mountinfo`, as on systemd hosts; bubblewrap makes the sandbox's mounts
 /// slaves of the namespace it starts in). When `mountinfo` cannot be read, yes.
 fn host_mounts_propagate() -> bool {
-    match std::fs::read_to_string("/proc/self/mountinfo") {
+    match read_mountinfo() {
         Ok(mountinfo) => mountinfo.lines().any(|line| {
             line.split(' ')
                 .skip(6)
@@ -22,6 +22,17 @@ fn host_mounts_propagate() -> bool {
         }),
         Err(_) => true,
     }
+}
+
+/// This process's `mountinfo`, read into a buffer large enough for most hosts at once
+/// (`std::fs::read_to_string` starts with 32 bytes for a file whose size shows as 0, and
+/// takes a `read` call for each doubling).
+fn read_mountinfo() -> std::io::Result<String> {
+    use std::io::Read;
+
+    let mut mountinfo = String::with_capacity(64 * 1024);
+    std::fs::File::open("/proc/self/mountinfo")?.read_to_string(&mut mountinfo)?;
+    Ok(mountinfo)
 }
 
 /// Where bubblewrap starts, so that a mount the host makes while the sandbox runs (an
@@ -63,8 +74,7 @@ impl PrivateMounts {
         if !host_mounts_propagate() {
             return Ok(PrivateMounts::NotNeeded);
         }
-        // SAFETY: geteuid cannot fail and touches no memory.
-        if unsafe { libc::geteuid() } == 0 && has_cap_sys_admin() {
+        if root_with_cap_sys_admin() {
             Ok(PrivateMounts::MountNamespace)
         } else if crate::trampoline::available() {
             Ok(PrivateMounts::Trampoline {
@@ -123,8 +133,17 @@ impl PrivateMounts {
     }
 }
 
-/// Whether this process has `CAP_SYS_ADMIN` in its effective set (what making a mount
-/// namespace without a user namespace takes).
+/// Whether this process runs as root with `CAP_SYS_ADMIN` in its effective set (what
+/// making a mount or network namespace without a user namespace takes). Read once: a
+/// server never gives up capabilities while it runs (and if it did, `unshare` would fail
+/// and the start with it, nothing would run unprotected).
+pub(crate) fn root_with_cap_sys_admin() -> bool {
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    // SAFETY: geteuid cannot fail and touches no memory.
+    *ROOT.get_or_init(|| unsafe { libc::geteuid() } == 0 && has_cap_sys_admin())
+}
+
+/// Whether this process has `CAP_SYS_ADMIN` in its effective set.
 fn has_cap_sys_admin() -> bool {
     let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
         return false;

@@ -612,6 +612,9 @@ async fn a_trusted_projects_rules_apply_to_starts_in_it() {
     )
     .unwrap();
     for project in [setup.work.root(), untrusted.path()] {
+        // A project root of its own, as a repository is: a `.git` left in `/tmp` would
+        // otherwise make `/tmp` the project of both.
+        std::fs::create_dir_all(project.join(".git")).unwrap();
         let rules = project.join(".codex/rules");
         std::fs::create_dir_all(&rules).unwrap();
         std::fs::write(

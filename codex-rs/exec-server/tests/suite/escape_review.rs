@@ -8,6 +8,7 @@ use pretty_assertions::assert_eq;
 use serde_json::json;
 
 use codex_utils_test_support::Who;
+use codex_utils_test_support::below_a_shared_mount;
 use codex_utils_test_support::both_users;
 use codex_utils_test_support::workspace_write;
 
@@ -378,29 +379,3 @@ async fn host_mounts_made_later(who: Who, capabilities: &[&str]) {
 
     assert_eq!(output, "ready\nrefused\n");
 }
-
-/// A wrapper that runs `then` and the server in a mount namespace of their own, in which
-/// `shared` is a shared mount (as systemd makes `/`): mounts there propagate, and no
-/// other test sees them.
-fn below_a_shared_mount<'a>(shared: &'a str, then: &[&'a str]) -> Vec<&'a str> {
-    [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        "sh",
-        "-c",
-        SHARED_MOUNT_THEN_EXEC,
-        "sh",
-        shared,
-    ]
-    .into_iter()
-    .chain(then.iter().copied())
-    .collect()
-}
-
-/// `sh -c` script: bind-mount `$1` on itself, make it shared, then execute the rest of
-/// the arguments in its place.
-const SHARED_MOUNT_THEN_EXEC: &str =
-    "mount --bind \"$1\" \"$1\" && mount --make-shared \"$1\" && shift && exec \"$@\"";

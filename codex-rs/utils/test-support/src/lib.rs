@@ -17,6 +17,7 @@ pub use users::NOBODY_ID;
 pub use users::NOBODY_SETPRIV;
 pub use users::UserDir;
 pub use users::Who;
+pub use users::below_a_shared_mount;
 pub use users::installed_copy;
 
 /// `workspaceWrite` over `writable_roots` with full reads and neither `/tmp` nor `$TMPDIR`

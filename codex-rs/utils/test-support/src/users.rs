@@ -9,6 +9,32 @@ use std::process::Command;
 /// The id (uid and gid) of `nobody`.
 pub const NOBODY_ID: u32 = 65534;
 
+/// A wrapper that runs `then` (and what follows it) in a mount namespace of its own, in
+/// which `shared` is a shared mount (as systemd makes `/`): a mount made there later
+/// propagates, as on most hosts, and no other test sees it.
+pub fn below_a_shared_mount<'a>(shared: &'a str, then: &[&'a str]) -> Vec<&'a str> {
+    [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        SHARED_MOUNT_THEN_EXEC,
+        "sh",
+        shared,
+    ]
+    .into_iter()
+    .chain(then.iter().copied())
+    .collect()
+}
+
+/// `sh -c` script: bind-mount `$1` on itself, make it shared, then execute the rest of
+/// the arguments in its place.
+const SHARED_MOUNT_THEN_EXEC: &str =
+    "mount --bind \"$1\" \"$1\" && mount --make-shared \"$1\" && shift && exec \"$@\"";
+
 /// `setpriv` arguments that run a command as `nobody` (uid and gid 65534, no groups).
 pub const NOBODY_SETPRIV: [&str; 4] = [
     "setpriv",
