@@ -183,6 +183,32 @@ pub(crate) fn user_namespace_args(euid: u32) -> Vec<&'static str> {
     args
 }
 
+/// Bubblewrap's option for a network namespace of the sandbox's own. It comes before
+/// anything taken from the request (see [`build`]), so its first occurrence is the option.
+const UNSHARE_NET: &str = "--unshare-net";
+
+impl BwrapArgv {
+    /// Whether bubblewrap makes the sandbox a network namespace of its own (network off).
+    pub(crate) fn makes_network_namespace(&self) -> bool {
+        self.unshare_net_index().is_some()
+    }
+
+    /// Leaves bubblewrap's own network namespace out: for a sandbox whose bubblewrap
+    /// starts in one made for it (see `netns_pool.rs`). Only call it then.
+    pub(crate) fn join_network_namespace(&mut self) {
+        if let Some(index) = self.unshare_net_index() {
+            self.args.remove(index);
+            self.options_end -= 1;
+        }
+    }
+
+    fn unshare_net_index(&self) -> Option<usize> {
+        self.args[..self.options_end]
+            .iter()
+            .position(|arg| arg == UNSHARE_NET)
+    }
+}
+
 /// The id root is mapped to inside a sandbox.
 const NOBODY: &str = "65534";
 
@@ -207,9 +233,7 @@ pub fn build_bwrap_argv(
     command: &[OsString],
     options: &BwrapOptions,
 ) -> Result<BwrapArgv, LinuxSandboxError> {
-    build(
-        policy, cwd, command, options, /*pins*/ None, /*network_joined*/ false,
-    )
+    build(policy, cwd, command, options, /*pins*/ None)
 }
 
 /// [`build_bwrap_argv`] with the sources of the readable roots, writable roots and
@@ -217,25 +241,14 @@ pub fn build_bwrap_argv(
 /// mounts is the directory checked here, even if a concurrently running command swaps
 /// the path for a symlink before bubblewrap gets to it. The descriptors are returned; they
 /// must reach bubblewrap (keep them open, and inheritable, until it was spawned).
-///
-/// `network_joined`: bubblewrap starts in a network namespace made for this sandbox (see
-/// `netns_pool.rs`), so it must not make one (no `--unshare-net`).
 pub(crate) fn build_bwrap_argv_pinned(
     policy: &SandboxPolicy,
     cwd: &AbsolutePathBuf,
     command: &[OsString],
     options: &BwrapOptions,
-    network_joined: bool,
 ) -> Result<(BwrapArgv, Vec<OwnedFd>), LinuxSandboxError> {
     let mut pins = Vec::new();
-    let argv = build(
-        policy,
-        cwd,
-        command,
-        options,
-        Some(&mut pins),
-        network_joined,
-    )?;
+    let argv = build(policy, cwd, command, options, Some(&mut pins))?;
     Ok((argv, pins))
 }
 
@@ -245,7 +258,6 @@ fn build(
     command: &[OsString],
     options: &BwrapOptions,
     mut pins: Option<&mut Vec<OwnedFd>>,
-    network_joined: bool,
 ) -> Result<BwrapArgv, LinuxSandboxError> {
     match policy {
         SandboxPolicy::DangerFullAccess => {
@@ -313,8 +325,8 @@ fn build(
     // SAFETY: geteuid cannot fail and touches no memory.
     push(&user_namespace_args(unsafe { libc::geteuid() }));
     push(&["--new-session", "--die-with-parent", "--unshare-pid"]);
-    if !policy.has_full_network_access() && !network_joined {
-        push(&["--unshare-net"]);
+    if !policy.has_full_network_access() {
+        push(&[UNSHARE_NET]);
     }
 
     let empty_root = match access.read() {

@@ -322,7 +322,7 @@ fn run_in_bwrap(
             arg0: None,
             programs: Vec::new(),
         };
-        build_bwrap_argv_pinned(policy, cwd, &inner, &options, /*network_joined*/ false)
+        build_bwrap_argv_pinned(policy, cwd, &inner, &options)
     };
     let (with_proc, with_proc_pins) = build(ProcMount::Mount)?;
     let (without_proc, without_proc_pins) = build(ProcMount::Skip)?;

@@ -85,17 +85,18 @@ pub struct BwrapLaunch {
     /// The network namespace made ahead for this sandbox (see `netns_pool.rs`), which
     /// the child joins; `None` when bubblewrap makes one (`--unshare-net`) or the
     /// policy allows the network.
-    network: Option<OwnedFd>,
+    network: Option<crate::netns_pool::Namespace>,
 }
 
 /// What the child that executes bubblewrap does first, in its `pre_exec`
 /// ([`BwrapChildSetup::apply`]): join the network namespace made ahead for the sandbox,
 /// and make the mounts private ([`PrivateMounts::apply`]). The default does nothing (for
 /// a child that does not execute bubblewrap).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct BwrapChildSetup {
     private_mounts: PrivateMounts,
-    network: Option<RawFd>,
+    /// Holds the namespace's descriptor open for as long as this value lives.
+    network: Option<crate::netns_pool::Namespace>,
 }
 
 impl Default for BwrapChildSetup {
@@ -108,12 +109,12 @@ impl Default for BwrapChildSetup {
 }
 
 impl BwrapChildSetup {
-    /// In the child's `pre_exec` (async-signal-safe: `setns`, `unshare`, `mount`,
-    /// `prctl` and `getppid` calls only). Valid while the [`BwrapLaunch`] it came from
-    /// is, i.e. until [`BwrapLaunch::spawned`].
+    /// In the child's `pre_exec` (async-signal-safe: `fstat`, `setns`, `unshare`,
+    /// `mount`, `prctl` and `getppid` calls only). Move the value into the hook: it keeps
+    /// what the child joins open.
     pub fn apply(&self) -> std::io::Result<()> {
-        if let Some(namespace) = self.network {
-            crate::netns_pool::join(namespace)?;
+        if let Some(namespace) = &self.network {
+            namespace.join()?;
         }
         self.private_mounts.apply()
     }
@@ -154,20 +155,8 @@ impl BwrapLaunch {
             options.seccomp_fds.push(memfd.as_raw_fd());
             child_fds.push(memfd);
         }
-        // A sandbox without network joins a namespace made ahead, if one is ready.
-        let network = if policy.has_full_network_access() {
-            None
-        } else {
-            crate::netns_pool::take()
-        };
         // Sources pinned by descriptor: bubblewrap mounts what was checked here.
-        let (argv, pins) = build_bwrap_argv_pinned(
-            policy,
-            cwd,
-            command,
-            &options,
-            /*network_joined*/ network.is_some(),
-        )?;
+        let (mut argv, pins) = build_bwrap_argv_pinned(policy, cwd, command, &options)?;
         child_fds.extend(pins);
         if let Some(root) = argv.writable.iter().find(|root| program.starts_with(root)) {
             return Err(LinuxSandboxError::BwrapUntrusted {
@@ -176,6 +165,16 @@ impl BwrapLaunch {
             });
         }
         let lease = PlaceholderLease::acquire(&argv.placeholders)?;
+        // A sandbox without network joins a namespace made ahead, if one is ready, and
+        // bubblewrap makes none (taken last, so that no refused start uses one up).
+        let network = if argv.makes_network_namespace() {
+            crate::netns_pool::take()
+        } else {
+            None
+        };
+        if network.is_some() {
+            argv.join_network_namespace();
+        }
         let mut argv_args = argv.args;
         let command_line = argv_args.split_off(argv.options_end);
         args.extend(argv_args);
@@ -203,7 +202,7 @@ impl BwrapLaunch {
     pub fn child_setup(&self) -> BwrapChildSetup {
         BwrapChildSetup {
             private_mounts: self.private_mounts,
-            network: self.network.as_ref().map(AsRawFd::as_raw_fd),
+            network: self.network.clone(),
         }
     }
 
@@ -219,7 +218,8 @@ impl BwrapLaunch {
     /// placeholders (locked until this process exits), since bubblewrap may still run.
     pub fn spawned(mut self) -> BwrapRun {
         self.child_fds.clear();
-        // The sandbox's processes hold the namespace now (or the spawn failed).
+        // The sandbox's processes (and the spawn's hook, until it is dropped) hold the
+        // namespace now, or the spawn failed: it is never used again.
         self.network = None;
         BwrapRun {
             status: self.status.take(),

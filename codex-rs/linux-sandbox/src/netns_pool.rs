@@ -15,16 +15,23 @@
 //! namespace rather than the sandbox's, which changes nothing for the command: it has no
 //! capability in either.
 //!
-//! Where the thread cannot make a namespace, it stops and every start goes back to
-//! `--unshare-net`: the pool only ever saves time, it never decides whether a sandbox is
-//! isolated.
+//! The child checks, before it joins, that the descriptor it holds still names the
+//! namespace that was taken (device and inode), so a descriptor number reused by
+//! something else is refused rather than joined.
+//!
+//! Where the thread cannot make a namespace, it stops (for good where it is not allowed
+//! to, after a growing pause otherwise) and starts go back to `--unshare-net`: the pool
+//! only ever saves time, it never decides whether a sandbox is isolated.
 
 use std::os::fd::AsRawFd;
 use std::os::fd::FromRawFd;
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
 use std::sync::Condvar;
 use std::sync::Mutex;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 /// How many namespaces are kept ready: one for the next start, one for the start right
 /// after it while the thread makes the next.
@@ -38,14 +45,54 @@ struct Pool {
 
 #[derive(Default)]
 struct State {
-    ready: Vec<OwnedFd>,
+    ready: Vec<Namespace>,
 }
 
-/// A fresh network namespace with its loopback device up, for one sandbox to join with
-/// [`join`], or `None` when none is ready (the first start of a process) or this process
-/// may not make them: then bubblewrap must make one (`--unshare-net`). Starts the thread
-/// that makes them on its first call.
-pub(crate) fn take() -> Option<OwnedFd> {
+/// A network namespace made ahead: its only descriptor (shared with the `pre_exec` hook
+/// that joins it, so it stays open as long as the hook can run) and its identity.
+#[derive(Debug, Clone)]
+pub(crate) struct Namespace {
+    fd: Arc<OwnedFd>,
+    dev: u64,
+    ino: u64,
+}
+
+impl Namespace {
+    fn new(fd: OwnedFd) -> std::io::Result<Self> {
+        // Like the other descriptors a sandbox's child uses, above stdio.
+        let fd = crate::launcher::above_stderr(fd)?;
+        let metadata = std::fs::File::from(fd.try_clone()?).metadata()?;
+        Ok(Self {
+            fd: Arc::new(fd),
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+        })
+    }
+
+    /// In the `pre_exec` of bubblewrap's child (async-signal-safe: `fstat` and `setns`):
+    /// joins this namespace, after checking that the descriptor still names it.
+    pub(crate) fn join(&self) -> std::io::Result<()> {
+        let fd = self.fd.as_raw_fd();
+        // SAFETY: fstat writes into the zeroed stat we pass.
+        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat on a descriptor this value keeps open.
+        if unsafe { libc::fstat(fd, &mut stat) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if stat.st_dev != self.dev || stat.st_ino != self.ino {
+            return Err(std::io::Error::other(
+                "the network namespace made for this sandbox is not the one its descriptor names",
+            ));
+        }
+        join(fd)
+    }
+}
+
+/// A fresh network namespace with its loopback device up, for one sandbox to join
+/// ([`Namespace::join`]), or `None` when none is ready (the first start of a process) or
+/// this process may not make them: then bubblewrap must make one (`--unshare-net`).
+/// Starts the thread that makes them on its first call.
+pub(crate) fn take() -> Option<Namespace> {
     static POOL: OnceLock<Option<&'static Pool>> = OnceLock::new();
     let pool = (*POOL.get_or_init(start))?;
     let mut state = pool
@@ -79,16 +126,21 @@ fn start() -> Option<&'static Pool> {
     }
 }
 
+/// The longest pause between two tries after an error that may pass (no memory, no
+/// descriptor left).
+const LONGEST_PAUSE: Duration = Duration::from_secs(60);
+
 /// The thread's loop: makes a namespace whenever fewer than [`SPARE`] are ready, and
 /// returns to its own after each, so it is never in one a sandbox uses.
 fn fill(pool: &'static Pool) {
     let home = match open_own() {
         Ok(home) => home,
         Err(err) => {
-            tracing::debug!("cannot make network namespaces ahead ({err}); bubblewrap makes them");
+            tracing::warn!("cannot make network namespaces ahead ({err}); bubblewrap makes them");
             return;
         }
     };
+    let mut pause = Duration::from_millis(100);
     loop {
         {
             let mut state = pool
@@ -103,15 +155,32 @@ fn fill(pool: &'static Pool) {
             }
         }
         match make(&home) {
-            Ok(namespace) => pool
-                .state
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .ready
-                .push(namespace),
-            Err(err) => {
-                tracing::debug!(
-                    "cannot make network namespaces ahead ({err}); bubblewrap makes them"
+            Ok(namespace) => {
+                pause = Duration::from_millis(100);
+                pool.state
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .ready
+                    .push(namespace);
+            }
+            Err(Made::NotAllowed(err)) => {
+                tracing::info!(
+                    "network namespaces are not made ahead ({err}); bubblewrap makes them"
+                );
+                return;
+            }
+            Err(Made::Failed(err)) => {
+                tracing::warn!(
+                    "could not make a network namespace ahead ({err}); bubblewrap makes them \
+                     until a try in {pause:?} succeeds"
+                );
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(LONGEST_PAUSE);
+            }
+            Err(Made::Lost(err)) => {
+                tracing::warn!(
+                    "cannot return to the server's network namespace ({err}); network \
+                     namespaces are no longer made ahead"
                 );
                 return;
             }
@@ -119,16 +188,32 @@ fn fill(pool: &'static Pool) {
     }
 }
 
+/// Why [`make`] made no namespace.
+enum Made {
+    /// This process may not (`EPERM`, `EACCES`): it never will.
+    NotAllowed(std::io::Error),
+    /// Anything else: it may pass.
+    Failed(std::io::Error),
+    /// The thread could not return to its own namespace: it must make no more.
+    Lost(std::io::Error),
+}
+
 /// Makes a network namespace with its loopback device up (as bubblewrap does for its
-/// own) and returns a descriptor of it; this thread is back in `home` afterwards.
-fn make(home: &OwnedFd) -> std::io::Result<OwnedFd> {
+/// own) and returns it; this thread is back in `home` afterwards.
+fn make(home: &OwnedFd) -> Result<Namespace, Made> {
+    let failed = |err: std::io::Error| match err.raw_os_error() {
+        Some(libc::EPERM | libc::EACCES) => Made::NotAllowed(err),
+        _ => Made::Failed(err),
+    };
     // SAFETY: unshare takes plain flags; a network namespace is per thread.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        return Err(std::io::Error::last_os_error());
+        return Err(failed(std::io::Error::last_os_error()));
     }
-    let made = loopback_up().and_then(|()| open_own());
-    join(home.as_raw_fd())?;
-    made
+    let made = loopback_up()
+        .and_then(|()| open_own())
+        .and_then(Namespace::new);
+    join(home.as_raw_fd()).map_err(Made::Lost)?;
+    made.map_err(failed)
 }
 
 /// A descriptor of this thread's network namespace.
@@ -181,10 +266,10 @@ fn loopback_up() -> std::io::Result<()> {
     Ok(())
 }
 
-/// In the `pre_exec` of bubblewrap's child (async-signal-safe: one `setns` call): joins
-/// the namespace [`take`] gave.
-pub(crate) fn join(namespace: std::os::fd::RawFd) -> std::io::Result<()> {
-    // SAFETY: setns on a descriptor the parent keeps open until the spawn returned.
+/// Moves this thread (or the child in `pre_exec`) into the network namespace `namespace`
+/// names (one `setns` call: async-signal-safe).
+fn join(namespace: std::os::fd::RawFd) -> std::io::Result<()> {
+    // SAFETY: setns on a descriptor the caller keeps open.
     if unsafe { libc::setns(namespace, libc::CLONE_NEWNET) } != 0 {
         return Err(std::io::Error::last_os_error());
     }

@@ -55,22 +55,31 @@ print "loopback: ", ($trie =~ /127\.0\.0\.1/ ? "up" : "down"), "\n";
 /// `NS_GET_USERNS` (`linux/nsfs.h`): the user namespace that owns a namespace.
 const NS_GET_USERNS: libc::c_ulong = 0xb701;
 
-/// Whether the network namespace of the `perl` running `marker` (an argument of its
-/// command line) belongs to this test's user namespace, i.e. was made by the server
-/// rather than inside the sandbox by bubblewrap.
-fn network_namespace_is_the_servers(marker: &str) -> bool {
-    let pid = std::fs::read_dir("/proc")
+/// The processes whose command line has `marker` as an argument: the sandboxed command
+/// and the bubblewrap processes that run it.
+fn processes_running(marker: &str) -> Vec<(u32, Vec<Vec<u8>>)> {
+    std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .find(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| {
-                // The command itself, not the bubblewrap that runs it.
-                let mut args = line.split(|b| *b == 0);
-                args.next() == Some(b"/usr/bin/perl".as_slice())
-                    && args.any(|arg| arg == marker.as_bytes())
-            })
+        .filter_map(|pid| {
+            let line = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let args: Vec<Vec<u8>> = line.split(|b| *b == 0).map(<[u8]>::to_vec).collect();
+            args.iter()
+                .any(|arg| arg == marker.as_bytes())
+                .then_some((pid, args))
         })
-        .unwrap_or_else(|| panic!("no process runs with `{marker}`"));
+        .collect()
+}
+
+/// Whether the network namespace of the `perl` running `marker` belongs to this test's
+/// user namespace, i.e. was made by the server rather than inside the sandbox by
+/// bubblewrap.
+fn network_namespace_is_the_servers(marker: &str) -> bool {
+    let (pid, _) = processes_running(marker)
+        .into_iter()
+        // The command itself, not the bubblewrap that runs it.
+        .find(|(_, args)| args[0] == b"/usr/bin/perl")
+        .unwrap_or_else(|| panic!("no perl runs with `{marker}`"));
     let network = std::fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
     // SAFETY: an nsfs ioctl on a descriptor we own; it returns a new descriptor or -1.
     let owner = unsafe { libc::ioctl(network.as_raw_fd(), NS_GET_USERNS) };
@@ -79,6 +88,32 @@ fn network_namespace_is_the_servers(marker: &str) -> bool {
     let owner = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(owner) };
     let ours = std::fs::metadata("/proc/self/ns/user").unwrap();
     owner.metadata().unwrap().ino() == ours.ino()
+}
+
+/// The network namespaces that the processes running `marker` hold descriptors of
+/// (none should: the server's are close-on-exec).
+fn namespace_descriptors_of(marker: &str) -> Vec<String> {
+    processes_running(marker)
+        .into_iter()
+        .flat_map(|(pid, _)| std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap())
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .map(|target| target.display().to_string())
+        .filter(|target| target.starts_with("net:"))
+        .collect()
+}
+
+/// The threads of process `pid` that are not in its network namespace (the thread that
+/// makes namespaces must go back to it after each).
+fn threads_elsewhere(pid: u32) -> Vec<String> {
+    let own = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| {
+            let task = task.ok()?.path();
+            let net = std::fs::read_link(task.join("ns/net")).ok()?;
+            (net != own).then(|| format!("{}: {}", task.display(), net.display()))
+        })
+        .collect()
 }
 
 /// Whether this test runs as root with `CAP_SYS_ADMIN`, as a server must to make network
@@ -124,7 +159,8 @@ async fn wait_printed(client: &mut RawClient, process_id: &str, text: &str) {
 /// Two sandboxes without network at once, and the host: neither sandbox reaches an
 /// abstract Unix socket of the other or of the host (they are per network namespace), a
 /// sandbox reaches its own, and loopback is up. A root server's sandboxes get namespaces
-/// it made ahead; anyone else's get bubblewrap's.
+/// it made ahead; anyone else's get bubblewrap's. No sandbox process holds a descriptor
+/// of a network namespace, and every thread of the server is in its own.
 async fn network_off_sandboxes_share_no_network_namespace(who: Who) {
     let Some(server) = server(who, &[]) else {
         return;
@@ -158,6 +194,8 @@ async fn network_off_sandboxes_share_no_network_namespace(who: Who) {
         .await;
     wait_printed(&mut client, "first", "listening").await;
     let made_by_server = network_namespace_is_the_servers(&first);
+    let held = namespace_descriptors_of(&first);
+    let elsewhere = threads_elsewhere(server.pid());
     let probe = [
         "/usr/bin/perl",
         "-e",
@@ -172,11 +210,13 @@ async fn network_off_sandboxes_share_no_network_namespace(who: Who) {
         .await;
 
     assert_eq!(
-        (second_run.stdout.as_str(), made_by_server),
+        (second_run.stdout.as_str(), made_by_server, held, elsewhere),
         (
             "own: connected\nother sandbox: Connection refused\nhost: Connection refused\n\
              loopback: up\n",
             who == Who::Caller && root_with_cap_sys_admin(),
+            Vec::<String>::new(),
+            Vec::<String>::new(),
         ),
         "{second_run:?}"
     );
