@@ -258,12 +258,24 @@ fn bench_policy() -> SandboxPolicy {
     .unwrap()
 }
 
-/// Spawn-to-exit samples `(plain, bubblewrap)` of `/bin/true` run directly by this
-/// process (no server), bubblewrap with the mounts and namespaces [`bench_policy`] gets
-/// from the server (without its seccomp filter and status pipe): what bubblewrap itself
-/// costs on this machine, the floor under the server's sandboxed figure.
+/// Spawn-to-exit samples of `/bin/true` run directly by this process (no server): plain,
+/// under bubblewrap with the mounts and namespaces [`bench_policy`] gets from the server
+/// (without its seccomp filter and status pipe), and, where this process may make network
+/// namespaces (root), the same bubblewrap started in one made beforehand instead of
+/// making its own, as a root server starts it. What bubblewrap itself costs on this
+/// machine: the floor under the server's sandboxed figure.
 #[cfg(target_os = "linux")]
-fn bubblewrap_alone_latency() -> (Vec<Duration>, Vec<Duration>) {
+struct BubblewrapAlone {
+    plain: Vec<Duration>,
+    own_network: Vec<Duration>,
+    network_made_ahead: Option<Vec<Duration>>,
+}
+
+#[cfg(target_os = "linux")]
+fn bubblewrap_alone_latency() -> BubblewrapAlone {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+
     use codex_linux_sandbox::BwrapOptions;
     use codex_linux_sandbox::PlaceholderLease;
     use codex_utils_absolute_path::AbsolutePathBuf;
@@ -274,33 +286,86 @@ fn bubblewrap_alone_latency() -> (Vec<Duration>, Vec<Duration>) {
     let command = [std::ffi::OsString::from("/bin/true")];
     let argv =
         codex_linux_sandbox::build_bwrap_argv(&bench_policy(), &cwd, &command, &options).unwrap();
+    let joined_args: Vec<std::ffi::OsString> = argv
+        .args
+        .iter()
+        .filter(|arg| *arg != "--unshare-net")
+        .cloned()
+        .collect();
     let lease = PlaceholderLease::acquire(&argv.placeholders).unwrap();
     let bwrap = codex_linux_sandbox::find_bwrap(
         /*explicit*/ None,
         std::env::var_os("PATH").as_deref(),
     )
     .unwrap();
-    let run = |program: &std::path::Path, args: &[std::ffi::OsString]| {
+    let network = network_namespace_made_ahead();
+    let run = |program: &std::path::Path,
+               args: &[std::ffi::OsString],
+               network: Option<std::os::fd::RawFd>| {
+        let mut command = Command::new(program);
+        command.args(args).stdin(Stdio::null());
+        if let Some(network) = network {
+            // SAFETY: setns is async-signal-safe; the descriptor outlives the spawn.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setns(network, libc::CLONE_NEWNET) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         let started = Instant::now();
-        let status = Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .status()
-            .unwrap();
+        let status = command.status().unwrap();
         assert!(status.success(), "{program:?} {args:?}: {status}");
         started.elapsed()
     };
-    let (mut plain, mut sandboxed) = (Vec::new(), Vec::new());
+    let mut samples = BubblewrapAlone {
+        plain: Vec::new(),
+        own_network: Vec::new(),
+        network_made_ahead: network.as_ref().map(|_| Vec::new()),
+    };
     for i in 0..LATENCY_WARMUP + SANDBOX_SAMPLES {
-        let a = run(std::path::Path::new("/bin/true"), &[]);
-        let b = run(&bwrap, &argv.args);
+        let a = run(
+            std::path::Path::new("/bin/true"),
+            &[],
+            /*network*/ None,
+        );
+        let b = run(&bwrap, &argv.args, /*network*/ None);
+        let c = network
+            .as_ref()
+            .map(|network| run(&bwrap, &joined_args, Some(network.as_raw_fd())));
         if i >= LATENCY_WARMUP {
-            plain.push(a);
-            sandboxed.push(b);
+            samples.plain.push(a);
+            samples.own_network.push(b);
+            if let (Some(samples), Some(c)) = (&mut samples.network_made_ahead, c) {
+                samples.push(c);
+            }
         }
     }
     lease.release();
-    (plain, sandboxed)
+    samples
+}
+
+/// A network namespace made by a thread of this process (root only; `None` otherwise):
+/// one for every run, so its making costs nothing here, as when a server made it ahead.
+#[cfg(target_os = "linux")]
+fn network_namespace_made_ahead() -> Option<std::os::fd::OwnedFd> {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    std::thread::spawn(|| {
+        // SAFETY: unshare takes plain flags; it moves only this thread.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            return None;
+        }
+        std::fs::File::open("/proc/thread-self/ns/net")
+            .ok()
+            .map(std::os::fd::OwnedFd::from)
+    })
+    .join()
+    .unwrap()
 }
 
 /// Spawn-to-exit samples `(unsandboxed, sandboxed)`, alternating so both see the same
@@ -501,16 +566,15 @@ async fn sandbox_section() {
     }
     #[cfg(target_os = "linux")]
     {
-        let (mut plain, mut bwrap) = bubblewrap_alone_latency();
+        let BubblewrapAlone {
+            mut plain,
+            mut own_network,
+            network_made_ahead,
+        } = bubblewrap_alone_latency();
         plain.sort();
-        bwrap.sort();
         let (p50, p99) = (
             percentile(&plain, /*p*/ 0.5),
             percentile(&plain, /*p*/ 0.99),
-        );
-        let (b50, b99) = (
-            percentile(&bwrap, /*p*/ 0.5),
-            percentile(&bwrap, /*p*/ 0.99),
         );
         println!(
             "the floor: /bin/true run by this process, bubblewrap alone with the same mounts \
@@ -521,16 +585,39 @@ async fn sandbox_section() {
             ms(p50),
             ms(p99)
         );
-        println!(
-            "  bwrap ... /bin/true    p50 {:7.3} ms   p99 {:7.3} ms",
-            ms(b50),
-            ms(b99)
+        let print_cost = |samples: &mut Vec<Duration>, what: &str, cost: &str| {
+            samples.sort();
+            let (b50, b99) = (
+                percentile(samples, /*p*/ 0.5),
+                percentile(samples, /*p*/ 0.99),
+            );
+            println!(
+                "  {what:<22} p50 {:7.3} ms   p99 {:7.3} ms",
+                ms(b50),
+                ms(b99)
+            );
+            println!(
+                "  {cost:<22} p50 {:+7.3} ms   p99 {:+7.3} ms",
+                ms(b50) - ms(p50),
+                ms(b99) - ms(p99)
+            );
+        };
+        print_cost(
+            &mut own_network,
+            "bwrap ... /bin/true",
+            "bubblewrap's own cost",
         );
-        println!(
-            "  bubblewrap's own cost  p50 {:+7.3} ms   p99 {:+7.3} ms\n",
-            ms(b50) - ms(p50),
-            ms(b99) - ms(p99)
-        );
+        match network_made_ahead {
+            Some(mut samples) => print_cost(
+                &mut samples,
+                "bwrap in a made netns",
+                "cost, netns made ahead",
+            ),
+            None => {
+                println!("  (bubblewrap in a network namespace made ahead needs root: skipped)")
+            }
+        }
+        println!();
     }
 }
 
