@@ -149,6 +149,36 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index]
 }
 
+/// A p50 and a p99.
+type Figures = (Duration, Duration);
+
+/// The p50 and p99 of `samples` (sorted here).
+fn p50_p99(samples: &mut [Duration]) -> Figures {
+    samples.sort();
+    (
+        percentile(samples, /*p*/ 0.5),
+        percentile(samples, /*p*/ 0.99),
+    )
+}
+
+/// One line of figures: `label`, padded to the column where they start, then p50 and p99.
+fn print_figures(label: &str, (p50, p99): Figures) {
+    println!(
+        "  {label:<22} p50 {:7.3} ms   p99 {:7.3} ms",
+        ms(p50),
+        ms(p99)
+    );
+}
+
+/// One line of `figures` minus `baseline`, then `suffix` (the goal, or nothing).
+fn print_difference(label: &str, figures: Figures, baseline: Figures, suffix: &str) {
+    println!(
+        "  {label:<22} p50 {:+7.3} ms   p99 {:+7.3} ms{suffix}",
+        ms(figures.0) - ms(baseline.0),
+        ms(figures.1) - ms(baseline.1)
+    );
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -481,33 +511,16 @@ async fn latency_section() {
     let client = ExecServerClient::connect(ClientConfig::new(server.url.clone()))
         .await
         .unwrap();
-    let mut local = latency_local().await;
-    let mut remote = latency_server(&client).await;
-    local.sort();
-    remote.sort();
-    let (l50, l99) = (
-        percentile(&local, /*p*/ 0.5),
-        percentile(&local, /*p*/ 0.99),
-    );
-    let (r50, r99) = (
-        percentile(&remote, /*p*/ 0.5),
-        percentile(&remote, /*p*/ 0.99),
-    );
+    let local = p50_p99(&mut latency_local().await);
+    let remote = p50_p99(&mut latency_server(&client).await);
     println!("spawn-to-first-output of /bin/echo ({LATENCY_SAMPLES} samples):");
-    println!(
-        "  local tokio::process   p50 {:7.3} ms   p99 {:7.3} ms",
-        ms(l50),
-        ms(l99)
-    );
-    println!(
-        "  through exec-server    p50 {:7.3} ms   p99 {:7.3} ms",
-        ms(r50),
-        ms(r99)
-    );
-    println!(
-        "  delta                  p50 {:+7.3} ms   p99 {:+7.3} ms   (goal: p50 <= +1 ms, p99 <= +5 ms)\n",
-        ms(r50) - ms(l50),
-        ms(r99) - ms(l99)
+    print_figures("local tokio::process", local);
+    print_figures("through exec-server", remote);
+    print_difference(
+        "delta",
+        remote,
+        local,
+        "   (goal: p50 <= +1 ms, p99 <= +5 ms)\n",
     );
 }
 
@@ -518,32 +531,11 @@ async fn print_sandbox_latency(server: &Server, title: &str) {
         .await
         .unwrap();
     let (mut plain, mut sandboxed) = sandbox_latency(&client).await;
-    plain.sort();
-    sandboxed.sort();
-    let (p50, p99) = (
-        percentile(&plain, /*p*/ 0.5),
-        percentile(&plain, /*p*/ 0.99),
-    );
-    let (s50, s99) = (
-        percentile(&sandboxed, /*p*/ 0.5),
-        percentile(&sandboxed, /*p*/ 0.99),
-    );
+    let (plain, sandboxed) = (p50_p99(&mut plain), p50_p99(&mut sandboxed));
     println!("{title} ({SANDBOX_SAMPLES} samples each, interleaved):");
-    println!(
-        "  no sandboxPolicy       p50 {:7.3} ms   p99 {:7.3} ms",
-        ms(p50),
-        ms(p99)
-    );
-    println!(
-        "  sandboxed              p50 {:7.3} ms   p99 {:7.3} ms",
-        ms(s50),
-        ms(s99)
-    );
-    println!(
-        "  delta                  p50 {:+7.3} ms   p99 {:+7.3} ms   (goal: p50 <= +4 ms)\n",
-        ms(s50) - ms(p50),
-        ms(s99) - ms(p99)
-    );
+    print_figures("no sandboxPolicy", plain);
+    print_figures("sandboxed", sandboxed);
+    print_difference("delta", sandboxed, plain, "   (goal: p50 <= +4 ms)\n");
 }
 
 async fn sandbox_section() {
@@ -571,36 +563,16 @@ async fn sandbox_section() {
             mut own_network,
             network_made_ahead,
         } = bubblewrap_alone_latency();
-        plain.sort();
-        let (p50, p99) = (
-            percentile(&plain, /*p*/ 0.5),
-            percentile(&plain, /*p*/ 0.99),
-        );
+        let plain = p50_p99(&mut plain);
         println!(
             "the floor: /bin/true run by this process, bubblewrap alone with the same mounts \
              and namespaces vs none ({SANDBOX_SAMPLES} samples each, interleaved):"
         );
-        println!(
-            "  /bin/true              p50 {:7.3} ms   p99 {:7.3} ms",
-            ms(p50),
-            ms(p99)
-        );
+        print_figures("/bin/true", plain);
         let print_cost = |samples: &mut Vec<Duration>, what: &str, cost: &str| {
-            samples.sort();
-            let (b50, b99) = (
-                percentile(samples, /*p*/ 0.5),
-                percentile(samples, /*p*/ 0.99),
-            );
-            println!(
-                "  {what:<22} p50 {:7.3} ms   p99 {:7.3} ms",
-                ms(b50),
-                ms(b99)
-            );
-            println!(
-                "  {cost:<22} p50 {:+7.3} ms   p99 {:+7.3} ms",
-                ms(b50) - ms(p50),
-                ms(b99) - ms(p99)
-            );
+            let figures = p50_p99(samples);
+            print_figures(what, figures);
+            print_difference(cost, figures, plain, "");
         };
         print_cost(
             &mut own_network,
