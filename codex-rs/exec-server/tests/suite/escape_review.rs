@@ -112,24 +112,7 @@ async fn no_user_namespaces_means_no_sandboxed_start() {
 
     let dir = Who::Caller.dir();
     let ws = dir.mkdir("ws");
-    let server = TestServer::start_under(
-        &[
-            "bwrap",
-            "--unshare-user",
-            "--disable-userns",
-            "--bind",
-            "/",
-            "/",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--unshare-pid",
-            "--die-with-parent",
-            "--",
-        ],
-        &[],
-    );
+    let server = TestServer::start_under(&without_user_namespaces(&[]), &[]);
     refuses_every_sandboxed_start(
         &server,
         &ws,
@@ -207,33 +190,14 @@ async fn no_private_mounts_means_no_sandboxed_start() {
     let bin = codex_utils_cargo_bin::cargo_bin("codex-exec-server").expect("binary");
     let copy = codex_utils_test_support::installed_copy(&bin);
     let shared_text = shared.path().display().to_string();
+    let (reuid, regid) = (format!("--reuid={UID}"), format!("--regid={UID}"));
+    let as_uid = [
+        ["setpriv", &reuid, &regid, "--clear-groups"].as_slice(),
+        &without_user_namespaces(&["--uid", UID, "--gid", UID]),
+    ]
+    .concat();
     let server = TestServer::start_under_with(
-        &below_a_shared_mount(
-            &shared_text,
-            &[
-                "setpriv",
-                &format!("--reuid={UID}"),
-                &format!("--regid={UID}"),
-                "--clear-groups",
-                "bwrap",
-                "--unshare-user",
-                "--uid",
-                UID,
-                "--gid",
-                UID,
-                "--disable-userns",
-                "--bind",
-                "/",
-                "/",
-                "--dev",
-                "/dev",
-                "--proc",
-                "/proc",
-                "--unshare-pid",
-                "--die-with-parent",
-                "--",
-            ],
-        ),
+        &below_a_shared_mount(&shared_text, &as_uid),
         Some(&copy.path),
         &[],
         &[
@@ -378,4 +342,27 @@ async fn host_mounts_made_later(who: Who, capabilities: &[&str]) {
     let (output, _) = read_to_close(&mut client, "late").await;
 
     assert_eq!(output, "ready\nrefused\n");
+}
+
+/// A wrapper that runs the server in an outer bubblewrap (with `ids`, e.g. `--uid`)
+/// whose user namespace allows no nested one: where no sandbox can make its own.
+fn without_user_namespaces<'a>(ids: &[&'a str]) -> Vec<&'a str> {
+    [
+        ["bwrap", "--unshare-user"].as_slice(),
+        ids,
+        &[
+            "--disable-userns",
+            "--bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--unshare-pid",
+            "--die-with-parent",
+            "--",
+        ],
+    ]
+    .concat()
 }
