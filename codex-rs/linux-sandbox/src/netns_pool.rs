@@ -235,6 +235,19 @@ fn open_own() -> std::io::Result<OwnedFd> {
 /// `ip link set lo up` in this thread's network namespace (the kernel then gives it
 /// `127.0.0.1/8` and `::1`).
 fn loopback_up() -> std::io::Result<()> {
+    let (socket, mut request) = loopback_flags()?;
+    // SAFETY: the flags are the union member SIOCGIFFLAGS filled in.
+    unsafe { request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads the ifreq we pass.
+    if unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A socket in this thread's network namespace, and a request naming `lo` with its
+/// current flags (`SIOCGIFFLAGS`).
+fn loopback_flags() -> std::io::Result<(OwnedFd, libc::ifreq)> {
     // SAFETY: socket takes plain integers; the result is checked.
     let socket = unsafe {
         libc::socket(
@@ -253,17 +266,11 @@ fn loopback_up() -> std::io::Result<()> {
     for (slot, byte) in request.ifr_name.iter_mut().zip(b"lo\0") {
         *slot = *byte as libc::c_char;
     }
-    // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS read and write the ifreq we pass.
-    unsafe {
-        if libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-        if libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+    // SAFETY: SIOCGIFFLAGS writes the ifreq we pass.
+    if unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) } != 0 {
+        return Err(std::io::Error::last_os_error());
     }
-    Ok(())
+    Ok((socket, request))
 }
 
 /// Moves this thread (or the child in `pre_exec`) into the network namespace `namespace`

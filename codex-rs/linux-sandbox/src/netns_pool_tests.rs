@@ -29,22 +29,9 @@ fn loopback_flags_in(namespace: &Namespace) -> libc::c_short {
         scope
             .spawn(move || {
                 namespace.join().unwrap();
-                // SAFETY: socket takes plain integers; checked below.
-                let socket = unsafe {
-                    libc::socket(libc::AF_INET, libc::SOCK_DGRAM, /*protocol*/ 0)
-                };
-                assert!(socket >= 0, "{}", std::io::Error::last_os_error());
-                // SAFETY: ifreq is plain data; all zeroes is a valid value.
-                let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
-                for (slot, byte) in request.ifr_name.iter_mut().zip(b"lo\0") {
-                    *slot = *byte as libc::c_char;
-                }
-                // SAFETY: SIOCGIFFLAGS writes the ifreq we pass; the socket is ours.
-                unsafe {
-                    assert_eq!(libc::ioctl(socket, libc::SIOCGIFFLAGS, &mut request), 0);
-                    libc::close(socket);
-                    request.ifr_ifru.ifru_flags
-                }
+                let (_socket, request) = loopback_flags().unwrap();
+                // SAFETY: the flags are the union member SIOCGIFFLAGS filled in.
+                unsafe { request.ifr_ifru.ifru_flags }
             })
             .join()
             .unwrap()
