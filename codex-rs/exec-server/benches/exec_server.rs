@@ -61,23 +61,27 @@ impl Server {
         Self::spawn(command)
     }
 
-    /// The server run as `nobody`, from a world-readable copy of the binary, in a mount
-    /// namespace of its own below a shared mount (as systemd hosts have `/`), so that its
-    /// sandboxes start through the trampoline. Root only (`None` otherwise); the copy and
-    /// the mount's directory must outlive the server.
+    /// The server run as `nobody` with `args`, from a world-readable copy of the binary
+    /// (and of codex-sandbox-launcher next to it), in a mount namespace of its own below a
+    /// shared mount (as systemd hosts have `/`): with bubblewrap, its sandboxes start
+    /// through the trampoline. Root only (`None` otherwise); the copy and the mount's
+    /// directory must outlive the server.
     #[cfg(target_os = "linux")]
-    fn start_as_nobody_where_mounts_propagate() -> Option<(
+    fn start_as_nobody_where_mounts_propagate(
+        args: &[&str],
+    ) -> Option<(
         Self,
         codex_utils_test_support::InstalledCopy,
         tempfile::TempDir,
     )> {
         // SAFETY: geteuid cannot fail and touches no memory.
         if unsafe { libc::geteuid() } != 0 {
-            println!("(the run as nobody through the trampoline needs root: skipped)\n");
+            println!("(the runs as nobody need root: skipped)\n");
             return None;
         }
         let bin = codex_utils_cargo_bin::cargo_bin("codex-exec-server").unwrap();
-        let copy = codex_utils_test_support::installed_copy(&bin);
+        let launcher = codex_utils_cargo_bin::cargo_bin("codex-sandbox-launcher").unwrap();
+        let copy = codex_utils_test_support::installed_copy_with(&bin, &[&launcher]);
         let shared = tempfile::tempdir_in("/tmp").unwrap();
         let wrapper = codex_utils_test_support::below_a_shared_mount(
             shared.path().to_str().unwrap(),
@@ -87,7 +91,8 @@ impl Server {
         command
             .args(&wrapper[1..])
             .arg(&copy.path)
-            .args(["--listen", "ws://127.0.0.1:0"]);
+            .args(["--listen", "ws://127.0.0.1:0"])
+            .args(args);
         Some((Self::spawn(command), copy, shared))
     }
 
@@ -299,6 +304,10 @@ struct BubblewrapAlone {
     plain: Vec<Duration>,
     own_network: Vec<Duration>,
     network_made_ahead: Option<Vec<Duration>>,
+    /// codex-sandbox-launcher with the same options, in its own network namespace and
+    /// in one made ahead.
+    launcher: Vec<Duration>,
+    launcher_network_made_ahead: Option<Vec<Duration>>,
 }
 
 #[cfg(target_os = "linux")]
@@ -328,6 +337,7 @@ fn bubblewrap_alone_latency() -> BubblewrapAlone {
         std::env::var_os("PATH").as_deref(),
     )
     .unwrap();
+    let launcher = codex_utils_cargo_bin::cargo_bin("codex-sandbox-launcher").unwrap();
     let network = network_namespace_made_ahead();
     let run = |program: &std::path::Path,
                args: &[std::ffi::OsString],
@@ -354,6 +364,8 @@ fn bubblewrap_alone_latency() -> BubblewrapAlone {
         plain: Vec::new(),
         own_network: Vec::new(),
         network_made_ahead: network.as_ref().map(|_| Vec::new()),
+        launcher: Vec::new(),
+        launcher_network_made_ahead: network.as_ref().map(|_| Vec::new()),
     };
     for i in 0..LATENCY_WARMUP + SANDBOX_SAMPLES {
         let a = run(
@@ -365,11 +377,19 @@ fn bubblewrap_alone_latency() -> BubblewrapAlone {
         let c = network
             .as_ref()
             .map(|network| run(&bwrap, &joined_args, Some(network.as_raw_fd())));
+        let d = run(&launcher, &argv.args, /*network*/ None);
+        let e = network
+            .as_ref()
+            .map(|network| run(&launcher, &joined_args, Some(network.as_raw_fd())));
         if i >= LATENCY_WARMUP {
             samples.plain.push(a);
             samples.own_network.push(b);
+            samples.launcher.push(d);
             if let (Some(samples), Some(c)) = (&mut samples.network_made_ahead, c) {
                 samples.push(c);
+            }
+            if let (Some(samples), Some(e)) = (&mut samples.launcher_network_made_ahead, e) {
+                samples.push(e);
             }
         }
     }
@@ -539,22 +559,37 @@ async fn print_sandbox_latency(server: &Server, title: &str) {
 }
 
 async fn sandbox_section() {
+    const BUBBLEWRAP: [&str; 2] = ["--sandbox-launcher", "bubblewrap"];
     {
         let server = Server::start(&[]);
         print_sandbox_latency(
             &server,
-            "spawn-to-exit of /bin/true through exec-server, workspaceWrite sandbox vs none",
+            "spawn-to-exit of /bin/true through exec-server, workspaceWrite sandbox vs none \
+             (sandboxes built by codex-sandbox-launcher)",
         )
         .await;
+        let server = Server::start(&BUBBLEWRAP);
+        print_sandbox_latency(&server, "the same with --sandbox-launcher bubblewrap").await;
     }
     #[cfg(target_os = "linux")]
-    if let Some((server, _copy, _shared)) = Server::start_as_nobody_where_mounts_propagate() {
+    if let Some((server, _copy, _shared)) = Server::start_as_nobody_where_mounts_propagate(&[]) {
         print_sandbox_latency(
             &server,
             "the same with the server run as nobody below a shared mount (as on systemd \
-             hosts), so bubblewrap starts through the trampoline",
+             hosts), sandboxes built by codex-sandbox-launcher",
         )
         .await;
+        drop(server);
+        if let Some((server, _copy, _shared)) =
+            Server::start_as_nobody_where_mounts_propagate(&BUBBLEWRAP)
+        {
+            print_sandbox_latency(
+                &server,
+                "the same with --sandbox-launcher bubblewrap, which starts through the \
+                 trampoline there",
+            )
+            .await;
+        }
     }
     #[cfg(target_os = "linux")]
     {
@@ -562,11 +597,13 @@ async fn sandbox_section() {
             mut plain,
             mut own_network,
             network_made_ahead,
+            mut launcher,
+            launcher_network_made_ahead,
         } = bubblewrap_alone_latency();
         let plain = p50_p99(&mut plain);
         println!(
-            "the floor: /bin/true run by this process, bubblewrap alone with the same mounts \
-             and namespaces vs none ({SANDBOX_SAMPLES} samples each, interleaved):"
+            "the floor: /bin/true run by this process, bubblewrap and codex-sandbox-launcher \
+             alone with the same mounts and namespaces vs none ({SANDBOX_SAMPLES} samples each, interleaved):"
         );
         print_figures("/bin/true", plain);
         let print_cost = |samples: &mut Vec<Duration>, what: &str, cost: &str| {
@@ -588,6 +625,18 @@ async fn sandbox_section() {
             None => {
                 println!("  (bubblewrap in a network namespace made ahead needs root: skipped)")
             }
+        }
+        print_cost(
+            &mut launcher,
+            "launcher ... /bin/true",
+            "the launcher's cost",
+        );
+        if let Some(mut samples) = launcher_network_made_ahead {
+            print_cost(
+                &mut samples,
+                "launcher, made netns",
+                "cost, netns made ahead",
+            );
         }
         println!();
     }

@@ -82,6 +82,8 @@ pub struct BwrapLaunch {
     lease: Option<PlaceholderLease>,
     /// What the child must do so that later host mounts stay out of the sandbox.
     private_mounts: PrivateMounts,
+    /// See [`BwrapChildSetup`].
+    die_with: Option<libc::pid_t>,
     /// The network namespace made ahead for this sandbox (see `netns_pool.rs`), which
     /// the child joins; `None` when bubblewrap makes one (`--unshare-net`) or the
     /// policy allows the network.
@@ -95,6 +97,9 @@ pub struct BwrapLaunch {
 #[derive(Debug, Clone)]
 pub struct BwrapChildSetup {
     private_mounts: PrivateMounts,
+    /// For the mount launcher: the server, whose death kills the child from the start
+    /// (armed here, it survives the `exec`), and which must still be its parent.
+    die_with: Option<libc::pid_t>,
     /// Holds the namespace's descriptor open for as long as this value lives.
     network: Option<crate::netns_pool::Namespace>,
 }
@@ -103,6 +108,7 @@ impl Default for BwrapChildSetup {
     fn default() -> Self {
         Self {
             private_mounts: PrivateMounts::NotNeeded,
+            die_with: None,
             network: None,
         }
     }
@@ -113,6 +119,9 @@ impl BwrapChildSetup {
     /// `mount`, `prctl` and `getppid` calls only). Move the value into the hook: it keeps
     /// what the child joins open.
     pub fn apply(&self) -> std::io::Result<()> {
+        if let Some(parent) = self.die_with {
+            crate::private_mounts::die_with(parent)?;
+        }
         if let Some(namespace) = &self.network {
             namespace.join()?;
         }
@@ -134,8 +143,15 @@ impl BwrapLaunch {
         command: &[OsString],
         mut options: BwrapOptions,
     ) -> Result<Self, LinuxSandboxError> {
-        let program = bwrap.verify()?.to_path_buf();
-        let private_mounts = PrivateMounts::for_this_process()?;
+        // The mount launcher builds the same sandbox from the same options; it makes its
+        // copy of the host's mounts private itself, so it needs no namespace (nor the
+        // trampoline) first.
+        let bwrap_path = bwrap.verify()?.to_path_buf();
+        let mount_launcher = crate::mount_launcher::mount_launcher_for_this_process();
+        let (program, private_mounts) = match mount_launcher {
+            Some(launcher) => (launcher.verify()?.to_path_buf(), PrivateMounts::NotNeeded),
+            None => (bwrap_path.clone(), PrivateMounts::for_this_process()?),
+        };
         let io_error = |source| LinuxSandboxError::BwrapSpawn {
             bwrap: program.clone(),
             source,
@@ -158,11 +174,15 @@ impl BwrapLaunch {
         // Sources pinned by descriptor: bubblewrap mounts what was checked here.
         let (mut argv, pins) = build_bwrap_argv_pinned(policy, cwd, command, &options)?;
         child_fds.extend(pins);
-        if let Some(root) = argv.writable.iter().find(|root| program.starts_with(root)) {
-            return Err(LinuxSandboxError::BwrapUntrusted {
-                path: program,
-                reason: format!("it lies in `{root}`, which this policy makes writable"),
-            });
+        // Bubblewrap too when the launcher starts this sandbox: the server still runs it
+        // (its trial run, and any start after the launcher became unusable).
+        for trusted in [&program, &bwrap_path] {
+            if let Some(root) = argv.writable.iter().find(|root| trusted.starts_with(root)) {
+                return Err(LinuxSandboxError::BwrapUntrusted {
+                    path: trusted.clone(),
+                    reason: format!("it lies in `{root}`, which this policy makes writable"),
+                });
+            }
         }
         let lease = PlaceholderLease::acquire(&argv.placeholders)?;
         // A sandbox without network joins a namespace made ahead, if one is ready, and
@@ -179,7 +199,10 @@ impl BwrapLaunch {
         let command_line = argv_args.split_off(argv.options_end);
         args.extend(argv_args);
         let memfd = args_memfd(&args).map_err(io_error)?;
-        let (launcher, arg0, mut args) = private_mounts.launcher(&program);
+        let (launcher, arg0, mut args) = match mount_launcher {
+            Some(_) => (program, None, Vec::new()),
+            None => private_mounts.launcher(&program),
+        };
         args.extend([
             OsString::from("--args"),
             OsString::from(memfd.as_raw_fd().to_string()),
@@ -194,6 +217,8 @@ impl BwrapLaunch {
             status: Some(status),
             lease: Some(lease),
             private_mounts,
+            // SAFETY: getpid cannot fail and touches no memory.
+            die_with: mount_launcher.map(|_| unsafe { libc::getpid() }),
             network,
         })
     }
@@ -202,6 +227,7 @@ impl BwrapLaunch {
     pub fn child_setup(&self) -> BwrapChildSetup {
         BwrapChildSetup {
             private_mounts: self.private_mounts,
+            die_with: self.die_with,
             network: self.network.clone(),
         }
     }

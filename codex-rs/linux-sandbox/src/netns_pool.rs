@@ -234,7 +234,7 @@ fn open_own() -> std::io::Result<OwnedFd> {
 
 /// `ip link set lo up` in this thread's network namespace (the kernel then gives it
 /// `127.0.0.1/8` and `::1`).
-fn loopback_up() -> std::io::Result<()> {
+pub(crate) fn loopback_up() -> std::io::Result<()> {
     let (socket, mut request) = loopback_flags()?;
     // SAFETY: the flags are the union member SIOCGIFFLAGS filled in.
     unsafe { request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };

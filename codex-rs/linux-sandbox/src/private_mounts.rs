@@ -111,17 +111,7 @@ impl PrivateMounts {
     pub fn apply(&self) -> std::io::Result<()> {
         match *self {
             PrivateMounts::NotNeeded => Ok(()),
-            PrivateMounts::Trampoline { parent } => {
-                // SAFETY: prctl with plain integer arguments.
-                if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // SAFETY: getppid cannot fail and touches no memory.
-                if unsafe { libc::getppid() } != parent {
-                    return Err(std::io::Error::other("the server is gone"));
-                }
-                Ok(())
-            }
+            PrivateMounts::Trampoline { parent } => die_with(parent),
             PrivateMounts::MountNamespace => {
                 // SAFETY: unshare takes plain flags.
                 if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
@@ -131,6 +121,21 @@ impl PrivateMounts {
             }
         }
     }
+}
+
+/// In a forked child's `pre_exec` (async-signal-safe: `prctl` and `getppid` only): death
+/// with the parent armed (it survives the `exec`, as no credentials change), and the
+/// parent checked to be still `parent`.
+pub(crate) fn die_with(parent: libc::pid_t) -> std::io::Result<()> {
+    // SAFETY: prctl with plain integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: getppid cannot fail and touches no memory.
+    if unsafe { libc::getppid() } != parent {
+        return Err(std::io::Error::other("the server is gone"));
+    }
+    Ok(())
 }
 
 /// Whether this process runs as root with `CAP_SYS_ADMIN` in its effective set (what

@@ -187,8 +187,7 @@ async fn no_private_mounts_means_no_sandboxed_start() {
         dir
     };
     let (ws, home, shared) = (temp("ws"), temp("home"), temp("shared"));
-    let bin = codex_utils_cargo_bin::cargo_bin("codex-exec-server").expect("binary");
-    let copy = codex_utils_test_support::installed_copy(&bin);
+    let copy = super::harness::installed_server();
     let shared_text = shared.path().display().to_string();
     let (reuid, regid) = (format!("--reuid={UID}"), format!("--regid={UID}"));
     let as_uid = [

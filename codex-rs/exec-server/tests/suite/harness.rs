@@ -97,8 +97,7 @@ impl TestServer {
             eprintln!("skipped: starting a server as another user needs root");
             return None;
         }
-        let bin = codex_utils_cargo_bin::cargo_bin("codex-exec-server").expect("binary");
-        let copy = codex_utils_test_support::installed_copy(&bin);
+        let copy = installed_server();
         let server = Self::start_under_with(
             &codex_utils_test_support::NOBODY_SETPRIV,
             Some(&copy.path),
@@ -736,4 +735,12 @@ pub async fn next_event(
         .expect("event in time")
         .expect("event stream open")
         .expect("no stream error")
+}
+
+/// A copy of the server that another user can run, with codex-sandbox-launcher next to
+/// it (where the server looks for it).
+pub fn installed_server() -> codex_utils_test_support::InstalledCopy {
+    let bin = codex_utils_cargo_bin::cargo_bin("codex-exec-server").expect("binary");
+    let launcher = codex_utils_cargo_bin::cargo_bin("codex-sandbox-launcher").expect("binary");
+    codex_utils_test_support::installed_copy_with(&bin, &[&launcher])
 }

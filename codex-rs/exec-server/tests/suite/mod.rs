@@ -29,6 +29,7 @@ mod reconnect;
 mod requirements;
 mod sandbox;
 mod sandbox_fs;
+mod sandbox_launchers;
 mod sandbox_network;
 mod scripted_server;
 mod sessions;

@@ -469,11 +469,18 @@ async fn a_sandbox_that_bubblewrap_cannot_set_up_exits_125_with_its_message(who:
 
     let result = sh(&mut client, "u", &ws, &policy, "echo ran").await;
 
+    // Where root built or installed the server (tests run by root), its sandboxes are
+    // built by codex-sandbox-launcher, which words its messages as bubblewrap does.
+    let launcher = if Who::Nobody.available() {
+        "codex-sandbox-launcher"
+    } else {
+        "bwrap"
+    };
     assert_eq!(
         result,
         Run {
             stdout: String::new(),
-            stderr: "bwrap: execvp /bin/sh: No such file or directory\n".to_string(),
+            stderr: format!("{launcher}: execvp /bin/sh: No such file or directory\n"),
             exit_code: 125,
         }
     );

@@ -92,8 +92,7 @@ pub fn server_under(who: Who, wrapper: &[&str]) -> Option<UserServer> {
         Who::Nobody => {
             let home = who.dir();
             let home_path = home.root().to_str().expect("UTF-8 temp path");
-            let bin = codex_utils_cargo_bin::cargo_bin("codex-exec-server").expect("binary");
-            let binary = codex_utils_test_support::installed_copy(&bin);
+            let binary = super::harness::installed_server();
             let wrapper: Vec<&str> = wrapper
                 .iter()
                 .chain(codex_utils_test_support::NOBODY_SETPRIV.iter())

@@ -19,6 +19,7 @@ pub use users::UserDir;
 pub use users::Who;
 pub use users::below_a_shared_mount;
 pub use users::installed_copy;
+pub use users::installed_copy_with;
 
 /// `workspaceWrite` over `writable_roots` with full reads and neither `/tmp` nor `$TMPDIR`
 /// writable (the test directories live there, so those would make everything writable).

@@ -178,15 +178,29 @@ pub struct InstalledCopy {
     _dir: tempfile::TempDir,
 }
 
-/// A copy of `binary` that `nobody` can run, in a new world-readable directory of `/tmp`
-/// (the build's own directory may not be reachable: `/root` is mode 0700). Copied by
+/// A copy of `binary` that `nobody` can run, in a new world-readable directory of `/run`
+/// or `/tmp` (the build's own directory may not be reachable: `/root` is mode 0700). Copied by
 /// `install` in a child process: a descriptor of this process writing the copy could be
 /// inherited by a child another test thread forks meanwhile, and running the copy would
 /// then fail with `ETXTBSY` ("Text file busy").
 pub fn installed_copy(binary: &Path) -> InstalledCopy {
-    let dir = tempfile::Builder::new()
-        .prefix("codex-test-binary")
-        .tempdir_in("/tmp")
+    installed_copy_with(binary, &[])
+}
+
+/// [`installed_copy`] with `siblings` installed next to the copy (programs the binary
+/// looks for next to its own executable).
+pub fn installed_copy_with(binary: &Path, siblings: &[&Path]) -> InstalledCopy {
+    // In `/run` where it can be made there (root): a directory only root may write, as
+    // programs that trust only what root alone can change want (a server trusts its
+    // codex-sandbox-launcher so); else in `/tmp`.
+    let dir = ["/run", "/tmp"]
+        .into_iter()
+        .find_map(|base| {
+            tempfile::Builder::new()
+                .prefix("codex-test-binary")
+                .tempdir_in(base)
+                .ok()
+        })
         .expect("tempdir");
     chmod(dir.path(), /*mode*/ 0o755);
     let path = dir
@@ -194,8 +208,10 @@ pub fn installed_copy(binary: &Path) -> InstalledCopy {
         .join(binary.file_name().expect("a binary has a file name"));
     let status = Command::new("install")
         .arg("--mode=0755")
+        .arg("--target-directory")
+        .arg(dir.path())
         .arg(binary)
-        .arg(&path)
+        .args(siblings)
         .status()
         .expect("run install");
     assert!(status.success(), "install {path:?}: {status}");
