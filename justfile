@@ -11,6 +11,7 @@ default:
 
 # Run the exec-server on loopback (prints its URL first).
 exec-server *args="--listen ws://127.0.0.1:0":
+    cargo build --release -p codex-exec-server
     cargo run --release -p codex-exec-server -- {{args}}
 
 # Every test and check, with set-up (what CI runs).

@@ -51,6 +51,10 @@ pub const MOUNT_LAUNCHER_NAME: &str = "codex-sandbox-launcher";
 
 /// The launcher's `main`: runs the launch its arguments describe; never returns.
 pub fn run_mount_launcher() -> ! {
+    // Rust's runtime ignores SIGPIPE; the command must get the default, as under
+    // bubblewrap (an ignored signal stays ignored across `execve`).
+    // SAFETY: signal with a plain disposition, before any other thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
     let plan = match crate::launch_plan::parse(argv, &mut read_fd) {
         Ok(plan) => plan,

@@ -349,11 +349,25 @@ fn cover_proc(root: &OwnedFd, dest: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The mode of the directories made above a mount point, as bubblewrap 0.8 makes them
+/// (the mount point itself gets 0755). The command's ids map to their owner either way.
+const PARENT_MODE: libc::mode_t = 0o700;
+
 /// Opens `dest` under `root` (an `O_PATH` descriptor of what it names, the topmost mount
 /// there), never following a symlink. With `create`, missing directories on the way are
-/// made (mode 0755), and a missing last component is made as a directory (`Some(true)`)
-/// or an empty file (`Some(false)`, mode 0444), as bubblewrap makes mount points.
+/// made (mode [`PARENT_MODE`]), and a missing last component is made as a directory
+/// (`Some(true)`, mode 0755) or an empty file (`Some(false)`, mode 0444), as bubblewrap
+/// makes mount points.
 fn destination(root: &OwnedFd, dest: &Path, create: Option<bool>) -> Result<OwnedFd, String> {
+    open_or_make(root, dest, create, /*last_dir_mode*/ 0o755)
+}
+
+fn open_or_make(
+    root: &OwnedFd,
+    dest: &Path,
+    create: Option<bool>,
+    last_dir_mode: libc::mode_t,
+) -> Result<OwnedFd, String> {
     let fail =
         |err: std::io::Error| format!("cannot open {} in the sandbox: {err}", dest.display());
     let mut current = root.try_clone().map_err(fail)?;
@@ -367,11 +381,9 @@ fn destination(root: &OwnedFd, dest: &Path, create: Option<bool>) -> Result<Owne
                 if last && create == Some(false) {
                     create_file(&current, &name).map_err(fail)?;
                 } else {
+                    let mode = if last { last_dir_mode } else { PARENT_MODE };
                     // SAFETY: mkdirat with a descriptor we own and a NUL-terminated name.
-                    if unsafe {
-                        libc::mkdirat(current.as_raw_fd(), name.as_ptr(), /*mode*/ 0o755)
-                    } != 0
-                    {
+                    if unsafe { libc::mkdirat(current.as_raw_fd(), name.as_ptr(), mode) } != 0 {
                         let err = std::io::Error::last_os_error();
                         if err.raw_os_error() != Some(libc::EEXIST) {
                             return Err(fail(err));
@@ -386,7 +398,7 @@ fn destination(root: &OwnedFd, dest: &Path, create: Option<bool>) -> Result<Owne
     Ok(current)
 }
 
-/// The directory `dest` is in (made if missing) and its last component.
+/// The directory `dest` is in (made if missing, as a parent) and its last component.
 fn parent_of(root: &OwnedFd, dest: &Path) -> Result<(OwnedFd, CString), String> {
     let parent = dest
         .parent()
@@ -394,7 +406,7 @@ fn parent_of(root: &OwnedFd, dest: &Path) -> Result<(OwnedFd, CString), String> 
     let name = dest
         .file_name()
         .ok_or_else(|| format!("{} has no name", dest.display()))?;
-    let dir = destination(root, parent, Some(true))?;
+    let dir = open_or_make(root, parent, Some(true), PARENT_MODE)?;
     let name = mount_api::c_path(name.as_bytes()).map_err(|err| err.to_string())?;
     Ok((dir, name))
 }

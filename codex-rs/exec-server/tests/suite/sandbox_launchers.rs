@@ -38,8 +38,13 @@ const LAUNCHERS: [&[&str]; 2] = [&[], &["--sandbox-launcher", "bubblewrap"]];
 /// Everything the command can observe of its sandbox, as text; the mounts last.
 const PROBE: &str = r#"
 echo "== id"; id
-echo "== status"; grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status
+echo "== status"; grep -E '^(Cap|NoNewPrivs|Seccomp|Sig(Ign|Blk)|Umask)' /proc/self/status
 echo "== pids $$ $PPID"
+echo "== ids"; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups
+echo "== limits"; ulimit -a
+echo "== root"; ls -la / | awk '{print $1, $3, $4, $NF}'
+echo "== command"; tr '\0' ' ' < /proc/self/cmdline; echo
+ls -la /dev/.codex-arg0 2>&1 | awk '{print $1, $NF}'
 echo "== dev"; ls -la /dev /dev/pts /dev/shm | awk '{print $1, $3, $4, $NF}'
 echo "== net"; awk 'NR > 2 {print $1}' /proc/net/dev
 echo "== cwd"; pwd
@@ -122,15 +127,17 @@ fn observed(run: Run) -> (String, BTreeSet<String>, String, i64) {
 /// stderr and its exit code.
 type Observation = (String, BTreeSet<String>, String, i64);
 
-/// Runs `argv` under `policy` (with `tty`) in `ws` on a server run by `who` with the
+/// Runs `argv` under `policy` (with the `extra` request fields) in `ws` on a server run by `who` with the
 /// launcher and on one with bubblewrap, and returns both runs.
-async fn run_both(who: Who, ws: &Path, policy: &Value, argv: &[&str], tty: bool) -> [Run; 2] {
+async fn run_both(who: Who, ws: &Path, policy: &Value, argv: &[&str], extra: &Value) -> [Run; 2] {
     let mut runs = Vec::new();
     for args in LAUNCHERS {
         let server = server(who, args).expect("root can be anyone");
         let (mut client, _) = RawClient::initialized(&server.url).await;
         let mut params = sandboxed("probe", argv, ws, policy);
-        params["tty"] = json!(tty);
+        for (key, value) in extra.as_object().into_iter().flatten() {
+            params[key] = value.clone();
+        }
         runs.push(run(&mut client, params).await);
     }
     runs.try_into().expect("two runs")
@@ -159,27 +166,26 @@ async fn the_launcher_and_bubblewrap_build_the_same_sandboxes(who: Who) {
         "type": "readOnly",
         "access": {"type": "restricted", "includePlatformDefaults": true, "readableRoots": [ws]},
     });
+    // A nested writable root, with a `.git` in it (so the directories between the roots
+    // and it are mount points of their own).
+    dir.mkdir("ws/sub/.git");
+    let nested = workspace_write(&[&ws, &ws.join("sub")], /*network_access*/ false);
+    let off = || workspace_write(&[&ws], /*network_access*/ false);
     let cases = [
-        (
-            "workspace write, network off",
-            workspace_write(&[&ws], /*network_access*/ false),
-            false,
-        ),
+        ("workspace write, network off", off(), json!({})),
         (
             "workspace write, network on",
             workspace_write(&[&ws], /*network_access*/ true),
-            false,
+            json!({}),
         ),
-        ("restricted reads", restricted, false),
-        (
-            "workspace write, terminal",
-            workspace_write(&[&ws], /*network_access*/ false),
-            true,
-        ),
+        ("restricted reads", restricted, json!({})),
+        ("workspace write, terminal", off(), json!({"tty": true})),
+        // The program bound in the sandbox's `/dev` to run under another name.
+        ("nested roots, arg0", nested, json!({"arg0": "probe-name"})),
     ];
-    for (name, policy, tty) in cases {
+    for (name, policy, extra) in cases {
         let [launcher, bubblewrap]: [Observation; 2] =
-            run_both(who, &ws, &policy, &["/bin/sh", "-c", PROBE], tty)
+            run_both(who, &ws, &policy, &["/bin/sh", "-c", PROBE], &extra)
                 .await
                 .map(observed);
         assert_eq!(launcher, bubblewrap, "{name}");
@@ -195,6 +201,10 @@ async fn the_launcher_and_bubblewrap_build_the_same_sandboxes(who: Who) {
             assert!(text.contains(&line), "{name}: no {line:?} in {text}");
         }
         assert!(!launcher.1.is_empty(), "{name}: no mounts");
+        if extra.get("arg0").is_some() {
+            let named = "/dev/.codex-arg0/probe-name -c";
+            assert!(text.contains(named), "{name}: no {named:?} in {text}");
+        }
     }
 }
 
@@ -211,14 +221,7 @@ async fn a_launch_that_cannot_be_built_exits_125_and_runs_nothing_with_either(wh
         json!({"type": "restricted", "includePlatformDefaults": false, "readableRoots": [ws]});
     let script = format!("touch {}", marker.display());
 
-    let runs = run_both(
-        who,
-        &ws,
-        &policy,
-        &["/bin/sh", "-c", &script],
-        /*tty*/ false,
-    )
-    .await;
+    let runs = run_both(who, &ws, &policy, &["/bin/sh", "-c", &script], &json!({})).await;
 
     assert_eq!(
         runs,
