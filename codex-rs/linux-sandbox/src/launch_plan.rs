@@ -119,20 +119,14 @@ pub(crate) fn parse(
             }
             b"--uid" => plan.uid = Some(parse_id(&value("an id")?)?),
             b"--gid" => plan.gid = Some(parse_id(&value("an id")?)?),
-            b"--bind" | b"--ro-bind" => {
-                let source = Source::Path(PathBuf::from(value("a source")?));
+            b"--bind" | b"--ro-bind" | b"--bind-fd" | b"--ro-bind-fd" => {
+                let source = if option.as_bytes().ends_with(b"-fd") {
+                    Source::Fd(parse_fd(&value("a descriptor")?)?)
+                } else {
+                    Source::Path(PathBuf::from(value("a source")?))
+                };
                 let dest = PathBuf::from(value("a destination")?);
-                let read_only = option == "--ro-bind";
-                plan.mounts.push(MountOp::Bind {
-                    source,
-                    dest,
-                    read_only,
-                });
-            }
-            b"--bind-fd" | b"--ro-bind-fd" => {
-                let source = Source::Fd(parse_fd(&value("a descriptor")?)?);
-                let dest = PathBuf::from(value("a destination")?);
-                let read_only = option == "--ro-bind-fd";
+                let read_only = option.as_bytes().starts_with(b"--ro-");
                 plan.mounts.push(MountOp::Bind {
                     source,
                     dest,

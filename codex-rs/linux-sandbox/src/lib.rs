@@ -11,7 +11,10 @@
 //! - **a host that spawns bubblewrap itself** ([`BwrapLaunch`], used by the
 //!   exec-server): bubblewrap executes the command directly and installs the seccomp
 //!   filter itself (`--add-seccomp-fd`), so no extra process sits between the host and the
-//!   command and none of this crate's code runs in the sandbox.
+//!   command and none of this crate's code runs in the sandbox. A host that opts in
+//!   ([`enable_mount_launcher`]) runs `codex-sandbox-launcher` ([`run_mount_launcher`])
+//!   in bubblewrap's place where it is usable: the same sandbox from the same options,
+//!   built with the kernel's descriptor-based mount calls in less than half the time.
 //!
 //! The sandbox never depends on the server that asks for it (the server uses the
 //! sandbox, never the reverse).
