@@ -338,6 +338,17 @@ fn bubblewrap_alone_latency() -> BubblewrapAlone {
     )
     .unwrap();
     let launcher = codex_utils_cargo_bin::cargo_bin("codex-sandbox-launcher").unwrap();
+    // The launcher runs only with the build of the host that starts it.
+    let with_build = |args: &[std::ffi::OsString]| -> Vec<std::ffi::OsString> {
+        [
+            "--codex-launcher-build".into(),
+            codex_linux_sandbox::mount_launcher_build().into(),
+        ]
+        .into_iter()
+        .chain(args.iter().cloned())
+        .collect()
+    };
+    let (launcher_args, launcher_joined_args) = (with_build(&argv.args), with_build(&joined_args));
     let network = network_namespace_made_ahead();
     let run = |program: &std::path::Path,
                args: &[std::ffi::OsString],
@@ -377,10 +388,10 @@ fn bubblewrap_alone_latency() -> BubblewrapAlone {
         let c = network
             .as_ref()
             .map(|network| run(&bwrap, &joined_args, Some(network.as_raw_fd())));
-        let d = run(&launcher, &argv.args, /*network*/ None);
+        let d = run(&launcher, &launcher_args, /*network*/ None);
         let e = network
             .as_ref()
-            .map(|network| run(&launcher, &joined_args, Some(network.as_raw_fd())));
+            .map(|network| run(&launcher, &launcher_joined_args, Some(network.as_raw_fd())));
         if i >= LATENCY_WARMUP {
             samples.plain.push(a);
             samples.own_network.push(b);

@@ -26,6 +26,9 @@ pub struct TrustedBwrap {
     path: PathBuf,
     dev: u64,
     ino: u64,
+    /// The inode's last change (`ctime`, seconds and nanoseconds): a file put in its place
+    /// may get the same inode number once the old one is freed.
+    changed: (i64, i64),
 }
 
 /// Why [`TrustedBwrap::for_this_process`] has no bubblewrap, kept to answer every later
@@ -83,6 +86,7 @@ impl TrustedBwrap {
         Ok(Self {
             dev: metadata.dev(),
             ino: metadata.ino(),
+            changed: (metadata.ctime(), metadata.ctime_nsec()),
             path,
         })
     }
@@ -119,10 +123,32 @@ impl TrustedBwrap {
     }
 
     /// The resolved path, after checking that the file there is still the one that was
-    /// trusted (same device and inode).
+    /// trusted (same device, inode and last change) and still writable by nobody but its
+    /// owner.
     pub fn verify(&self) -> Result<&Path, LinuxSandboxError> {
         match std::fs::symlink_metadata(&self.path) {
-            Ok(meta) if meta.dev() == self.dev && meta.ino() == self.ino => Ok(&self.path),
+            // Still only root's to change: a root server's sandboxed command is uid 0 on
+            // the host and may `chmod` the very file through `/proc/1/exe` of bubblewrap's
+            // PID 1 (the mounts of its path are not in the way there); after that anyone
+            // could replace its contents for the next start.
+            Ok(meta) if meta.dev() == self.dev && meta.ino() == self.ino => {
+                if meta.mode() & 0o022 != 0 {
+                    return Err(LinuxSandboxError::BwrapUntrusted {
+                        path: self.path.clone(),
+                        reason: format!(
+                            "it became writable by its group or by everyone (mode {:o}) \
+                             after it was trusted",
+                            meta.mode() & 0o7777
+                        ),
+                    });
+                }
+                if (meta.ctime(), meta.ctime_nsec()) != self.changed {
+                    return Err(LinuxSandboxError::BwrapChanged {
+                        path: self.path.clone(),
+                    });
+                }
+                Ok(&self.path)
+            }
             _ => Err(LinuxSandboxError::BwrapChanged {
                 path: self.path.clone(),
             }),

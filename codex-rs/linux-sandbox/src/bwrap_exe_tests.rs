@@ -58,10 +58,14 @@ fn a_group_writable_bwrap_is_refused() {
     );
 }
 
-#[test]
-fn a_replaced_bwrap_is_noticed_before_it_runs() {
-    // Trusted in a root-only directory, then replaced by another file (new inode).
-    let dir = tempfile::tempdir().expect("tempdir");
+/// A `bwrap` trusted in a directory only root may write (`None`, after saying why, where
+/// none can be made: not root, and the temp dir below one others may write), with the
+/// directory.
+fn trusted_in_a_root_directory() -> Option<(tempfile::TempDir, std::path::PathBuf, TrustedBwrap)> {
+    // `/run` where this process may write it (root), a directory only root may write.
+    let dir = tempfile::tempdir_in("/run")
+        .or_else(|_| tempfile::tempdir())
+        .expect("tempdir");
     let real = dir.path().canonicalize().expect("canonical");
     std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let ancestors_trusted = real.ancestors().skip(1).all(|dir| {
@@ -71,17 +75,46 @@ fn a_replaced_bwrap_is_noticed_before_it_runs() {
         })
     });
     if !ancestors_trusted {
-        // The temp dir sits below a directory others may write (say `/tmp`); use one
-        // that does not.
-        return;
+        eprintln!("skipped: the temp dir is below a directory others may write");
+        return None;
     }
     let planted = plant(&real, /*mode*/ 0o755);
     let trusted = TrustedBwrap::locate(Some(&planted), /*path_env*/ None).expect("trusted");
-    std::fs::remove_file(&planted).expect("remove");
+    Some((dir, real, trusted))
+}
+
+#[test]
+fn a_replaced_bwrap_is_noticed_before_it_runs() {
+    // Trusted in a root-only directory, then replaced by another file (new inode).
+    let Some((_dir, real, trusted)) = trusted_in_a_root_directory() else {
+        return;
+    };
+    std::fs::remove_file(real.join("bwrap")).expect("remove");
+    // Freed, its inode number may well be the new file's (tmpfs reuses them).
     plant(&real, /*mode*/ 0o755);
 
     assert!(matches!(
         trusted.verify(),
         Err(LinuxSandboxError::BwrapChanged { .. })
     ));
+}
+
+#[test]
+fn a_bwrap_made_writable_by_others_is_refused_before_it_runs() {
+    // As a root server's sandboxed command could through `/proc/1/exe` of bubblewrap's
+    // PID 1: the same file, its mode changed.
+    let Some((_dir, real, trusted)) = trusted_in_a_root_directory() else {
+        return;
+    };
+    std::fs::set_permissions(real.join("bwrap"), std::fs::Permissions::from_mode(0o757))
+        .expect("chmod");
+
+    let err = trusted.verify().expect_err("refused");
+
+    match err {
+        LinuxSandboxError::BwrapUntrusted { reason, .. } => {
+            assert!(reason.contains("became writable"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -162,6 +162,13 @@ impl BwrapLaunch {
             OsString::from("--json-status-fd"),
             OsString::from(status_write.as_raw_fd().to_string()),
         ];
+        if mount_launcher.is_some() {
+            // Only the launcher of this build runs (see `launcher_build.rs`).
+            args.extend([
+                OsString::from("--codex-launcher-build"),
+                OsString::from(crate::launcher_build::launcher_build()),
+            ]);
+        }
         let mut child_fds = vec![status_write];
         // Always: it refuses new user namespaces, and with network off also sockets.
         let programs = compiled_programs(!policy.has_full_network_access())?;

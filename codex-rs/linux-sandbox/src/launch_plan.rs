@@ -49,6 +49,8 @@ pub(crate) enum MountOp {
 /// A whole launch.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct LaunchPlan {
+    /// `--codex-launcher-build`: the host's [`crate::launcher_build::LAUNCHER_BUILD`].
+    pub build: Option<OsString>,
     pub status_fd: Option<RawFd>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
@@ -72,6 +74,7 @@ pub(crate) fn parse(
     let (mut unshare_user, mut unshare_pid, mut cap_drop_all) = (false, false, false);
     let mut pending: std::collections::VecDeque<OsString> = argv.into();
     let mut saw_separator = false;
+    let mut args_fds = Vec::new();
     while let Some(option) = pending.pop_front() {
         let mut value = |what: &str| {
             pending
@@ -85,6 +88,7 @@ pub(crate) fn parse(
             }
             b"--args" => {
                 let fd = parse_fd(&value("a descriptor")?)?;
+                args_fds.push(fd);
                 let bytes =
                     read_args(fd).map_err(|err| format!("cannot read --args {fd}: {err}"))?;
                 // NUL-terminated arguments (an empty one is an argument too: an empty
@@ -101,6 +105,7 @@ pub(crate) fn parse(
                     pending.push_front(arg);
                 }
             }
+            b"--codex-launcher-build" => plan.build = Some(value("a build")?),
             b"--json-status-fd" => plan.status_fd = Some(parse_fd(&value("a descriptor")?)?),
             b"--unshare-user" => unshare_user = true,
             b"--unshare-pid" => unshare_pid = true,
@@ -159,6 +164,25 @@ pub(crate) fn parse(
             b"--chdir" => plan.chdir = Some(PathBuf::from(value("a directory")?)),
             _ => return Err(format!("unsupported option {}", option.to_string_lossy())),
         }
+    }
+    // Each descriptor is taken over once (closed after use): one named twice is refused.
+    let mut fds: Vec<RawFd> = args_fds
+        .into_iter()
+        .chain(plan.status_fd)
+        .chain(plan.seccomp_fds.iter().copied())
+        .chain(plan.mounts.iter().filter_map(|op| match op {
+            MountOp::Bind {
+                source: Source::Fd(fd),
+                ..
+            } => Some(*fd),
+            _ => None,
+        }))
+        .collect();
+    let named = fds.len();
+    fds.sort_unstable();
+    fds.dedup();
+    if fds.len() != named {
+        return Err("a descriptor is named twice".to_string());
     }
     if !saw_separator {
         return Err("no `--` before the command".to_string());

@@ -29,7 +29,7 @@ const SANDBOX: &str = "--unshare-user --cap-drop ALL --uid 65534 --gid 65534 --u
 #[test]
 fn reads_what_build_bwrap_argv_writes_with_the_options_from_the_args_descriptor() {
     let options = format!(
-        "--json-status-fd 5 {SANDBOX} --new-session --die-with-parent --unshare-net \
+        "--codex-launcher-build 0123456789abcdef --json-status-fd 5 {SANDBOX} --new-session --die-with-parent --unshare-net \
          --ro-bind / / --dev /dev --proc /proc --remount-ro /proc --bind-fd 7 /ws \
          --ro-bind-fd 8 /ws/.git --tmpfs /ws/.codex --remount-ro /ws/.codex \
          --symlink usr/lib64 /lib64 --add-seccomp-fd 9 --setenv EMPTY '' --setenv PATH /bin \
@@ -42,6 +42,7 @@ fn reads_what_build_bwrap_argv_writes_with_the_options_from_the_args_descriptor(
     assert_eq!(
         plan,
         LaunchPlan {
+            build: Some(OsString::from("0123456789abcdef")),
             status_fd: Some(5),
             uid: Some(65534),
             gid: Some(65534),
@@ -139,6 +140,11 @@ fn refuses_what_it_does_not_build_rather_than_build_less() {
             "above stderr",
         ),
         (format!("{SANDBOX} --tmpfs / --chdir"), "--chdir needs"),
+        // A descriptor is taken over once.
+        (
+            format!("{SANDBOX} --tmpfs / --bind-fd 7 /a --add-seccomp-fd 7 -- true"),
+            "named twice",
+        ),
         // A command, after `--`.
         (
             format!("{SANDBOX} --tmpfs / true"),

@@ -60,6 +60,16 @@ pub fn run_mount_launcher() -> ! {
         Ok(plan) => plan,
         Err(message) => die(&message),
     };
+    let own = crate::launcher_build::launcher_build();
+    if plan.build.as_deref() != Some(std::ffi::OsStr::new(&own)) {
+        die(&format!(
+            "built from other sources than the host that started it (this launcher is build \
+             {own}, the host asked for {}): install both from the same build",
+            plan.build
+                .as_deref()
+                .map_or("none".into(), |build| build.to_string_lossy())
+        ));
+    }
     match monitor(plan) {
         Ok(never) => match never {},
         Err(message) => die(&message),

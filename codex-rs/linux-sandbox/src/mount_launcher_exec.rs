@@ -1,12 +1,17 @@
-//! The end of a mount launch (see `mount_launcher.rs`): PID 1 forks the command, which
-//! starts its own session, enters its cwd, closes every inherited descriptor, installs
-//! the seccomp programs and executes; PID 1 reaps until the command ends and hands its
-//! exit code to the monitor.
+//! The end of a mount launch (see `mount_launcher.rs`). PID 1, with no capability left,
+//! installs the seccomp programs on itself (the command inherits them, and PID 1 is then
+//! no tool for a command that could trace it), makes itself non-dumpable (its `/proc`
+//! entries, its descriptors and its executable out of the command's reach), and forks
+//! the command, which starts its own session, enters its cwd and executes as `execvp`
+//! would. PID 1 then keeps only the pipe to the monitor, reaps until the command ends and
+//! hands its exit code over.
 
 use std::ffi::CString;
+use std::ffi::OsStr;
 use std::ffi::OsString;
 use std::io::Read;
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::os::fd::FromRawFd;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
@@ -18,6 +23,41 @@ use crate::mount_launcher::die;
 /// Forks the command and reaps; never returns. `result` takes the command's exit code
 /// (as 4 native-endian bytes) once it ended; nothing is written if it never ran.
 pub(crate) fn run_command(plan: &LaunchPlan, result: OwnedFd) -> ! {
+    let programs = plan
+        .seccomp_fds
+        .iter()
+        .map(|fd| read_program(*fd))
+        .collect::<std::io::Result<Vec<_>>>()
+        .unwrap_or_else(|err| die(&format!("cannot read a seccomp program: {err}")));
+    for program in &programs {
+        let fprog = libc::sock_fprog {
+            len: program.len() as u16,
+            filter: program.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: prctl reads the program we pass, which outlives the call.
+        if unsafe { libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog) } != 0 {
+            die(&format!(
+                "cannot install a seccomp program: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    // SAFETY: prctl with plain integers.
+    if unsafe {
+        libc::prctl(
+            libc::PR_SET_DUMPABLE,
+            /*dumpable*/ 0,
+            /*arg3*/ 0,
+            /*arg4*/ 0,
+            /*arg5*/ 0,
+        )
+    } != 0
+    {
+        die(&format!(
+            "cannot make PID 1 non-dumpable: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
     let (exec_error_read, exec_error_write) = match crate::launcher::cloexec_pipe() {
         Ok(pipe) => pipe,
         Err(err) => die(&format!("pipe: {err}")),
@@ -48,6 +88,7 @@ pub(crate) fn run_command(plan: &LaunchPlan, result: OwnedFd) -> ! {
         // SAFETY: _exit ends this process only.
         unsafe { libc::_exit(1) };
     }
+    keep_only(&result);
     loop {
         let mut status = 0;
         // SAFETY: wait writes the status into the integer we own.
@@ -67,6 +108,29 @@ pub(crate) fn run_command(plan: &LaunchPlan, result: OwnedFd) -> ! {
             // SAFETY: as above.
             unsafe { libc::_exit(1) };
         }
+    }
+}
+
+/// Closes every descriptor of this process but `keep` (what the host passed on is the
+/// command's, not PID 1's).
+fn keep_only(keep: &OwnedFd) {
+    let fd = keep.as_raw_fd() as libc::c_uint;
+    // SAFETY: close_range with plain integers; `keep` stays open.
+    unsafe {
+        if fd > 0 {
+            libc::syscall(
+                libc::SYS_close_range,
+                /*first*/ 0,
+                fd - 1,
+                /*flags*/ 0,
+            );
+        }
+        libc::syscall(
+            libc::SYS_close_range,
+            fd + 1,
+            libc::c_uint::MAX,
+            /*flags*/ 0,
+        );
     }
 }
 
@@ -91,69 +155,112 @@ fn exec_command(plan: &LaunchPlan) -> std::io::Error {
         .iter()
         .find(|(name, _)| name == "PATH")
         .map(|(_, value)| value.clone());
-    let program = match crate::find_program(&plan.command[0], path_env.as_deref(), cwd) {
-        Ok(program) => program,
-        Err(err) => {
-            let what = plan.command[0].to_string_lossy();
-            return std::io::Error::new(err.kind(), format!("execvp {what}: {err}"));
-        }
+    let err = match c_strings(plan, &env) {
+        Ok((argv, envp)) => execvp(&plan.command[0], &argv, &envp, path_env.as_deref()),
+        Err(err) => err,
     };
-    let to_c = |bytes: &[u8]| {
-        CString::new(bytes).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
-    };
-    let strings = (|| -> std::io::Result<_> {
-        let program = to_c(program.as_os_str().as_bytes())?;
-        let argv = plan
-            .command
-            .iter()
-            .map(|arg| to_c(arg.as_bytes()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let envp = env
-            .iter()
-            .map(|(name, value)| to_c(&[name.as_bytes(), b"=", value.as_bytes()].concat()))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((program, argv, envp))
-    })();
-    let (program, argv, envp) = match strings {
-        Ok(strings) => strings,
-        Err(err) => return err,
-    };
-    let programs = match plan
-        .seccomp_fds
-        .iter()
-        .map(|fd| read_program(*fd))
-        .collect::<std::io::Result<Vec<_>>>()
-    {
-        Ok(programs) => programs,
-        Err(err) => {
-            return std::io::Error::new(
-                err.kind(),
-                format!("cannot read a seccomp program: {err}"),
-            );
-        }
-    };
-    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|arg| arg.as_ptr()).collect();
-    argv_ptrs.push(std::ptr::null());
-    let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|var| var.as_ptr()).collect();
-    envp_ptrs.push(std::ptr::null());
-    for program in &programs {
-        let fprog = libc::sock_fprog {
-            len: program.len() as u16,
-            filter: program.as_ptr() as *mut libc::sock_filter,
-        };
-        // SAFETY: prctl reads the program we pass, which outlives the call.
-        if unsafe { libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog) } != 0 {
-            return std::io::Error::last_os_error();
-        }
-    }
-    // SAFETY: execve with NUL-terminated strings and null-terminated arrays that live
-    // until it returns (it only returns on failure).
-    unsafe { libc::execve(program.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr()) };
-    let err = std::io::Error::last_os_error();
     std::io::Error::new(
         err.kind(),
         format!("execvp {}: {err}", plan.command[0].to_string_lossy()),
     )
+}
+
+/// The command's arguments and environment as C strings.
+fn c_strings(
+    plan: &LaunchPlan,
+    env: &[(OsString, OsString)],
+) -> std::io::Result<(Vec<CString>, Vec<CString>)> {
+    let to_c = |bytes: &[u8]| {
+        CString::new(bytes).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
+    };
+    let argv = plan
+        .command
+        .iter()
+        .map(|arg| to_c(arg.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let envp = env
+        .iter()
+        .map(|(name, value)| to_c(&[name.as_bytes(), b"=", value.as_bytes()].concat()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((argv, envp))
+}
+
+/// Executes `program` as glibc's `execvp` does (and so bubblewrap): a name with a `/` as
+/// is, else each directory of `path_env` (`/bin:/usr/bin` when unset; an empty entry is
+/// the cwd) in turn, going on after `EACCES`, `ENOENT` and `ENOTDIR`; a file the kernel
+/// does not recognise (`ENOEXEC`) is run by `/bin/sh`. Returns only on failure: `EACCES`
+/// if some candidate was refused so, else the last error.
+fn execvp(
+    program: &OsStr,
+    argv: &[CString],
+    envp: &[CString],
+    path_env: Option<&OsStr>,
+) -> std::io::Error {
+    let candidates: Vec<Vec<u8>> = if program.as_bytes().contains(&b'/') {
+        vec![program.as_bytes().to_vec()]
+    } else {
+        path_env
+            .unwrap_or(OsStr::new("/bin:/usr/bin"))
+            .as_bytes()
+            .split(|byte| *byte == b':')
+            .map(|dir| {
+                let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
+                [dir, b"/", program.as_bytes()].concat()
+            })
+            .collect()
+    };
+    let pointers = |strings: &[&std::ffi::CStr]| {
+        let mut pointers: Vec<*const libc::c_char> = strings.iter().map(|s| s.as_ptr()).collect();
+        pointers.push(std::ptr::null());
+        pointers
+    };
+    let argv_refs: Vec<&std::ffi::CStr> = argv.iter().map(CString::as_c_str).collect();
+    let envp_ptrs = pointers(&envp.iter().map(CString::as_c_str).collect::<Vec<_>>());
+    let mut denied = false;
+    let mut last = std::io::Error::from_raw_os_error(libc::ENOENT);
+    for candidate in candidates {
+        let Ok(path) = CString::new(candidate) else {
+            continue;
+        };
+        // SAFETY: execve with NUL-terminated strings and null-terminated arrays that live
+        // until it returns (it only returns on failure).
+        unsafe {
+            libc::execve(
+                path.as_ptr(),
+                pointers(&argv_refs).as_ptr(),
+                envp_ptrs.as_ptr(),
+            )
+        };
+        let err = std::io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::ENOEXEC) => {
+                // A script without `#!`: the shell runs it, with its path as `$0`.
+                let shell = c"/bin/sh";
+                let script: Vec<&std::ffi::CStr> = [shell, path.as_c_str()]
+                    .into_iter()
+                    .chain(argv_refs.iter().skip(1).copied())
+                    .collect();
+                // SAFETY: as above.
+                unsafe {
+                    libc::execve(
+                        shell.as_ptr(),
+                        pointers(&script).as_ptr(),
+                        envp_ptrs.as_ptr(),
+                    )
+                };
+                return std::io::Error::last_os_error();
+            }
+            Some(libc::EACCES) => denied = true,
+            Some(libc::ENOENT | libc::ENOTDIR) => {}
+            _ => return err,
+        }
+        last = err;
+    }
+    if denied {
+        std::io::Error::from_raw_os_error(libc::EACCES)
+    } else {
+        last
+    }
 }
 
 /// A seccomp program as bubblewrap's `--add-seccomp-fd` takes it (raw `struct

@@ -135,10 +135,15 @@ fn pinned_tree(fd: std::os::fd::RawFd, dest: &Path) -> std::io::Result<OwnedFd> 
     Ok(tree)
 }
 
+/// A host device (or the terminal) for the sandbox's `/dev`: read-only, unlike
+/// bubblewrap's (whose read-only binds are also `nodev`), so that a root server's command,
+/// uid 0 on the host and so the owner of the host's device nodes, cannot `chmod` them
+/// (`chmod 000 /dev/null` breaks the host). Reading and writing the device still work.
 fn device_tree(path: &std::ffi::CStr) -> Result<OwnedFd, String> {
     let tree = mount_api::clone_tree(libc::AT_FDCWD, path)
         .map_err(|err| format!("cannot bind {}: {err}", path.to_string_lossy()))?;
-    mount_api::set_attrs(&tree, MOUNT_ATTR_NOSUID, /*recursive*/ true).map_err(|err| {
+    let attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_RDONLY;
+    mount_api::set_attrs(&tree, attrs, /*recursive*/ true).map_err(|err| {
         format!(
             "cannot set the options of {}: {err}",
             path.to_string_lossy()

@@ -29,6 +29,7 @@ use codex_utils_test_support::workspace_write;
 
 both_users!(async
     the_launcher_and_bubblewrap_build_the_same_sandboxes,
+    pid_1_and_the_host_devices_are_out_of_reach,
     a_launch_that_cannot_be_built_exits_125_and_runs_nothing_with_either,
 );
 
@@ -127,6 +128,35 @@ fn observed(run: Run) -> (String, BTreeSet<String>, String, i64) {
 /// stderr and its exit code.
 type Observation = (String, BTreeSet<String>, String, i64);
 
+/// What the launcher is expected to show where bubblewrap showed `bubblewrap`: the same,
+/// but with the host's devices (and the terminal) bound read-only. Bubblewrap 0.8 cannot
+/// (its read-only binds are also `nodev`), so a root server's command can `chmod` the
+/// host's device nodes under it; see `pid_1_and_the_host_devices_are_out_of_reach` below.
+fn as_the_launcher_builds_it(bubblewrap: Observation) -> Observation {
+    const DEVICES: [&str; 7] = [
+        "null", "zero", "full", "random", "urandom", "tty", "console",
+    ];
+    let (before, mounts, stderr, code) = bubblewrap;
+    let mounts = mounts
+        .into_iter()
+        .map(|mount| {
+            let fields: Vec<&str> = mount.splitn(/*n*/ 4, ' ').collect();
+            let [root, point, options, rest] = fields[..] else {
+                return mount;
+            };
+            if !DEVICES.iter().any(|name| point == format!("/dev/{name}")) {
+                return mount;
+            }
+            let options = match options.strip_prefix("rw") {
+                Some(tail) => format!("ro{tail}"),
+                None => options.to_string(),
+            };
+            format!("{root} {point} {options} {rest}")
+        })
+        .collect();
+    (before, mounts, stderr, code)
+}
+
 /// Runs `argv` under `policy` (with the `extra` request fields) in `ws` on a server run by `who` with the
 /// launcher and on one with bubblewrap, and returns both runs.
 async fn run_both(who: Who, ws: &Path, policy: &Value, argv: &[&str], extra: &Value) -> [Run; 2] {
@@ -188,7 +218,7 @@ async fn the_launcher_and_bubblewrap_build_the_same_sandboxes(who: Who) {
             run_both(who, &ws, &policy, &["/bin/sh", "-c", PROBE], &extra)
                 .await
                 .map(observed);
-        assert_eq!(launcher, bubblewrap, "{name}");
+        assert_eq!(launcher, as_the_launcher_builds_it(bubblewrap), "{name}");
         // And it is a sandbox: no capabilities, the protected paths refused.
         let text = &launcher.0;
         let expected = [
@@ -232,4 +262,104 @@ async fn a_launch_that_cannot_be_built_exits_125_and_runs_nothing_with_either(wh
         })
     );
     assert!(!marker.exists());
+}
+
+/// What the sandbox's PID 1 and the host's device nodes show a command that tries to use
+/// them: tracing PID 1 (`PTRACE_SEIZE`, which does not stop it, so that a failure here
+/// does not hang the sandbox) (whose system calls would not be filtered if it had no seccomp
+/// program of its own), writing into its descriptors (the pipe that reports the exit
+/// code), reaching its executable (the launcher, on the host's mount), and `chmod` of a
+/// device (the host's node; a root server's command owns it).
+const PID_1_PROBE: &str = r#"
+perl -e 'print syscall(101, 16902, 1, 0, 0) == -1 ? "trace refused\n" : "trace allowed\n"'
+grep '^Seccomp:' /proc/1/status
+reopened=no
+for fd in /proc/1/fd/*; do (printf 'AAAA' > "$fd") 2> /dev/null && reopened=yes; done
+echo "descriptors reopened: $reopened"
+readlink /proc/1/exe > /dev/null 2>&1 && echo "exe shown" || echo "exe hidden"
+chmod 600 /dev/full 2> /dev/null && echo "chmod done" || echo "chmod refused"
+exit 3
+"#;
+
+/// Found by attacking the launcher: its PID 1 ran without the seccomp programs and could
+/// be traced (a command attached to it and had it `chmod` a setuid file, open a vsock and
+/// make a user namespace, all refused to the command itself), its descriptors could be
+/// reopened through `/proc/1/fd` (a command forged its own exit code), its executable
+/// could be `chmod`ed through `/proc/1/exe`, and the host's devices were bound writable.
+/// Each line below failed before its fix.
+async fn pid_1_and_the_host_devices_are_out_of_reach(who: Who) {
+    if !launcher_in_use() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode_of_full = || {
+        std::fs::metadata("/dev/full")
+            .expect("/dev/full")
+            .permissions()
+            .mode()
+    };
+    let before = mode_of_full();
+    let dir = who.dir();
+    let ws = dir.mkdir("ws");
+    let server = server(who, LAUNCHERS[0]).expect("root can be anyone");
+    let (mut client, _) = RawClient::initialized(&server.url).await;
+    let policy = workspace_write(&[&ws], /*network_access*/ false);
+
+    let result = run(
+        &mut client,
+        sandboxed("p", &["/bin/sh", "-c", PID_1_PROBE], &ws, &policy),
+    )
+    .await;
+
+    let after = mode_of_full();
+    if after != before {
+        // Put the host back before failing.
+        std::fs::set_permissions("/dev/full", std::fs::Permissions::from_mode(before))
+            .expect("chmod");
+    }
+    assert_eq!(
+        result,
+        Run {
+            stdout:
+                "trace refused\nSeccomp:\t2\ndescriptors reopened: no\nexe hidden\nchmod refused\n"
+                    .to_string(),
+            stderr: String::new(),
+            exit_code: 3,
+        }
+    );
+    assert_eq!(after, before, "the host's /dev/full");
+}
+
+/// A launcher left over from another build (one without a later fix, say) never runs: the
+/// server passes its own build and the launcher refuses any other.
+#[test]
+fn a_launcher_of_another_build_refuses_to_run() {
+    let launcher = codex_utils_cargo_bin::cargo_bin("codex-sandbox-launcher").expect("binary");
+    let run = |build: &str| {
+        std::process::Command::new(&launcher)
+            .args(["--codex-launcher-build", build])
+            .args(["--unshare-user", "--cap-drop", "ALL", "--unshare-pid"])
+            .args(["--ro-bind", "/", "/", "--", "/bin/true"])
+            .output()
+            .expect("run the launcher")
+    };
+
+    let other = run("0000000000000000");
+
+    assert_eq!(other.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert!(
+        stderr.starts_with("codex-sandbox-launcher: built from other sources than the host"),
+        "{stderr}"
+    );
+    // Its own build runs (where this user may make the namespaces).
+    let own = run(&codex_linux_sandbox::mount_launcher_build());
+    if launcher_in_use() {
+        assert_eq!(
+            own.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&own.stderr)
+        );
+    }
 }
