@@ -324,7 +324,14 @@ fn build(
     let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
     // SAFETY: geteuid cannot fail and touches no memory.
     push(&user_namespace_args(unsafe { libc::geteuid() }));
-    push(&["--new-session", "--die-with-parent", "--unshare-pid"]);
+    // SysV IPC and POSIX message queues of its own: a root server's command would
+    // otherwise read and write the host's shared memory (root's, mode 0600 or not).
+    push(&[
+        "--new-session",
+        "--die-with-parent",
+        "--unshare-pid",
+        "--unshare-ipc",
+    ]);
     if !policy.has_full_network_access() {
         push(&[UNSHARE_NET]);
     }

@@ -118,7 +118,7 @@ fn read_only_full_access_binds_root_read_only_without_network() {
         args: argv(
             &fx.root,
             "
-                --new-session --die-with-parent --unshare-pid --unshare-net
+                --new-session --die-with-parent --unshare-pid --unshare-ipc --unshare-net
                 --ro-bind / /
                 --dev /dev --proc /proc --remount-ro /proc
                 --chdir {}/ws
@@ -149,7 +149,7 @@ fn workspace_write_protects_existing_and_missing_subpaths() {
         args: argv(
             &fx.root,
             "
-                --new-session --die-with-parent --unshare-pid
+                --new-session --die-with-parent --unshare-pid --unshare-ipc
                 --ro-bind / /
                 --dev /dev --proc /proc --remount-ro /proc
                 --bind {}/ws {}/ws
@@ -221,7 +221,7 @@ fn restricted_reads_start_from_an_empty_read_only_root() {
         args: argv(
             &fx.root,
             "
-                --new-session --die-with-parent --unshare-pid --unshare-net
+                --new-session --die-with-parent --unshare-pid --unshare-ipc --unshare-net
                 --tmpfs /
                 --ro-bind {}/docs {}/docs
                 --ro-bind {}/ws {}/ws
@@ -279,7 +279,7 @@ fn platform_defaults_bind_the_system_roots_this_host_has() {
         .map(|root| format!("--ro-bind {root} {root}"))
         .collect();
     let expected = format!(
-        "--new-session --die-with-parent --unshare-pid --unshare-net
+        "--new-session --die-with-parent --unshare-pid --unshare-ipc --unshare-net
          --tmpfs /
          {}
          --dev /dev --proc /proc --remount-ro /proc
@@ -321,7 +321,7 @@ fn nested_writable_roots_are_each_a_mount_point_and_every_protected_path_wins() 
     let expected = argv(
         &fx.root,
         "
-            --new-session --die-with-parent --unshare-pid
+            --new-session --die-with-parent --unshare-pid --unshare-ipc
             --ro-bind / /
             --dev /dev --proc /proc --remount-ro /proc
             --bind {}/work {}/work
@@ -413,7 +413,7 @@ fn gitdir_target_inside_a_writable_root_is_protected_and_one_outside_is_not_boun
     let expected = argv(
         &fx.root,
         "
-            --new-session --die-with-parent --unshare-pid
+            --new-session --die-with-parent --unshare-pid --unshare-ipc
             --ro-bind / /
             --dev /dev --proc /proc --remount-ro /proc
             --bind {}/other {}/other
@@ -650,7 +650,7 @@ fn helper_symlink_binds_its_target_and_recreates_the_link_when_hidden() {
     let expected = argv(
         &fx.root,
         "
-            --new-session --die-with-parent --unshare-pid --unshare-net
+            --new-session --die-with-parent --unshare-pid --unshare-ipc --unshare-net
             --tmpfs /
             --ro-bind {}/ws {}/ws
             --dev /dev --proc /proc --remount-ro /proc
@@ -670,7 +670,7 @@ fn helper_symlink_binds_its_target_and_recreates_the_link_when_hidden() {
     let expected = argv(
         &fx.root,
         "
-            --new-session --die-with-parent --unshare-pid --unshare-net
+            --new-session --die-with-parent --unshare-pid --unshare-ipc --unshare-net
             --ro-bind / /
             --dev /dev --proc /proc --remount-ro /proc
             --ro-bind {}/real/codex-exec-server {}/real/codex-exec-server
@@ -733,7 +733,7 @@ fn the_command_environment_is_set_inside_and_bad_names_are_refused() {
     let expected = argv(
         &fx.root,
         "
-            --new-session --die-with-parent --unshare-pid --unshare-net
+            --new-session --die-with-parent --unshare-pid --unshare-ipc --unshare-net
             --ro-bind / /
             --dev /dev --proc /proc --remount-ro /proc
             --setenv LD_PRELOAD /x.so

@@ -320,7 +320,9 @@ impl BwrapRun {
 
 /// The bubblewrap filter's programs as bubblewrap reads them, compiled once per process for
 /// each network setting (they depend on nothing else).
-fn compiled_programs(deny_network: bool) -> Result<&'static [Vec<u8>], LinuxSandboxError> {
+pub(crate) fn compiled_programs(
+    deny_network: bool,
+) -> Result<&'static [Vec<u8>], LinuxSandboxError> {
     static WITH_NETWORK: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
     static WITHOUT_NETWORK: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
     let cell = if deny_network {

@@ -71,7 +71,8 @@ pub(crate) fn parse(
     read_args: &mut dyn FnMut(RawFd) -> std::io::Result<Vec<u8>>,
 ) -> Result<LaunchPlan, String> {
     let mut plan = LaunchPlan::default();
-    let (mut unshare_user, mut unshare_pid, mut cap_drop_all) = (false, false, false);
+    let (mut unshare_user, mut unshare_pid, mut unshare_ipc, mut cap_drop_all) =
+        (false, false, false, false);
     let mut pending: std::collections::VecDeque<OsString> = argv.into();
     let mut saw_separator = false;
     let mut args_fds = Vec::new();
@@ -109,6 +110,7 @@ pub(crate) fn parse(
             b"--json-status-fd" => plan.status_fd = Some(parse_fd(&value("a descriptor")?)?),
             b"--unshare-user" => unshare_user = true,
             b"--unshare-pid" => unshare_pid = true,
+            b"--unshare-ipc" => unshare_ipc = true,
             b"--unshare-net" => plan.unshare_net = true,
             b"--new-session" => plan.new_session = true,
             b"--die-with-parent" => plan.die_with_parent = true,
@@ -191,9 +193,10 @@ pub(crate) fn parse(
     if plan.command.is_empty() {
         return Err("no command".to_string());
     }
-    if !(unshare_user && unshare_pid && cap_drop_all) {
+    if !(unshare_user && unshare_pid && unshare_ipc && cap_drop_all) {
         return Err(
-            "every sandbox needs --unshare-user, --unshare-pid and --cap-drop ALL".to_string(),
+            "every sandbox needs --unshare-user, --unshare-pid, --unshare-ipc and --cap-drop ALL"
+                .to_string(),
         );
     }
     let root_first = matches!(

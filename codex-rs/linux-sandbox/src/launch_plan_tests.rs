@@ -24,7 +24,8 @@ fn parse_with(argv: &str, args: &str) -> Result<LaunchPlan, String> {
     parse(words(argv), &mut read)
 }
 
-const SANDBOX: &str = "--unshare-user --cap-drop ALL --uid 65534 --gid 65534 --unshare-pid";
+const SANDBOX: &str =
+    "--unshare-user --cap-drop ALL --uid 65534 --gid 65534 --unshare-pid --unshare-ipc";
 
 #[test]
 fn reads_what_build_bwrap_argv_writes_with_the_options_from_the_args_descriptor() {
@@ -102,17 +103,21 @@ fn refuses_what_it_does_not_build_rather_than_build_less() {
             format!("{SANDBOX} --tmpfs / --share-net -- true"),
             "unsupported option --share-net",
         ),
-        // Every sandbox has its own user and PID namespaces and no capabilities.
+        // Every sandbox has its own user, PID and IPC namespaces and no capabilities.
         (
-            "--cap-drop ALL --unshare-pid --tmpfs / -- true".to_string(),
+            "--cap-drop ALL --unshare-pid --unshare-ipc --tmpfs / -- true".to_string(),
             "every sandbox needs",
         ),
         (
-            "--unshare-user --cap-drop ALL --tmpfs / -- true".to_string(),
+            "--unshare-user --cap-drop ALL --unshare-ipc --tmpfs / -- true".to_string(),
             "every sandbox needs",
         ),
         (
-            "--unshare-user --unshare-pid --tmpfs / -- true".to_string(),
+            "--unshare-user --cap-drop ALL --unshare-pid --tmpfs / -- true".to_string(),
+            "every sandbox needs",
+        ),
+        (
+            "--unshare-user --unshare-pid --unshare-ipc --tmpfs / -- true".to_string(),
             "every sandbox needs",
         ),
         (

@@ -4,14 +4,21 @@
 //! host passes its value (`--codex-launcher-build`) and the launcher refuses any other, so
 //! a launcher left over from an older build (one without a later fix) is never run.
 
-/// FNV-1a (64 bits) over the launcher's own sources, computed by the compiler.
+/// FNV-1a (64 bits) over the sources of everything the launcher runs of this crate,
+/// computed by the compiler. Not covered: the crates it uses (`libc`, the standard
+/// library) and the compiler; a launcher built from the same sources with another
+/// toolchain passes.
 pub(crate) const LAUNCHER_BUILD: u64 = fnv1a(&[
     include_bytes!("launch_plan.rs"),
+    include_bytes!("launcher.rs"),
     include_bytes!("launcher_build.rs"),
     include_bytes!("mount_api.rs"),
     include_bytes!("mount_launcher.rs"),
     include_bytes!("mount_launcher_exec.rs"),
     include_bytes!("mount_launcher_root.rs"),
+    include_bytes!("netns_pool.rs"),
+    include_bytes!("private_mounts.rs"),
+    include_bytes!("seccomp.rs"),
 ]);
 
 const fn fnv1a(sources: &[&[u8]]) -> u64 {

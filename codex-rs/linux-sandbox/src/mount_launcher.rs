@@ -70,6 +70,10 @@ pub fn run_mount_launcher() -> ! {
                 .map_or("none".into(), |build| build.to_string_lossy())
         ));
     }
+    if plan.seccomp_fds.is_empty() {
+        // The filter is what refuses a nested user namespace, among others.
+        die("every sandbox needs a seccomp program (--add-seccomp-fd)");
+    }
     match monitor(plan) {
         Ok(never) => match never {},
         Err(message) => die(&message),
@@ -100,7 +104,11 @@ fn monitor(mut plan: LaunchPlan) -> Result<std::convert::Infallible, String> {
         crate::launcher::cloexec_pipe().map_err(|err| format!("pipe: {err}"))?;
     let (result_read, result_write) =
         crate::launcher::cloexec_pipe().map_err(|err| format!("pipe: {err}"))?;
-    let mut flags = libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::SIGCHLD;
+    let mut flags = libc::CLONE_NEWUSER
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWIPC
+        | libc::SIGCHLD;
     if plan.unshare_net {
         flags |= libc::CLONE_NEWNET;
     }
@@ -142,8 +150,10 @@ fn monitor(mut plan: LaunchPlan) -> Result<std::convert::Infallible, String> {
     if let Some(out) = status_out.as_mut() {
         let _ = writeln!(out, "{{ \"child-pid\": {child} }}");
     }
-    // Go: the ids are mapped.
-    std::fs::File::from(sync_write)
+    // Go: the ids are mapped. The pipe then stays open as long as this process lives:
+    // PID 1 sees it close if this process died before PID 1's death signal was armed.
+    let mut lifeline = std::fs::File::from(sync_write);
+    lifeline
         .write_all(b"x")
         .map_err(|err| format!("cannot start the sandbox: {err}"))?;
     let status = wait_for(child);
@@ -269,12 +279,20 @@ fn exit_code(status: libc::c_int) -> i32 {
 
 /// PID 1 of the sandbox.
 fn sandbox_init(plan: &LaunchPlan, sync: OwnedFd, result: OwnedFd) -> ! {
+    if plan.die_with_parent {
+        // First: the monitor may die at any moment from here on.
+        // SAFETY: prctl with plain integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    }
+    let mut sync = std::fs::File::from(sync);
     let mut go = [0u8; 1];
-    if std::fs::File::from(sync).read_exact(&mut go).is_err() {
-        // The monitor is gone, or could not map the ids.
+    if sync.read_exact(&mut go).is_err() || monitor_gone(&sync) {
+        // The monitor is gone (perhaps before the death signal was armed, which then
+        // never comes), or could not map the ids.
         // SAFETY: _exit ends this process only.
         unsafe { libc::_exit(1) };
     }
+    drop(sync);
     let built = crate::mount_launcher_root::build_root(plan)
         .and_then(|this_process| enter_requested_ids(plan, &this_process))
         .and_then(|()| crate::mount_launcher_exec::drop_privileges());
@@ -282,6 +300,21 @@ fn sandbox_init(plan: &LaunchPlan, sync: OwnedFd, result: OwnedFd) -> ! {
         die(&message);
     }
     crate::mount_launcher_exec::run_command(plan, result)
+}
+
+/// Whether the monitor's end of `lifeline` is closed (it exited): checked once PID 1's
+/// death signal is armed, which covers everything after.
+fn monitor_gone(lifeline: &std::fs::File) -> bool {
+    let mut poll = libc::pollfd {
+        fd: lifeline.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll reads and writes the one pollfd we pass.
+    let ready = unsafe {
+        libc::poll(&mut poll, /*nfds*/ 1, /*timeout*/ 0)
+    };
+    ready != 0 && poll.revents & (libc::POLLHUP | libc::POLLERR) != 0
 }
 
 /// Reads an `--args` descriptor to its end.
@@ -316,8 +349,10 @@ pub fn enable_mount_launcher() {
 
 /// The mount launcher for this process's sandboxes, if it was enabled: found once,
 /// as [`MOUNT_LAUNCHER_NAME`] next to this process's executable, if the kernel has the
-/// calls it makes (Linux 5.12) and only root can change it or any directory above it
-/// (checked as bubblewrap is; see [`crate::TrustedBwrap`]). Otherwise sandboxes start with
+/// calls it makes (Linux 5.12), only root can change it or any directory above it
+/// (checked as bubblewrap is; see [`crate::TrustedBwrap`]), and it builds a sandbox here
+/// ([`trial_run`]: where user namespaces may not mount, as under Ubuntu's AppArmor
+/// restriction, bubblewrap may still, by a profile of its own). Otherwise sandboxes start with
 /// bubblewrap, which builds the same sandbox, more slowly.
 pub(crate) fn mount_launcher_for_this_process() -> Option<&'static crate::TrustedBwrap> {
     static LAUNCHER: std::sync::OnceLock<Option<crate::TrustedBwrap>> = std::sync::OnceLock::new();
@@ -343,7 +378,10 @@ pub(crate) fn mount_launcher_for_this_process() -> Option<&'static crate::Truste
                 );
                 return None;
             }
-            match crate::TrustedBwrap::locate(Some(&path), /*path_env*/ None) {
+            let trusted = crate::TrustedBwrap::locate(Some(&path), /*path_env*/ None)
+                .map_err(|err| err.to_string())
+                .and_then(|trusted| trial_run(trusted.path()).map(|()| trusted));
+            match trusted {
                 Ok(trusted) => Some(trusted),
                 Err(err) => {
                     tracing::warn!(
@@ -377,3 +415,63 @@ fn without_os_error_numbers(message: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// Runs the launcher once with the namespaces and mounts every sandbox has, to see that it
+/// can build one on this host; its message if not.
+fn trial_run(launcher: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::process::CommandExt;
+
+    let programs =
+        crate::host::compiled_programs(/*deny_network*/ true).map_err(|err| err.to_string())?;
+    let program = programs.first().ok_or("no seccomp program")?;
+    let memfd =
+        crate::host::sealed_memfd(c"codex-seccomp", program).map_err(|err| err.to_string())?;
+    let fd = memfd.as_raw_fd();
+    let build = crate::launcher_build::launcher_build();
+    let fd_text = fd.to_string();
+    let mut command = std::process::Command::new(launcher);
+    command
+        .args(["--codex-launcher-build", &build])
+        .args([
+            "--unshare-user",
+            "--cap-drop",
+            "ALL",
+            "--unshare-pid",
+            "--unshare-ipc",
+        ])
+        .args([
+            "--unshare-net",
+            "--die-with-parent",
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+        ])
+        .args(["--add-seccomp-fd", &fd_text, "--", "/bin/true"])
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: inherit_only only calls fcntl and close_range (async-signal-safe).
+    unsafe {
+        command.pre_exec(move || crate::inherit_only(&[fd]));
+    }
+    let output = command
+        .output()
+        .map_err(|err| format!("cannot run it: {err}"))?;
+    drop(memfd);
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "its trial run failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+#[cfg(test)]
+#[path = "mount_launcher_tests.rs"]
+mod tests;

@@ -119,10 +119,15 @@ fn pinned_tree(fd: std::os::fd::RawFd, dest: &Path) -> std::io::Result<OwnedFd> 
     // SAFETY: the host handed this descriptor over for this bind; it is ours now.
     let pinned = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
     let path = std::fs::read_link(format!("/proc/self/fd/{fd}"))?;
-    let tree = mount_api::clone_tree(
-        libc::AT_FDCWD,
-        &mount_api::c_path(path.as_os_str().as_bytes())?,
+    // Resolved without following a symlink (a link to another mount of the same
+    // directory, with other mounts below it, would pass the check below).
+    let relative = path.strip_prefix("/").map_err(std::io::Error::other)?;
+    let root = open_path(c"/").map_err(std::io::Error::other)?;
+    let found = mount_api::open_beneath(
+        root.as_raw_fd(),
+        &mount_api::c_path(relative.as_os_str().as_bytes())?,
     )?;
+    let tree = mount_api::clone_tree(found.as_raw_fd(), c"")?;
     let expected = pinned.metadata()?;
     let found = std::fs::File::from(tree.try_clone()?).metadata()?;
     if (found.dev(), found.ino()) != (expected.dev(), expected.ino()) {
@@ -155,10 +160,6 @@ fn device_tree(path: &std::ffi::CStr) -> Result<OwnedFd, String> {
 /// Builds the file system and pivots into it; returns this process's directory in the
 /// host's (writable) `/proc`, for [`enter_requested_ids`].
 pub(crate) fn build_root(plan: &LaunchPlan) -> Result<OwnedFd, String> {
-    if plan.die_with_parent {
-        // SAFETY: prctl with plain integer arguments.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-    }
     if plan.unshare_net {
         crate::netns_pool::loopback_up().map_err(|err| format!("cannot bring up lo: {err}"))?;
     }

@@ -209,13 +209,17 @@ pub(super) fn spawn_process(
         let stdin = spawn_stdin_task(writer, Arc::clone(entry), /*terminal*/ true);
         (child, Some(stdin), Some(terminal), reaper)
     } else {
+        let stdin = if params.pipe_stdin {
+            Stdio::piped()
+        } else {
+            confinement
+                .empty_stdin()
+                .map_err(|err| spawn_failed(&program, err))?
+                .unwrap_or_else(Stdio::null)
+        };
         command
             .process_group(/*pgroup*/ 0)
-            .stdin(if params.pipe_stdin {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         // Only when there is something to do: a `pre_exec` hook makes the spawn a full

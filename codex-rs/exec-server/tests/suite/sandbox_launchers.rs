@@ -29,6 +29,7 @@ use codex_utils_test_support::workspace_write;
 
 both_users!(async
     the_launcher_and_bubblewrap_build_the_same_sandboxes,
+    ipc_objects_of_the_host_are_out_of_reach,
     pid_1_and_the_host_devices_are_out_of_reach,
     a_launch_that_cannot_be_built_exits_125_and_runs_nothing_with_either,
 );
@@ -338,7 +339,13 @@ fn a_launcher_of_another_build_refuses_to_run() {
     let run = |build: &str| {
         std::process::Command::new(&launcher)
             .args(["--codex-launcher-build", build])
-            .args(["--unshare-user", "--cap-drop", "ALL", "--unshare-pid"])
+            .args([
+                "--unshare-user",
+                "--cap-drop",
+                "ALL",
+                "--unshare-pid",
+                "--unshare-ipc",
+            ])
             .args(["--ro-bind", "/", "/", "--", "/bin/true"])
             .output()
             .expect("run the launcher")
@@ -352,14 +359,47 @@ fn a_launcher_of_another_build_refuses_to_run() {
         stderr.starts_with("codex-sandbox-launcher: built from other sources than the host"),
         "{stderr}"
     );
-    // Its own build runs (where this user may make the namespaces).
+    // Its own build gets past that check, to the next: a sandbox without a seccomp
+    // program (the filter is what refuses nested user namespaces) is refused too.
     let own = run(&codex_linux_sandbox::mount_launcher_build());
-    if launcher_in_use() {
-        assert_eq!(
-            own.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&own.stderr)
-        );
+    assert_eq!(own.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&own.stderr),
+        "codex-sandbox-launcher: every sandbox needs a seccomp program (--add-seccomp-fd)\n"
+    );
+}
+
+/// Found by attacking the launcher (bubblewrap had it too): the sandbox shared the host's
+/// SysV IPC and POSIX message queues, and a root server's command read and overwrote a
+/// shared memory segment of root's with mode 0600. Sandboxes now have their own.
+async fn ipc_objects_of_the_host_are_out_of_reach(who: Who) {
+    if !launcher_in_use() {
+        return;
     }
+    // SAFETY: shmget with plain integers makes a private segment, removed below.
+    let segment = unsafe {
+        libc::shmget(
+            libc::IPC_PRIVATE,
+            /*size*/ 4096,
+            libc::IPC_CREAT | 0o600,
+        )
+    };
+    assert!(segment >= 0, "shmget: {}", std::io::Error::last_os_error());
+    let dir = who.dir();
+    let ws = dir.mkdir("ws");
+    let policy = workspace_write(&[&ws], /*network_access*/ false);
+    let script = "tail -n +2 /proc/sysvipc/shm | wc -l; [ -p /dev/stdin ] && echo 'stdin: a pipe'";
+
+    let runs = run_both(who, &ws, &policy, &["/bin/sh", "-c", script], &json!({})).await;
+
+    // SAFETY: shmctl removes the segment made above.
+    unsafe { libc::shmctl(segment, libc::IPC_RMID, std::ptr::null_mut()) };
+    // No segment of the host's; and stdin an empty pipe, not a descriptor of the host's
+    // `/dev/null`, which a root command could `fchmod` past the read-only `/dev`.
+    let expected = Run {
+        stdout: "0\nstdin: a pipe\n".to_string(),
+        stderr: String::new(),
+        exit_code: 0,
+    };
+    assert_eq!(runs, [expected.clone(), expected]);
 }
