@@ -338,11 +338,28 @@ fn bubblewrap_alone_latency() -> BubblewrapAlone {
     )
     .unwrap();
     let launcher = codex_utils_cargo_bin::cargo_bin("codex-sandbox-launcher").unwrap();
-    // The launcher runs only with the build of the host that starts it.
+    // The launcher runs only with the build of the host that starts it, and a seccomp
+    // program (the filter a sandbox without network gets, in one memory file all runs
+    // share; bubblewrap here runs without one).
+    let filter = codex_linux_sandbox::NetworkFilter::compile(
+        codex_linux_sandbox::FilterKind::InBubblewrap { deny_network: true },
+    )
+    .unwrap()
+    .to_bwrap_bytes();
+    // SAFETY: memfd_create with a NUL-terminated name; inheritable on purpose.
+    let filter_fd = unsafe { libc::memfd_create(c"bench-seccomp".as_ptr(), 0) };
+    assert!(filter_fd > 2);
+    // SAFETY: a fresh descriptor owned by nothing else, open until the samples are taken.
+    let mut filter_file = std::mem::ManuallyDrop::new(unsafe {
+        <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(filter_fd)
+    });
+    std::io::Write::write_all(&mut *filter_file, &filter[0]).unwrap();
     let with_build = |args: &[std::ffi::OsString]| -> Vec<std::ffi::OsString> {
         [
             "--codex-launcher-build".into(),
             codex_linux_sandbox::mount_launcher_build().into(),
+            "--add-seccomp-fd".into(),
+            filter_fd.to_string().into(),
         ]
         .into_iter()
         .chain(args.iter().cloned())

@@ -266,10 +266,21 @@ fn execvp(
 /// A seccomp program as bubblewrap's `--add-seccomp-fd` takes it (raw `struct
 /// sock_filter` array), read from `fd`, aligned for the kernel.
 fn read_program(fd: i32) -> std::io::Result<Vec<libc::sock_filter>> {
+    use std::os::unix::fs::FileExt;
+
     // SAFETY: the host handed this descriptor over for the program; it is ours now.
-    let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    // From the start, whatever the descriptor's offset (a caller may pass one memory file
+    // to several launches).
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
+    let mut chunk = [0u8; 8192];
+    loop {
+        let read = file.read_at(&mut chunk, bytes.len() as u64)?;
+        if read == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&chunk[..read]);
+    }
     let size = std::mem::size_of::<libc::sock_filter>();
     if bytes.is_empty() || bytes.len() % size != 0 || bytes.len() / size > u16::MAX as usize {
         return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
