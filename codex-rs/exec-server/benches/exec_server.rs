@@ -347,7 +347,9 @@ fn bubblewrap_alone_latency() -> BubblewrapAlone {
     .unwrap()
     .to_bwrap_bytes();
     // SAFETY: memfd_create with a NUL-terminated name; inheritable on purpose.
-    let filter_fd = unsafe { libc::memfd_create(c"bench-seccomp".as_ptr(), /*flags*/ 0) };
+    let filter_fd = unsafe {
+        libc::memfd_create(c"bench-seccomp".as_ptr(), /*flags*/ 0)
+    };
     assert!(filter_fd > 2);
     // SAFETY: a fresh descriptor owned by nothing else, open until the samples are taken.
     let mut filter_file = std::mem::ManuallyDrop::new(unsafe {
