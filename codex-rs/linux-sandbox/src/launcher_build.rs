@@ -37,8 +37,9 @@ const fn fnv1a(sources: &[&[u8]]) -> u64 {
     hash
 }
 
-/// [`LAUNCHER_BUILD`] as the host writes it (`--codex-launcher-build`) and the launcher
-/// compares it: what a host that runs `codex-sandbox-launcher` itself passes.
+/// The launcher's build (a hash of its sources, compiled into every binary that links
+/// this crate) as the host writes it (`--codex-launcher-build`) and the launcher compares
+/// it: what a host that runs `codex-sandbox-launcher` itself passes.
 pub fn launcher_build() -> String {
     format!("{LAUNCHER_BUILD:016x}")
 }
