@@ -91,12 +91,15 @@ pub struct BwrapLaunch {
 }
 
 /// What the child that executes bubblewrap does first, in its `pre_exec`
-/// ([`BwrapChildSetup::apply`]): join the network namespace made ahead for the sandbox,
-/// and make the mounts private ([`PrivateMounts::apply`]). The default does nothing (for
+/// ([`BwrapChildSetup::apply`]): die with the host (for the launcher), join a new session
+/// keyring and the network namespace made ahead for the sandbox, and make the mounts
+/// private ([`PrivateMounts::apply`]). The default does nothing (for
 /// a child that does not execute bubblewrap).
 #[derive(Debug, Clone)]
 pub struct BwrapChildSetup {
     private_mounts: PrivateMounts,
+    /// Whether the child joins a new session keyring (every sandbox's child does).
+    own_keyring: bool,
     /// For the mount launcher: the server, whose death kills the child from the start
     /// (armed here, it survives the `exec`), and which must still be its parent.
     die_with: Option<libc::pid_t>,
@@ -108,6 +111,7 @@ impl Default for BwrapChildSetup {
     fn default() -> Self {
         Self {
             private_mounts: PrivateMounts::NotNeeded,
+            own_keyring: false,
             die_with: None,
             network: None,
         }
@@ -122,12 +126,31 @@ impl BwrapChildSetup {
         if let Some(parent) = self.die_with {
             crate::private_mounts::die_with(parent)?;
         }
+        if self.own_keyring {
+            // A new, empty session keyring: a user namespace keeps the caller's, whose
+            // keys the sandbox must not possess (the filter also refuses the keyring
+            // calls; this covers what `/proc/keys` would list).
+            // SAFETY: keyctl with plain integers; a null name makes an anonymous keyring.
+            let joined = unsafe {
+                libc::syscall(
+                    libc::SYS_keyctl,
+                    KEYCTL_JOIN_SESSION_KEYRING,
+                    std::ptr::null::<libc::c_char>(),
+                )
+            };
+            if joined < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
         if let Some(namespace) = &self.network {
             namespace.join()?;
         }
         self.private_mounts.apply()
     }
 }
+
+/// `linux/keyctl.h`.
+const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
 
 impl BwrapLaunch {
     /// Builds the invocation that runs `command` in `cwd` under `policy` (see
@@ -234,6 +257,7 @@ impl BwrapLaunch {
     pub fn child_setup(&self) -> BwrapChildSetup {
         BwrapChildSetup {
             private_mounts: self.private_mounts,
+            own_keyring: true,
             die_with: self.die_with,
             network: self.network.clone(),
         }

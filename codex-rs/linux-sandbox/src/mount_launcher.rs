@@ -355,44 +355,70 @@ pub fn enable_mount_launcher() {
 /// restriction, bubblewrap may still, by a profile of its own). Otherwise sandboxes start with
 /// bubblewrap, which builds the same sandbox, more slowly.
 pub(crate) fn mount_launcher_for_this_process() -> Option<&'static crate::TrustedBwrap> {
-    static LAUNCHER: std::sync::OnceLock<Option<crate::TrustedBwrap>> = std::sync::OnceLock::new();
-    if !ENABLED.load(std::sync::atomic::Ordering::Relaxed) {
+    use std::sync::atomic::Ordering;
+    /// The launcher once its trial run succeeded.
+    static USABLE: std::sync::OnceLock<crate::TrustedBwrap> = std::sync::OnceLock::new();
+    /// Set for good once the launcher cannot be used here (missing, untrusted, refused
+    /// by the kernel).
+    static REFUSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !ENABLED.load(Ordering::Relaxed) {
         return None;
     }
-    LAUNCHER
-        .get_or_init(|| {
-            if let Err(err) = mount_api::check_kernel() {
-                tracing::info!(
-                    "this kernel lacks the mount calls {MOUNT_LAUNCHER_NAME} needs ({err}): \
-                     sandboxes start with bubblewrap"
-                );
-                return None;
-            }
-            let path = std::env::current_exe()
-                .ok()?
-                .with_file_name(MOUNT_LAUNCHER_NAME);
-            if !path.exists() {
-                tracing::debug!(
-                    "no {} next to this executable: sandboxes start with bubblewrap",
-                    path.display()
-                );
-                return None;
-            }
-            let trusted = crate::TrustedBwrap::locate(Some(&path), /*path_env*/ None)
-                .map_err(|err| err.to_string())
-                .and_then(|trusted| trial_run(trusted.path()).map(|()| trusted));
-            match trusted {
-                Ok(trusted) => Some(trusted),
-                Err(err) => {
-                    tracing::warn!(
-                        "not using {}: {err}; sandboxes start with bubblewrap",
-                        path.display()
-                    );
-                    None
-                }
-            }
-        })
-        .as_ref()
+    if let Some(launcher) = USABLE.get() {
+        return Some(launcher);
+    }
+    if REFUSED.load(Ordering::Relaxed) {
+        return None;
+    }
+    let refuse = |message: String| {
+        tracing::warn!("{message}; sandboxes start with bubblewrap");
+        REFUSED.store(/*val*/ true, Ordering::Relaxed);
+        None
+    };
+    if let Err(err) = mount_api::check_kernel() {
+        return refuse(format!(
+            "this kernel lacks the mount calls {MOUNT_LAUNCHER_NAME} needs ({err})"
+        ));
+    }
+    let Some(path) = std::env::current_exe()
+        .ok()
+        .map(|exe| exe.with_file_name(MOUNT_LAUNCHER_NAME))
+        .filter(|path| path.exists())
+    else {
+        tracing::debug!(
+            "no {MOUNT_LAUNCHER_NAME} next to this executable: sandboxes start with bubblewrap"
+        );
+        REFUSED.store(/*val*/ true, Ordering::Relaxed);
+        return None;
+    };
+    let trusted = match crate::TrustedBwrap::locate(Some(&path), /*path_env*/ None) {
+        Ok(trusted) => trusted,
+        Err(err) => return refuse(format!("not using {}: {err}", path.display())),
+    };
+    match trial_run(trusted.path()) {
+        Ok(()) => Some(USABLE.get_or_init(|| trusted)),
+        // The kernel refused what every sandbox needs (mounting in a user namespace, as
+        // under Ubuntu's AppArmor restriction): for good.
+        Err(TrialFailure::Refused(message)) => {
+            refuse(format!("not using {}: {message}", path.display()))
+        }
+        // Anything else (no process id left, say) may pass: this start takes bubblewrap,
+        // the next tries again, so no command can switch the launcher off for good.
+        Err(TrialFailure::Other(message)) => {
+            tracing::warn!(
+                "{} failed its trial run ({message}); this sandbox starts with bubblewrap",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// Why a trial run failed.
+enum TrialFailure {
+    /// The kernel refused a namespace or a mount (`EPERM`, `EACCES`).
+    Refused(String),
+    Other(String),
 }
 
 /// Writes `message` on stderr as bubblewrap words its own (`NAME: what: strerror`).
@@ -418,14 +444,17 @@ fn without_os_error_numbers(message: &str) -> String {
 
 /// Runs the launcher once with the namespaces and mounts every sandbox has, to see that it
 /// can build one on this host; its message if not.
-fn trial_run(launcher: &std::path::Path) -> Result<(), String> {
+fn trial_run(launcher: &std::path::Path) -> Result<(), TrialFailure> {
     use std::os::unix::process::CommandExt;
 
-    let programs =
-        crate::host::compiled_programs(/*deny_network*/ true).map_err(|err| err.to_string())?;
-    let program = programs.first().ok_or("no seccomp program")?;
-    let memfd =
-        crate::host::sealed_memfd(c"codex-seccomp", program).map_err(|err| err.to_string())?;
+    let other = TrialFailure::Other;
+    let programs = crate::host::compiled_programs(/*deny_network*/ true)
+        .map_err(|err| other(err.to_string()))?;
+    let program = programs
+        .first()
+        .ok_or_else(|| other("no seccomp program".to_string()))?;
+    let memfd = crate::host::sealed_memfd(c"codex-seccomp", program)
+        .map_err(|err| other(err.to_string()))?;
     let fd = memfd.as_raw_fd();
     let build = crate::launcher_build::launcher_build();
     let fd_text = fd.to_string();
@@ -448,7 +477,7 @@ fn trial_run(launcher: &std::path::Path) -> Result<(), String> {
             "--dev",
             "/dev",
         ])
-        .args(["--add-seccomp-fd", &fd_text, "--", "/bin/true"])
+        .args(["--add-seccomp-fd", &fd_text, "--", "/bin/sh", "-c", ":"])
         .env_clear()
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -459,16 +488,17 @@ fn trial_run(launcher: &std::path::Path) -> Result<(), String> {
     }
     let output = command
         .output()
-        .map_err(|err| format!("cannot run it: {err}"))?;
+        .map_err(|err| other(format!("cannot run it: {err}")))?;
     drop(memfd);
     if output.status.success() {
-        Ok(())
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    let message = format!("its trial run failed ({}): {stderr}", output.status);
+    if stderr.ends_with("Operation not permitted") || stderr.ends_with("Permission denied") {
+        Err(TrialFailure::Refused(message))
     } else {
-        Err(format!(
-            "its trial run failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
+        Err(TrialFailure::Other(message))
     }
 }
 

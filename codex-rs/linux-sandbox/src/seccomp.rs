@@ -73,6 +73,12 @@ const MODE_SETTING_SYSCALLS: &[(i64, u8)] = &[
     (libc::SYS_mknod, 1),
 ];
 
+/// The kernel keyring calls, refused inside bubblewrap: a user namespace keeps the caller's
+/// session keyring, so the command could read the keys of the server's session (root's
+/// user keyring, for a root server: Kerberos tickets, cached disk passwords), add keys to
+/// it, use up its quota, and trigger `request-key` upcalls that run as root on the host.
+const KEYRING_SYSCALLS: [i64; 3] = [libc::SYS_keyctl, libc::SYS_add_key, libc::SYS_request_key];
+
 /// The io_uring calls, refused by every variant: io_uring can create and connect sockets
 /// without the `socket` syscall.
 const IO_URING_SYSCALLS: [i64; 3] = [
@@ -241,6 +247,11 @@ impl NetworkFilter {
                     .collect::<Result<Vec<_>, _>>()?;
                 for number in syscall_numbers(call) {
                     rules.insert(number, special.clone());
+                }
+            }
+            for &call in &KEYRING_SYSCALLS {
+                for number in syscall_numbers(call) {
+                    rules.insert(number, Vec::new());
                 }
             }
             // Calls whose flags or mode a filter cannot read (they are behind a pointer):

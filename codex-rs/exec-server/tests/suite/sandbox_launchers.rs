@@ -29,7 +29,7 @@ use codex_utils_test_support::workspace_write;
 
 both_users!(async
     the_launcher_and_bubblewrap_build_the_same_sandboxes,
-    ipc_objects_of_the_host_are_out_of_reach,
+    ipc_objects_and_keyrings_of_the_host_are_out_of_reach,
     pid_1_and_the_host_devices_are_out_of_reach,
     a_launch_that_cannot_be_built_exits_125_and_runs_nothing_with_either,
 );
@@ -369,10 +369,12 @@ fn a_launcher_of_another_build_refuses_to_run() {
     );
 }
 
-/// Found by attacking the launcher (bubblewrap had it too): the sandbox shared the host's
+/// Found by attacking the launcher (bubblewrap had both too): the sandbox shared the host's
 /// SysV IPC and POSIX message queues, and a root server's command read and overwrote a
-/// shared memory segment of root's with mode 0600. Sandboxes now have their own.
-async fn ipc_objects_of_the_host_are_out_of_reach(who: Who) {
+/// shared memory segment of root's with mode 0600; and it kept the server's session
+/// keyring, whose keys it read and added to. Sandboxes now have IPC of their own, and
+/// the keyring calls are refused (`keyctl` asking for the session keyring's id here).
+async fn ipc_objects_and_keyrings_of_the_host_are_out_of_reach(who: Who) {
     if !launcher_in_use() {
         return;
     }
@@ -388,7 +390,8 @@ async fn ipc_objects_of_the_host_are_out_of_reach(who: Who) {
     let dir = who.dir();
     let ws = dir.mkdir("ws");
     let policy = workspace_write(&[&ws], /*network_access*/ false);
-    let script = "tail -n +2 /proc/sysvipc/shm | wc -l; [ -p /dev/stdin ] && echo 'stdin: a pipe'";
+    let script = "tail -n +2 /proc/sysvipc/shm | wc -l; [ -p /dev/stdin ] && echo 'stdin: a pipe'
+        perl -e 'print syscall(250, 0, -3, 0) == -1 ? \"keyctl: $!\\n\" : \"keyctl allowed\\n\"'";
 
     let runs = run_both(who, &ws, &policy, &["/bin/sh", "-c", script], &json!({})).await;
 
@@ -397,7 +400,7 @@ async fn ipc_objects_of_the_host_are_out_of_reach(who: Who) {
     // No segment of the host's; and stdin an empty pipe, not a descriptor of the host's
     // `/dev/null`, which a root command could `fchmod` past the read-only `/dev`.
     let expected = Run {
-        stdout: "0\nstdin: a pipe\n".to_string(),
+        stdout: "0\nstdin: a pipe\nkeyctl: Operation not permitted\n".to_string(),
         stderr: String::new(),
         exit_code: 0,
     };
