@@ -156,27 +156,13 @@ impl Launch {
 
 impl Confinement {
     /// The command's stdin when the request pipes none: for a Linux sandbox (bubblewrap or
-    /// the launcher), an empty pipe, which reads as end of file as `/dev/null` does,
-    /// because the command must not get a descriptor of a host device (a root server's
-    /// command is uid 0 on the host and could `fchmod` it, past the sandbox's read-only
-    /// `/dev`); otherwise `None` (`/dev/null`).
+    /// the launcher), an empty pipe ([`codex_linux_sandbox::BwrapLaunch::empty_stdin`]:
+    /// the command must not get a descriptor of a host device); otherwise `None`
+    /// (`/dev/null`).
     pub(crate) fn empty_stdin(&self) -> std::io::Result<Option<std::process::Stdio>> {
         #[cfg(target_os = "linux")]
-        if let Confinement::Bwrap(_) = self {
-            use std::os::fd::FromRawFd;
-            use std::os::fd::OwnedFd;
-            let mut fds = [0 as libc::c_int; 2];
-            // SAFETY: pipe2 writes two new descriptors into the array we own.
-            if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // SAFETY: both descriptors were just made and are owned by nobody else; the
-            // write end is closed at once.
-            let reader = unsafe {
-                drop(OwnedFd::from_raw_fd(fds[1]));
-                OwnedFd::from_raw_fd(fds[0])
-            };
-            return Ok(Some(std::process::Stdio::from(reader)));
+        if let Confinement::Bwrap(launch) = self {
+            return Ok(Some(std::process::Stdio::from(launch.empty_stdin()?)));
         }
         Ok(None)
     }

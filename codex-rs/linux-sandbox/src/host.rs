@@ -253,6 +253,16 @@ impl BwrapLaunch {
         })
     }
 
+    /// The command's stdin when it has nothing to read: an empty pipe (end of file at
+    /// once, as `/dev/null` gives) whose write end is already closed. Not the host's
+    /// `/dev/null`: that descriptor would be on the host's writable `/dev`, where a root
+    /// host's command (uid 0 on the host) could `fchmod` it past the sandbox's read-only
+    /// device binds.
+    pub fn empty_stdin(&self) -> std::io::Result<OwnedFd> {
+        let (read, _write) = launcher::cloexec_pipe()?;
+        Ok(read)
+    }
+
     /// What to run in the child's `pre_exec` ([`BwrapChildSetup::apply`]).
     pub fn child_setup(&self) -> BwrapChildSetup {
         BwrapChildSetup {
